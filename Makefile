@@ -1,0 +1,76 @@
+# Tollgate: `make run` serves the API and web app through nginx; `make check`
+# runs every test. Both install what a Debian 12 machine lacks first.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+PORT ?= 8080
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CPPFLAGS += -D_GNU_SOURCE -Isrc
+LIBS = -lfcgi -ljson-c -lsqlite3 -ljwt -largon2 -lcrypto -lpthread
+
+ifeq ($(SANITIZE),1)
+CC = clang
+CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+BUILD = build/sanitize
+else
+BUILD = build
+endif
+
+SRC = $(wildcard src/*.c)
+OBJ = $(patsubst src/%.c,$(BUILD)/%.o,$(SRC)) $(BUILD)/migrations.o
+LIBOBJ = $(filter-out $(BUILD)/main.o,$(OBJ))
+SQL = $(sort $(wildcard sql/*.sql))
+UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+all: $(BUILD)/tollgate
+
+deps:
+	@sh deploy/deps.sh
+
+$(BUILD)/%.o: src/%.c src/tollgate.h | $(BUILD)
+	$(CC) -std=c11 $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+$(BUILD)/migrations.o: src/migrations.S $(SQL) | $(BUILD)
+	$(CC) -c -o $@ src/migrations.S
+
+$(BUILD)/tollgate: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LIBS)
+
+$(BUILD)/libtollgate.a: $(LIBOBJ)
+	rm -f $@ && ar rcs $@ $(LIBOBJ)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libtollgate.a | $(BUILD)
+	@mkdir -p $(BUILD)/tests
+	$(CC) -std=c11 $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< $(BUILD)/libtollgate.a $(LIBS)
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@PORT=$(PORT) sh deploy/run.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+unit: all $(UNIT)
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/sql \
+	    $(DESTDIR)$(PREFIX)/share/tollgate/www $(DESTDIR)$(PREFIX)/share/tollgate/deploy/nginx
+	install -m 0755 $(BUILD)/tollgate $(DESTDIR)$(PREFIX)/bin/tollgate
+	install -m 0644 $(SQL) $(DESTDIR)$(PREFIX)/share/tollgate/sql/
+	cp -R www/. $(DESTDIR)$(PREFIX)/share/tollgate/www/
+	install -m 0644 deploy/nginx/*.conf* $(DESTDIR)$(PREFIX)/share/tollgate/deploy/nginx/
+
+clean:
+	rm -rf build
+
+.PHONY: all deps run check unit format install clean

@@ -1,0 +1,30 @@
+#!/bin/sh
+# deps.sh: installs the Debian 12 packages Tollgate needs that this machine
+# lacks. `deps.sh` for building and running; `deps.sh check` adds the tests'.
+set -eu
+
+want="gcc make pkg-config libc6-dev libfcgi-dev libjson-c-dev libsqlite3-dev libjwt-dev
+libargon2-dev libssl-dev nginx-light openssl sqlite3 curl"
+if [ "${1:-}" = check ]; then
+	want="$want libfcgi-bin"
+	command -v node >/dev/null 2>&1 || want="$want nodejs"
+fi
+
+missing=""
+for p in $want; do
+	# nginx-light is one of several nginx flavours; any of them will do.
+	if [ "$p" = nginx-light ] && command -v nginx >/dev/null 2>&1; then
+		continue
+	fi
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

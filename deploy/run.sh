@@ -1,0 +1,67 @@
+#!/bin/sh
+# run.sh: serves Tollgate through a real nginx on 127.0.0.1:$PORT until
+# Ctrl-C (or SIGTERM), then stops everything it started. `make run` and the
+# integration tests both start the stack this way.
+#
+#   PORT          nginx port (8080)
+#   TOLLGATE_DB   the database (var/tollgate.db)
+#   TOLLGATE_BIN  the binary (build/tollgate)
+#   TOLLGATE_RUN  where the socket, rendered config and logs go (var/run-$PORT)
+#   TOLLGATE_SERVE_ARGS  more arguments for `tollgate serve`
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+PORT=${PORT:-8080}
+bin=${TOLLGATE_BIN:-$top/build/tollgate}
+run=${TOLLGATE_RUN:-$top/var/run-$PORT}
+export TOLLGATE_DB="${TOLLGATE_DB:-$top/var/tollgate.db}"
+mkdir -p "$run/tmp" "$(dirname "$TOLLGATE_DB")"
+
+# A development secret, made once and kept beside the database.
+if [ -z "${TOLLGATE_JWT_SECRET:-}" ]; then
+	secret_file="$(dirname "$TOLLGATE_DB")/jwt-secret"
+	if [ ! -s "$secret_file" ]; then
+		(umask 077 && openssl rand -base64 48 | tr -d '\n' >"$secret_file")
+	fi
+	TOLLGATE_JWT_SECRET=$(cat "$secret_file")
+	export TOLLGATE_JWT_SECRET
+fi
+
+max_body=${TOLLGATE_MAX_BODY:-8M}
+user=""
+[ "$(id -u)" -eq 0 ] && user="user root;"
+sock="$run/tollgate.sock"
+sed -e "s|@USER@|$user|" -e "s|@RUN@|$run|g" -e "s|@PORT@|$PORT|g" \
+    -e "s|@WWW@|$top/www|g" -e "s|@SOCKET@|$sock|g" -e "s|@MAX_BODY@|$max_body|g" \
+    "$top/deploy/nginx/dev.conf.in" >"$run/nginx.conf"
+
+tg_pid=""
+nginx_pid=""
+stop() {
+	rc=$1
+	trap - INT TERM EXIT
+	[ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null
+	[ -n "$tg_pid" ] && kill -TERM "$tg_pid" 2>/dev/null
+	wait 2>/dev/null
+	exit "$rc"
+}
+trap 'stop 0' INT TERM
+trap 'stop $?' EXIT
+
+"$bin" migrate
+# shellcheck disable=SC2086
+"$bin" serve --socket "$sock" ${TOLLGATE_SERVE_ARGS:-} &
+tg_pid=$!
+i=0
+while [ ! -S "$sock" ]; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$tg_pid" 2>/dev/null; then
+		echo "run: tollgate serve did not start" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+nginx -p "$run" -c "$run/nginx.conf" -e "$run/nginx-error.log" &
+nginx_pid=$!
+echo "Tollgate on http://127.0.0.1:$PORT/ (database $TOLLGATE_DB); Ctrl-C stops it."
+wait

@@ -1,0 +1,304 @@
+/* db.c: the store. Every SQL statement Tollgate runs is in stmts[] below;
+ * callers name one by its enum stmt and bind values, never build SQL. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "tollgate.h"
+
+#define DB_BUSY_TIMEOUT_MS 5000
+
+/* The statements, in enum stmt order. */
+static const char *const stmts[STMT__COUNT] = {
+	/* STMT_PING */
+	"SELECT 1",
+};
+
+/* The migrations, in order: their text comes from sql/ through migrations.S. */
+extern const char tg_sql_001[];
+static const struct migration {
+	const char *name;
+	const char *sql;
+} migrations[] = {
+	{ "001_foundation", tg_sql_001 },
+};
+
+struct db {
+	sqlite3 *conn;
+	sqlite3_stmt *prepared[STMT__COUNT];
+};
+
+static int
+db_rc_of(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK: return DB_OK;
+	case SQLITE_ROW: return DB_ROW;
+	case SQLITE_DONE: return DB_DONE;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return DB_BUSY;
+	case SQLITE_CONSTRAINT: return DB_CONSTRAINT;
+	default: return DB_ERROR;
+	}
+}
+
+struct db *
+db_open(const char *path, char *err, size_t errlen)
+{
+	struct db *db = calloc(1, sizeof(*db));
+	char *msg = NULL;
+
+	if (db == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &db->conn,
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s: %s", path,
+		    db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(db->conn, 1);
+	if (sqlite3_exec(db->conn,
+	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL,
+	        NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up database %s: %s", path, msg ? msg : "?");
+		sqlite3_free(msg);
+		goto fail;
+	}
+	return db;
+fail:
+	sqlite3_close(db->conn);
+	free(db);
+	return NULL;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	for (int i = 0; i < STMT__COUNT; i++)
+		sqlite3_finalize(db->prepared[i]);
+	sqlite3_close(db->conn);
+	free(db);
+}
+
+int
+db_migration_count(void)
+{
+	return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+int
+db_version(struct db *db)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db->conn, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int
+db_migrate(struct db *db)
+{
+	int applied = 0;
+
+	for (int i = 0; i < db_migration_count(); i++) {
+		char *msg = NULL, pragma[64];
+		int rc;
+
+		/* Take the write lock first, then look: two processes starting at
+		 * once apply each step exactly once. */
+		if (db_begin(db) != DB_OK) {
+			log_msg(NULL, "migrate: cannot begin: %s", sqlite3_errmsg(db->conn));
+			return -1;
+		}
+		if (db_version(db) > i) {
+			db_rollback(db);
+			continue;
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", i + 1);
+		rc = sqlite3_exec(db->conn, migrations[i].sql, NULL, NULL, &msg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db->conn, pragma, NULL, NULL, &msg);
+		if (rc != SQLITE_OK || db_commit(db) != DB_OK) {
+			log_msg(NULL, "migrate: %s: %s", migrations[i].name,
+			    msg ? msg : sqlite3_errmsg(db->conn));
+			sqlite3_free(msg);
+			db_rollback(db);
+			return -1;
+		}
+		log_msg(NULL, "migrate: applied %s", migrations[i].name);
+		applied++;
+	}
+	return applied;
+}
+
+static int
+db_exec_plain(struct db *db, const char *sql)
+{
+	return db_rc_of(sqlite3_exec(db->conn, sql, NULL, NULL, NULL));
+}
+
+int
+db_begin(struct db *db)
+{
+	return db_exec_plain(db, "BEGIN IMMEDIATE");
+}
+
+int
+db_commit(struct db *db)
+{
+	int rc = db_exec_plain(db, "COMMIT");
+
+	if (rc != DB_OK)
+		db_rollback(db);
+	return rc;
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->conn))
+		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* The prepared statement s, reset with its bindings cleared; NULL on error. */
+static sqlite3_stmt *
+db_stmt(struct db *db, enum stmt s)
+{
+	if (db->prepared[s] == NULL) {
+		if (sqlite3_prepare_v3(db->conn, stmts[s], -1, SQLITE_PREPARE_PERSISTENT,
+		        &db->prepared[s], NULL) != SQLITE_OK) {
+			log_msg(
+			    NULL, "db: prepare statement %d: %s", (int)s, sqlite3_errmsg(db->conn));
+			return NULL;
+		}
+	} else {
+		sqlite3_reset(db->prepared[s]);
+		sqlite3_clear_bindings(db->prepared[s]);
+	}
+	return db->prepared[s];
+}
+
+static int
+db_bind_step(struct db *db, enum stmt s, const char *types, va_list ap)
+{
+	sqlite3_stmt *st = db_stmt(db, s);
+	int rc;
+
+	if (st == NULL)
+		return DB_ERROR;
+	for (int i = 1; types[i - 1] != '\0'; i++) {
+		switch (types[i - 1]) {
+		case 'i': rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
+		case 'd': rc = sqlite3_bind_double(st, i, va_arg(ap, double)); break;
+		case 't': {
+			const char *t = va_arg(ap, const char *);
+
+			rc = t ? sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(st, i);
+			break;
+		}
+		default: rc = SQLITE_MISUSE;
+		}
+		if (rc != SQLITE_OK) {
+			log_msg(
+			    NULL, "db: bind %d of statement %d: %s", i, (int)s, sqlite3_errstr(rc));
+			return DB_ERROR;
+		}
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		if (db_rc_of(rc) != DB_BUSY && db_rc_of(rc) != DB_CONSTRAINT)
+			log_msg(
+			    NULL, "db: step statement %d: %s", (int)s, sqlite3_errmsg(db->conn));
+		sqlite3_reset(st);
+	}
+	return db_rc_of(rc);
+}
+
+int
+db_query(struct db *db, enum stmt s, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = db_bind_step(db, s, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+db_run(struct db *db, enum stmt s, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = db_bind_step(db, s, types, ap);
+	va_end(ap);
+	db_end(db, s);
+	return rc == DB_ROW || rc == DB_DONE ? DB_OK : rc;
+}
+
+int
+db_next(struct db *db, enum stmt s)
+{
+	int rc = sqlite3_step(db->prepared[s]);
+
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		log_msg(NULL, "db: step statement %d: %s", (int)s, sqlite3_errmsg(db->conn));
+	return db_rc_of(rc);
+}
+
+void
+db_end(struct db *db, enum stmt s)
+{
+	if (db->prepared[s] != NULL)
+		sqlite3_reset(db->prepared[s]);
+}
+
+int64_t
+db_int(struct db *db, enum stmt s, int col)
+{
+	return sqlite3_column_int64(db->prepared[s], col);
+}
+
+double
+db_double(struct db *db, enum stmt s, int col)
+{
+	return sqlite3_column_double(db->prepared[s], col);
+}
+
+const char *
+db_text(struct db *db, enum stmt s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(db->prepared[s], col);
+
+	return t ? (const char *)t : "";
+}
+
+int
+db_isnull(struct db *db, enum stmt s, int col)
+{
+	return sqlite3_column_type(db->prepared[s], col) == SQLITE_NULL;
+}
+
+int64_t
+db_changes(struct db *db)
+{
+	return sqlite3_changes64(db->conn);
+}

@@ -1,0 +1,328 @@
+/* http.c: a request as the web server hands it over, the response, and the
+ * one table that maps every error to its status, errorCode and sentence. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tollgate.h"
+
+/* The contract's error table (API.md), in enum err order. */
+static const struct {
+	int status;
+	const char *code;
+	const char *message;
+} errs[ERR__COUNT] = {
+	[ERR_INVALID_BODY] = { 400, "INVALID_BODY", "The request body is not valid." },
+	[ERR_BATCH_TOO_LARGE] = { 400, "BATCH_TOO_LARGE",
+	    "Too many records in one request: send at most 500." },
+	[ERR_NO_SCHEMA] = { 400, "NO_SCHEMA",
+	    "This table has no schema yet. Import a CSV file first." },
+	[ERR_SCHEMA_MISMATCH] = { 400, "SCHEMA_MISMATCH",
+	    "The records do not match the table's columns." },
+	[ERR_INVALID_CSV] = { 400, "INVALID_CSV", "The CSV file cannot be read." },
+	[ERR_TOKEN_MISSING] = { 401, "TOKEN_MISSING", "Sign in to continue." },
+	[ERR_TOKEN_INVALID] = { 401, "TOKEN_INVALID",
+	    "Your sign-in is not valid. Please sign in again." },
+	[ERR_SESSION_EXPIRED] = { 401, "SESSION_EXPIRED",
+	    "Your session has expired. Please sign in again." },
+	[ERR_SESSION_REVOKED] = { 401, "SESSION_REVOKED", "You were signed out." },
+	[ERR_SESSION_REPLACED] = { 401, "SESSION_REPLACED", "You signed in on another device." },
+	[ERR_INVALID_API_KEY] = { 401, "INVALID_API_KEY", "Invalid API key." },
+	[ERR_INVALID_CREDENTIALS] = { 401, "INVALID_CREDENTIALS", "Wrong email or password." },
+	[ERR_PERMISSION_DENIED] = { 403, "PERMISSION_DENIED",
+	    "You do not have permission to do this. Ask an admin of your organization." },
+	[ERR_MISSING_SCOPE] = { 403, "MISSING_SCOPE", "Key missing the required scope" },
+	[ERR_PLAN_LIMIT] = { 403, "PLAN_LIMIT",
+	    "Your plan's limit is reached: upgrade your plan or free capacity in Billing → "
+	    "Usage." },
+	[ERR_NOT_FOUND] = { 404, "NOT_FOUND", "Not found." },
+	[ERR_METHOD_NOT_ALLOWED] = { 405, "METHOD_NOT_ALLOWED",
+	    "This method is not allowed here." },
+	[ERR_SESSION_ACTIVE] = { 409, "SESSION_ACTIVE",
+	    "This account is signed in on another device." },
+	[ERR_CONFLICT] = { 409, "CONFLICT", "This conflicts with the current state." },
+	[ERR_IDEMPOTENCY_KEY_REUSED] = { 422, "IDEMPOTENCY_KEY_REUSED",
+	    "This Idempotency-Key was already used with a different request body." },
+	[ERR_PAYLOAD_TOO_LARGE] = { 413, "PAYLOAD_TOO_LARGE", "The request body is too large." },
+	[ERR_UNSUPPORTED_MEDIA_TYPE] = { 415, "UNSUPPORTED_MEDIA_TYPE",
+	    "Unsupported Content-Type for this endpoint." },
+	[ERR_RATE_LIMITED] = { 429, "RATE_LIMITED", "Rate limit exceeded." },
+	[ERR_INTERNAL] = { 500, "INTERNAL_ERROR",
+	    "Something went wrong on our side. Try again later." },
+	[ERR_UNAVAILABLE] = { 503, "UNAVAILABLE", "The service is busy. Try again in a moment." },
+};
+
+static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+
+const char *
+err_code(enum err e)
+{
+	return errs[e].code;
+}
+
+int
+err_status(enum err e)
+{
+	return errs[e].status;
+}
+
+static const char *
+param(char **envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp != NULL && *envp != NULL; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+/* An incoming X-Request-Id is echoed when it is 1..64 of [A-Za-z0-9._:-]. */
+static int
+request_id_sane(const char *id)
+{
+	size_t n = 0;
+
+	for (; id[n] != '\0'; n++)
+		if (n >= 64 || !(isalnum((unsigned char)id[n]) || strchr("._:-", id[n])))
+			return 0;
+	return n > 0;
+}
+
+void
+req_init(struct req *r, char **envp, struct db *db)
+{
+	const char *v;
+
+	memset(r, 0, sizeof(*r));
+	r->db = db;
+	r->start_ms = tg_now_ms();
+	r->method_str = (v = param(envp, "REQUEST_METHOD")) ? v : "";
+	r->method = M_OTHER;
+	for (int m = 0; m < M__COUNT; m++)
+		if (strcmp(r->method_str, method_names[m]) == 0)
+			r->method = (enum method)m;
+	/* SCRIPT_NAME + PATH_INFO when the server splits them, else DOCUMENT_URI. */
+	r->path = param(envp, "DOCUMENT_URI");
+	if (r->path == NULL || *r->path == '\0')
+		r->path = param(envp, "SCRIPT_NAME");
+	if (r->path == NULL)
+		r->path = "";
+	r->query = (v = param(envp, "QUERY_STRING")) ? v : "";
+	r->content_type = param(envp, "CONTENT_TYPE");
+	r->content_length = -1;
+	if ((v = param(envp, "CONTENT_LENGTH")) != NULL && *v != '\0') {
+		char *end;
+
+		errno = 0;
+		r->content_length = strtoll(v, &end, 10);
+		if (*end != '\0' || errno || r->content_length < 0)
+			r->content_length = -2; /* malformed: refused by the router */
+	}
+	r->authorization = param(envp, "HTTP_AUTHORIZATION");
+	r->x_api_key = param(envp, "HTTP_X_API_KEY");
+	r->idempotency_key = param(envp, "HTTP_IDEMPOTENCY_KEY");
+	r->remote_addr = (v = param(envp, "REMOTE_ADDR")) ? v : "";
+	r->user_agent = param(envp, "HTTP_USER_AGENT");
+	snprintf(r->client_ip, sizeof(r->client_ip), "%s", r->remote_addr);
+	v = param(envp, "HTTP_X_REQUEST_ID");
+	if (v != NULL && request_id_sane(v))
+		snprintf(r->request_id, sizeof(r->request_id), "%s", v);
+	else
+		tg_ulid_new(r->request_id, sizeof(r->request_id));
+}
+
+void
+req_free(struct req *r)
+{
+	free(r->body);
+	free(r->resp_body);
+	if (r->json != NULL)
+		json_object_put(r->json);
+	r->body = r->resp_body = NULL;
+	r->json = NULL;
+}
+
+void
+req_header_add(struct req *r, const char *name, const char *value)
+{
+	size_t room = sizeof(r->headers) - r->headers_len;
+	int n = snprintf(r->headers + r->headers_len, room, "%s: %s\r\n", name, value);
+
+	if (n > 0 && (size_t)n < room)
+		r->headers_len += (size_t)n;
+	else
+		r->headers[r->headers_len] = '\0';
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int
+req_query_get(const struct req *r, const char *name, char *out, size_t outlen)
+{
+	size_t nlen = strlen(name);
+	const char *p = r->query;
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, '&');
+		size_t seglen = end ? (size_t)(end - p) : strlen(p);
+
+		if (seglen > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			size_t o = 0;
+
+			for (size_t i = nlen + 1; i < seglen && o + 1 < outlen; i++) {
+				int c = (unsigned char)p[i];
+
+				if (c == '%' && i + 2 < seglen && hexval(p[i + 1]) >= 0 &&
+				    hexval(p[i + 2]) >= 0) {
+					c = hexval(p[i + 1]) * 16 + hexval(p[i + 2]);
+					i += 2;
+				} else if (c == '+')
+					c = ' ';
+				out[o++] = (char)c;
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static void
+reply_set(struct req *r, int status, char *body, size_t len)
+{
+	free(r->resp_body);
+	r->resp_body = body;
+	r->resp_len = len;
+	r->status = status;
+	r->replied = 1;
+}
+
+void
+reply_json(struct req *r, int status, json_object *body)
+{
+	size_t len = 0;
+	const char *s = json_object_to_json_string_length(
+	    body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	char *copy = malloc(len + 1);
+
+	if (copy == NULL) {
+		json_object_put(body);
+		reply_set(r, 500, NULL, 0);
+		return;
+	}
+	memcpy(copy, s, len + 1);
+	json_object_put(body);
+	reply_set(r, status, copy, len);
+}
+
+void
+reply_empty(struct req *r, int status)
+{
+	reply_set(r, status, NULL, 0);
+}
+
+void
+reply_error(struct req *r, enum err e, const char *message, json_object *details)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(
+	    o, "error", json_object_new_string(message != NULL ? message : errs[e].message));
+	json_object_object_add(o, "errorCode", json_object_new_string(errs[e].code));
+	json_object_object_add(o, "requestId", json_object_new_string(r->request_id));
+	if (details != NULL)
+		json_object_object_add(o, "details", details);
+	r->error_code = errs[e].code;
+	if (e == ERR_UNAVAILABLE)
+		req_header_add(r, "Retry-After", "1");
+	reply_json(r, errs[e].status, o);
+}
+
+void
+reply_db_error(struct req *r, int rc, const char *where)
+{
+	if (rc == DB_BUSY) {
+		log_msg(r->request_id, "%s: database busy", where);
+		reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
+		return;
+	}
+	log_msg(r->request_id, "%s: database error %d", where, rc);
+	reply_error(r, ERR_INTERNAL, NULL, NULL);
+}
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+void
+req_write(struct req *r, body_write_fn *put, void *ctx)
+{
+	char head[2048];
+	int n;
+
+	if (!r->replied)
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+	n = snprintf(head, sizeof(head),
+	    "Status: %d %s\r\n"
+	    "X-Request-Id: %s\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "%s"
+	    "%s"
+	    "\r\n",
+	    r->status, status_text(r->status), r->request_id,
+	    r->resp_body != NULL ? "Content-Type: application/json; charset=utf-8\r\n" : "",
+	    r->headers);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		n = snprintf(head, sizeof(head), "Status: 500 Internal Server Error\r\n\r\n");
+	put(ctx, head, n);
+	if (r->resp_body != NULL)
+		put(ctx, r->resp_body, (int)r->resp_len);
+}
+
+void
+req_log(const struct req *r)
+{
+	const char *who = "-";
+	char whobuf[96];
+
+	if (r->who.kind == PRINCIPAL_USER) {
+		snprintf(whobuf, sizeof(whobuf), "user=%s", r->who.user_id);
+		who = whobuf;
+	} else if (r->who.kind == PRINCIPAL_KEY) {
+		snprintf(whobuf, sizeof(whobuf), "key=%s", r->who.key_id);
+		who = whobuf;
+	}
+	log_msg(r->request_id, "%s %.200s %d %lldms %s%s%s", r->method_str, r->path, r->status,
+	    (long long)(tg_now_ms() - r->start_ms), who, r->error_code ? " " : "",
+	    r->error_code ? r->error_code : "");
+}

@@ -1,0 +1,371 @@
+/* json.c: strict parsing of JSON from outside, and field checks that answer
+ * 400 INVALID_BODY themselves so handlers only deal with meaning. */
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tollgate.h"
+
+/* Parses what json_check accepted; NULL only when memory runs out. */
+static json_object *
+json_tokener_parse_ex_whole(const char *buf, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH + 1);
+	json_object *o;
+
+	if (tok == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	if (json_tokener_get_error(tok) == json_tokener_continue)
+		o = json_tokener_parse_ex(tok, "", 1); /* a bare number needs its end */
+	json_tokener_free(tok);
+	return o;
+}
+
+/* A recognizer for RFC 8259 JSON: json-c's strict mode still takes single
+ * quotes and NaN, so input is checked here first. */
+struct scan {
+	const unsigned char *p, *end;
+	int depth;
+	const char *why;
+};
+
+static void
+scan_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n'))
+		s->p++;
+}
+
+static int scan_value(struct scan *s);
+
+/* One UTF-8 sequence at s->p (RFC 3629: no overlongs, no surrogates). */
+static int
+scan_utf8(struct scan *s)
+{
+	const unsigned char *p = s->p;
+	unsigned c = *p, need, min, cp;
+
+	if (c < 0x80) {
+		s->p++;
+		return 0;
+	}
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1, min = 0x80, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		need = 2, min = 0x800, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		need = 3, min = 0x10000, cp = c & 0x07;
+	else
+		goto bad;
+	if ((size_t)(s->end - p) <= need)
+		goto bad;
+	for (unsigned i = 1; i <= need; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			goto bad;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		goto bad;
+	s->p += need + 1;
+	return 0;
+bad:
+	s->why = "The request body is not valid UTF-8.";
+	return -1;
+}
+
+static int
+scan_string(struct scan *s)
+{
+	s->p++; /* the opening quote */
+	while (s->p < s->end) {
+		unsigned char c = *s->p;
+
+		if (c == '"') {
+			s->p++;
+			return 0;
+		}
+		if (c < 0x20) {
+			s->why = "The JSON has a control character inside a string.";
+			return -1;
+		}
+		if (c == '\\') {
+			if (++s->p >= s->end)
+				break;
+			if (*s->p == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (s->p + i >= s->end || !isxdigit(s->p[i])) {
+						s->why = "The JSON has a bad \\u escape.";
+						return -1;
+					}
+				s->p += 5;
+			} else if (strchr("\"\\/bfnrt", *s->p) != NULL && *s->p != '\0')
+				s->p++;
+			else {
+				s->why = "The JSON has a bad escape in a string.";
+				return -1;
+			}
+			continue;
+		}
+		if (scan_utf8(s) < 0)
+			return -1;
+	}
+	s->why = "The JSON ends too early.";
+	return -1;
+}
+
+static int
+scan_number(struct scan *s)
+{
+	const unsigned char *p = s->p;
+
+	if (p < s->end && *p == '-')
+		p++;
+	if (p < s->end && *p == '0')
+		p++;
+	else if (p < s->end && *p >= '1' && *p <= '9')
+		while (p < s->end && isdigit(*p))
+			p++;
+	else
+		goto bad;
+	if (p < s->end && *p == '.') {
+		if (++p >= s->end || !isdigit(*p))
+			goto bad;
+		while (p < s->end && isdigit(*p))
+			p++;
+	}
+	if (p < s->end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < s->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= s->end || !isdigit(*p))
+			goto bad;
+		while (p < s->end && isdigit(*p))
+			p++;
+	}
+	s->p = p;
+	return 0;
+bad:
+	s->why = "The JSON has a malformed number.";
+	return -1;
+}
+
+static int
+scan_literal(struct scan *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0) {
+		s->why =
+		    s->end - s->p < (ptrdiff_t)n && memcmp(s->p, word, (size_t)(s->end - s->p)) == 0
+		    ? "The JSON ends too early."
+		    : "The request body is not valid JSON.";
+		return -1;
+	}
+	s->p += n;
+	return 0;
+}
+
+/* An object or array: open is '{' or '['. */
+static int
+scan_container(struct scan *s, unsigned char open)
+{
+	unsigned char close = open == '{' ? '}' : ']';
+
+	if (++s->depth > JSON_MAX_DEPTH) {
+		s->why = "The JSON is nested too deeply.";
+		return -1;
+	}
+	s->p++;
+	scan_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	for (;;) {
+		scan_ws(s);
+		if (open == '{') {
+			if (s->p >= s->end || *s->p != '"') {
+				s->why = s->p >= s->end
+				    ? "The JSON ends too early."
+				    : "The JSON has an object key that is not a string.";
+				return -1;
+			}
+			if (scan_string(s) < 0)
+				return -1;
+			scan_ws(s);
+			if (s->p >= s->end || *s->p != ':') {
+				s->why = s->p >= s->end
+				    ? "The JSON ends too early."
+				    : "The JSON is missing a ':' after an object key.";
+				return -1;
+			}
+			s->p++;
+		}
+		if (scan_value(s) < 0)
+			return -1;
+		scan_ws(s);
+		if (s->p >= s->end) {
+			s->why = "The JSON ends too early.";
+			return -1;
+		}
+		if (*s->p == close) {
+			s->p++;
+			s->depth--;
+			return 0;
+		}
+		if (*s->p != ',') {
+			s->why = "The JSON is missing a ',' between values.";
+			return -1;
+		}
+		s->p++;
+	}
+}
+
+static int
+scan_value(struct scan *s)
+{
+	scan_ws(s);
+	if (s->p >= s->end) {
+		s->why = "The JSON ends too early.";
+		return -1;
+	}
+	switch (*s->p) {
+	case '{':
+	case '[': return scan_container(s, *s->p);
+	case '"': return scan_string(s);
+	case 't': return scan_literal(s, "true");
+	case 'f': return scan_literal(s, "false");
+	case 'n': return scan_literal(s, "null");
+	default:
+		if (*s->p == '-' || isdigit(*s->p))
+			return scan_number(s);
+		s->why = "The request body is not valid JSON.";
+		return -1;
+	}
+}
+
+int
+json_check(const char *buf, size_t len, char *why, size_t whylen)
+{
+	struct scan s = { (const unsigned char *)buf, (const unsigned char *)buf + len, 0, NULL };
+
+	if (memchr(buf, '\0', len) != NULL)
+		s.why = "The request body contains a NUL byte.";
+	else if (len == 0)
+		s.why = "The request body is empty; a JSON object is expected.";
+	else if (scan_value(&s) == 0) {
+		scan_ws(&s);
+		if (s.p == s.end)
+			return 0;
+		s.why = "The request body has text after the JSON value.";
+	}
+	snprintf(why, whylen, "%s", s.why);
+	return -1;
+}
+
+json_object *
+json_parse_strict(const char *buf, size_t len, char *why, size_t whylen)
+{
+	json_object *o;
+
+	if (json_check(buf, len, why, whylen) < 0)
+		return NULL;
+	if (len > INT32_MAX || (o = json_tokener_parse_ex_whole(buf, len)) == NULL) {
+		snprintf(why, whylen, "The request body is not valid JSON.");
+		return NULL;
+	}
+	return o;
+}
+
+static size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static void
+reply_field(struct req *r, const char *field, const char *fmt, const char *extra)
+{
+	char msg[256];
+	json_object *d = json_object_new_object();
+
+	snprintf(msg, sizeof(msg), fmt, field, extra);
+	json_object_object_add(d, "field", json_object_new_string(field));
+	reply_error(r, ERR_INVALID_BODY, msg, d);
+}
+
+int
+json_string_or_reply(struct req *r, json_object *obj, const char *field, int required, size_t min,
+    size_t max, const char **out)
+{
+	json_object *v;
+	const char *s;
+	size_t len, chars;
+	char range[64];
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, field, &v) || json_object_is_type(v, json_type_null)) {
+		if (!required)
+			return 0;
+		reply_field(r, field, "Field \"%s\" is required%s.", "");
+		return -1;
+	}
+	if (!json_object_is_type(v, json_type_string)) {
+		reply_field(r, field, "Field \"%s\" must be a string%s.", "");
+		return -1;
+	}
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != len) {
+		reply_field(r, field, "Field \"%s\" must not contain NUL characters%s.", "");
+		return -1;
+	}
+	chars = utf8_chars(s, len);
+	if (chars < min || chars > max) {
+		snprintf(range, sizeof(range), "%zu to %zu", min, max);
+		reply_field(r, field, "Field \"%s\" must be %s characters long.", range);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+int
+json_bool_or_reply(struct req *r, json_object *obj, const char *field, int *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(obj, field, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean)) {
+		reply_field(r, field, "Field \"%s\" must be true or false%s.", "");
+		return -1;
+	}
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+json_object *
+json_str(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+json_object *
+json_time(int64_t t)
+{
+	char buf[32];
+
+	if (t == 0)
+		return NULL;
+	tg_time_format(t, buf, sizeof(buf));
+	return json_object_new_string(buf);
+}

@@ -1,0 +1,28 @@
+/* log.c: log lines on stderr, one event a line, with time and request id. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "tollgate.h"
+
+void
+log_msg(const char *rid, const char *fmt, ...)
+{
+	char line[2048], when[32];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line), "%s.%03ldZ %s ", when, ts.tv_nsec / 1000000,
+	    rid != NULL && *rid != '\0' ? rid : "-");
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	/* One write per line so lines from threads never interleave. */
+	fprintf(stderr, "%s\n", line);
+}

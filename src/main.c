@@ -1,0 +1,140 @@
+/* main.c: the tollgate command and its subcommands. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "tollgate.h"
+
+#define JWT_SECRET_MIN 32
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: tollgate [--config FILE] COMMAND [OPTIONS]\n"
+	    "\n"
+	    "commands:\n"
+	    "  serve [--socket PATH|HOST:PORT] [--socket-mode MODE] [--threads N]\n"
+	    "        serve the API over FastCGI (migrates first); without --socket,\n"
+	    "        accepts on the socket inherited on fd 0 or from systemd\n"
+	    "  migrate   apply the database migrations and exit\n"
+	    "  version   print the version\n"
+	    "\n"
+	    "Settings come from TOLLGATE_* variables (see tollgate(8) and README.md).\n");
+}
+
+/* Opens the configured database and brings it to the newest schema. */
+static int
+migrate_or_fail(void)
+{
+	char err[512];
+	struct db *db = db_open(cfg.db_path, err, sizeof(err));
+	int n;
+
+	if (db == NULL) {
+		fprintf(stderr, "tollgate: %s\n", err);
+		return -1;
+	}
+	n = db_migrate(db);
+	if (n >= 0)
+		log_msg(
+		    NULL, "migrate: %s at version %d (%d applied)", cfg.db_path, db_version(db), n);
+	db_close(db);
+	return n < 0 ? -1 : 0;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	const char *socket_spec = NULL;
+	int mode = 0660, fd, rc;
+	char err[512];
+
+	for (int i = 0; i < argc; i++) {
+		char *end;
+
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+			socket_spec = argv[++i];
+		else if (strcmp(argv[i], "--socket-mode") == 0 && i + 1 < argc) {
+			errno = 0;
+			mode = (int)strtol(argv[++i], &end, 8);
+			if (*end != '\0' || errno || mode < 0 || mode > 0777) {
+				fprintf(
+				    stderr, "tollgate: --socket-mode must be octal, like 0660\n");
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+			long n = strtol(argv[++i], &end, 10);
+
+			if (*end != '\0' || n < 1 || n > 256) {
+				fprintf(stderr, "tollgate: --threads must be 1 to 256\n");
+				return 2;
+			}
+			cfg.threads = (int)n;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (cfg.jwt_secret_len < JWT_SECRET_MIN) {
+		fprintf(stderr,
+		    "tollgate: TOLLGATE_JWT_SECRET must be at least %d bytes (it has %zu); "
+		    "make one with: openssl rand -base64 48\n",
+		    JWT_SECRET_MIN, cfg.jwt_secret_len);
+		return 1;
+	}
+	if (migrate_or_fail() < 0)
+		return 1;
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, "tollgate: FCGX_Init failed\n");
+		return 1;
+	}
+	if ((fd = fcgi_listen(socket_spec, mode, err, sizeof(err))) < 0) {
+		fprintf(stderr, "tollgate: %s\n", err);
+		return 1;
+	}
+	rc = fcgi_serve(fd, cfg.threads);
+	if (socket_spec != NULL && strchr(socket_spec, '/') != NULL)
+		unlink(socket_spec);
+	return rc == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config_path = getenv("TOLLGATE_CONFIG");
+	char err[512];
+	int i = 1;
+
+	if (i + 1 < argc && strcmp(argv[i], "--config") == 0) {
+		config_path = argv[i + 1];
+		i += 2;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[i], "version") == 0 || strcmp(argv[i], "--version") == 0) {
+		printf("tollgate %s\n", TG_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (config_load(config_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tollgate: %s\n", err);
+		return 1;
+	}
+	if (strcmp(argv[i], "serve") == 0)
+		return cmd_serve(argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "migrate") == 0)
+		return migrate_or_fail() == 0 ? 0 : 1;
+	fprintf(stderr, "tollgate: unknown command \"%s\"\n", argv[i]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,242 @@
+/* router.c: the route table (every path Tollgate answers, who may call it,
+ * what body it takes) and the checks made before any handler runs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tollgate.h"
+
+typedef void handler_fn(struct req *r);
+
+enum body_kind {
+	BODY_NONE, /* any body is ignored, never read */
+	BODY_JSON, /* a JSON object, required */
+	BODY_JSON_OPT, /* a JSON object, or no body at all */
+	BODY_CSV, /* text/csv */
+};
+
+struct route {
+	enum method method;
+	const char *pattern; /* "{id}" matches one id segment */
+	handler_fn *handler;
+	enum body_kind body;
+};
+
+/* Every route, in the order a reader looks for them. */
+static const struct route routes[] = {
+	{ M_GET, "/v1/health", handle_health, BODY_NONE },
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+
+int
+router_route_count(void)
+{
+	return (int)NROUTES;
+}
+
+/* An id segment: 1..REQ_PARAM_MAX of [A-Za-z0-9_-]. */
+static int
+id_segment(const char *s, size_t len)
+{
+	if (len == 0 || len > REQ_PARAM_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		        c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether path matches pattern; the {id} captures go to r (if not NULL). */
+static int
+route_match(const char *pattern, const char *path, struct req *r)
+{
+	int n = 0;
+
+	while (*pattern != '\0' && *path != '\0') {
+		if (strncmp(pattern, "{id}", 4) == 0) {
+			size_t len = strcspn(path, "/");
+
+			if (!id_segment(path, len) || n >= REQ_MAX_PARAMS)
+				return 0;
+			if (r != NULL) {
+				memcpy(r->params[n], path, len);
+				r->params[n][len] = '\0';
+			}
+			n++;
+			pattern += 4;
+			path += len;
+			continue;
+		}
+		if (*pattern != *path)
+			return 0;
+		pattern++;
+		path++;
+	}
+	if (*pattern != '\0' || *path != '\0')
+		return 0;
+	if (r != NULL)
+		r->nparams = n;
+	return 1;
+}
+
+/* Finds the route for r; answers 404 or 405 (with Allow) and returns NULL
+ * when there is none. */
+static const struct route *
+route_find_or_reply(struct req *r)
+{
+	char allow[64] = "";
+	int path_known = 0;
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (!route_match(routes[i].pattern, r->path, NULL))
+			continue;
+		if (routes[i].method == r->method) {
+			route_match(routes[i].pattern, r->path, r);
+			return &routes[i];
+		}
+		path_known = 1;
+		if (!strstr(allow, method_names[routes[i].method])) {
+			if (*allow != '\0')
+				strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
+			strncat(allow, method_names[routes[i].method],
+			    sizeof(allow) - strlen(allow) - 1);
+		}
+	}
+	if (path_known) {
+		req_header_add(r, "Allow", allow);
+		reply_error(r, ERR_METHOD_NOT_ALLOWED, NULL, NULL);
+	} else
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+	return NULL;
+}
+
+/* Whether the Content-Type names mime (parameters such as charset allowed). */
+static int
+content_type_is(const char *ct, const char *mime)
+{
+	size_t n = strlen(mime);
+
+	if (ct == NULL || strncasecmp(ct, mime, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* Reads the body into r->body (NUL-terminated); answers 413 past the cap
+ * and 400 for a body shorter than its Content-Length. */
+static int
+body_read_or_reply(struct req *r, body_read_fn *read, void *ctx)
+{
+	size_t cap = (size_t)cfg.max_body, want, have = 0, size;
+	char *buf;
+
+	want = r->content_length >= 0 ? (size_t)r->content_length : cap + 1;
+	size = r->content_length >= 0 ? want + 1 : 64 * 1024;
+	if ((buf = malloc(size)) == NULL) {
+		reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
+		return -1;
+	}
+	while (have < want) {
+		int n;
+
+		if (have + 1 >= size) {
+			char *bigger;
+
+			size = size * 2 > cap + 2 ? cap + 2 : size * 2;
+			if ((bigger = realloc(buf, size)) == NULL) {
+				free(buf);
+				reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
+				return -1;
+			}
+			buf = bigger;
+		}
+		n = read(ctx, buf + have,
+		    (int)(size - 1 - have < want - have ? size - 1 - have : want - have));
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		if (have > cap) {
+			free(buf);
+			reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
+			return -1;
+		}
+	}
+	if (r->content_length >= 0 && have < want) {
+		free(buf);
+		reply_error(r, ERR_INVALID_BODY,
+		    "The request body is shorter than its Content-Length.", NULL);
+		return -1;
+	}
+	buf[have] = '\0';
+	r->body = buf;
+	r->body_len = have;
+	return 0;
+}
+
+/* Content type, size and shape of the body, by the route's body kind. */
+static int
+body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
+{
+	enum body_kind kind = r->route->body;
+	char why[160];
+
+	if (kind == BODY_NONE)
+		return 0;
+	if (r->content_length == -2) {
+		reply_error(r, ERR_INVALID_BODY, "The Content-Length header is not valid.", NULL);
+		return -1;
+	}
+	if (kind == BODY_JSON_OPT && r->content_length <= 0 && r->content_type == NULL)
+		return 0;
+	if (!content_type_is(r->content_type, kind == BODY_CSV ? "text/csv" : "application/json")) {
+		reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,
+		    kind == BODY_CSV ? "Send the file with Content-Type: text/csv."
+		                     : "Send JSON with Content-Type: application/json.",
+		    NULL);
+		return -1;
+	}
+	if (r->content_length > cfg.max_body) {
+		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
+		return -1;
+	}
+	if (body_read_or_reply(r, read, ctx) < 0)
+		return -1;
+	if (kind == BODY_CSV)
+		return 0;
+	if (kind == BODY_JSON_OPT && r->body_len == 0)
+		return 0;
+	if ((r->json = json_parse_strict(r->body, r->body_len, why, sizeof(why))) == NULL) {
+		reply_error(r, ERR_INVALID_BODY, why, NULL);
+		return -1;
+	}
+	if (!json_object_is_type(r->json, json_type_object)) {
+		reply_error(r, ERR_INVALID_BODY, "The request body must be a JSON object.", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void
+router_handle(struct req *r, body_read_fn *read, void *ctx)
+{
+	if ((r->route = route_find_or_reply(r)) == NULL)
+		return;
+	if (body_check_or_reply(r, read, ctx) < 0)
+		return;
+	r->route->handler(r);
+	if (!r->replied) {
+		log_msg(r->request_id, "router: handler for %s %s gave no answer", r->method_str,
+		    r->route->pattern);
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+	}
+}

@@ -1,0 +1,100 @@
+/* util.c: the clock, the OS random source, and identifiers made from them. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "tollgate.h"
+
+/* ---- clock ---- */
+
+int64_t
+tg_now(void)
+{
+	if (cfg.now != 0)
+		return cfg.now;
+	return (int64_t)time(NULL);
+}
+
+int64_t
+tg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+tg_time_format(int64_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- randomness and ids ---- */
+
+int
+tg_random(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+int
+tg_id_new(const char *prefix, char *out, size_t outlen)
+{
+	static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	unsigned char raw[20];
+	size_t plen = strlen(prefix);
+
+	if (outlen < plen + 2 + sizeof(raw) || tg_random(raw, sizeof(raw)) < 0)
+		return -1;
+	memcpy(out, prefix, plen);
+	out[plen] = '_';
+	/* 20 characters of 36 symbols: about 103 bits. */
+	for (size_t i = 0; i < sizeof(raw); i++)
+		out[plen + 1 + i] = alphabet[raw[i] % 36];
+	out[plen + 1 + sizeof(raw)] = '\0';
+	return 0;
+}
+
+int
+tg_ulid_new(char *out, size_t outlen)
+{
+	unsigned char rnd[10];
+	uint64_t ms = (uint64_t)tg_now_ms();
+	int i;
+
+	if (outlen < 27)
+		return -1;
+	if (tg_random(rnd, sizeof(rnd)) < 0)
+		memset(rnd, 0, sizeof(rnd));
+	/* 48 bits of milliseconds as 10 characters, then 80 random bits as 16. */
+	for (i = 9; i >= 0; i--) {
+		out[i] = crockford[ms & 31];
+		ms >>= 5;
+	}
+	for (i = 0; i < 16; i++) {
+		int bit = i * 5, byte = bit / 8, shift = bit % 8;
+		unsigned v = (unsigned)rnd[byte] << 8 | (byte + 1 < 10 ? rnd[byte + 1] : 0);
+
+		out[10 + i] = crockford[(v >> (11 - shift)) & 31];
+	}
+	out[26] = '\0';
+	return 0;
+}

@@ -1,0 +1,106 @@
+// stack.mjs: starts the real stack for a test file exactly as `make run`
+// does (deploy/run.sh: nginx in front of `tollgate serve`) on a free
+// loopback port with its own database, and talks HTTP to it.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const TOP = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = process.env.TOLLGATE_BIN || join(TOP, 'build', 'tollgate');
+export const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Starts nginx + tollgate; env adds TOLLGATE_* settings. Returns a stack
+// with base, dir, db, log() and stop().
+export async function startStack(env = {}, opts = {}) {
+  const dir = opts.dir || mkdtempSync(join(tmpdir(), 'tollgate-'));
+  const port = await freePort();
+  const db = env.TOLLGATE_DB || join(dir, 'tollgate.db');
+  const logs = [];
+  const child = spawn('sh', [join(TOP, 'deploy', 'run.sh')], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      TOLLGATE_BIN: BIN,
+      TOLLGATE_RUN: join(dir, 'run'),
+      TOLLGATE_DB: db,
+      TOLLGATE_JWT_SECRET: SECRET,
+      ...env,
+    },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d) => logs.push(d.toString()));
+  child.stderr.on('data', (d) => logs.push(d.toString()));
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  const stack = {
+    base: `http://127.0.0.1:${port}`,
+    port,
+    dir,
+    db,
+    child,
+    exited,
+    log: () => logs.join(''),
+    async stop() {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+      await exited;
+      if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(`${stack.base}/v1/health`);
+      if (r.status === 200) return stack;
+    } catch { /* not up yet */ }
+    if (child.exitCode !== null) break;
+    await sleep(50);
+  }
+  await stack.stop();
+  throw new Error(`stack did not start:\n${logs.join('')}`);
+}
+
+// One HTTP call: json (object) is sent as JSON; answers {status, headers,
+// body (parsed JSON or null), text}.
+export async function api(stack, method, path, { json, body, headers = {}, token } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  if (json !== undefined) {
+    h['Content-Type'] = h['Content-Type'] || 'application/json';
+    body = JSON.stringify(json);
+  }
+  const r = await fetch(stack.base + path, { method, headers: h, body });
+  const text = await r.text();
+  let parsed = null;
+  try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  return { status: r.status, headers: r.headers, body: parsed, text };
+}
+
+// Asserts the contract's error body (API.md "Error body").
+export function isErrorBody(res, status, code) {
+  const b = res.body;
+  return res.status === status && b !== null && typeof b.error === 'string' &&
+    b.error.length > 0 && b.errorCode === code && typeof b.requestId === 'string' &&
+    res.headers.get('x-request-id') === b.requestId;
+}
+
+// Runs sql on the stack's database with the sqlite3 shell; answers rows as
+// arrays of strings.
+export function sqlite(db, sql) {
+  const out = execFileSync('sqlite3', ['-batch', '-separator', '\t', db, sql], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# run.sh: every test of `make check`: the C unit tests, then the integration
+# and browser tests (Node's test runner against the real stack). Ends with
+# one line "N passed, N failed" and fails if anything failed.
+set -u
+BUILD=${BUILD:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+passed=0
+failed=0
+
+count() { # file: adds its "N passed, N failed" or TAP "# pass/# fail" lines
+	p=$(sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1/p; s/^# pass \([0-9][0-9]*\)$/\1/p' "$1" | tail -n 1)
+	f=$(sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\2/p; s/^# fail \([0-9][0-9]*\)$/\1/p' "$1" | tail -n 1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-1}))
+}
+
+echo "== unit tests"
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	echo "-- $t"
+	"$t" >"$out/unit" 2>&1
+	cat "$out/unit"
+	count "$out/unit"
+done
+
+echo "== integration tests (through nginx)"
+export TOLLGATE_BIN="$top/$BUILD/tollgate"
+files=$(ls tests/integration/*.test.mjs 2>/dev/null)
+if [ -n "${TESTS:-}" ]; then files=$TESTS; fi
+# shellcheck disable=SC2086
+node --test --test-reporter=tap --test-concurrency=2 $files >"$out/node" 2>&1
+grep -v '^ *duration_ms\|^ *\.\.\.$\|^ *---$' "$out/node" | grep -E '^ *(not ok|ok|#)|^    [a-z]+:|Error' | sed 's/^/  /' | head -400
+count "$out/node"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

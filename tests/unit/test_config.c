@@ -1,0 +1,74 @@
+/* test_config.c: settings are read, checked, and bad ones refused. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/config.c"
+#include "unit.h"
+
+static void
+test_defaults(void)
+{
+	char err[256];
+
+	CHECK(config_load(NULL, err, sizeof(err)) == 0);
+	CHECK(cfg.rate_key == 600 && cfg.rate_ip == 100 && cfg.rate_user == 600);
+	CHECK(cfg.session_idle == 1800 && cfg.session_ttl == 43200);
+	CHECK(cfg.max_body == 8 << 20 && cfg.signup_open == 1 && cfg.threads == 4);
+}
+
+static void
+test_env(void)
+{
+	char err[256];
+
+	setenv("TOLLGATE_MAX_BODY", "512k", 1);
+	setenv("TOLLGATE_THREADS", "8", 1);
+	setenv("TOLLGATE_SIGNUP", "closed", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) == 0);
+	CHECK(cfg.max_body == 512 * 1024 && cfg.threads == 8 && cfg.signup_open == 0);
+
+	setenv("TOLLGATE_THREADS", "eight", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) < 0 && strstr(err, "TOLLGATE_THREADS") != NULL);
+	setenv("TOLLGATE_THREADS", "0", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) < 0 && strstr(err, "between") != NULL);
+	unsetenv("TOLLGATE_THREADS");
+	setenv("TOLLGATE_SIGNUP", "maybe", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) < 0 && strstr(err, "TOLLGATE_SIGNUP") != NULL);
+	unsetenv("TOLLGATE_SIGNUP");
+	setenv("TOLLGATE_MAX_BODY", "8X", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) < 0);
+	unsetenv("TOLLGATE_MAX_BODY");
+}
+
+static void
+test_file(void)
+{
+	char err[256], path[] = "/tmp/tollgate-config-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	fprintf(f, "# comment\n\nTOLLGATE_RATE_IP = 7\nTOLLGATE_DB=/tmp/x.db\n");
+	fclose(f);
+	setenv("TOLLGATE_RATE_KEY", "9", 1);
+	CHECK(config_load(path, err, sizeof(err)) == 0);
+	CHECK(cfg.rate_ip == 7 && cfg.rate_key == 9 && strcmp(cfg.db_path, "/tmp/x.db") == 0);
+	unsetenv("TOLLGATE_RATE_KEY");
+
+	f = fopen(path, "w");
+	fprintf(f, "TOLLGATE_NOPE=1\n");
+	fclose(f);
+	CHECK(
+	    config_load(path, err, sizeof(err)) < 0 && strstr(err, ":1: unknown setting") != NULL);
+	unlink(path);
+	CHECK(config_load(path, err, sizeof(err)) < 0 && strstr(err, "cannot open") != NULL);
+}
+
+int
+main(void)
+{
+	TEST(test_defaults);
+	TEST(test_env);
+	TEST(test_file);
+	return unit_done();
+}
