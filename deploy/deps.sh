@@ -8,6 +8,8 @@ libargon2-dev libssl-dev nginx-light openssl sqlite3 curl"
 if [ "${1:-}" = check ]; then
 	want="$want libfcgi-bin"
 	command -v node >/dev/null 2>&1 || want="$want nodejs"
+	command -v npm >/dev/null 2>&1 || want="$want npm"
+	want="$want chromium" # the browser tests drive it headless (tests/browser/)
 fi
 
 missing=""

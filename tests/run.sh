@@ -29,7 +29,8 @@ done
 
 echo "== integration tests (through nginx)"
 export TOLLGATE_BIN="$top/$BUILD/tollgate"
-files=$(ls tests/integration/*.test.mjs 2>/dev/null)
+[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error # browser tests
+files=$(ls tests/integration/*.test.mjs tests/browser/*.test.mjs 2>/dev/null)
 if [ -n "${TESTS:-}" ]; then files=$TESTS; fi
 # shellcheck disable=SC2086
 node --test --test-reporter=tap --test-concurrency=2 $files >"$out/node" 2>&1
