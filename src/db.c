@@ -130,7 +130,7 @@ static const char *const stmts[STMT__COUNT] = {
 };
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
-extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[];
+extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -139,6 +139,7 @@ static const struct migration {
 	{ "002_identity", tg_sql_002 },
 	{ "003_api_keys", tg_sql_003 },
 	{ "004_projects", tg_sql_004 },
+	{ "005_tables", tg_sql_005 },
 };
 
 struct db {

@@ -17,5 +17,9 @@ tg_sql_003:
 tg_sql_004:
 	.incbin "sql/004_projects.sql"
 	.byte 0
+	.global tg_sql_005
+tg_sql_005:
+	.incbin "sql/005_tables.sql"
+	.byte 0
 
 	.section .note.GNU-stack,"",@progbits
