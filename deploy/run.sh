@@ -63,5 +63,11 @@ while [ ! -S "$sock" ]; do
 done
 nginx -p "$run" -c "$run/nginx.conf" -e "$run/nginx-error.log" &
 nginx_pid=$!
+sleep 0.2
+if ! kill -0 "$nginx_pid" 2>/dev/null; then
+	echo "run: nginx did not start (is port $PORT taken?)" >&2
+	nginx_pid=""
+	exit 1
+fi
 echo "Tollgate on http://127.0.0.1:$PORT/ (database $TOLLGATE_DB); Ctrl-C stops it."
 wait

@@ -15,15 +15,131 @@
 static const char *const stmts[STMT__COUNT] = {
 	/* STMT_PING */
 	"SELECT 1",
+	/* STMT_ORG_INSERT */
+	"INSERT INTO organizations (id, name, plan, created_at) VALUES (?1, ?2, 'trial', ?3)",
+	/* STMT_ORG_GET */
+	"SELECT name, plan FROM organizations WHERE id = ?1",
+	/* STMT_ORG_SET_PLAN */
+	"UPDATE organizations SET plan = ?2 WHERE id = ?1",
+	/* STMT_USER_INSERT */
+	"INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) VALUES (?1, "
+	"?2, ?3, ?4, ?5, ?6, ?7)",
+	/* STMT_USER_GET */
+	"SELECT seq, id, email, name, role, created_at, org_id FROM users WHERE id = ?1 AND org_id "
+	"= ?2",
+	/* STMT_USER_LIST */
+	"SELECT seq, id, email, name, role, created_at, org_id FROM users WHERE org_id = ?1 AND "
+	"seq > ?2 ORDER BY seq LIMIT ?3",
+	/* STMT_USER_BY_EMAIL */
+	"SELECT id, org_id, password_hash FROM users WHERE email = ?1",
+	/* STMT_USER_HASH */
+	"SELECT password_hash FROM users WHERE id = ?1",
+	/* STMT_USER_SET_PASSWORD */
+	"UPDATE users SET password_hash = ?3 WHERE id = ?1 AND org_id = ?2",
+	/* STMT_USER_SET_ROLE */
+	"UPDATE users SET role = ?3 WHERE id = ?1 AND org_id = ?2",
+	/* STMT_USER_DELETE */
+	"DELETE FROM users WHERE id = ?1 AND org_id = ?2",
+	/* STMT_USER_COUNT_ADMINS */
+	"SELECT count(*) FROM users WHERE org_id = ?1 AND role = 'admin'",
+	/* STMT_SESSION_INSERT */
+	"INSERT INTO sessions (id, user_id, org_id, device, ip, created_at, last_seen_at, "
+	"expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	/* STMT_SESSION_AUTH */
+	"SELECT s.user_id, s.org_id, s.last_seen_at, s.expires_at, s.ended_at, s.end_reason, "
+	"u.role, n.device FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN sessions n ON "
+	"n.id = s.replaced_by WHERE s.id = ?1",
+	/* STMT_SESSION_GET */
+	"SELECT device, created_at, last_seen_at, expires_at FROM sessions WHERE id = ?1",
+	/* STMT_SESSION_LIVE_OF_USER */
+	"SELECT id, device, created_at, last_seen_at, expires_at FROM sessions WHERE user_id = ?1 "
+	"AND ended_at IS NULL",
+	/* STMT_SESSION_TOUCH */
+	"UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1 AND ended_at IS NULL AND last_seen_at "
+	"< ?2",
+	/* STMT_SESSION_END */
+	"UPDATE sessions SET ended_at = ?1, end_reason = ?2 WHERE id = ?3 AND ended_at IS NULL",
+	/* STMT_SESSION_REPLACE */
+	"UPDATE sessions SET ended_at = ?1, end_reason = 'replaced', replaced_by = ?2 WHERE id = "
+	"?3 AND ended_at IS NULL",
+	/* STMT_SESSION_REVOKE_USER */
+	"UPDATE sessions SET ended_at = ?2, end_reason = 'revoked' WHERE user_id = ?1 AND ended_at "
+	"IS NULL",
+	/* STMT_JWT_KEYS_ALL */
+	"SELECT kid, secret FROM jwt_keys ORDER BY created_at DESC, rowid DESC",
+	/* STMT_JWT_KEY_INSERT */
+	"INSERT INTO jwt_keys (kid, secret, created_at) VALUES (?1, ?2, ?3)",
+	/* STMT_JWT_KEY_PRUNE */
+	"DELETE FROM jwt_keys AS k WHERE EXISTS (SELECT 1 FROM jwt_keys n WHERE n.created_at > "
+	"k.created_at AND n.created_at < ?1)",
+	/* STMT_AUDIT_INSERT */
+	"INSERT INTO audit (org_id, at, event, actor, target, request_id, ip) VALUES (?1, ?2, ?3, "
+	"?4, ?5, ?6, ?7)",
+	/* STMT_AUDIT_LIST */
+	"SELECT seq, at, event, actor, target, request_id, ip FROM audit WHERE org_id = ?1 AND seq "
+	"> ?2 ORDER BY seq LIMIT ?3",
+	/* STMT_PLAN_LIMITS */
+	"SELECT p.projects, p.users, p.api_keys, p.jobs, p.records FROM organizations o JOIN plans "
+	"p ON p.id = o.plan WHERE o.id = ?1",
+	/* STMT_METER_COUNT_PROJECTS */
+	"SELECT count(*) FROM projects WHERE org_id = ?1",
+	/* STMT_METER_COUNT_USERS */
+	"SELECT count(*) FROM users WHERE org_id = ?1",
+	/* STMT_METER_COUNT_API_KEYS */
+	"SELECT count(*) FROM api_keys WHERE org_id = ?1 AND revoked_at IS NULL",
+	/* STMT_USAGE_GET */
+	"SELECT used FROM usage WHERE org_id = ?1 AND meter = ?2 AND period = ?3",
+	/* STMT_USAGE_ADD */
+	"INSERT INTO usage (org_id, meter, period, used) VALUES (?1, ?2, ?3, ?4) ON CONFLICT "
+	"(org_id, meter, period) DO UPDATE SET used = used + excluded.used",
+	/* STMT_APIKEY_INSERT */
+	"INSERT INTO api_keys (id, org_id, name, public_id, secret_hash, scopes, created_at, "
+	"expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULLIF(?8, 0))",
+	/* STMT_APIKEY_BY_PUBLIC */
+	"SELECT id, org_id, secret_hash, scopes, expires_at, revoked_at, coalesce(last_used_at, 0) "
+	"FROM api_keys WHERE public_id = ?1",
+	/* STMT_APIKEY_TOUCH */
+	"UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
+	/* STMT_APIKEY_GET */
+	"SELECT seq, id, name, public_id, scopes, created_at, expires_at, last_used_at, revoked_at "
+	"FROM api_keys WHERE id = ?1 AND org_id = ?2",
+	/* STMT_APIKEY_LIST */
+	"SELECT seq, id, name, public_id, scopes, created_at, expires_at, last_used_at, revoked_at "
+	"FROM api_keys WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+	/* STMT_APIKEY_REVOKE */
+	"UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2 AND (revoked_at IS NULL "
+	"OR revoked_at > ?3)",
+	/* STMT_APIKEY_ROTATE_OLD */
+	"UPDATE api_keys SET revoked_at = ?3, rotated_to = ?4 WHERE id = ?1 AND org_id = ?2",
+	/* STMT_ORG_PLAN */
+	"SELECT o.plan, p.name FROM organizations o JOIN plans p ON p.id = o.plan WHERE o.id = ?1",
+	/* STMT_PLANS_ALL */
+	"SELECT id, name, projects, users, api_keys, jobs, records FROM plans ORDER BY position",
+	/* STMT_USAGE_HISTORY */
+	"SELECT period, meter, used FROM usage WHERE org_id = ?1 AND period < ?2 ORDER BY period "
+	"DESC, meter",
+	/* STMT_PROJECT_INSERT */
+	"INSERT INTO projects (id, org_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+	/* STMT_PROJECT_GET */
+	"SELECT seq, id, name, created_at FROM projects WHERE id = ?1 AND org_id = ?2",
+	/* STMT_PROJECT_LIST */
+	"SELECT seq, id, name, created_at FROM projects WHERE org_id = ?1 AND seq > ?2 ORDER BY "
+	"seq LIMIT ?3",
+	/* STMT_PROJECT_DELETE */
+	"DELETE FROM projects WHERE id = ?1 AND org_id = ?2",
 };
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
-extern const char tg_sql_001[];
+extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
 static const struct migration {
 	const char *name;
 	const char *sql;
 } migrations[] = {
 	{ "001_foundation", tg_sql_001 },
+	{ "002_identity", tg_sql_002 },
+	{ "003_api_keys", tg_sql_003 },
+	{ "004_projects", tg_sql_004 },
+	{ "005_tables", tg_sql_005 },
 };
 
 struct db {
@@ -200,6 +316,12 @@ db_bind_step(struct db *db, enum stmt s, const char *types, va_list ap)
 
 	if (st == NULL)
 		return DB_ERROR;
+	/* A types string that does not match the statement is a bug: say so. */
+	if ((int)strlen(types) != sqlite3_bind_parameter_count(st)) {
+		log_msg(NULL, "db: statement %d takes %d values, given %zu", (int)s,
+		    sqlite3_bind_parameter_count(st), strlen(types));
+		return DB_ERROR;
+	}
 	for (int i = 1; types[i - 1] != '\0'; i++) {
 		switch (types[i - 1]) {
 		case 'i': rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;

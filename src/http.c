@@ -326,3 +326,64 @@ req_log(const struct req *r)
 	    (long long)(tg_now_ms() - r->start_ms), who, r->error_code ? " " : "",
 	    r->error_code ? r->error_code : "");
 }
+
+/* ---- pages of lists ---- */
+
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 500
+
+int
+page_or_reply(struct req *r, struct page *p)
+{
+	char buf[64], *end;
+	json_object *d;
+	long long v;
+
+	p->limit = PAGE_DEFAULT;
+	p->after = 0;
+	if (req_query_get(r, "limit", buf, sizeof(buf))) {
+		v = strtoll(buf, &end, 10);
+		if (end == buf || *end != '\0' || v < 1 || v > PAGE_MAX) {
+			d = json_object_new_object();
+			json_object_object_add(d, "field", json_object_new_string("limit"));
+			reply_error(
+			    r, ERR_INVALID_BODY, "limit must be a whole number from 1 to 500.", d);
+			return -1;
+		}
+		p->limit = (int)v;
+	}
+	if (req_query_get(r, "cursor", buf, sizeof(buf)) && *buf != '\0') {
+		/* A cursor is "c" + the last seq seen in base 36: opaque to clients. */
+		errno = 0;
+		v = buf[0] == 'c' ? strtoll(buf + 1, &end, 36) : -1;
+		if (v <= 0 || errno || *end != '\0') {
+			d = json_object_new_object();
+			json_object_object_add(d, "field", json_object_new_string("cursor"));
+			reply_error(r, ERR_INVALID_BODY, "cursor is not one this API gave out.", d);
+			return -1;
+		}
+		p->after = v;
+	}
+	return 0;
+}
+
+void
+reply_page(struct req *r, json_object *data, int64_t next)
+{
+	json_object *o = json_object_new_object();
+	char cursor[32], digits[20];
+	int n = 0;
+
+	json_object_object_add(o, "data", data);
+	if (next > 0) {
+		for (uint64_t v = (uint64_t)next; v > 0; v /= 36)
+			digits[n++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+		cursor[0] = 'c';
+		for (int i = 0; i < n; i++)
+			cursor[1 + i] = digits[n - 1 - i];
+		cursor[1 + n] = '\0';
+		json_object_object_add(o, "nextCursor", json_object_new_string(cursor));
+	} else
+		json_object_object_add(o, "nextCursor", NULL);
+	reply_json(r, 200, o);
+}

@@ -22,6 +22,13 @@ usage(FILE *f)
 	    "        serve the API over FastCGI (migrates first); without --socket,\n"
 	    "        accepts on the socket inherited on fd 0 or from systemd\n"
 	    "  migrate   apply the database migrations and exit\n"
+	    "  create-org --name NAME --email EMAIL [--user-name NAME]\n"
+	    "        make an organization (Trial) with its first admin; the password\n"
+	    "        comes from TOLLGATE_ADMIN_PASSWORD or the first line of stdin\n"
+	    "  set-plan ORG_ID PLAN\n"
+	    "        move an organization to trial, starter, pro or enterprise\n"
+	    "  rotate-jwt-secret\n"
+	    "        make a new signing key; tokens signed before stay valid until expiry\n"
 	    "  version   print the version\n"
 	    "\n"
 	    "Settings come from TOLLGATE_* variables (see tollgate(8) and README.md).\n");
@@ -89,6 +96,10 @@ cmd_serve(int argc, char **argv)
 	}
 	if (migrate_or_fail() < 0)
 		return 1;
+	if (password_init() < 0) {
+		fprintf(stderr, "tollgate: cannot prepare password hashing\n");
+		return 1;
+	}
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "tollgate: FCGX_Init failed\n");
 		return 1;
@@ -101,6 +112,125 @@ cmd_serve(int argc, char **argv)
 	if (socket_spec != NULL && strchr(socket_spec, '/') != NULL)
 		unlink(socket_spec);
 	return rc == 0 ? 0 : 1;
+}
+
+/* Opens and migrates the database for an admin subcommand. */
+static struct db *
+admin_db(void)
+{
+	char err[512];
+	struct db *db;
+
+	if (migrate_or_fail() < 0)
+		return NULL;
+	if ((db = db_open(cfg.db_path, err, sizeof(err))) == NULL)
+		fprintf(stderr, "tollgate: %s\n", err);
+	return db;
+}
+
+static int
+cmd_create_org(int argc, char **argv)
+{
+	const char *name = NULL, *email = NULL, *user_name = NULL, *pw;
+	char line[1100], org_id[40], user_id[40];
+	struct db *db;
+	int conflict, rc;
+
+	for (int i = 0; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--name") == 0)
+			name = argv[i + 1];
+		else if (strcmp(argv[i], "--email") == 0)
+			email = argv[i + 1];
+		else if (strcmp(argv[i], "--user-name") == 0)
+			user_name = argv[i + 1];
+	}
+	if (name == NULL || email == NULL || argc % 2 != 0 || *name == '\0' ||
+	    strchr(email, '@') == NULL) {
+		fprintf(stderr,
+		    "usage: tollgate create-org --name NAME --email EMAIL [--user-name NAME]\n");
+		return 2;
+	}
+	/* Never from argv, where every user of the machine can read it. */
+	if ((pw = getenv("TOLLGATE_ADMIN_PASSWORD")) == NULL) {
+		if (fgets(line, sizeof(line), stdin) == NULL) {
+			fprintf(stderr,
+			    "tollgate: give the password on stdin or in TOLLGATE_ADMIN_PASSWORD\n");
+			return 2;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		pw = line;
+	}
+	if (strlen(pw) < 10 || strlen(pw) > 1024) {
+		fprintf(stderr, "tollgate: the password must be 10 to 1024 characters\n");
+		return 2;
+	}
+	if ((db = admin_db()) == NULL)
+		return 1;
+	rc = org_create(db, NULL, name, email, pw, user_name, org_id, user_id, &conflict);
+	db_close(db);
+	if (conflict) {
+		fprintf(stderr, "tollgate: an account with email %s exists already\n", email);
+		return 1;
+	}
+	if (rc != DB_OK) {
+		fprintf(
+		    stderr, "tollgate: cannot create the organization (database error %d)\n", rc);
+		return 1;
+	}
+	printf("organization %s\nadmin %s\n", org_id, user_id);
+	return 0;
+}
+
+static int
+cmd_set_plan(int argc, char **argv)
+{
+	struct db *db;
+	int rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: tollgate set-plan ORG_ID PLAN\n");
+		return 2;
+	}
+	if ((db = admin_db()) == NULL)
+		return 1;
+	rc = db_run(db, STMT_ORG_SET_PLAN, "tt", argv[0], argv[1]);
+	if (rc == DB_OK && db_changes(db) == 0) {
+		fprintf(stderr, "tollgate: no organization %s\n", argv[0]);
+		rc = -1;
+	} else if (rc == DB_CONSTRAINT)
+		fprintf(
+		    stderr, "tollgate: no plan %s (trial, starter, pro, enterprise)\n", argv[1]);
+	else if (rc != DB_OK)
+		fprintf(stderr, "tollgate: database error %d\n", rc);
+	db_close(db);
+	if (rc != DB_OK)
+		return 1;
+	printf("organization %s is on %s\n", argv[0], argv[1]);
+	return 0;
+}
+
+static int
+cmd_rotate_jwt_secret(void)
+{
+	char kid[40];
+	struct db *db;
+	int rc;
+
+	if (cfg.jwt_secret_len < JWT_SECRET_MIN) {
+		fprintf(stderr, "tollgate: TOLLGATE_JWT_SECRET must be set (at least %d bytes)\n",
+		    JWT_SECRET_MIN);
+		return 1;
+	}
+	if ((db = admin_db()) == NULL)
+		return 1;
+	rc = jwt_key_rotate(db, kid, sizeof(kid));
+	db_close(db);
+	if (rc < 0) {
+		fprintf(stderr, "tollgate: cannot rotate the signing key\n");
+		return 1;
+	}
+	printf("new signing key %s; running servers sign with it within 5 seconds\n", kid);
+	return 0;
 }
 
 int
@@ -134,6 +264,12 @@ main(int argc, char **argv)
 		return cmd_serve(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "migrate") == 0)
 		return migrate_or_fail() == 0 ? 0 : 1;
+	if (strcmp(argv[i], "create-org") == 0)
+		return cmd_create_org(argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "set-plan") == 0)
+		return cmd_set_plan(argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "rotate-jwt-secret") == 0)
+		return cmd_rotate_jwt_secret();
 	fprintf(stderr, "tollgate: unknown command \"%s\"\n", argv[i]);
 	usage(stderr);
 	return 2;

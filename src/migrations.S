@@ -5,5 +5,21 @@
 tg_sql_001:
 	.incbin "sql/001_foundation.sql"
 	.byte 0
+	.global tg_sql_002
+tg_sql_002:
+	.incbin "sql/002_identity.sql"
+	.byte 0
+	.global tg_sql_003
+tg_sql_003:
+	.incbin "sql/003_api_keys.sql"
+	.byte 0
+	.global tg_sql_004
+tg_sql_004:
+	.incbin "sql/004_projects.sql"
+	.byte 0
+	.global tg_sql_005
+tg_sql_005:
+	.incbin "sql/005_tables.sql"
+	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

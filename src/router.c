@@ -21,11 +21,54 @@ struct route {
 	const char *pattern; /* "{id}" matches one id segment */
 	handler_fn *handler;
 	enum body_kind body;
+	enum access access; /* who may call it */
+	enum perm perm; /* what a user's role must allow */
+	unsigned scope; /* the scope an API key needs (0: users only) */
 };
+
+#define PUBLIC ACCESS_PUBLIC, PERM_NONE, 0
+#define USER(perm) ACCESS_USER, perm, 0
+#define ANY(perm, scope) ACCESS_ANY, perm, scope
 
 /* Every route, in the order a reader looks for them. */
 static const struct route routes[] = {
-	{ M_GET, "/v1/health", handle_health, BODY_NONE },
+	{ M_GET, "/v1/health", handle_health, BODY_NONE, PUBLIC },
+
+	{ M_POST, "/v1/signup", handle_signup, BODY_JSON, PUBLIC },
+	{ M_POST, "/v1/auth/login", handle_login, BODY_JSON, PUBLIC },
+	{ M_POST, "/v1/auth/logout", handle_logout, BODY_NONE, USER(PERM_NONE) },
+	{ M_GET, "/v1/auth/session", handle_session_get, BODY_NONE, USER(PERM_NONE) },
+	{ M_POST, "/v1/auth/password", handle_password_change, BODY_JSON, USER(PERM_NONE) },
+
+	{ M_GET, "/v1/users", handle_users_list, BODY_NONE, USER(PERM_ADMIN) },
+	{ M_POST, "/v1/users", handle_users_create, BODY_JSON, USER(PERM_ADMIN) },
+	{ M_PATCH, "/v1/users/{id}", handle_users_update, BODY_JSON, USER(PERM_ADMIN) },
+	{ M_DELETE, "/v1/users/{id}", handle_users_delete, BODY_NONE, USER(PERM_ADMIN) },
+	{ M_DELETE, "/v1/users/{id}/session", handle_users_session_delete, BODY_NONE,
+	    USER(PERM_ADMIN) },
+	{ M_POST, "/v1/users/{id}/password", handle_users_password_reset, BODY_JSON,
+	    USER(PERM_ADMIN) },
+
+	{ M_POST, "/v1/api-keys", handle_api_keys_create, BODY_JSON, USER(PERM_ADMIN) },
+	{ M_GET, "/v1/api-keys", handle_api_keys_list, BODY_NONE, USER(PERM_ADMIN) },
+	{ M_GET, "/v1/api-keys/{id}", handle_api_keys_get, BODY_NONE, USER(PERM_ADMIN) },
+	{ M_DELETE, "/v1/api-keys/{id}", handle_api_keys_delete, BODY_NONE, USER(PERM_ADMIN) },
+	{ M_POST, "/v1/api-keys/{id}/rotate", handle_api_keys_rotate, BODY_JSON_OPT,
+	    USER(PERM_ADMIN) },
+
+	{ M_GET, "/v1/projects", handle_projects_list, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
+	{ M_POST, "/v1/projects", handle_projects_create, BODY_JSON, USER(PERM_WRITE) },
+	{ M_GET, "/v1/projects/{id}", handle_projects_get, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
+	{ M_DELETE, "/v1/projects/{id}", handle_projects_delete, BODY_NONE, USER(PERM_WRITE) },
+
+	{ M_GET, "/v1/billing/usage", handle_billing_usage, BODY_NONE,
+	    ANY(PERM_ADMIN, SCOPE_READ) },
+	{ M_GET, "/v1/billing/usage/history", handle_billing_history, BODY_NONE,
+	    ANY(PERM_ADMIN, SCOPE_READ) },
+	{ M_GET, "/v1/billing/plans", handle_billing_plans, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
+	{ M_PUT, "/v1/billing/plan", handle_billing_plan_set, BODY_JSON, USER(PERM_ADMIN) },
+
+	{ M_GET, "/v1/audit", handle_audit_list, BODY_NONE, USER(PERM_ADMIN) },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -230,6 +273,8 @@ void
 router_handle(struct req *r, body_read_fn *read, void *ctx)
 {
 	if ((r->route = route_find_or_reply(r)) == NULL)
+		return;
+	if (auth_or_reply(r, r->route->access, r->route->perm, r->route->scope) < 0)
 		return;
 	if (body_check_or_reply(r, read, ctx) < 0)
 		return;

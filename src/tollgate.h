@@ -50,10 +50,60 @@ int tg_id_new(const char *prefix, char *out, size_t outlen);
 int tg_ulid_new(char *out, size_t outlen);
 /* RFC 3339 UTC "2026-12-01T00:00:00Z" of t in out (at least 21 bytes). */
 void tg_time_format(int64_t t, char *out, size_t outlen);
+/* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", offsets allowed); -1 if malformed. */
+int tg_time_parse(const char *s, int64_t *out);
 
 /* ---- db.c: the store; every SQL statement lives in its table ---- */
 
-enum stmt { STMT_PING, STMT__COUNT };
+enum stmt {
+	STMT_PING,
+	STMT_ORG_INSERT,
+	STMT_ORG_GET,
+	STMT_ORG_SET_PLAN,
+	STMT_USER_INSERT,
+	STMT_USER_GET,
+	STMT_USER_LIST,
+	STMT_USER_BY_EMAIL,
+	STMT_USER_HASH,
+	STMT_USER_SET_PASSWORD,
+	STMT_USER_SET_ROLE,
+	STMT_USER_DELETE,
+	STMT_USER_COUNT_ADMINS,
+	STMT_SESSION_INSERT,
+	STMT_SESSION_AUTH,
+	STMT_SESSION_GET,
+	STMT_SESSION_LIVE_OF_USER,
+	STMT_SESSION_TOUCH,
+	STMT_SESSION_END,
+	STMT_SESSION_REPLACE,
+	STMT_SESSION_REVOKE_USER,
+	STMT_JWT_KEYS_ALL,
+	STMT_JWT_KEY_INSERT,
+	STMT_JWT_KEY_PRUNE,
+	STMT_AUDIT_INSERT,
+	STMT_AUDIT_LIST,
+	STMT_PLAN_LIMITS,
+	STMT_METER_COUNT_PROJECTS,
+	STMT_METER_COUNT_USERS,
+	STMT_METER_COUNT_API_KEYS,
+	STMT_USAGE_GET,
+	STMT_USAGE_ADD,
+	STMT_APIKEY_INSERT,
+	STMT_APIKEY_BY_PUBLIC,
+	STMT_APIKEY_TOUCH,
+	STMT_APIKEY_GET,
+	STMT_APIKEY_LIST,
+	STMT_APIKEY_REVOKE,
+	STMT_APIKEY_ROTATE_OLD,
+	STMT_ORG_PLAN,
+	STMT_PLANS_ALL,
+	STMT_USAGE_HISTORY,
+	STMT_PROJECT_INSERT,
+	STMT_PROJECT_GET,
+	STMT_PROJECT_LIST,
+	STMT_PROJECT_DELETE,
+	STMT__COUNT
+};
 
 enum db_rc { DB_OK = 0, DB_ROW, DB_DONE, DB_BUSY, DB_CONSTRAINT, DB_ERROR };
 
@@ -118,6 +168,19 @@ enum err {
 enum method { M_GET, M_POST, M_PUT, M_PATCH, M_DELETE, M__COUNT, M_OTHER = M__COUNT };
 
 enum role { ROLE_NONE, ROLE_VIEWER, ROLE_MEMBER, ROLE_ADMIN };
+
+/* Who may call a route: nobody needs credentials, a signed-in user only, or
+ * a user or an API key. */
+enum access { ACCESS_PUBLIC, ACCESS_USER, ACCESS_ANY };
+
+/* What a user's role must allow (auth.c has the one table of roles). */
+enum perm { PERM_NONE, PERM_READ, PERM_WRITE, PERM_ADMIN };
+
+/* API key scopes, as stored (bit per scope). */
+#define SCOPE_INGEST 1u
+#define SCOPE_TRIGGER 2u
+#define SCOPE_READ 4u
+#define SCOPE_ALL 7u
 
 enum principal_kind { PRINCIPAL_NONE, PRINCIPAL_USER, PRINCIPAL_KEY };
 
@@ -199,6 +262,18 @@ typedef int body_write_fn(void *ctx, const char *buf, int n);
 void req_write(struct req *r, body_write_fn *put, void *ctx);
 void req_log(const struct req *r);
 
+/* A page of a list: ?limit= (1..500, default 50) and ?cursor=. */
+struct page {
+	int limit;
+	int64_t after; /* the last seq seen, 0 for the start */
+};
+
+/* Reads the page parameters; answers 400 INVALID_BODY for bad ones. */
+int page_or_reply(struct req *r, struct page *p);
+/* Answers {"data": data, "nextCursor": ...}; next is the seq to continue
+ * after, or 0 when this was the last page. */
+void reply_page(struct req *r, json_object *data, int64_t next);
+
 /* ---- json.c: strict parsing of outside input ---- */
 
 #define JSON_MAX_DEPTH 32
@@ -232,8 +307,128 @@ int fcgi_listen(const char *spec, int mode, char *err, size_t errlen);
 /* Serves until SIGTERM or SIGINT, then lets requests in flight finish. */
 int fcgi_serve(int listen_fd, int nthreads);
 
+/* ---- auth.c: credentials to a principal, and the table of roles ---- */
+
+/* Sets r->who from the request's credentials and checks that it may call a
+ * route with this access, permission and key scope; answers 401/403 and
+ * returns -1 otherwise. */
+int auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope);
+int auth_role_allows(enum role role, enum perm perm);
+enum role role_parse(const char *s);
+const char *role_name(enum role role);
+
+/* ---- password.c: argon2id ---- */
+
+int password_init(void); /* once, before threads: the dummy hash */
+/* An encoded argon2id hash of pw in out (at least 128 bytes); -1 on failure. */
+int password_hash(const char *pw, char *out, size_t outlen);
+/* 1 when pw matches encoded, else 0. With encoded NULL, spends the same
+ * time against a dummy hash and answers 0 (unknown accounts). */
+int password_verify(const char *encoded, const char *pw);
+
+/* ---- jwt.c: user tokens (HS256, kid, claims checked by hand) ---- */
+
+struct token {
+	char sub[40], org[40], sid[40], jti[40];
+	int64_t iat, exp;
+};
+
+/* Signs t with the newest key into out; -1 on failure. */
+int jwt_token_issue(struct db *db, const struct token *t, char *out, size_t outlen);
+#define JWT_EXPIRED (-2)
+
+/* Verifies s: HS256 only, a known kid, a good signature, iss, typ, integer
+ * iat/exp (and nbf). 0 with t filled; JWT_EXPIRED for a genuine token past
+ * its exp; -1 for anything else. */
+int jwt_token_verify(struct db *db, const char *s, struct token *t);
+/* A new random signing key in the database (rotation); -1 on failure. */
+int jwt_key_rotate(struct db *db, char *kid, size_t kidlen);
+
+/* ---- audit.c ---- */
+
+/* Records an identity or key event in the caller's transaction (if any). */
+int audit_log(
+    struct req *r, const char *org_id, const char *event, const char *actor, const char *target);
+
+/* ---- meters.c: plan limits, exact inside the caller's transaction ---- */
+
+enum meter { METER_PROJECTS, METER_USERS, METER_API_KEYS, METER_JOBS, METER_RECORDS, METER__COUNT };
+
+struct meter_state {
+	enum meter meter;
+	int64_t used;
+	int64_t limit; /* -1: unlimited */
+	int64_t resets_at; /* monthly meters: the next 1st, 00:00 UTC; else 0 */
+};
+
+/* Reads meter m of org at the current time. DB_OK or an error. */
+int meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *st);
+/* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
+ * for monthly meters, adds them. On PLAN_LIMIT (or a database error) answers
+ * it, takes nothing and returns -1; the caller rolls back. */
+int meter_take_or_reply(struct req *r, enum meter m, int64_t n, struct meter_state *after);
+json_object *meter_json(const struct meter_state *st);
+const char *meter_name(enum meter m);
+/* "2026-11" for time t, and the start of the month after it. */
+void meter_period(int64_t t, char *out, size_t outlen, int64_t *next_start);
+
+/* ---- api_keys.c ---- */
+
+/* Verifies an API key and fills r->who; answers 401 INVALID_API_KEY and
+ * returns -1 otherwise. A malformed key or bad checksum never reaches the
+ * database. */
+int apikey_verify_or_reply(struct req *r, const char *key);
+/* How many keys were refused by their checksum alone (for tests and logs). */
+long apikey_checksum_refusals(void);
+
+/* ---- organizations.c ---- */
+
+/* Creates an organization on Trial with its first admin. 0, or -1 with a
+ * sentence in err (and *conflict set when the email is taken). */
+int org_create(struct db *db, struct req *r, const char *name, const char *email,
+    const char *password, const char *user_name, char *org_id, char *user_id, int *conflict);
+/* Field checks shared by signup, users and sessions; they answer 400. */
+int email_or_reply(struct req *r, const char *email);
+int password_or_reply(struct req *r, json_object *obj, const char *field, const char **out);
+
+/* ---- sessions.c ---- */
+
+/* Sets a user's password and revokes their sessions; answers 204 or an error. */
+void password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event);
+
+/* ---- users.c ---- */
+
+/* The user row at the cursor of s (columns: seq, id, email, name, role,
+ * created_at, org_id) as the API shows it. */
+json_object *user_json(struct db *db, enum stmt s);
+
 /* ---- handlers, one file per resource ---- */
 
 void handle_health(struct req *r);
+void handle_signup(struct req *r);
+void handle_login(struct req *r);
+void handle_logout(struct req *r);
+void handle_session_get(struct req *r);
+void handle_password_change(struct req *r);
+void handle_users_list(struct req *r);
+void handle_users_create(struct req *r);
+void handle_users_update(struct req *r);
+void handle_users_delete(struct req *r);
+void handle_users_session_delete(struct req *r);
+void handle_users_password_reset(struct req *r);
+void handle_audit_list(struct req *r);
+void handle_projects_list(struct req *r);
+void handle_projects_create(struct req *r);
+void handle_projects_get(struct req *r);
+void handle_projects_delete(struct req *r);
+void handle_billing_usage(struct req *r);
+void handle_billing_plans(struct req *r);
+void handle_billing_history(struct req *r);
+void handle_billing_plan_set(struct req *r);
+void handle_api_keys_create(struct req *r);
+void handle_api_keys_list(struct req *r);
+void handle_api_keys_get(struct req *r);
+void handle_api_keys_delete(struct req *r);
+void handle_api_keys_rotate(struct req *r);
 
 #endif

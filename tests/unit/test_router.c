@@ -13,8 +13,8 @@ fake_handler(struct req *r)
 	reply_empty(r, 204);
 }
 
-static const struct route json_route = { M_POST, "/v1/x", fake_handler, BODY_JSON };
-static const struct route csv_route = { M_POST, "/v1/x", fake_handler, BODY_CSV };
+static const struct route json_route = { M_POST, "/v1/x", fake_handler, BODY_JSON, PUBLIC };
+static const struct route csv_route = { M_POST, "/v1/x", fake_handler, BODY_CSV, PUBLIC };
 
 struct feed {
 	const char *data;

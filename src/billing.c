@@ -1,0 +1,171 @@
+/* billing.c: the plan, its limits and the organization's usage meters. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tollgate.h"
+
+static const char *const plan_columns[METER__COUNT] = { "projects", "users", "apiKeys", "jobs",
+	"records" };
+
+/* Answers the usage of the caller's organization with status. */
+static void
+reply_usage(struct req *r, int status)
+{
+	json_object *o, *plan, *period, *list;
+	struct meter_state st;
+	char start_s[16];
+	int64_t next;
+	int rc = db_query(r->db, STMT_ORG_PLAN, "t", r->who.org_id);
+
+	if (rc != DB_ROW) {
+		db_end(r->db, STMT_ORG_PLAN);
+		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "billing: plan");
+		return;
+	}
+	o = json_object_new_object();
+	plan = json_object_new_object();
+	json_object_object_add(
+	    plan, "id", json_object_new_string(db_text(r->db, STMT_ORG_PLAN, 0)));
+	json_object_object_add(
+	    plan, "name", json_object_new_string(db_text(r->db, STMT_ORG_PLAN, 1)));
+	db_end(r->db, STMT_ORG_PLAN);
+	json_object_object_add(o, "plan", plan);
+	meter_period(tg_now(), start_s, sizeof(start_s), &next);
+	period = json_object_new_object();
+	{
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "%s-01T00:00:00Z", start_s);
+		json_object_object_add(period, "start", json_object_new_string(buf));
+	}
+	json_object_object_add(period, "end", json_time(next));
+	json_object_object_add(o, "period", period);
+	list = json_object_new_array();
+	for (int m = 0; m < METER__COUNT; m++) {
+		if ((rc = meter_read(r->db, r->who.org_id, (enum meter)m, &st)) != DB_OK) {
+			json_object_put(o);
+			json_object_put(list);
+			reply_db_error(r, rc, "billing: meter");
+			return;
+		}
+		json_object_array_add(list, meter_json(&st));
+	}
+	json_object_object_add(o, "meters", list);
+	reply_json(r, status, o);
+}
+
+void
+handle_billing_usage(struct req *r)
+{
+	reply_usage(r, 200);
+}
+
+void
+handle_billing_plans(struct req *r)
+{
+	json_object *data = json_object_new_array();
+	int rc;
+
+	for (rc = db_query(r->db, STMT_PLANS_ALL, ""); rc == DB_ROW;
+	     rc = db_next(r->db, STMT_PLANS_ALL)) {
+		json_object *p = json_object_new_object(), *limits = json_object_new_object();
+
+		json_object_object_add(
+		    p, "id", json_object_new_string(db_text(r->db, STMT_PLANS_ALL, 0)));
+		json_object_object_add(
+		    p, "name", json_object_new_string(db_text(r->db, STMT_PLANS_ALL, 1)));
+		for (int m = 0; m < METER__COUNT; m++)
+			json_object_object_add(limits, plan_columns[m],
+			    db_isnull(r->db, STMT_PLANS_ALL, 2 + m)
+			        ? NULL
+			        : json_object_new_int64(db_int(r->db, STMT_PLANS_ALL, 2 + m)));
+		json_object_object_add(p, "limits", limits);
+		json_object_array_add(data, p);
+	}
+	db_end(r->db, STMT_PLANS_ALL);
+	if (rc != DB_DONE) {
+		json_object_put(data);
+		reply_db_error(r, rc, "billing: plans");
+		return;
+	}
+	{
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "data", data);
+		reply_json(r, 200, o);
+	}
+}
+
+void
+handle_billing_history(struct req *r)
+{
+	json_object *data = json_object_new_array(), *month = NULL, *meters = NULL, *o;
+	char period[32], current[32] = "";
+	int rc;
+
+	meter_period(tg_now(), period, sizeof(period), NULL);
+	for (rc = db_query(r->db, STMT_USAGE_HISTORY, "tt", r->who.org_id, period); rc == DB_ROW;
+	     rc = db_next(r->db, STMT_USAGE_HISTORY)) {
+		const char *p = db_text(r->db, STMT_USAGE_HISTORY, 0);
+
+		if (month == NULL || strcmp(p, current) != 0) {
+			snprintf(current, sizeof(current), "%s", p);
+			month = json_object_new_object();
+			meters = json_object_new_array();
+			json_object_object_add(month, "period", json_object_new_string(p));
+			json_object_object_add(month, "meters", meters);
+			json_object_array_add(data, month);
+		}
+		o = json_object_new_object();
+		json_object_object_add(
+		    o, "meter", json_object_new_string(db_text(r->db, STMT_USAGE_HISTORY, 1)));
+		json_object_object_add(
+		    o, "used", json_object_new_int64(db_int(r->db, STMT_USAGE_HISTORY, 2)));
+		json_object_array_add(meters, o);
+	}
+	db_end(r->db, STMT_USAGE_HISTORY);
+	if (rc != DB_DONE) {
+		json_object_put(data);
+		reply_db_error(r, rc, "billing: history");
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "data", data);
+	reply_json(r, 200, o);
+}
+
+void
+handle_billing_plan_set(struct req *r)
+{
+	const char *plan;
+	int rc;
+
+	if (json_string_or_reply(r, r->json, "plan", 1, 1, 40, &plan) < 0)
+		return;
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "billing: begin");
+		return;
+	}
+	/* A downgrade below current usage is allowed: what exists stays, new
+	 * objects are refused until usage fits. */
+	rc = db_run(r->db, STMT_ORG_SET_PLAN, "tt", r->who.org_id, plan);
+	if (rc == DB_CONSTRAINT) {
+		json_object *d = json_object_new_object();
+
+		db_rollback(r->db);
+		json_object_object_add(d, "field", json_object_new_string("plan"));
+		reply_error(r, ERR_INVALID_BODY,
+		    "Field \"plan\" must be one of trial, starter, pro, enterprise.", d);
+		return;
+	}
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "plan.changed", r->who.user_id, plan);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		db_rollback(r->db);
+		reply_db_error(r, rc, "billing: set plan");
+		return;
+	}
+	reply_usage(r, 200);
+}

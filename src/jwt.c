@@ -1,0 +1,263 @@
+/* jwt.c: user tokens. HS256 only, with a kid naming the key: the configured
+ * TOLLGATE_JWT_SECRET, or a newer key made by `tollgate rotate-jwt-secret`.
+ * libjwt 1.10 checks only the signature, so the header and every claim are
+ * checked here by hand. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jwt.h>
+#include <openssl/sha.h>
+
+#include "tollgate.h"
+
+#define JWT_ISSUER "tollgate"
+#define JWT_TYPE "access"
+#define JWT_MAX_LEN 4096
+#define JWT_MAX_KEYS 8
+#define JWT_KEYS_TTL 5 /* seconds a thread trusts its copy of the keys */
+#define JWT_SKEW 60 /* seconds of clock skew allowed for iat and nbf */
+
+/* Each thread's copy of the keys, newest first; the configured secret last. */
+static __thread struct keyring {
+	int n;
+	int64_t loaded_at;
+	struct {
+		char kid[32];
+		char secret[160];
+		size_t len;
+	} k[JWT_MAX_KEYS + 1];
+} ring;
+
+static void
+env_kid(char *out, size_t outlen)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const unsigned char *)cfg.jwt_secret, cfg.jwt_secret_len, md);
+	snprintf(
+	    out, outlen, "e%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2], md[3], md[4], md[5]);
+}
+
+static int
+ring_load(struct db *db)
+{
+	int rc, n = 0;
+
+	for (rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW && n < JWT_MAX_KEYS;
+	     rc = db_next(db, STMT_JWT_KEYS_ALL), n++) {
+		snprintf(
+		    ring.k[n].kid, sizeof(ring.k[n].kid), "%s", db_text(db, STMT_JWT_KEYS_ALL, 0));
+		snprintf(ring.k[n].secret, sizeof(ring.k[n].secret), "%s",
+		    db_text(db, STMT_JWT_KEYS_ALL, 1));
+		ring.k[n].len = strlen(ring.k[n].secret);
+	}
+	db_end(db, STMT_JWT_KEYS_ALL);
+	if (rc != DB_ROW && rc != DB_DONE)
+		return -1;
+	env_kid(ring.k[n].kid, sizeof(ring.k[n].kid));
+	memcpy(ring.k[n].secret, cfg.jwt_secret, cfg.jwt_secret_len);
+	ring.k[n].len = cfg.jwt_secret_len;
+	ring.n = n + 1;
+	ring.loaded_at = tg_now_ms() / 1000;
+	return 0;
+}
+
+/* The key named kid (NULL: the signing key), reloading a stale ring first. */
+static int
+ring_find(struct db *db, const char *kid)
+{
+	int64_t now = tg_now_ms() / 1000;
+
+	if ((ring.n == 0 || now - ring.loaded_at >= JWT_KEYS_TTL) && ring_load(db) < 0 &&
+	    ring.n == 0)
+		return -1;
+	for (int pass = 0; pass < 2; pass++) {
+		if (kid == NULL)
+			return 0;
+		for (int i = 0; i < ring.n; i++)
+			if (strcmp(ring.k[i].kid, kid) == 0)
+				return i;
+		/* An unknown kid may be a key rotated in a moment ago. */
+		if (pass == 0 && now > ring.loaded_at && ring_load(db) < 0)
+			return -1;
+	}
+	return -1;
+}
+
+int
+jwt_key_rotate(struct db *db, char *kid, size_t kidlen)
+{
+	unsigned char raw[48];
+	char secret[97];
+
+	if (tg_random(raw, sizeof(raw)) < 0 || tg_id_new("k", kid, kidlen) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(secret + 2 * i, 3, "%02x", raw[i]);
+	/* Keys whose tokens can no longer be alive (superseded more than a
+	 * session lifetime ago) go. */
+	if (db_run(db, STMT_JWT_KEY_PRUNE, "i", tg_now() - cfg.session_ttl) != DB_OK ||
+	    db_run(db, STMT_JWT_KEY_INSERT, "tti", kid, secret, tg_now()) != DB_OK)
+		return -1;
+	ring.n = 0;
+	return 0;
+}
+
+int
+jwt_token_issue(struct db *db, const struct token *t, char *out, size_t outlen)
+{
+	jwt_t *jwt = NULL;
+	char *s = NULL;
+	int i, rc = -1;
+
+	if ((i = ring_find(db, NULL)) < 0 || jwt_new(&jwt) != 0)
+		goto out;
+	if (jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)ring.k[i].secret,
+	        (int)ring.k[i].len) != 0 ||
+	    jwt_add_header(jwt, "kid", ring.k[i].kid) != 0 ||
+	    jwt_add_grant(jwt, "iss", JWT_ISSUER) != 0 ||
+	    jwt_add_grant(jwt, "typ", JWT_TYPE) != 0 || jwt_add_grant(jwt, "sub", t->sub) != 0 ||
+	    jwt_add_grant(jwt, "org", t->org) != 0 || jwt_add_grant(jwt, "sid", t->sid) != 0 ||
+	    jwt_add_grant(jwt, "jti", t->jti) != 0 ||
+	    jwt_add_grant_int(jwt, "iat", (long)t->iat) != 0 ||
+	    jwt_add_grant_int(jwt, "exp", (long)t->exp) != 0)
+		goto out;
+	if ((s = jwt_encode_str(jwt)) == NULL || strlen(s) >= outlen)
+		goto out;
+	memcpy(out, s, strlen(s) + 1);
+	rc = 0;
+out:
+	free(s);
+	jwt_free(jwt);
+	return rc;
+}
+
+/* Decodes base64url (no padding) into out; the length, or -1. */
+static long
+b64url_decode(const char *in, size_t len, char *out, size_t outlen)
+{
+	unsigned bits = 0, acc = 0;
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)in[i], v;
+
+		if (c >= 'A' && c <= 'Z')
+			v = c - 'A';
+		else if (c >= 'a' && c <= 'z')
+			v = c - 'a' + 26;
+		else if (c >= '0' && c <= '9')
+			v = c - '0' + 52;
+		else if (c == '-')
+			v = 62;
+		else if (c == '_')
+			v = 63;
+		else
+			return -1;
+		acc = acc << 6 | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o + 1 >= outlen)
+				return -1;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
+/* Decodes one base64url segment of the token as a JSON object. */
+static json_object *
+segment_json(const char *seg, size_t len)
+{
+	char buf[JWT_MAX_LEN], why[128];
+	long n = b64url_decode(seg, len, buf, sizeof(buf));
+	json_object *o;
+
+	if (n <= 0 || (o = json_parse_strict(buf, (size_t)n, why, sizeof(why))) == NULL)
+		return NULL;
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int
+claim_str(json_object *o, const char *name, char *out, size_t outlen)
+{
+	json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+		return -1;
+	s = json_object_get_string(v);
+	if (*s == '\0' || strlen(s) >= outlen)
+		return -1;
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
+/* An integer claim: a JSON integer, not a float or a string. */
+static int
+claim_int(json_object *o, const char *name, int64_t *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_int))
+		return -1;
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
+int
+jwt_token_verify(struct db *db, const char *s, struct token *t)
+{
+	json_object *head = NULL, *claims = NULL;
+	const char *dot1, *dot2;
+	char kid[32], alg[16], typ[16], iss[32];
+	jwt_t *jwt = NULL;
+	int64_t now = tg_now(), nbf;
+	int i, rc = -1;
+
+	memset(t, 0, sizeof(*t));
+	if (strlen(s) > JWT_MAX_LEN || (dot1 = strchr(s, '.')) == NULL ||
+	    (dot2 = strchr(dot1 + 1, '.')) == NULL || strchr(dot2 + 1, '.') != NULL ||
+	    dot2[1] == '\0')
+		goto out;
+	/* The header first: the alg must be HS256 whatever the key would allow. */
+	if ((head = segment_json(s, (size_t)(dot1 - s))) == NULL ||
+	    claim_str(head, "alg", alg, sizeof(alg)) < 0 || strcmp(alg, "HS256") != 0 ||
+	    claim_str(head, "kid", kid, sizeof(kid)) < 0)
+		goto out;
+	if ((i = ring_find(db, kid)) < 0)
+		goto out;
+	if (jwt_decode(&jwt, s, (const unsigned char *)ring.k[i].secret, (int)ring.k[i].len) != 0 ||
+	    jwt == NULL || jwt_get_alg(jwt) != JWT_ALG_HS256)
+		goto out;
+	/* The claims as signed (the signature covers this very text), with
+	 * their JSON types, which libjwt's getters would blur. */
+	if ((claims = segment_json(dot1 + 1, (size_t)(dot2 - dot1 - 1))) == NULL)
+		goto out;
+	if (claim_str(claims, "iss", iss, sizeof(iss)) < 0 || strcmp(iss, JWT_ISSUER) != 0 ||
+	    claim_str(claims, "typ", typ, sizeof(typ)) < 0 || strcmp(typ, JWT_TYPE) != 0 ||
+	    claim_str(claims, "sub", t->sub, sizeof(t->sub)) < 0 ||
+	    claim_str(claims, "org", t->org, sizeof(t->org)) < 0 ||
+	    claim_str(claims, "sid", t->sid, sizeof(t->sid)) < 0 ||
+	    claim_str(claims, "jti", t->jti, sizeof(t->jti)) < 0 ||
+	    claim_int(claims, "iat", &t->iat) < 0 || claim_int(claims, "exp", &t->exp) < 0)
+		goto out;
+	if (t->iat > now + JWT_SKEW)
+		goto out;
+	if (json_object_object_get_ex(claims, "nbf", NULL) &&
+	    (claim_int(claims, "nbf", &nbf) < 0 || nbf > now + JWT_SKEW))
+		goto out;
+	rc = t->exp <= now ? JWT_EXPIRED : 0;
+out:
+	jwt_free(jwt);
+	json_object_put(head);
+	json_object_put(claims);
+	return rc;
+}

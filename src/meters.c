@@ -1,0 +1,124 @@
+/* meters.c: the plan meters. projects, users and apiKeys count live
+ * objects; jobs and records count per calendar month (UTC) in the usage
+ * table, keyed by month so the reset on the 1st needs no job. A meter is
+ * read and taken inside the same BEGIN IMMEDIATE transaction as what it
+ * counts, so limits hold exactly under concurrency. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "tollgate.h"
+
+static const struct {
+	const char *name; /* in the API */
+	const char *usage; /* in the usage table, for monthly meters */
+	enum stmt count; /* live-object meters: how to count them */
+} meters[METER__COUNT] = {
+	[METER_PROJECTS] = { "projects", NULL, STMT_METER_COUNT_PROJECTS },
+	[METER_USERS] = { "users", NULL, STMT_METER_COUNT_USERS },
+	[METER_API_KEYS] = { "apiKeys", NULL, STMT_METER_COUNT_API_KEYS },
+	[METER_JOBS] = { "jobs", "jobs", STMT__COUNT },
+	[METER_RECORDS] = { "records", "records", STMT__COUNT },
+};
+
+const char *
+meter_name(enum meter m)
+{
+	return meters[m].name;
+}
+
+void
+meter_period(int64_t t, char *out, size_t outlen, int64_t *next_start)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	snprintf(out, outlen, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+	if (next_start != NULL) {
+		struct tm n = { 0 };
+
+		n.tm_year = tm.tm_mon == 11 ? tm.tm_year + 1 : tm.tm_year;
+		n.tm_mon = (tm.tm_mon + 1) % 12;
+		n.tm_mday = 1;
+		*next_start = (int64_t)timegm(&n);
+	}
+}
+
+int
+meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *st)
+{
+	char period[32];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->meter = m;
+	rc = db_query(db, STMT_PLAN_LIMITS, "t", org_id);
+	if (rc != DB_ROW) {
+		db_end(db, STMT_PLAN_LIMITS);
+		return rc == DB_DONE ? DB_ERROR : rc;
+	}
+	st->limit =
+	    db_isnull(db, STMT_PLAN_LIMITS, (int)m) ? -1 : db_int(db, STMT_PLAN_LIMITS, (int)m);
+	db_end(db, STMT_PLAN_LIMITS);
+	if (meters[m].usage == NULL) {
+		rc = db_query(db, meters[m].count, "t", org_id);
+		if (rc == DB_ROW)
+			st->used = db_int(db, meters[m].count, 0);
+		db_end(db, meters[m].count);
+		return rc == DB_ROW ? DB_OK : rc;
+	}
+	meter_period(tg_now(), period, sizeof(period), &st->resets_at);
+	rc = db_query(db, STMT_USAGE_GET, "ttt", org_id, meters[m].usage, period);
+	if (rc == DB_ROW)
+		st->used = db_int(db, STMT_USAGE_GET, 0);
+	db_end(db, STMT_USAGE_GET);
+	return rc == DB_ROW || rc == DB_DONE ? DB_OK : rc;
+}
+
+json_object *
+meter_json(const struct meter_state *st)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "meter", json_object_new_string(meters[st->meter].name));
+	json_object_object_add(o, "used", json_object_new_int64(st->used));
+	json_object_object_add(o, "limit", st->limit < 0 ? NULL : json_object_new_int64(st->limit));
+	json_object_object_add(o, "resetsAt", json_time(st->resets_at));
+	return o;
+}
+
+int
+meter_take_or_reply(struct req *r, enum meter m, int64_t n, struct meter_state *after)
+{
+	struct meter_state st;
+	char period[32], msg[256];
+	int rc = meter_read(r->db, r->who.org_id, m, &st);
+
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "meter: read");
+		return -1;
+	}
+	if (st.limit >= 0 && st.used + n > st.limit) {
+		snprintf(msg, sizeof(msg),
+		    "Your plan allows %lld %s%s and %lld %s used: upgrade your plan or free "
+		    "capacity in Billing → Usage.",
+		    (long long)st.limit, meters[m].name, st.resets_at ? " a month" : "",
+		    (long long)st.used, st.used == 1 ? "is" : "are");
+		reply_error(r, ERR_PLAN_LIMIT, msg, meter_json(&st));
+		return -1;
+	}
+	if (meters[m].usage != NULL && n > 0) {
+		meter_period(tg_now(), period, sizeof(period), NULL);
+		rc = db_run(
+		    r->db, STMT_USAGE_ADD, "ttti", r->who.org_id, meters[m].usage, period, n);
+		if (rc != DB_OK) {
+			reply_db_error(r, rc, "meter: take");
+			return -1;
+		}
+	}
+	st.used += n;
+	if (after != NULL)
+		*after = st;
+	return 0;
+}

@@ -1,0 +1,100 @@
+/* organizations.c: POST /v1/signup, and the organization-making step it
+ * shares with `tollgate create-org`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tollgate.h"
+
+#define PASSWORD_MIN 10
+#define PASSWORD_MAX 1024
+
+int
+org_create(struct db *db, struct req *r, const char *name, const char *email, const char *password,
+    const char *user_name, char *org_id, char *user_id, int *conflict)
+{
+	char hash[128];
+	int64_t now = tg_now();
+	int rc;
+
+	*conflict = 0;
+	if (password_hash(password, hash, sizeof(hash)) < 0 || tg_id_new("org", org_id, 40) < 0 ||
+	    tg_id_new("usr", user_id, 40) < 0)
+		return DB_ERROR;
+	if ((rc = db_begin(db)) != DB_OK)
+		return rc;
+	rc = db_run(db, STMT_ORG_INSERT, "tti", org_id, name, now);
+	if (rc == DB_OK)
+		rc = db_run(db, STMT_USER_INSERT, "tttttti", user_id, org_id, email, user_name,
+		    "admin", hash, now);
+	if (rc == DB_CONSTRAINT)
+		*conflict = 1;
+	if (rc == DB_OK && r != NULL)
+		rc = audit_log(r, org_id, "signup", user_id, org_id);
+	if (rc == DB_OK)
+		rc = db_commit(db);
+	if (rc != DB_OK)
+		db_rollback(db);
+	return rc;
+}
+
+/* An email address as people type them: something@something, no spaces. */
+int
+email_or_reply(struct req *r, const char *email)
+{
+	const char *at = strchr(email, '@');
+
+	if (at == NULL || at == email || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+	    strpbrk(email, " \t\r\n<>,;\"") != NULL) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "field", json_object_new_string("email"));
+		reply_error(r, ERR_INVALID_BODY, "Field \"email\" must be an email address.", d);
+		return -1;
+	}
+	return 0;
+}
+
+int
+password_or_reply(struct req *r, json_object *obj, const char *field, const char **out)
+{
+	return json_string_or_reply(r, obj, field, 1, PASSWORD_MIN, PASSWORD_MAX, out);
+}
+
+void
+handle_signup(struct req *r)
+{
+	const char *org, *email, *password, *name;
+	char org_id[40], user_id[40];
+	json_object *o, *org_o;
+	int rc, conflict;
+
+	if (!cfg.signup_open) {
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		return;
+	}
+	if (json_string_or_reply(r, r->json, "organization", 1, 1, 100, &org) < 0 ||
+	    json_string_or_reply(r, r->json, "email", 1, 3, 254, &email) < 0 ||
+	    email_or_reply(r, email) < 0 ||
+	    password_or_reply(r, r->json, "password", &password) < 0 ||
+	    json_string_or_reply(r, r->json, "name", 0, 0, 100, &name) < 0)
+		return;
+	rc = org_create(r->db, r, org, email, password, name, org_id, user_id, &conflict);
+	if (conflict) {
+		reply_error(r, ERR_CONFLICT, "An account with this email already exists.", NULL);
+		return;
+	}
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "signup");
+		return;
+	}
+	o = json_object_new_object();
+	org_o = json_object_new_object();
+	json_object_object_add(org_o, "id", json_object_new_string(org_id));
+	json_object_object_add(org_o, "name", json_object_new_string(org));
+	json_object_object_add(org_o, "plan", json_object_new_string("trial"));
+	json_object_object_add(o, "organization", org_o);
+	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
+	json_object_object_add(o, "user", rc == DB_ROW ? user_json(r->db, STMT_USER_GET) : NULL);
+	db_end(r->db, STMT_USER_GET);
+	reply_json(r, 201, o);
+}

@@ -1,0 +1,112 @@
+/* projects.c: projects, the containers of data tables and spinners
+ * (meter projects: Trial allows one). */
+#include <stdio.h>
+
+#include "tollgate.h"
+
+/* The project row at the cursor of s (columns: seq, id, name, created_at). */
+static json_object *
+project_json(struct db *db, enum stmt s)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(db_text(db, s, 1)));
+	json_object_object_add(o, "name", json_object_new_string(db_text(db, s, 2)));
+	json_object_object_add(o, "createdAt", json_time(db_int(db, s, 3)));
+	return o;
+}
+
+static void
+reply_project(struct req *r, const char *id, int status)
+{
+	int rc = db_query(r->db, STMT_PROJECT_GET, "tt", id, r->who.org_id);
+
+	if (rc == DB_ROW)
+		reply_json(r, status, project_json(r->db, STMT_PROJECT_GET));
+	else if (rc == DB_DONE)
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+	else
+		reply_db_error(r, rc, "projects: get");
+	db_end(r->db, STMT_PROJECT_GET);
+}
+
+void
+handle_projects_list(struct req *r)
+{
+	struct page p;
+	json_object *data;
+	int64_t last = 0;
+	int rc, n = 0;
+
+	if (page_or_reply(r, &p) < 0)
+		return;
+	data = json_object_new_array();
+	for (rc = db_query(
+	         r->db, STMT_PROJECT_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1);
+	     rc == DB_ROW && ++n <= p.limit; rc = db_next(r->db, STMT_PROJECT_LIST)) {
+		last = db_int(r->db, STMT_PROJECT_LIST, 0);
+		json_object_array_add(data, project_json(r->db, STMT_PROJECT_LIST));
+	}
+	db_end(r->db, STMT_PROJECT_LIST);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		json_object_put(data);
+		reply_db_error(r, rc, "projects: list");
+		return;
+	}
+	reply_page(r, data, n > p.limit ? last : 0);
+}
+
+void
+handle_projects_create(struct req *r)
+{
+	const char *name;
+	char id[40];
+	int rc;
+
+	if (json_string_or_reply(r, r->json, "name", 1, 1, 100, &name) < 0)
+		return;
+	if (tg_id_new("prj", id, sizeof(id)) < 0) {
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+		return;
+	}
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "projects: begin");
+		return;
+	}
+	if (meter_take_or_reply(r, METER_PROJECTS, 1, NULL) < 0)
+		goto fail;
+	rc = db_run(r->db, STMT_PROJECT_INSERT, "ttti", id, r->who.org_id, name, tg_now());
+	if (rc == DB_CONSTRAINT) {
+		reply_error(r, ERR_CONFLICT, "A project with this name exists already.", NULL);
+		goto fail;
+	}
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "projects: insert");
+		goto fail;
+	}
+	reply_project(r, id, 201);
+	return;
+fail:
+	db_rollback(r->db);
+}
+
+void
+handle_projects_get(struct req *r)
+{
+	reply_project(r, r->params[0], 200);
+}
+
+void
+handle_projects_delete(struct req *r)
+{
+	int rc = db_run(r->db, STMT_PROJECT_DELETE, "tt", r->params[0], r->who.org_id);
+
+	if (rc != DB_OK)
+		reply_db_error(r, rc, "projects: delete");
+	else if (db_changes(r->db) == 0)
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+	else
+		reply_empty(r, 204);
+}

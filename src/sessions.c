@@ -1,0 +1,306 @@
+/* sessions.c: sign-in and the single active session. An account has at
+ * most one live session: a second login gets 409 SESSION_ACTIVE, or with
+ * "force" ends the first as replaced, whose token then gets
+ * SESSION_REPLACED with when and from which device. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tollgate.h"
+
+#define DEVICE_MAX 100
+
+/* The device a session is named after: the body's, else the User-Agent. */
+static void
+device_name(const struct req *r, const char *given, char *out, size_t outlen)
+{
+	const char *src = given != NULL && *given != '\0'     ? given
+	    : r->user_agent != NULL && *r->user_agent != '\0' ? r->user_agent
+	                                                      : "unknown device";
+	size_t n = 0;
+
+	/* At most DEVICE_MAX bytes, cut on a character boundary. */
+	for (size_t i = 0; src[i] != '\0' && i < DEVICE_MAX && n + 1 < outlen; i++)
+		out[n++] = src[i];
+	while (n > 0 && ((unsigned char)out[n - 1] & 0xc0) == 0x80)
+		n--;
+	if (n > 0 && ((unsigned char)out[n - 1] & 0xc0) == 0xc0)
+		n--;
+	out[n] = '\0';
+}
+
+static json_object *
+session_json(
+    const char *id, const char *device, int64_t created, int64_t last_seen, int64_t expires)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "device", json_object_new_string(device));
+	json_object_object_add(o, "createdAt", json_time(created));
+	if (last_seen)
+		json_object_object_add(o, "lastSeenAt", json_time(last_seen));
+	if (expires)
+		json_object_object_add(o, "expiresAt", json_time(expires));
+	return o;
+}
+
+/* Inside the login transaction: ends the account's live session if it has
+ * timed out or force is set; otherwise answers 409 SESSION_ACTIVE. Returns
+ * 1 if a session was taken over, 0 if there was none to take, -1 after
+ * answering. */
+static int
+session_take_over_or_reply(struct req *r, const char *user_id, const char *new_sid, int force)
+{
+	struct db *db = r->db;
+	int64_t now = tg_now(), last_seen, expires;
+	char old[40];
+	json_object *d;
+	int rc = db_query(db, STMT_SESSION_LIVE_OF_USER, "t", user_id);
+
+	if (rc != DB_ROW) {
+		db_end(db, STMT_SESSION_LIVE_OF_USER);
+		if (rc == DB_DONE)
+			return 0;
+		reply_db_error(r, rc, "login: live session");
+		return -1;
+	}
+	snprintf(old, sizeof(old), "%s", db_text(db, STMT_SESSION_LIVE_OF_USER, 0));
+	last_seen = db_int(db, STMT_SESSION_LIVE_OF_USER, 3);
+	expires = db_int(db, STMT_SESSION_LIVE_OF_USER, 4);
+	if (now - last_seen >= cfg.session_idle || now >= expires) {
+		db_end(db, STMT_SESSION_LIVE_OF_USER);
+		rc = db_run(db, STMT_SESSION_END, "itt", now, "expired", old);
+		if (rc != DB_OK) {
+			reply_db_error(r, rc, "login: expire");
+			return -1;
+		}
+		return 0;
+	}
+	if (!force) {
+		d = json_object_new_object();
+		json_object_object_add(d, "activeSession",
+		    session_json(old, db_text(db, STMT_SESSION_LIVE_OF_USER, 1),
+		        db_int(db, STMT_SESSION_LIVE_OF_USER, 2), last_seen, 0));
+		db_end(db, STMT_SESSION_LIVE_OF_USER);
+		/* activeSession shows device, createdAt, lastSeenAt, not the id. */
+		json_object_object_del(json_object_object_get(d, "activeSession"), "id");
+		reply_error(r, ERR_SESSION_ACTIVE,
+		    "This account is signed in on another device. Sign in with \"force\": true to "
+		    "sign out there and continue.",
+		    d);
+		return -1;
+	}
+	db_end(db, STMT_SESSION_LIVE_OF_USER);
+	rc = db_run(db, STMT_SESSION_REPLACE, "itt", now, new_sid, old);
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "session.takeover", user_id, old);
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "login: replace");
+		return -1;
+	}
+	return 1;
+}
+
+void
+handle_login(struct req *r)
+{
+	const char *email, *password, *device_in;
+	char user_id[40], org_id[40], hash[256], sid[40], device[DEVICE_MAX + 1], token[2048];
+	struct token t;
+	json_object *o;
+	int force = 0, rc, found;
+	int64_t now;
+
+	if (json_string_or_reply(r, r->json, "email", 1, 1, 254, &email) < 0 ||
+	    json_string_or_reply(r, r->json, "password", 1, 0, 1024, &password) < 0 ||
+	    json_string_or_reply(r, r->json, "device", 0, 0, 1000, &device_in) < 0 ||
+	    json_bool_or_reply(r, r->json, "force", &force) < 0)
+		return;
+	rc = db_query(r->db, STMT_USER_BY_EMAIL, "t", email);
+	found = rc == DB_ROW;
+	if (found) {
+		snprintf(user_id, sizeof(user_id), "%s", db_text(r->db, STMT_USER_BY_EMAIL, 0));
+		snprintf(org_id, sizeof(org_id), "%s", db_text(r->db, STMT_USER_BY_EMAIL, 1));
+		snprintf(hash, sizeof(hash), "%s", db_text(r->db, STMT_USER_BY_EMAIL, 2));
+	}
+	db_end(r->db, STMT_USER_BY_EMAIL);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		reply_db_error(r, rc, "login: user");
+		return;
+	}
+	/* Unknown email and wrong password: the same work, the same answer. */
+	if (!password_verify(found ? hash : NULL, password)) {
+		if (found) {
+			snprintf(r->who.org_id, sizeof(r->who.org_id), "%s", org_id);
+			audit_log(r, org_id, "login.failed", user_id, user_id);
+		}
+		memset(&r->who, 0, sizeof(r->who));
+		reply_error(r, ERR_INVALID_CREDENTIALS, NULL, NULL);
+		return;
+	}
+	snprintf(r->who.org_id, sizeof(r->who.org_id), "%s", org_id);
+	device_name(r, device_in, device, sizeof(device));
+	now = tg_now();
+	memset(&t, 0, sizeof(t));
+	if (tg_id_new("ses", sid, sizeof(sid)) < 0 || tg_id_new("jti", t.jti, sizeof(t.jti)) < 0) {
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+		return;
+	}
+	snprintf(t.sub, sizeof(t.sub), "%s", user_id);
+	snprintf(t.org, sizeof(t.org), "%s", org_id);
+	snprintf(t.sid, sizeof(t.sid), "%s", sid);
+	t.iat = now;
+	t.exp = now + cfg.session_ttl;
+	if (jwt_token_issue(r->db, &t, token, sizeof(token)) < 0) {
+		log_msg(r->request_id, "login: cannot sign a token");
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+		return;
+	}
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "login: begin");
+		return;
+	}
+	if (session_take_over_or_reply(r, user_id, sid, force) < 0)
+		goto fail;
+	rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiii", sid, user_id, org_id, device,
+	    r->client_ip, now, now, t.exp);
+	if (rc == DB_OK)
+		rc = audit_log(r, org_id, "login", user_id, sid);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "login: insert");
+		goto fail;
+	}
+	r->who.kind = PRINCIPAL_USER;
+	snprintf(r->who.user_id, sizeof(r->who.user_id), "%s", user_id);
+	o = json_object_new_object();
+	json_object_object_add(o, "token", json_object_new_string(token));
+	json_object_object_add(o, "tokenType", json_object_new_string("Bearer"));
+	json_object_object_add(o, "expiresAt", json_time(t.exp));
+	json_object_object_add(o, "session", session_json(sid, device, now, 0, 0));
+	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
+	json_object_object_add(o, "user", rc == DB_ROW ? user_json(r->db, STMT_USER_GET) : NULL);
+	db_end(r->db, STMT_USER_GET);
+	reply_json(r, 200, o);
+	return;
+fail:
+	db_rollback(r->db);
+}
+
+/* Ends the caller's session with reason ("logout") and answers 204. */
+void
+handle_logout(struct req *r)
+{
+	int rc;
+
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "logout: begin");
+		return;
+	}
+	rc = db_run(r->db, STMT_SESSION_END, "itt", tg_now(), "logout", r->who.session_id);
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "logout", r->who.user_id, r->who.session_id);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		db_rollback(r->db);
+		reply_db_error(r, rc, "logout");
+		return;
+	}
+	reply_empty(r, 204);
+}
+
+void
+handle_session_get(struct req *r)
+{
+	struct db *db = r->db;
+	json_object *o = json_object_new_object(), *org;
+	int rc = db_query(db, STMT_SESSION_GET, "t", r->who.session_id);
+
+	if (rc == DB_ROW)
+		json_object_object_add(o, "session",
+		    session_json(r->who.session_id, db_text(db, STMT_SESSION_GET, 0),
+		        db_int(db, STMT_SESSION_GET, 1), db_int(db, STMT_SESSION_GET, 2),
+		        db_int(db, STMT_SESSION_GET, 3)));
+	db_end(db, STMT_SESSION_GET);
+	if (rc == DB_ROW &&
+	    (rc = db_query(db, STMT_USER_GET, "tt", r->who.user_id, r->who.org_id)) == DB_ROW)
+		json_object_object_add(o, "user", user_json(db, STMT_USER_GET));
+	db_end(db, STMT_USER_GET);
+	if (rc == DB_ROW && (rc = db_query(db, STMT_ORG_GET, "t", r->who.org_id)) == DB_ROW) {
+		org = json_object_new_object();
+		json_object_object_add(org, "id", json_object_new_string(r->who.org_id));
+		json_object_object_add(
+		    org, "name", json_object_new_string(db_text(db, STMT_ORG_GET, 0)));
+		json_object_object_add(
+		    org, "plan", json_object_new_string(db_text(db, STMT_ORG_GET, 1)));
+		json_object_object_add(o, "organization", org);
+	}
+	db_end(db, STMT_ORG_GET);
+	if (rc != DB_ROW) {
+		json_object_put(o);
+		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "session: get");
+		return;
+	}
+	reply_json(r, 200, o);
+}
+
+/* Sets user_id's password to pw and revokes their sessions, in one
+ * transaction, with an audit event. Answers 204, or an error. */
+void
+password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event)
+{
+	char hash[128];
+	int rc;
+
+	if (password_hash(pw, hash, sizeof(hash)) < 0) {
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+		return;
+	}
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "password: begin");
+		return;
+	}
+	rc = db_run(r->db, STMT_USER_SET_PASSWORD, "ttt", user_id, r->who.org_id, hash);
+	if (rc == DB_OK)
+		rc = db_run(r->db, STMT_SESSION_REVOKE_USER, "ti", user_id, tg_now());
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, event, r->who.user_id, user_id);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		db_rollback(r->db);
+		reply_db_error(r, rc, "password: set");
+		return;
+	}
+	reply_empty(r, 204);
+}
+
+void
+handle_password_change(struct req *r)
+{
+	const char *current, *next;
+	char hash[256] = "";
+	int rc;
+
+	if (json_string_or_reply(r, r->json, "currentPassword", 1, 0, 1024, &current) < 0 ||
+	    password_or_reply(r, r->json, "newPassword", &next) < 0)
+		return;
+	rc = db_query(r->db, STMT_USER_HASH, "t", r->who.user_id);
+	if (rc == DB_ROW)
+		snprintf(hash, sizeof(hash), "%s", db_text(r->db, STMT_USER_HASH, 0));
+	db_end(r->db, STMT_USER_HASH);
+	if (rc != DB_ROW) {
+		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "password: user");
+		return;
+	}
+	if (!password_verify(hash, current)) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "field", json_object_new_string("currentPassword"));
+		reply_error(r, ERR_INVALID_CREDENTIALS, "The current password is wrong.", d);
+		return;
+	}
+	password_set_and_reply(r, r->who.user_id, next, "password.changed");
+}

@@ -1,0 +1,271 @@
+/* users.c: the people of an organization and their roles (admins only).
+ * The last admin can be neither demoted nor deleted; deleting a user or
+ * resetting their password ends their session. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tollgate.h"
+
+json_object *
+user_json(struct db *db, enum stmt s)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(db_text(db, s, 1)));
+	json_object_object_add(o, "email", json_object_new_string(db_text(db, s, 2)));
+	json_object_object_add(
+	    o, "name", db_isnull(db, s, 3) ? NULL : json_object_new_string(db_text(db, s, 3)));
+	json_object_object_add(o, "role", json_object_new_string(db_text(db, s, 4)));
+	json_object_object_add(o, "createdAt", json_time(db_int(db, s, 5)));
+	json_object_object_add(o, "organizationId", json_object_new_string(db_text(db, s, 6)));
+	return o;
+}
+
+static int
+role_or_reply(struct req *r, enum role *out)
+{
+	const char *s;
+
+	if (json_string_or_reply(r, r->json, "role", 1, 1, 16, &s) < 0)
+		return -1;
+	if ((*out = role_parse(s)) == ROLE_NONE) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "field", json_object_new_string("role"));
+		reply_error(r, ERR_INVALID_BODY,
+		    "Field \"role\" must be \"admin\", \"member\" or \"viewer\".", d);
+		return -1;
+	}
+	return 0;
+}
+
+/* Answers the user row of id (in the caller's organization) with status. */
+static void
+reply_user(struct req *r, const char *id, int status)
+{
+	int rc = db_query(r->db, STMT_USER_GET, "tt", id, r->who.org_id);
+
+	if (rc == DB_ROW)
+		reply_json(r, status, user_json(r->db, STMT_USER_GET));
+	else if (rc == DB_DONE)
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+	else
+		reply_db_error(r, rc, "users: get");
+	db_end(r->db, STMT_USER_GET);
+}
+
+void
+handle_users_list(struct req *r)
+{
+	struct page p;
+	json_object *data;
+	int64_t last = 0;
+	int rc, n = 0;
+
+	if (page_or_reply(r, &p) < 0)
+		return;
+	data = json_object_new_array();
+	for (rc = db_query(
+	         r->db, STMT_USER_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1);
+	     rc == DB_ROW && ++n <= p.limit; rc = db_next(r->db, STMT_USER_LIST)) {
+		last = db_int(r->db, STMT_USER_LIST, 0);
+		json_object_array_add(data, user_json(r->db, STMT_USER_LIST));
+	}
+	db_end(r->db, STMT_USER_LIST);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		json_object_put(data);
+		reply_db_error(r, rc, "users: list");
+		return;
+	}
+	reply_page(r, data, n > p.limit ? last : 0);
+}
+
+void
+handle_users_create(struct req *r)
+{
+	const char *email, *password, *name;
+	char id[40], hash[128];
+	enum role role;
+	int rc;
+
+	if (json_string_or_reply(r, r->json, "email", 1, 3, 254, &email) < 0 ||
+	    email_or_reply(r, email) < 0 ||
+	    password_or_reply(r, r->json, "password", &password) < 0 ||
+	    role_or_reply(r, &role) < 0 ||
+	    json_string_or_reply(r, r->json, "name", 0, 0, 100, &name) < 0)
+		return;
+	if (tg_id_new("usr", id, sizeof(id)) < 0 ||
+	    password_hash(password, hash, sizeof(hash)) < 0) {
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+		return;
+	}
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "users: begin");
+		return;
+	}
+	if (meter_take_or_reply(r, METER_USERS, 1, NULL) < 0)
+		goto fail;
+	rc = db_run(r->db, STMT_USER_INSERT, "tttttti", id, r->who.org_id, email, name,
+	    role_name(role), hash, tg_now());
+	if (rc == DB_CONSTRAINT) {
+		reply_error(r, ERR_CONFLICT, "An account with this email already exists.", NULL);
+		goto fail;
+	}
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "user.created", r->who.user_id, id);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "users: insert");
+		goto fail;
+	}
+	reply_user(r, id, 201);
+	return;
+fail:
+	db_rollback(r->db);
+}
+
+/* Inside a transaction: answers 409 and returns -1 when id is the
+ * organization's last admin; 404 when there is no such user. */
+static int
+not_last_admin_or_reply(struct req *r, const char *id)
+{
+	int rc = db_query(r->db, STMT_USER_GET, "tt", id, r->who.org_id), admin;
+
+	admin = rc == DB_ROW && strcmp(db_text(r->db, STMT_USER_GET, 4), "admin") == 0;
+	db_end(r->db, STMT_USER_GET);
+	if (rc != DB_ROW) {
+		if (rc == DB_DONE)
+			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		else
+			reply_db_error(r, rc, "users: get");
+		return -1;
+	}
+	if (!admin)
+		return 0;
+	rc = db_query(r->db, STMT_USER_COUNT_ADMINS, "t", r->who.org_id);
+	admin = rc == DB_ROW ? (int)db_int(r->db, STMT_USER_COUNT_ADMINS, 0) : -1;
+	db_end(r->db, STMT_USER_COUNT_ADMINS);
+	if (admin < 0) {
+		reply_db_error(r, rc, "users: admins");
+		return -1;
+	}
+	if (admin <= 1) {
+		reply_error(r, ERR_CONFLICT,
+		    "This is the organization's last admin; make someone else an admin first.",
+		    NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void
+handle_users_update(struct req *r)
+{
+	enum role role;
+	int rc;
+
+	if (role_or_reply(r, &role) < 0)
+		return;
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "users: begin");
+		return;
+	}
+	if (role != ROLE_ADMIN && not_last_admin_or_reply(r, r->params[0]) < 0)
+		goto fail;
+	rc = db_run(r->db, STMT_USER_SET_ROLE, "ttt", r->params[0], r->who.org_id, role_name(role));
+	if (rc == DB_OK && db_changes(r->db) == 0) {
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		goto fail;
+	}
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "role.changed", r->who.user_id, r->params[0]);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "users: role");
+		goto fail;
+	}
+	reply_user(r, r->params[0], 200);
+	return;
+fail:
+	db_rollback(r->db);
+}
+
+void
+handle_users_delete(struct req *r)
+{
+	int rc;
+
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "users: begin");
+		return;
+	}
+	if (not_last_admin_or_reply(r, r->params[0]) < 0)
+		goto fail;
+	/* Their session rows go with them: the token then gets SESSION_REVOKED. */
+	rc = db_run(r->db, STMT_USER_DELETE, "tt", r->params[0], r->who.org_id);
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "user.deleted", r->who.user_id, r->params[0]);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "users: delete");
+		goto fail;
+	}
+	reply_empty(r, 204);
+	return;
+fail:
+	db_rollback(r->db);
+}
+
+void
+handle_users_session_delete(struct req *r)
+{
+	int rc;
+
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "users: begin");
+		return;
+	}
+	rc = db_query(r->db, STMT_USER_GET, "tt", r->params[0], r->who.org_id);
+	db_end(r->db, STMT_USER_GET);
+	if (rc == DB_DONE) {
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		goto fail;
+	}
+	if (rc == DB_ROW)
+		rc = db_run(r->db, STMT_SESSION_REVOKE_USER, "ti", r->params[0], tg_now());
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "session.revoked", r->who.user_id, r->params[0]);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "users: end session");
+		goto fail;
+	}
+	reply_empty(r, 204);
+	return;
+fail:
+	db_rollback(r->db);
+}
+
+void
+handle_users_password_reset(struct req *r)
+{
+	const char *pw;
+	int rc;
+
+	if (password_or_reply(r, r->json, "newPassword", &pw) < 0)
+		return;
+	rc = db_query(r->db, STMT_USER_GET, "tt", r->params[0], r->who.org_id);
+	db_end(r->db, STMT_USER_GET);
+	if (rc != DB_ROW) {
+		if (rc == DB_DONE)
+			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		else
+			reply_db_error(r, rc, "users: get");
+		return;
+	}
+	password_set_and_reply(r, r->params[0], pw, "password.reset");
+}
