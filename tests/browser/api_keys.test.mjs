@@ -17,7 +17,6 @@ after(async () => {
   await stack?.stop();
 });
 
-const NEEDS = { todo: 'needs POST/GET/DELETE /v1/api-keys' };
 
 async function createKey(page, name, scopes) {
   await page.getByLabel('Name', { exact: true }).fill(name);
@@ -28,7 +27,7 @@ async function createKey(page, name, scopes) {
   await page.getByRole('button', { name: 'Create key' }).click();
 }
 
-test('a new key is shown once, with a copy button and a warning', NEEDS, async () => {
+test('a new key is shown once, with a copy button and a warning', async () => {
   const who = await signUp(stack);
   const page = await browser.device(stack);
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.base });
@@ -65,7 +64,7 @@ test('a new key is shown once, with a copy button and a warning', NEEDS, async (
   await page.context().close();
 });
 
-test('revoking asks first; then the key is refused', NEEDS, async () => {
+test('revoking asks first; then the key is refused', async () => {
   const who = await signUp(stack);
   const page = await browser.device(stack);
   await signInUI(page, who);
@@ -91,7 +90,7 @@ test('revoking asks first; then the key is refused', NEEDS, async () => {
   await page.context().close();
 });
 
-test('a third key on Trial is PLAN_LIMIT: Billing with the API keys meter', { todo: 'needs POST /v1/api-keys and GET /v1/billing/usage' }, async () => {
+test('a third key on Trial is PLAN_LIMIT: Billing with the API keys meter', async () => {
   const who = await signUp(stack);
   const page = await browser.device(stack);
   await signInUI(page, who);

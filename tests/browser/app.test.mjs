@@ -55,7 +55,7 @@ test('without a token the app shows sign-in, with no script error or CSP violati
   await page.context().close();
 });
 
-test('a bad token is one 401: the sign-in page with its banner, no retry', { todo: 'needs GET /v1/auth/session' }, async () => {
+test('a bad token is one 401: the sign-in page with its banner, no retry', async () => {
   const page = await browser.device(stack);
   const calls = [];
   page.on('request', (q) => { if (new URL(q.url()).pathname.startsWith('/v1/')) calls.push(q.url()); });
@@ -70,7 +70,7 @@ test('a bad token is one 401: the sign-in page with its banner, no retry', { tod
   await page.context().close();
 });
 
-test('sign-up creates an organization and signs its admin in', { todo: 'needs POST /v1/signup and POST /v1/auth/login' }, async () => {
+test('sign-up creates an organization and signs its admin in', async () => {
   const page = await browser.device(stack);
   await page.goto('/#/signup');
   await page.getByLabel('Organization').fill('Signup Co');

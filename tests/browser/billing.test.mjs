@@ -17,7 +17,6 @@ after(async () => {
   await stack?.stop();
 });
 
-const NEEDS = { todo: 'needs POST /v1/projects, GET /v1/billing/usage, GET /v1/billing/plans' };
 
 // An organization on Trial whose one project fills the projects meter.
 async function fullTrial() {
@@ -29,7 +28,7 @@ async function fullTrial() {
   return who;
 }
 
-test('usage meters show used / limit and reset date; a full meter says what to do', NEEDS, async () => {
+test('usage meters show used / limit and reset date; a full meter says what to do', async () => {
   const who = await fullTrial();
   const page = await browser.device(stack);
   await signInUI(page, who);
@@ -57,7 +56,7 @@ test('usage meters show used / limit and reset date; a full meter says what to d
   await page.context().close();
 });
 
-test('PLAN_LIMIT on creating a second project routes to Billing with the meter named', NEEDS, async () => {
+test('PLAN_LIMIT on creating a second project routes to Billing with the meter named', async () => {
   const who = await fullTrial();
   const page = await browser.device(stack);
   await signInUI(page, who);
@@ -72,7 +71,7 @@ test('PLAN_LIMIT on creating a second project routes to Billing with the meter n
   await page.context().close();
 });
 
-test('an admin upgrades the plan and the meter has room again', { todo: 'needs PUT /v1/billing/plan' }, async () => {
+test('an admin upgrades the plan and the meter has room again', async () => {
   const who = await fullTrial();
   const page = await browser.device(stack);
   await signInUI(page, who);

@@ -16,7 +16,7 @@ after(async () => {
   await stack?.stop();
 });
 
-test('an expired session shows "Your session has expired" on sign-in', { todo: 'needs POST /v1/auth/login and TOLLGATE_SESSION_IDLE' }, async () => {
+test('an expired session shows "Your session has expired" on sign-in', async () => {
   const who = await signUp(stack);
   const page = await browser.device(stack);
   await signInUI(page, who);

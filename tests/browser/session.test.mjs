@@ -17,9 +17,8 @@ after(async () => {
   await stack?.stop();
 });
 
-const NEEDS_AUTH = { todo: 'needs POST /v1/signup, POST /v1/auth/login, GET /v1/auth/session' };
 
-test('sign in lands on Projects with the admin navigation', NEEDS_AUTH, async () => {
+test('sign in lands on Projects with the admin navigation', async () => {
   const who = await signUp(stack);
   const page = await browser.device(stack);
   await signInUI(page, who);
@@ -37,7 +36,7 @@ test('sign in lands on Projects with the admin navigation', NEEDS_AUTH, async ()
   await page.context().close();
 });
 
-test('a wrong password is an inline error, and nothing is stored', NEEDS_AUTH, async () => {
+test('a wrong password is an inline error, and nothing is stored', async () => {
   const who = await signUp(stack);
   const page = await browser.device(stack);
   await page.goto('/#/signin');
@@ -57,7 +56,7 @@ test('a wrong password is an inline error, and nothing is stored', NEEDS_AUTH, a
   await page.context().close();
 });
 
-test('409 SESSION_ACTIVE asks, takes over with force; the first device shows its banner', NEEDS_AUTH, async () => {
+test('409 SESSION_ACTIVE asks, takes over with force; the first device shows its banner', async () => {
   const who = await signUp(stack);
   const first = await browser.device(stack);
   await signInUI(first, who);
@@ -99,7 +98,7 @@ test('409 SESSION_ACTIVE asks, takes over with force; the first device shows its
   await second.context().close();
 });
 
-test('sign-out ends the session on the server and says so', { todo: 'needs POST /v1/auth/logout' }, async () => {
+test('sign-out ends the session on the server and says so', async () => {
   const who = await signUp(stack);
   const page = await browser.device(stack);
   await signInUI(page, who);
@@ -117,7 +116,7 @@ test('sign-out ends the session on the server and says so', { todo: 'needs POST 
   await page.context().close();
 });
 
-test('a viewer sees no admin pages', { todo: 'needs POST /v1/users' }, async () => {
+test('a viewer sees no admin pages', async () => {
   const admin = await signUp(stack);
   const token = await loginToken(stack, admin);
   const viewer = { email: `viewer.${process.pid}@example.com`, password: 'viewer password 1' };

@@ -66,7 +66,7 @@ function barFill(pct) {
 function limitBanner(d) {
   const info = meterInfo(d.meter);
   const count = d.limit !== undefined && d.limit !== null ? ` (${num(d.used)} of ${num(d.limit)} used)` : '';
-  return h('div', { class: 'banner banner-warn', 'data-meter': d.meter || '' },
+  return h('div', { class: 'banner banner-warn', 'data-limit': d.meter || '' },
     h('p', {}, h('strong', {}, `Your plan's limit for ${info.label.toLowerCase()} is reached${count}.`),
       ' That action was not done. Free up capacity or upgrade, then try again.'));
 }
