@@ -1,4 +1,4 @@
-// expiry.test.mjs: an idle session expires (TOLLGATE_SESSION_IDLE=2): the
+// expiry.test.mjs: an idle session expires (TOLLGATE_SESSION_IDLE=3): the
 // next page shows the sign-in banner, once. Saves the banner's screenshot.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { launch, screenshotPath, signInUI, signUp } from '../lib/browser.mjs';
 let stack;
 let browser;
 before(async () => {
-  stack = await startStack({ TOLLGATE_SESSION_IDLE: '2' });
+  stack = await startStack({ TOLLGATE_SESSION_IDLE: '3' });
   browser = await launch();
 });
 after(async () => {
@@ -20,7 +20,7 @@ test('an expired session shows "Your session has expired" on sign-in', async () 
   const who = await signUp(stack);
   const page = await browser.device(stack);
   await signInUI(page, who);
-  await page.waitForTimeout(3500);
+  await page.waitForTimeout(5000); // idle 3 s; the clock keeps whole seconds
   const calls = [];
   page.on('request', (q) => { if (new URL(q.url()).pathname.startsWith('/v1/')) calls.push(q.url()); });
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API keys' }).click();

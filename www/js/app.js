@@ -61,7 +61,7 @@ async function render() {
       me = await get('/v1/auth/session');
     } catch (err) {
       if (err.handled || !alive()) return undefined;
-      return show(gen, h('p', { class: 'alert alert-error', role: 'alert' }, err.message), 'Error');
+      return show(gen, failed(err), 'Error');
     }
     if (!alive()) return undefined;
   }
@@ -84,8 +84,8 @@ async function render() {
     await route.page(ctx);
   } catch (err) {
     if (err && err.handled) return undefined;
-    console.error(err);
-    if (alive()) show(gen, h('p', { class: 'alert alert-error', role: 'alert' }, (err && err.message) || 'Something went wrong.'), 'Error');
+    if (!(err && err.status !== undefined)) console.error(err); // a bug, not an API answer
+    if (alive()) show(gen, failed(err), 'Error');
   }
   return undefined;
 }
@@ -96,13 +96,26 @@ function show(gen, nodes, title) {
   if (gen !== generation) return false;
   main.replaceChildren(...[nodes].flat(Infinity).filter(Boolean));
   document.title = title ? `${title} · Tollgate` : 'Tollgate';
+  // Focus the field a form page starts with, else the heading, so screen
+  // readers announce the new page.
+  const first = main.querySelector('[autofocus]');
   const heading = main.querySelector('h1');
-  if (heading) {
+  if (first) {
+    first.focus({ preventScroll: true });
+  } else if (heading) {
     heading.tabIndex = -1;
     heading.focus({ preventScroll: true });
   }
   window.scrollTo(0, 0);
   return true;
+}
+
+// A page whose loading failed: the API's sentence and a way on.
+function failed(err) {
+  return [h('h1', {}, 'This page could not be loaded'),
+    h('p', { class: 'alert alert-error', role: 'alert' }, (err && err.message) || 'Something went wrong.',
+      err && err.requestId ? h('span', { class: 'request-id' }, `Reference: ${err.requestId}`) : null),
+    h('p', {}, h('a', { href: '#/projects' }, 'Go to your projects'), ' or try again in a moment.')];
 }
 
 function notFound() {
@@ -139,7 +152,8 @@ function renderNav(me, path) {
   h('span', { class: 'menu-name' }, who), h('span', { class: 'visually-hidden' }, ' — account menu'));
   const menu = h('div', { id: menuId, class: 'menu', hidden: true },
     h('p', { class: 'menu-org' }, h('strong', {}, org.name || ''), planName ? ` · ${planName}` : '',
-      h('br'), h('span', { class: 'muted' }, `${me.user.email} · ${me.user.role}`)),
+      h('br'), h('span', { class: 'muted' }, me.user.email),
+      h('br'), h('span', { class: 'muted' }, `Role: ${me.user.role}`)),
     h('ul', { role: 'list' },
       admin ? h('li', {}, h('a', { href: '#/billing', class: 'menu-item' }, 'Billing')) : null,
       h('li', {}, h('a', { href: '#/signout', class: 'menu-item' }, 'Sign out'))));

@@ -68,10 +68,12 @@ export async function projects(ctx) {
 
 export async function project(ctx) {
   const id = ctx.params.id;
+  // The project must load; its tables and spinners show what they can.
+  const orNull = (err) => { if (err.handled) throw err; return null; };
   const [p, tables, spinners] = await Promise.all([
     get(`/v1/projects/${enc(id)}`),
-    get(`/v1/projects/${enc(id)}/tables?limit=500`),
-    get(`/v1/projects/${enc(id)}/spinners?limit=500`).catch((err) => { if (err.handled) throw err; return null; }),
+    get(`/v1/projects/${enc(id)}/tables?limit=500`).catch(orNull),
+    get(`/v1/projects/${enc(id)}/spinners?limit=500`).catch(orNull),
   ]);
   if (!ctx.alive()) return;
   const tableList = items(tables);
@@ -103,7 +105,7 @@ export async function project(ctx) {
 
   const tablesSection = h('section', { class: 'section', 'aria-labelledby': 'tables-h' },
     h('h2', { id: 'tables-h' }, 'Data tables'),
-    dataTable('Data tables', [
+    tables === null ? h('p', { class: 'muted' }, 'Data tables could not be loaded.') : dataTable('Data tables', [
       { label: 'Name', cell: (t) => h('a', { href: `#/tables/${enc(t.id)}` }, t.name) },
       { label: 'Columns', cell: (t) => (t.schema && t.schema.columns ? num(t.schema.columns.length) : h('span', { class: 'muted' }, 'No schema yet')) },
       { label: 'Status', cell: (t) => status(t.published) },
