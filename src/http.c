@@ -112,7 +112,9 @@ req_init(struct req *r, char **envp, struct db *db)
 	if (r->path == NULL)
 		r->path = "";
 	r->query = (v = param(envp, "QUERY_STRING")) ? v : "";
-	r->content_type = param(envp, "CONTENT_TYPE");
+	/* Servers pass empty parameters for absent headers. */
+	if ((v = param(envp, "CONTENT_TYPE")) != NULL && *v != '\0')
+		r->content_type = v;
 	r->content_length = -1;
 	if ((v = param(envp, "CONTENT_LENGTH")) != NULL && *v != '\0') {
 		char *end;

@@ -60,6 +60,9 @@ export async function startStack(env = {}, opts = {}) {
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
       await exited;
       if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+      // Under `make check SANITIZE=1` a sanitizer report fails the test file.
+      const report = logs.join('').match(/==\d+==ERROR: \w+Sanitizer[^\n]*|runtime error:[^\n]*/);
+      if (report) throw new Error(`sanitizer report from tollgate: ${report[0]}\n${logs.join('').slice(-4000)}`);
     },
   };
   for (let i = 0; i < 200; i++) {

@@ -1,0 +1,62 @@
+// admin_cli.test.mjs: the admin subcommands: create-org (password never in
+// argv), set-plan, rotate-jwt-secret with old tokens still valid.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { startStack, api, isErrorBody, BIN, SECRET } from '../lib/stack.mjs';
+import { adminSession, login, decodeJwt, envKid, uniqueEmail } from '../lib/fixtures.mjs';
+
+let stack;
+before(async () => { stack = await startStack(); });
+after(async () => { await stack?.stop(); });
+
+const run = (args, input, env = {}) => spawnSync(BIN, args, {
+  input, encoding: 'utf8', env: { ...process.env, TOLLGATE_DB: stack.db, TOLLGATE_JWT_SECRET: SECRET, ...env },
+});
+
+test('create-org takes the password from stdin, and signs in', async () => {
+  const email = uniqueEmail('cli');
+  const r = run(['create-org', '--name', 'Initech', '--email', email], 'a password from stdin\n');
+  assert.equal(r.status, 0, r.stderr);
+  const org = r.stdout.match(/organization (org_\w+)/)[1];
+  const token = await login(stack, email, 'a password from stdin');
+  const me = await api(stack, 'GET', '/v1/auth/session', { token });
+  assert.equal(me.body.organization.id, org);
+  assert.equal(me.body.user.role, 'admin');
+  const dup = run(['create-org', '--name', 'Initech', '--email', email], 'a password from stdin\n');
+  assert.equal(dup.status, 1);
+  assert.match(dup.stderr, /exists already/);
+  const short = run(['create-org', '--name', 'X', '--email', uniqueEmail()], 'short\n');
+  assert.equal(short.status, 2);
+  const env = run(['create-org', '--name', 'Y', '--email', uniqueEmail()], '', { TOLLGATE_ADMIN_PASSWORD: 'from the environment' });
+  assert.equal(env.status, 0, env.stderr);
+});
+
+test('set-plan moves an organization; an unknown plan is refused', async () => {
+  const s = await adminSession(stack);
+  const r = run(['set-plan', s.org.id, 'pro']);
+  assert.equal(r.status, 0, r.stderr);
+  const usage = await api(stack, 'GET', '/v1/billing/usage', { token: s.token });
+  assert.deepEqual(usage.body.plan, { id: 'pro', name: 'Pro' });
+  assert.equal(run(['set-plan', s.org.id, 'platinum']).status, 1);
+  assert.equal(run(['set-plan', 'org_nope', 'pro']).status, 1);
+});
+
+test('rotate-jwt-secret: new tokens use the new key, old ones stay valid', async () => {
+  const s = await adminSession(stack);
+  assert.equal(decodeJwt(s.token).header.kid, envKid());
+  const r = run(['rotate-jwt-secret']);
+  assert.equal(r.status, 0, r.stderr);
+  const kid = r.stdout.match(/new signing key (\S+);/)[1];
+  await new Promise((res) => setTimeout(res, 5500)); // servers reload keys every 5 s
+  const t2 = await login(stack, s.email, undefined, { force: true });
+  assert.equal(decodeJwt(t2).header.kid, kid);
+  assert.equal((await api(stack, 'GET', '/v1/auth/session', { token: t2 })).status, 200);
+  // A token signed with the previous key (the configured secret) still verifies:
+  // its session was replaced, so the answer is about the session, not the token.
+  const old = await api(stack, 'GET', '/v1/auth/session', { token: s.token });
+  assert.ok(isErrorBody(old, 401, 'SESSION_REPLACED'), old.text);
+  const other = await adminSession(stack); // signed with the new key
+  assert.equal(decodeJwt(other.token).header.kid, kid);
+  assert.equal((await api(stack, 'GET', '/v1/auth/session', { token: other.token })).status, 200);
+});
