@@ -56,9 +56,7 @@ export function toSignIn(code, details = {}) {
   token.clear();
   sessionStorage.setItem(NOTICE, JSON.stringify({ code, details }));
   const here = location.hash;
-  if (here && !here.startsWith('#/signin') && !here.startsWith('#/signup')) {
-    sessionStorage.setItem(RETURN, here);
-  }
+  rememberReturn(here);
   go('#/signin');
 }
 
@@ -67,6 +65,14 @@ export function takeNotice() {
   const raw = sessionStorage.getItem(NOTICE);
   sessionStorage.removeItem(NOTICE);
   try { return raw ? JSON.parse(raw) : null; } catch { return null; }
+}
+
+// Keeps where the person was, to go back there after signing in (not to
+// the sign-in, sign-up or sign-out pages themselves).
+export function rememberReturn(hash) {
+  if (hash && hash.startsWith('#/') && !/^#\/(signin|signup|signout)\b/.test(hash)) {
+    sessionStorage.setItem(RETURN, hash);
+  }
 }
 
 export function takeReturn() {

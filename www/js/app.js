@@ -1,7 +1,7 @@
 // app.js: the shell of the web app: the hash router, the role-aware
 // navigation and user menu, and the page banner. Pages live in pages/*.js;
 // each is an async function (ctx) that mounts its content with ctx.mount().
-import { get, token } from './api.js';
+import { get, rememberReturn, token } from './api.js';
 import { h } from './ui.js';
 import { signIn, signUp, signOut } from './pages/auth.js';
 import { billing } from './pages/billing.js';
@@ -53,7 +53,7 @@ async function render() {
   let me = null;
   if (route.who !== 'public') {
     if (!token.get()) {
-      if (path !== '/projects') sessionStorage.setItem('tollgate.returnTo', location.hash);
+      if (path !== '/projects') rememberReturn(location.hash);
       location.replace('#/signin');
       return undefined;
     }
