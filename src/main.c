@@ -7,6 +7,7 @@
 
 #include <fcgiapp.h>
 
+#include "backup.h"
 #include "tollgate.h"
 
 #define JWT_SECRET_MIN 32
@@ -22,6 +23,7 @@ usage(FILE *f)
 	    "        serve the API over FastCGI (migrates first); without --socket,\n"
 	    "        accepts on the socket inherited on fd 0 or from systemd\n"
 	    "  migrate   apply the database migrations and exit\n"
+	    "  backup PATH  copy the database to PATH, safely while serving\n"
 	    "  version   print the version\n"
 	    "\n"
 	    "Settings come from TOLLGATE_* variables (see tollgate(8) and README.md).\n");
@@ -134,6 +136,8 @@ main(int argc, char **argv)
 		return cmd_serve(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "migrate") == 0)
 		return migrate_or_fail() == 0 ? 0 : 1;
+	if (strcmp(argv[i], "backup") == 0)
+		return backup_run(argc - i - 1, argv + i + 1);
 	fprintf(stderr, "tollgate: unknown command \"%s\"\n", argv[i]);
 	usage(stderr);
 	return 2;
