@@ -217,6 +217,7 @@ struct req {
 	const char *user_agent;
 	char request_id[65];
 	char client_ip[64];
+	char path_buf[2048]; /* SCRIPT_NAME + PATH_INFO, when that is the path */
 	/* What the router found. */
 	const struct route *route;
 	char params[REQ_MAX_PARAMS][REQ_PARAM_MAX + 1];
