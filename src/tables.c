@@ -148,7 +148,7 @@ handle_tables_create(struct req *r)
 	if (project_exists_or_reply(r, r->params[0]) < 0)
 		goto fail;
 	rc = db_run(
-	    r->db, STMT_TABLE_INSERT, "ttttti", id, r->who.org_id, r->params[0], name, tg_now());
+	    r->db, STMT_TABLE_INSERT, "tttti", id, r->who.org_id, r->params[0], name, tg_now());
 	if (rc == DB_CONSTRAINT) {
 		reply_error(
 		    r, ERR_CONFLICT, "A table with this name exists in the project already.", NULL);
