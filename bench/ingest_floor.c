@@ -46,7 +46,8 @@ main(int argc, char **argv)
 	}
 	while (fgets(buf, sizeof(buf), f) != NULL) {
 		buf[strcspn(buf, "\n")] = '\0';
-		if (n == cap && (lines = realloc(lines, (cap = cap ? cap * 2 : 512) * sizeof(*lines))) == NULL)
+		if (n == cap &&
+		    (lines = realloc(lines, (cap = cap ? cap * 2 : 512) * sizeof(*lines))) == NULL)
 			return 1;
 		if ((lines[n++] = strdup(buf)) == NULL)
 			return 1;
@@ -60,8 +61,9 @@ main(int argc, char **argv)
 	    sqlite3_exec(db,
 	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL,
 	        NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO records (table_id, data, created_at) VALUES (?1, ?2, ?3)",
-	        -1, &ins, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(db,
+	        "INSERT INTO records (table_id, data, created_at) VALUES (?1, ?2, ?3)", -1, &ins,
+	        NULL) != SQLITE_OK) {
 		fprintf(stderr, "ingest_floor: %s\n", sqlite3_errmsg(db));
 		return 1;
 	}
