@@ -30,7 +30,7 @@ all: $(BUILD)/tollgate
 deps:
 	@sh deploy/deps.sh
 
-$(BUILD)/%.o: src/%.c src/tollgate.h | $(BUILD)
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 	$(CC) -std=c11 $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
 
 $(BUILD)/migrations.o: src/migrations.S $(SQL) | $(BUILD)

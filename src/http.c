@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ratelimit.h"
 #include "tollgate.h"
 
 /* The contract's error table (API.md), in enum err order. */
@@ -133,7 +134,9 @@ req_init(struct req *r, char **envp, struct db *db)
 	r->idempotency_key = param(envp, "HTTP_IDEMPOTENCY_KEY");
 	r->remote_addr = (v = param(envp, "REMOTE_ADDR")) ? v : "";
 	r->user_agent = param(envp, "HTTP_USER_AGENT");
-	snprintf(r->client_ip, sizeof(r->client_ip), "%s", r->remote_addr);
+	/* X-Forwarded-For counts only from TOLLGATE_TRUSTED_PROXIES. */
+	ratelimit_client_ip(r->remote_addr, param(envp, "HTTP_X_FORWARDED_FOR"), r->client_ip,
+	    sizeof(r->client_ip));
 	v = param(envp, "HTTP_X_REQUEST_ID");
 	if (v != NULL && request_id_sane(v))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", v);

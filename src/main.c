@@ -8,6 +8,7 @@
 #include <fcgiapp.h>
 
 #include "backup.h"
+#include "ratelimit.h"
 #include "tollgate.h"
 
 #define JWT_SECRET_MIN 32
@@ -106,11 +107,16 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "tollgate: FCGX_Init failed\n");
 		return 1;
 	}
+	if (ratelimit_open(cfg.db_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tollgate: %s\n", err);
+		return 1;
+	}
 	if ((fd = fcgi_listen(socket_spec, mode, err, sizeof(err))) < 0) {
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
 	}
 	rc = fcgi_serve(fd, cfg.threads);
+	ratelimit_close();
 	if (socket_spec != NULL && strchr(socket_spec, '/') != NULL)
 		unlink(socket_spec);
 	return rc == 0 ? 0 : 1;

@@ -46,7 +46,6 @@
 #define RL_SLOTS 64 /* a power of two */
 #define RL_HEADER_SIZE 4096
 #define RL_LOCK_WAIT 2 /* seconds to wait for a stripe before failing */
-#define RL_MINUTE 60
 
 /* One bucket. Invariant: reset <= now means expired, whatever count says. */
 struct rl_slot {
@@ -808,13 +807,13 @@ ratelimit_request_or_reply(struct req *r)
 		snprintf(name, sizeof(name), "ip:%s", ip);
 		limit = cfg.rate_ip;
 	}
-	if (ratelimit_take(name, limit, RL_MINUTE, now, &main_res) < 0) {
+	if (ratelimit_take(name, limit, cfg.rate_window, now, &main_res) < 0) {
 		reply_unavailable(r);
 		goto out;
 	}
 	if (main_res.allowed && login_route(r)) {
 		snprintf(name, sizeof(name), "login-ip:%s", ip);
-		if (ratelimit_take(name, cfg.rate_login, RL_MINUTE, now, &login_res) < 0) {
+		if (ratelimit_take(name, cfg.rate_login, cfg.rate_window, now, &login_res) < 0) {
 			reply_unavailable(r);
 			goto out;
 		}

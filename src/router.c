@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ratelimit.h"
 #include "tollgate.h"
 
 typedef void handler_fn(struct req *r);
@@ -284,9 +285,12 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 void
 router_handle(struct req *r, body_read_fn *read, void *ctx)
 {
-	if ((r->route = route_find_or_reply(r)) == NULL)
-		return;
-	if (auth_or_reply(r, r->route->access, r->route->perm, r->route->scope) < 0)
+	if ((r->route = route_find_or_reply(r)) != NULL)
+		auth_or_reply(r, r->route->access, r->route->perm, r->route->scope);
+	/* Every request is counted, errors included, before any body is read
+	 * or password hashed: by key, user, or else client IP. The headers go
+	 * on whatever the answer is; over the limit, the answer is 429. */
+	if (ratelimit_request_or_reply(r) < 0 || r->replied)
 		return;
 	if (body_check_or_reply(r, read, ctx) < 0)
 		return;

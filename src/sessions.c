@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ratelimit.h"
 #include "tollgate.h"
 
 #define DEVICE_MAX 100
@@ -116,6 +117,9 @@ handle_login(struct req *r)
 	    json_string_or_reply(r, r->json, "device", 0, 0, 1000, &device_in) < 0 ||
 	    json_bool_or_reply(r, r->json, "force", &force) < 0)
 		return;
+	/* Too many failed logins for this account: 429 before any hashing. */
+	if (ratelimit_login_account_or_reply(r, email) < 0)
+		return;
 	rc = db_query(r->db, STMT_USER_BY_EMAIL, "t", email);
 	found = rc == DB_ROW;
 	if (found) {
@@ -135,6 +139,7 @@ handle_login(struct req *r)
 			audit_log(r, org_id, "login.failed", user_id, user_id);
 		}
 		memset(&r->who, 0, sizeof(r->who));
+		ratelimit_login_failed(email);
 		reply_error(r, ERR_INVALID_CREDENTIALS, NULL, NULL);
 		return;
 	}

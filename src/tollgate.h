@@ -20,6 +20,7 @@ struct config {
 	long rate_user; /* requests a minute per signed-in user */
 	long rate_login; /* login/signup attempts a minute per IP */
 	long rate_login_account; /* failed logins per account per 15 minutes */
+	long rate_window; /* seconds of a rate-limit window (60) */
 	long session_idle; /* seconds */
 	long session_ttl; /* seconds */
 	int signup_open;

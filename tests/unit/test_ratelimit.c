@@ -27,6 +27,7 @@ fresh(void)
 	snprintf(db, sizeof(db), "%s/t.db", dir);
 	snprintf(file, sizeof(file), "%s-ratelimit", db);
 	cfg.trusted_proxies[0] = '\0';
+	cfg.rate_window = 60;
 	if (ratelimit_open(db, err, sizeof(err)) < 0) {
 		printf("#   ratelimit_open: %s\n", err);
 		abort();

@@ -1,7 +1,9 @@
 /* test_router.c: route matching, 404/405, and the body checks before handlers. */
 #include <string.h>
+#include <unistd.h>
 
 #include "../../src/router.c"
+#include "../../src/ratelimit.h"
 #include "unit.h"
 
 static int handled;
@@ -209,11 +211,25 @@ test_query(void)
 int
 main(void)
 {
+	char dir[] = "/tmp/tollgate-router-XXXXXX", db[64], err[256];
+
+	/* router_handle counts every request: it needs an open limiter. */
+	if (mkdtemp(dir) == NULL || config_load(NULL, err, sizeof(err)) < 0)
+		return 1;
+	snprintf(db, sizeof(db), "%s/t.db", dir);
+	if (ratelimit_open(db, err, sizeof(err)) < 0) {
+		printf("# %s\n", err);
+		return 1;
+	}
 	TEST(test_match);
 	TEST(test_404_405);
 	TEST(test_body_checks);
 	TEST(test_request_id);
 	TEST(test_split_path);
 	TEST(test_query);
+	ratelimit_close();
+	snprintf(err, sizeof(err), "%s-ratelimit", db);
+	unlink(err);
+	rmdir(dir);
 	return unit_done();
 }

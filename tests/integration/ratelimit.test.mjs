@@ -1,0 +1,174 @@
+// ratelimit.test.mjs: HTTP rate limits through nginx: headers on every
+// answer, exact counts under concurrency and across two processes, separate
+// budgets per IP and key, X-Forwarded-For only from trusted proxies,
+// Retry-After, and the login budgets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { startStack, api, isErrorBody } from '../lib/stack.mjs';
+import { adminSession, createKey, signup, PASSWORD } from '../lib/fixtures.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A GET from a chosen loopback source address, with extra headers.
+function getFrom(stack, path, { localAddress = '127.0.0.1', headers = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: stack.port, path, localAddress, headers, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : null }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function checkHeaders(h, limit) {
+  assert.equal(h.get('x-ratelimit-limit'), String(limit));
+  assert.match(h.get('x-ratelimit-remaining'), /^\d+$/);
+  assert.ok(Number(h.get('x-ratelimit-reset')) > Date.now() / 1000 - 1);
+  assert.match(h.get('ratelimit-policy'), new RegExp(`q=${limit};w=60`));
+  assert.match(h.get('ratelimit'), /r=\d+;t=\d+/);
+}
+
+test('headers on 200s and on every kind of error', async () => {
+  const stack = await startStack({ TOLLGATE_RATE_IP: '100', TOLLGATE_RATE_USER: '600', TOLLGATE_RATE_LOGIN: '1000' });
+  try {
+    for (const [m, p, opts] of [
+      ['GET', '/v1/health'], ['GET', '/v1/nope'], ['DELETE', '/v1/health'], ['GET', '/v1/users'],
+      ['POST', '/v1/signup', { body: '{', headers: { 'Content-Type': 'application/json' } }],
+      ['POST', '/v1/signup', { body: '{}', headers: { 'Content-Type': 'text/plain' } }],
+    ]) {
+      const r = await api(stack, m, p, opts);
+      checkHeaders(r.headers, 100);
+    }
+    const remaining = Number((await api(stack, 'GET', '/v1/health')).headers.get('x-ratelimit-remaining'));
+    assert.equal(Number((await api(stack, 'GET', '/v1/health')).headers.get('x-ratelimit-remaining')), remaining - 1);
+    const s = await adminSession(stack);
+    const u = await api(stack, 'GET', '/v1/auth/session', { token: s.token });
+    checkHeaders(u.headers, 600);
+    assert.match(u.headers.get('ratelimit-policy'), /^"user"/);
+  } finally { await stack.stop(); }
+});
+
+test('exactly N in a window with 16 concurrent clients', async () => {
+  const stack = await startStack({ TOLLGATE_RATE_IP: '50' });
+  try {
+    const results = [];
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      for (let i = 0; i < 8; i++) results.push(await api(stack, 'GET', '/v1/health'));
+    }));
+    // The start-up health check took one: exactly 50 in all.
+    const ok = results.filter((r) => r.status === 200);
+    const limited = results.filter((r) => r.status === 429);
+    console.log(`# 128 requests + 1 start-up check, limit 50: ${ok.length + 1} allowed, ${limited.length} refused`);
+    assert.equal(ok.length, 49);
+    assert.equal(limited.length, 79);
+    for (const r of limited) {
+      assert.ok(isErrorBody(r, 429, 'RATE_LIMITED'));
+      const n = r.headers.get('retry-after');
+      assert.match(n, /^\d+$/);
+      assert.equal(r.body.error, `Rate limit exceeded. Try again in ${n} seconds.`);
+      assert.equal(r.headers.get('x-ratelimit-remaining'), '0');
+    }
+  } finally { await stack.stop(); }
+});
+
+test('exact across two tollgate serve processes sharing one database', async () => {
+  const a = await startStack({ TOLLGATE_RATE_IP: '40' });
+  const b = await startStack({ TOLLGATE_RATE_IP: '40', TOLLGATE_DB: a.db });
+  try {
+    // The health checks that started each stack took 1 each.
+    const results = [];
+    await Promise.all(Array.from({ length: 16 }, async (_, c) => {
+      for (let i = 0; i < 6; i++) results.push((await api(c % 2 ? a : b, 'GET', '/v1/health')).status);
+    }));
+    const ok = results.filter((s) => s === 200).length;
+    console.log(`# two processes, limit 40: ${ok + 2} allowed of ${results.length + 2}`);
+    assert.equal(ok, 38);
+    assert.equal(results.filter((s) => s === 429).length, results.length - 38);
+  } finally { await b.stop(); await a.stop(); }
+});
+
+test('each client address and each API key has its own budget', async () => {
+  const stack = await startStack({ TOLLGATE_RATE_IP: '5', TOLLGATE_RATE_KEY: '4', TOLLGATE_RATE_LOGIN: '100', TOLLGATE_RATE_USER: '1000' });
+  try {
+    for (const ip of ['127.0.0.2', '127.0.0.3']) {
+      const codes = [];
+      for (let i = 0; i < 7; i++) codes.push((await getFrom(stack, '/v1/health', { localAddress: ip })).status);
+      assert.deepEqual(codes, [200, 200, 200, 200, 200, 429, 429], ip);
+    }
+    // A spoofed X-Forwarded-For does not buy a new budget.
+    const spoofed = await getFrom(stack, '/v1/health', { localAddress: '127.0.0.2', headers: { 'X-Forwarded-For': '203.0.113.9' } });
+    assert.equal(spoofed.status, 429);
+    // Keys: from one address, two keys, each with 4.
+    const s = await signup(stack);
+    const login = await api(stack, 'POST', '/v1/auth/login', { json: { email: s.email, password: PASSWORD } });
+    const k1 = await createKey(stack, login.body.token, ['read']);
+    const k2 = await createKey(stack, login.body.token, ['read']);
+    for (const k of [k1, k2]) {
+      const codes = [];
+      for (let i = 0; i < 5; i++) codes.push((await api(stack, 'GET', '/v1/billing/usage', { token: k.key })).status);
+      assert.deepEqual(codes, [200, 200, 200, 200, 429]);
+    }
+  } finally { await stack.stop(); }
+});
+
+test('X-Forwarded-For counts only from a trusted proxy', async () => {
+  const stack = await startStack({ TOLLGATE_RATE_IP: '3', TOLLGATE_TRUSTED_PROXIES: '127.0.0.1' });
+  try {
+    const codes = async (xff) => {
+      const out = [];
+      for (let i = 0; i < 4; i++) out.push((await getFrom(stack, '/v1/health', { headers: { 'X-Forwarded-For': xff } })).status);
+      return out;
+    };
+    assert.deepEqual(await codes('203.0.113.1'), [200, 200, 200, 429]);
+    assert.deepEqual(await codes('203.0.113.2'), [200, 200, 200, 429]);
+    // From an untrusted address the header is ignored.
+    const direct = [];
+    for (let i = 0; i < 4; i++) direct.push((await getFrom(stack, '/v1/health', { localAddress: '127.0.0.5', headers: { 'X-Forwarded-For': `203.0.113.${10 + i}` } })).status);
+    assert.deepEqual(direct, [200, 200, 200, 429]);
+  } finally { await stack.stop(); }
+});
+
+test('a client that waits Retry-After seconds then succeeds', async () => {
+  const stack = await startStack({ TOLLGATE_RATE_IP: '2', TOLLGATE_RATE_WINDOW: '2' });
+  try {
+    await sleep(2100); // the start-up health check opened a window: let it end
+    assert.equal((await api(stack, 'GET', '/v1/health')).status, 200);
+    assert.equal((await api(stack, 'GET', '/v1/health')).status, 200);
+    const r = await api(stack, 'GET', '/v1/health');
+    assert.equal(r.status, 429);
+    const wait = Number(r.headers.get('retry-after'));
+    assert.ok(wait >= 1 && wait <= 2, String(wait));
+    await sleep(wait * 1000 + 100);
+    assert.equal((await api(stack, 'GET', '/v1/health')).status, 200);
+  } finally { await stack.stop(); }
+});
+
+test('login budgets: per IP, and failed attempts per account', async () => {
+  const stack = await startStack({ TOLLGATE_RATE_LOGIN: '4', TOLLGATE_RATE_LOGIN_ACCOUNT: '2', TOLLGATE_RATE_IP: '1000' });
+  try {
+    const s = await signup(stack); // 1 of the 4 login/signup attempts
+    const wrong = { email: s.email, password: 'wrong password 1' };
+    assert.ok(isErrorBody(await api(stack, 'POST', '/v1/auth/login', { json: wrong }), 401, 'INVALID_CREDENTIALS'));
+    assert.ok(isErrorBody(await api(stack, 'POST', '/v1/auth/login', { json: wrong }), 401, 'INVALID_CREDENTIALS'));
+    // Two failures: even the right password is refused for now.
+    const right = await api(stack, 'POST', '/v1/auth/login', { json: { email: s.email, password: PASSWORD } });
+    assert.ok(isErrorBody(right, 429, 'RATE_LIMITED'), right.text);
+    assert.match(right.headers.get('ratelimit-policy'), /"login-acct";q=2;w=900/);
+    // The per-IP login budget (4 a minute) is spent now, for any account.
+    const other = await api(stack, 'POST', '/v1/auth/login', { json: { email: 'x@example.test', password: 'whatever12' } });
+    assert.ok(isErrorBody(other, 429, 'RATE_LIMITED'), other.text);
+    assert.match(other.headers.get('ratelimit-policy'), /"login-ip";q=4;w=60/);
+    // From another address the per-IP budget is fresh, the account's is not.
+    const r2 = await new Promise((resolve, reject) => {
+      const body = JSON.stringify({ email: 'y@example.test', password: 'whatever12' });
+      const req = request({ host: '127.0.0.1', port: stack.port, path: '/v1/auth/login', method: 'POST', localAddress: '127.0.0.9', agent: false,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(r2, 401);
+  } finally { await stack.stop(); }
+});
