@@ -3,8 +3,11 @@
  * in-memory database. Input: "NAME=value" lines, a blank line, the body. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ratelimit.h"
 #include "tollgate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,7 +42,7 @@ sink(void *ctx, const char *buf, int n)
 static void
 setup(void)
 {
-	char err[256];
+	char err[256], path[64];
 
 	config_load(NULL, err, sizeof(err));
 	memcpy(cfg.jwt_secret, "fuzz-secret-0123456789abcdef0123456789", 38);
@@ -47,6 +50,11 @@ setup(void)
 	cfg.max_body = 1 << 16;
 	db = db_open(":memory:", err, sizeof(err));
 	if (db == NULL || db_migrate(db) < 0 || password_init() < 0)
+		abort();
+	/* The limiter's file lives beside a database path: a fresh one a run. */
+	snprintf(path, sizeof(path), "/tmp/tollgate-fuzz-%d.db", (int)getpid());
+	cfg.rate_ip = cfg.rate_login = cfg.rate_user = cfg.rate_key = 1000000000;
+	if (ratelimit_open(path, err, sizeof(err)) < 0)
 		abort();
 }
 
