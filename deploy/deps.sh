@@ -8,6 +8,7 @@ libargon2-dev libssl-dev nginx-light openssl sqlite3 curl"
 if [ "${1:-}" = check ]; then
 	want="$want libfcgi-bin"
 	command -v node >/dev/null 2>&1 || want="$want nodejs"
+	command -v npm >/dev/null 2>&1 || want="$want npm"
 fi
 
 missing=""

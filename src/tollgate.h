@@ -405,6 +405,7 @@ json_object *user_json(struct db *db, enum stmt s);
 /* ---- handlers, one file per resource ---- */
 
 void handle_health(struct req *r);
+void handle_openapi(struct req *r);
 void handle_signup(struct req *r);
 void handle_login(struct req *r);
 void handle_logout(struct req *r);
