@@ -77,7 +77,7 @@ install: all
 	install -m 0755 $(BUILD)/tollgate $(DESTDIR)$(PREFIX)/bin/tollgate
 	install -m 0644 $(SQL) $(DESTDIR)$(PREFIX)/share/tollgate/sql/
 	cp -R www/. $(DESTDIR)$(PREFIX)/share/tollgate/www/
-	install -m 0644 deploy/nginx/*.conf* $(DESTDIR)$(PREFIX)/share/tollgate/deploy/nginx/
+	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' sh deploy/install.sh
 
 clean:
 	rm -rf build

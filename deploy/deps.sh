@@ -7,8 +7,11 @@ want="gcc make pkg-config libc6-dev libfcgi-dev libjson-c-dev libsqlite3-dev lib
 libargon2-dev libssl-dev nginx-light openssl sqlite3 curl"
 if [ "${1:-}" = check ]; then
 	want="$want libfcgi-bin"
+	# The web server tests (webservers.test.mjs) and the deploy/ checks.
+	want="$want apache2 libapache2-mod-fcgid lighttpd lighttpd-modules-lua spawn-fcgi systemd mandoc"
 	command -v node >/dev/null 2>&1 || want="$want nodejs"
 	command -v npm >/dev/null 2>&1 || want="$want npm"
+	want="$want chromium" # the browser tests drive it headless (tests/browser/)
 fi
 
 missing=""

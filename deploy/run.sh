@@ -49,8 +49,31 @@ trap 'stop 0' INT TERM
 trap 'stop $?' EXIT
 
 "$bin" migrate
-# shellcheck disable=SC2086
-"$bin" serve --socket "$sock" ${TOLLGATE_SERVE_ARGS:-} &
+
+# The supervisor: a server that dies of a signal (a crash, kill -9) is
+# started again; one that exits by itself (SIGTERM, a bad setting) is not.
+supervise() {
+	child=""
+	stopping=0
+	trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' INT TERM
+	while :; do
+		# shellcheck disable=SC2086
+		"$bin" serve --socket "$sock" ${TOLLGATE_SERVE_ARGS:-} &
+		child=$!
+		wait "$child"
+		rc=$?
+		if [ "$stopping" = 1 ]; then
+			wait "$child" 2>/dev/null
+			exit 0
+		fi
+		if [ "$rc" -le 128 ]; then
+			exit "$rc"
+		fi
+		echo "run: tollgate serve died (status $rc); starting it again" >&2
+		sleep 0.1
+	done
+}
+supervise &
 tg_pid=$!
 i=0
 while [ ! -S "$sock" ]; do

@@ -105,12 +105,16 @@ req_init(struct req *r, char **envp, struct db *db)
 	for (int m = 0; m < M__COUNT; m++)
 		if (strcmp(r->method_str, method_names[m]) == 0)
 			r->method = (enum method)m;
-	/* SCRIPT_NAME + PATH_INFO when the server splits them, else DOCUMENT_URI. */
+	/* DOCUMENT_URI (nginx), else SCRIPT_NAME + PATH_INFO as servers that
+	 * split the path hand it over. */
 	r->path = param(envp, "DOCUMENT_URI");
-	if (r->path == NULL || *r->path == '\0')
-		r->path = param(envp, "SCRIPT_NAME");
-	if (r->path == NULL)
-		r->path = "";
+	if (r->path == NULL || *r->path == '\0') {
+		const char *script = param(envp, "SCRIPT_NAME"), *info = param(envp, "PATH_INFO");
+
+		snprintf(r->path_buf, sizeof(r->path_buf), "%s%s", script ? script : "",
+		    info ? info : "");
+		r->path = r->path_buf;
+	}
 	r->query = (v = param(envp, "QUERY_STRING")) ? v : "";
 	/* Servers pass empty parameters for absent headers. */
 	if ((v = param(envp, "CONTENT_TYPE")) != NULL && *v != '\0')

@@ -274,7 +274,12 @@ json_parse_strict(const char *buf, size_t len, char *why, size_t whylen)
 	if (json_check(buf, len, why, whylen) < 0)
 		return NULL;
 	if (len > INT32_MAX || (o = json_tokener_parse_ex_whole(buf, len)) == NULL) {
-		snprintf(why, whylen, "The request body is not valid JSON.");
+		/* json-c's null is a NULL object: valid JSON, but no value to use. */
+		snprintf(why, whylen, "The request body is %s.",
+		    strspn(buf, " \t\r\n") + 4 <= len &&
+		            memcmp(buf + strspn(buf, " \t\r\n"), "null", 4) == 0
+		        ? "null; a JSON object is expected"
+		        : "not valid JSON");
 		return NULL;
 	}
 	return o;

@@ -7,6 +7,7 @@
 
 #include <fcgiapp.h>
 
+#include "backup.h"
 #include "tollgate.h"
 
 #define JWT_SECRET_MIN 32
@@ -29,6 +30,7 @@ usage(FILE *f)
 	    "        move an organization to trial, starter, pro or enterprise\n"
 	    "  rotate-jwt-secret\n"
 	    "        make a new signing key; tokens signed before stay valid until expiry\n"
+	    "  backup PATH  copy the database to PATH, safely while serving\n"
 	    "  version   print the version\n"
 	    "\n"
 	    "Settings come from TOLLGATE_* variables (see tollgate(8) and README.md).\n");
@@ -270,6 +272,8 @@ main(int argc, char **argv)
 		return cmd_set_plan(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "rotate-jwt-secret") == 0)
 		return cmd_rotate_jwt_secret();
+	if (strcmp(argv[i], "backup") == 0)
+		return backup_run(argc - i - 1, argv + i + 1);
 	fprintf(stderr, "tollgate: unknown command \"%s\"\n", argv[i]);
 	usage(stderr);
 	return 2;

@@ -2,7 +2,7 @@
 // admin, users of each role, API keys; and hand-made JWTs for attack tests.
 import { createHash, createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { api, SECRET } from './stack.mjs';
+import { api, sqlite, SECRET } from './stack.mjs';
 
 let n = 0;
 export const PASSWORD = 'correct horse battery';
@@ -63,4 +63,61 @@ export function signJwt(header, payload, { secret = SECRET, alg = 'sha256' } = {
 export function decodeJwt(token) {
   const [h, p] = token.split('.');
   return { header: JSON.parse(Buffer.from(h, 'base64url')), payload: JSON.parse(Buffer.from(p, 'base64url')) };
+}
+
+// ---- projects and data tables ----
+
+// A project of the admin's organization (Trial allows one): its JSON.
+export async function createProject(stack, token, name = 'Project') {
+  const r = await api(stack, 'POST', '/v1/projects', { token, json: { name } });
+  assert.equal(r.status, 201, r.text);
+  return r.body;
+}
+
+export async function createTable(stack, token, projectId, name = 'events') {
+  const r = await api(stack, 'POST', `/v1/projects/${projectId}/tables`, { token, json: { name } });
+  assert.equal(r.status, 201, r.text);
+  return r.body;
+}
+
+// POST /v1/tables/{id}/import with csv (a string or Buffer) as text/csv.
+export function importCsv(stack, token, tableId, csv, headers = {}) {
+  return api(stack, 'POST', `/v1/tables/${tableId}/import`, {
+    token, body: csv, headers: { 'Content-Type': 'text/csv', ...headers },
+  });
+}
+
+// A new organization with a project and a table whose schema comes from csv
+// (published unless publish is false): {admin, project, table}.
+export async function tableWithSchema(stack, csv = 'n,name,score,ok\n1,a,1.5,true\n', { publish = true } = {}) {
+  const admin = await adminSession(stack);
+  const project = await createProject(stack, admin.token);
+  const table = await createTable(stack, admin.token, project.id);
+  const imp = await importCsv(stack, admin.token, table.id, csv);
+  assert.equal(imp.status, 200, imp.text);
+  if (publish) {
+    const p = await api(stack, 'POST', `/v1/tables/${table.id}/publish`, { token: admin.token });
+    assert.equal(p.status, 200, p.text);
+  }
+  return { admin, project, table: { ...table, schema: imp.body.schema, published: publish } };
+}
+
+// Every record of a table, following nextCursor.
+export async function readAllRecords(stack, tableId, auth, limit = 500) {
+  const out = [];
+  let cursor = null;
+  do {
+    const q = `limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
+    const r = await api(stack, 'GET', `/v1/tables/${tableId}/records?${q}`, auth);
+    assert.equal(r.status, 200, r.text);
+    out.push(...r.body.data);
+    cursor = r.body.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+// Moves an organization to another plan straight in the database (as
+// `tollgate set-plan` does).
+export function setPlan(stack, orgId, plan) {
+  sqlite(stack.db, `UPDATE organizations SET plan = '${plan}' WHERE id = '${orgId}'`);
 }

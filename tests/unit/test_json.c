@@ -78,6 +78,9 @@ test_why(void)
 	CHECK(strstr(why, "ends too early") != NULL);
 	CHECK(json_parse_strict("{}x", 3, why, sizeof(why)) == NULL);
 	CHECK(strstr(why, "after the JSON") != NULL);
+	/* Found by fuzz_json: a valid null document is no value, said plainly. */
+	CHECK(json_parse_strict(" null ", 6, why, sizeof(why)) == NULL);
+	CHECK(strstr(why, "null; a JSON object is expected") != NULL);
 }
 
 int

@@ -178,6 +178,20 @@ test_request_id(void)
 }
 
 static void
+test_split_path(void)
+{
+	char m[] = "REQUEST_METHOD=GET", sn[] = "SCRIPT_NAME=/v1", pi[] = "PATH_INFO=/health",
+	     du[] = "DOCUMENT_URI=/v1/users";
+	char *split[] = { m, sn, pi, NULL }, *both[] = { m, sn, pi, du, NULL };
+	struct req r;
+
+	req_init(&r, split, NULL);
+	CHECK(strcmp(r.path, "/v1/health") == 0);
+	req_init(&r, both, NULL);
+	CHECK(strcmp(r.path, "/v1/users") == 0);
+}
+
+static void
 test_query(void)
 {
 	struct req r;
@@ -199,6 +213,7 @@ main(void)
 	TEST(test_404_405);
 	TEST(test_body_checks);
 	TEST(test_request_id);
+	TEST(test_split_path);
 	TEST(test_query);
 	return unit_done();
 }

@@ -1,0 +1,88 @@
+/* fuzz_request.c: a whole FastCGI request as Tollgate sees it: params and
+ * body through the router, authentication, validation and a handler, on an
+ * in-memory database. Input: "NAME=value" lines, a blank line, the body. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tollgate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct db *db;
+
+struct feed {
+	const char *p;
+	size_t left;
+};
+
+static int
+feed_read(void *ctx, char *buf, int n)
+{
+	struct feed *f = ctx;
+	size_t k = f->left < (size_t)n ? f->left : (size_t)n;
+
+	memcpy(buf, f->p, k);
+	f->p += k;
+	f->left -= k;
+	return (int)k;
+}
+
+static int
+sink(void *ctx, const char *buf, int n)
+{
+	(void)ctx;
+	(void)buf;
+	return n;
+}
+
+static void
+setup(void)
+{
+	char err[256];
+
+	config_load(NULL, err, sizeof(err));
+	memcpy(cfg.jwt_secret, "fuzz-secret-0123456789abcdef0123456789", 38);
+	cfg.jwt_secret_len = 38;
+	cfg.max_body = 1 << 16;
+	db = db_open(":memory:", err, sizeof(err));
+	if (db == NULL || db_migrate(db) < 0 || password_init() < 0)
+		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *copy, *envp[32], *line, *body;
+	struct feed f;
+	struct req r;
+	int n = 0;
+
+	if (db == NULL)
+		setup();
+	if ((copy = malloc(size + 1)) == NULL)
+		return 0;
+	memcpy(copy, data, size);
+	copy[size] = '\0';
+	body = strstr(copy, "\n\n");
+	if (body != NULL) {
+		*body = '\0';
+		body += 2;
+	} else
+		body = copy + size;
+	for (line = strtok(copy, "\n"); line != NULL && n < 31; line = strtok(NULL, "\n"))
+		if (strchr(line, '=') != NULL)
+			envp[n++] = line;
+	envp[n] = NULL;
+	f.p = body;
+	f.left = (size_t)(copy + size - body);
+	req_init(&r, envp, db);
+	router_handle(&r, feed_read, &f);
+	req_write(&r, sink, NULL);
+	if (r.status < 200 || r.status > 599 || (r.status >= 500 && r.status != 503))
+		abort(); /* never a 500 from outside input */
+	req_free(&r);
+	db_rollback(db);
+	free(copy);
+	return 0;
+}

@@ -1,0 +1,870 @@
+/* ratelimit.c: the host-wide rate limiter: fixed-window counters in a file
+ * every process serving the database maps, guarded by striped robust
+ * process-shared mutexes; the policy that gives a request its buckets; and
+ * the client address behind trusted proxies.
+ *
+ * The algorithm is a fixed window per bucket: a bucket's window opens at its
+ * first request after the last one closed and lasts `window` seconds; at most
+ * `limit` units are given in it, then every take is refused until it ends.
+ * Chosen over a sliding-window counter (an estimate: it cannot promise
+ * "exactly N a window") and over GCRA (exact and smoother, but "remaining"
+ * and "reset" are then derived, not counted): the contract's headers are
+ * those of a window (X-RateLimit-Reset is "the unix time the window
+ * resets"), and with a fixed window each of them is exactly true. The price
+ * is a burst: up to 2 * limit in a short span across a window's end.
+ *
+ * The table: RL_STRIPES stripes of RL_SLOTS slots, each stripe behind one
+ * robust PTHREAD_PROCESS_SHARED mutex (uncontended, a lock is an atomic
+ * instruction in user space). A bucket is its 64-bit keyed SipHash: its
+ * stripe and home slot come from the hash, its slot is found by linear
+ * probing within the stripe, and the whole hash is stored, so only a 64-bit
+ * collision can merge two buckets. Slots are never emptied; an expired slot
+ * is reused by a new bucket. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tollgate.h"
+#include "ratelimit.h"
+
+#define RL_MAGIC "TGRLIMIT" /* 8 bytes, no NUL */
+#define RL_VERSION 1
+#define RL_STRIPES 1024 /* a power of two */
+#define RL_SLOTS 64 /* a power of two */
+#define RL_HEADER_SIZE 4096
+#define RL_LOCK_WAIT 2 /* seconds to wait for a stripe before failing */
+#define RL_MINUTE 60
+
+/* One bucket. Invariant: reset <= now means expired, whatever count says. */
+struct rl_slot {
+	uint64_t key; /* 0: never used */
+	int64_t reset; /* unix time the window ends */
+	int64_t count; /* units given in the window */
+};
+
+struct rl_stripe {
+	alignas(64) pthread_mutex_t mu;
+	alignas(64) struct rl_slot slot[RL_SLOTS];
+};
+
+/* The file's first page. A file whose header differs in any field, or that
+ * was made before the last boot (its mutexes may look held by threads that
+ * no longer exist), is replaced. */
+struct rl_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t stripes;
+	uint32_t slots;
+	uint32_t stripe_size;
+	uint64_t file_size;
+	uint64_t sipkey[2]; /* random: names cannot be chosen to collide */
+	char boot_id[40];
+	uint64_t full_refusals; /* new buckets refused for want of room (atomic) */
+	uint64_t owner_dead; /* stripes recovered from a dead holder (atomic) */
+};
+
+_Static_assert(sizeof(struct rl_header) <= RL_HEADER_SIZE, "the header fits its page");
+
+#define RL_FILE_SIZE (RL_HEADER_SIZE + (size_t)RL_STRIPES * sizeof(struct rl_stripe))
+
+/* This process's mapping; set by ratelimit_open before threads start. */
+static struct {
+	struct rl_header *hdr;
+	struct rl_stripe *stripes;
+} rl;
+
+enum rl_op { RL_TAKE, RL_PEEK };
+
+/* ---- SipHash-2-4 (Aumasson and Bernstein), keyed per file ---- */
+
+static uint64_t
+rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+static void
+sipround(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = rotl(v[1], 13);
+	v[1] ^= v[0];
+	v[0] = rotl(v[0], 32);
+	v[2] += v[3];
+	v[3] = rotl(v[3], 16);
+	v[3] ^= v[2];
+	v[0] += v[3];
+	v[3] = rotl(v[3], 21);
+	v[3] ^= v[0];
+	v[2] += v[1];
+	v[1] = rotl(v[1], 17);
+	v[1] ^= v[2];
+	v[2] = rotl(v[2], 32);
+}
+
+static uint64_t
+siphash24(const void *src, size_t len, const uint64_t k[2])
+{
+	const unsigned char *p = src, *end = p + (len - len % 8);
+	uint64_t v[4] = { 0x736f6d6570736575ULL ^ k[0], 0x646f72616e646f6dULL ^ k[1],
+		0x6c7967656e657261ULL ^ k[0], 0x7465646279746573ULL ^ k[1] };
+	uint64_t m, b = (uint64_t)len << 56;
+
+	for (; p != end; p += 8) {
+		m = 0;
+		for (int i = 0; i < 8; i++)
+			m |= (uint64_t)p[i] << (8 * i);
+		v[3] ^= m;
+		sipround(v);
+		sipround(v);
+		v[0] ^= m;
+	}
+	for (size_t i = 0; i < len % 8; i++)
+		b |= (uint64_t)p[i] << (8 * i);
+	v[3] ^= b;
+	sipround(v);
+	sipround(v);
+	v[0] ^= b;
+	v[2] ^= 0xff;
+	for (int i = 0; i < 4; i++)
+		sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* A bucket's key: never 0, which marks an unused slot. */
+static uint64_t
+bucket_key(const char *name)
+{
+	uint64_t h = siphash24(name, strlen(name), rl.hdr->sipkey);
+
+	return h != 0 ? h : 1;
+}
+
+/* ---- the table ---- */
+
+/* Locks st, waiting at most RL_LOCK_WAIT seconds. A holder that died leaves
+ * the stripe usable as it is (see bucket_use's store order), so the mutex is
+ * marked consistent and taken. Returns 0, or -1 when not locked. */
+static int
+stripe_lock(struct rl_stripe *st)
+{
+	struct timespec deadline;
+	int rc = pthread_mutex_trylock(&st->mu);
+
+	if (rc == EBUSY) {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += RL_LOCK_WAIT;
+		rc = pthread_mutex_timedlock(&st->mu, &deadline);
+	}
+	if (rc == EOWNERDEAD) {
+		__atomic_fetch_add(&rl.hdr->owner_dead, 1, __ATOMIC_RELAXED);
+		rc = pthread_mutex_consistent(&st->mu);
+		if (rc != 0)
+			pthread_mutex_unlock(&st->mu);
+	}
+	return rc == 0 ? 0 : -1;
+}
+
+/* The part of name before ':', as a policy name for the headers. */
+static void
+policy_copy(const char *name, char *out, size_t outlen)
+{
+	size_t n = strcspn(name, ":");
+
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, name, n);
+	out[n] = '\0';
+}
+
+/* Takes a unit from (RL_TAKE) or looks at (RL_PEEK) bucket name and fills
+ * out. Returns 0, or -1 with out untouched when the limiter is closed, the
+ * arguments are out of range or the stripe cannot be locked.
+ *
+ * Every store to a slot is ordered so that a holder dying between any two
+ * leaves the slot whole or expired: a claimed slot gets its key, then its
+ * count, then its reset (until the reset, the old expired one stands); a new
+ * window gets its count, then its reset. */
+static int
+bucket_use(
+    const char *name, long limit, long window, int64_t now, enum rl_op op, struct rl_result *out)
+{
+	struct rl_stripe *st;
+	struct rl_slot *s = NULL, *spare = NULL;
+	int64_t count, reset, soonest = INT64_MAX;
+	uint64_t key;
+	unsigned home;
+	int full = 0, allowed;
+
+	if (rl.hdr == NULL || limit < 1 || window < 1 || name == NULL)
+		return -1;
+	key = bucket_key(name);
+	st = &rl.stripes[key & (RL_STRIPES - 1)];
+	home = (unsigned)(key >> 32) & (RL_SLOTS - 1);
+	if (stripe_lock(st) < 0)
+		return -1;
+	/* Probe to the key or to a never-used slot, remembering the first slot
+	 * a new bucket may have: never used, or expired. */
+	for (unsigned i = 0; i < RL_SLOTS; i++) {
+		struct rl_slot *c = &st->slot[(home + i) & (RL_SLOTS - 1)];
+
+		if (c->key == key) {
+			s = c;
+			break;
+		}
+		if (c->key == 0 || c->reset <= now) {
+			if (spare == NULL)
+				spare = c;
+			if (c->key == 0)
+				break;
+		} else if (c->reset < soonest)
+			soonest = c->reset;
+	}
+	if (s != NULL && s->reset > now) {
+		count = s->count;
+		reset = s->reset;
+	} else {
+		count = 0;
+		reset = now + window;
+	}
+	if (s == NULL && spare == NULL) {
+		/* Every slot of the stripe holds a live bucket: refuse the new
+		 * one until the first of them expires (never fail open). */
+		full = 1;
+		allowed = 0;
+		reset = soonest;
+	} else
+		allowed = count < limit;
+	if (allowed && op == RL_TAKE) {
+		if (s == NULL) {
+			s = spare;
+			__atomic_store_n(&s->key, key, __ATOMIC_RELEASE);
+		}
+		__atomic_store_n(&s->count, count + 1, __ATOMIC_RELEASE);
+		if (s->reset != reset)
+			__atomic_store_n(&s->reset, reset, __ATOMIC_RELEASE);
+		count++;
+	}
+	pthread_mutex_unlock(&st->mu);
+
+	if (full) {
+		static int64_t logged;
+
+		__atomic_fetch_add(&rl.hdr->full_refusals, 1, __ATOMIC_RELAXED);
+		if (__atomic_exchange_n(&logged, now, __ATOMIC_RELAXED) != now)
+			log_msg(NULL, "ratelimit: stripe %u is full: a new bucket is refused",
+			    (unsigned)(key & (RL_STRIPES - 1)));
+	}
+	memset(out, 0, sizeof(*out));
+	out->allowed = allowed;
+	out->limit = limit;
+	out->window = window;
+	out->remaining = full || count >= limit ? 0 : (long)(limit - count);
+	out->reset = reset;
+	out->reset_in = (long)(reset - now);
+	out->retry_after = allowed ? 0 : out->reset_in;
+	out->full = full;
+	policy_copy(name, out->policy, sizeof(out->policy));
+	return 0;
+}
+
+int
+ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl_result *out)
+{
+	return bucket_use(name, limit, window, now, RL_TAKE, out);
+}
+
+int
+ratelimit_peek(const char *name, long limit, long window, int64_t now, struct rl_result *out)
+{
+	return bucket_use(name, limit, window, now, RL_PEEK, out);
+}
+
+/* ---- addresses ---- */
+
+/* Parses an IPv4 or IPv6 address (exactly len bytes of s, nothing else)
+ * into a as IPv6, IPv4 as IPv4-mapped. Returns 0, or -1 if it is none. */
+static int
+addr_parse(const char *s, size_t len, unsigned char a[16])
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET, buf, a + 12) == 1) {
+		memset(a, 0, 10);
+		a[10] = a[11] = 0xff;
+		return 0;
+	}
+	return inet_pton(AF_INET6, buf, a) == 1 ? 0 : -1;
+}
+
+static int
+addr_is_v4(const unsigned char a[16])
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return memcmp(a, mapped, sizeof(mapped)) == 0;
+}
+
+/* a in canonical text: IPv4 dotted, else RFC 5952 IPv6. */
+static void
+addr_format(const unsigned char a[16], char *out, size_t outlen)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (addr_is_v4(a))
+		inet_ntop(AF_INET, a + 12, buf, sizeof(buf));
+	else
+		inet_ntop(AF_INET6, a, buf, sizeof(buf));
+	snprintf(out, outlen, "%s", buf);
+}
+
+/* An X-Forwarded-For entry: an address, "[v6]" or "[v6]:port", or
+ * "v4:port". Returns 0, or -1 if it is none of them. */
+static int
+xff_entry_parse(const char *s, size_t len, unsigned char a[16])
+{
+	const char *host = s, *port = NULL;
+	size_t hostlen = len;
+
+	if (len > 0 && s[0] == '[') {
+		const char *rb = memchr(s, ']', len);
+
+		if (rb == NULL)
+			return -1;
+		host = s + 1;
+		hostlen = (size_t)(rb - host);
+		if (rb + 1 < s + len) {
+			if (rb[1] != ':')
+				return -1;
+			port = rb + 2;
+		}
+		if (addr_parse(host, hostlen, a) < 0 || addr_is_v4(a))
+			return -1;
+	} else {
+		const char *colon = memchr(s, ':', len);
+
+		if (colon != NULL &&
+		    memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)) == NULL) {
+			hostlen = (size_t)(colon - s);
+			port = colon + 1;
+		}
+		if (addr_parse(host, hostlen, a) < 0)
+			return -1;
+	}
+	if (port != NULL) {
+		size_t plen = len - (size_t)(port - s);
+
+		if (plen == 0 || plen > 5 || strspn(port, "0123456789") < plen)
+			return -1;
+	}
+	return 0;
+}
+
+/* One entry of TOLLGATE_TRUSTED_PROXIES: an address, or address/bits. The
+ * prefix length is returned in *bits counted on the IPv6 form. */
+static int
+cidr_parse(const char *s, size_t len, unsigned char net[16], int *bits)
+{
+	const char *slash = memchr(s, '/', len);
+	size_t alen = slash ? (size_t)(slash - s) : len;
+	long n;
+
+	if (addr_parse(s, alen, net) < 0)
+		return -1;
+	if (slash == NULL) {
+		*bits = 128;
+		return 0;
+	}
+	n = 0;
+	for (const char *p = slash + 1; p < s + len; p++) {
+		if (*p < '0' || *p > '9' || n > 128)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	if (slash + 1 == s + len || n > (addr_is_v4(net) ? 32 : 128))
+		return -1;
+	*bits = (int)n + (addr_is_v4(net) ? 96 : 0);
+	return 0;
+}
+
+static int
+prefix_equal(const unsigned char a[16], const unsigned char b[16], int bits)
+{
+	int whole = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, (size_t)whole) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	return ((a[whole] ^ b[whole]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+/* Whether a is within an entry of list (entries that do not parse match
+ * nothing; ratelimit_open refused them at start). */
+static int
+proxies_match(const char *list, const unsigned char a[16])
+{
+	unsigned char net[16];
+	int bits;
+
+	for (const char *p = list; *(p += strspn(p, ", \t")) != '\0';) {
+		size_t len = strcspn(p, ", \t");
+
+		if (cidr_parse(p, len, net, &bits) == 0 && prefix_equal(a, net, bits))
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+/* Whether every entry of list parses; else -1 with err naming the first. */
+static int
+proxies_check(const char *list, char *err, size_t errlen)
+{
+	unsigned char net[16];
+	int bits;
+
+	for (const char *p = list; *(p += strspn(p, ", \t")) != '\0';) {
+		size_t len = strcspn(p, ", \t");
+
+		if (cidr_parse(p, len, net, &bits) < 0) {
+			snprintf(err, errlen,
+			    "TOLLGATE_TRUSTED_PROXIES: \"%.*s\" is not an IP address or CIDR",
+			    (int)(len > 64 ? 64 : len), p);
+			return -1;
+		}
+		p += len;
+	}
+	return 0;
+}
+
+int
+ratelimit_client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen)
+{
+	unsigned char a[16], hop[16];
+	const char *end;
+	size_t o = 0;
+
+	if (remote_addr == NULL || addr_parse(remote_addr, strlen(remote_addr), a) < 0) {
+		for (const char *p = remote_addr; p != NULL && *p != '\0' && o + 1 < outlen; p++)
+			if (isalnum((unsigned char)*p) || strchr(".:-_[]", *p))
+				out[o++] = *p;
+		snprintf(out + o, outlen - o, "%s", o == 0 ? "unknown" : "");
+		return -1;
+	}
+	/* Right to left: each entry was written by the hop to its right; the
+	 * first hop that is not a trusted proxy is the client. */
+	if (xff != NULL && proxies_match(cfg.trusted_proxies, a)) {
+		end = xff + strlen(xff);
+		while (end > xff) {
+			const char *start = end, *s, *e;
+
+			while (start > xff && start[-1] != ',')
+				start--;
+			for (s = start; s < end && (*s == ' ' || *s == '\t'); s++)
+				;
+			for (e = end; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
+				;
+			end = start > xff ? start - 1 : xff;
+			if (s == e)
+				continue;
+			if (xff_entry_parse(s, (size_t)(e - s), hop) < 0)
+				break;
+			memcpy(a, hop, sizeof(a));
+			if (!proxies_match(cfg.trusted_proxies, a))
+				break;
+		}
+	}
+	addr_format(a, out, outlen);
+	return 0;
+}
+
+/* The bucket of a client address: itself, or for IPv6 its /64 (one
+ * subscriber's network, where each host can take any address). */
+static void
+ip_bucket(const char *ip, char *out, size_t outlen)
+{
+	unsigned char a[16];
+	char buf[INET6_ADDRSTRLEN];
+
+	if (addr_parse(ip, strlen(ip), a) < 0)
+		snprintf(out, outlen, "%s", ip);
+	else if (addr_is_v4(a))
+		addr_format(a, out, outlen);
+	else {
+		memset(a + 8, 0, 8);
+		addr_format(a, buf, sizeof(buf));
+		snprintf(out, outlen, "%s/64", buf);
+	}
+}
+
+/* ---- the file ---- */
+
+static void
+boot_id_read(char *out, size_t outlen)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	out[0] = '\0';
+	if (f == NULL)
+		return;
+	if (fgets(out, (int)outlen, f) == NULL)
+		out[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
+
+/* Whether h describes a table this binary made since this boot. */
+static int
+header_current(const struct rl_header *h, const char *boot)
+{
+	return memcmp(h->magic, RL_MAGIC, sizeof(h->magic)) == 0 && h->version == RL_VERSION &&
+	    h->stripes == RL_STRIPES && h->slots == RL_SLOTS &&
+	    h->stripe_size == sizeof(struct rl_stripe) && h->file_size == RL_FILE_SIZE &&
+	    strncmp(h->boot_id, boot, sizeof(h->boot_id)) == 0;
+}
+
+/* Builds a fresh table in a temporary file beside path, then puts it at
+ * path: over whatever is there when replace is set (the caller holds the
+ * old file's lock), else only if path still does not exist (losing that
+ * race is success: the winner's table is as good). Returns 0, or -1 with
+ * err; the temporary file never stays. */
+static int
+table_create(const char *path, int replace, const char *boot, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	struct rl_header *h = MAP_FAILED;
+	pthread_mutexattr_t attr;
+	int fd = -1, attr_ok = 0, rc = -1;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
+		snprintf(err, errlen, "ratelimit: %s: path too long", path);
+		goto out;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) { /* mode 0600 */
+		snprintf(err, errlen, "ratelimit: cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (ftruncate(fd, (off_t)RL_FILE_SIZE) < 0 ||
+	    (h = mmap(NULL, RL_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
+	        MAP_FAILED) {
+		snprintf(err, errlen, "ratelimit: cannot size %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (tg_random(h->sipkey, sizeof(h->sipkey)) < 0) {
+		snprintf(err, errlen, "ratelimit: no randomness for the hash key");
+		goto out;
+	}
+	if (pthread_mutexattr_init(&attr) != 0) {
+		snprintf(err, errlen, "ratelimit: pthread_mutexattr_init failed");
+		goto out;
+	}
+	attr_ok = 1;
+	if (pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) != 0) {
+		snprintf(err, errlen, "ratelimit: no robust process-shared mutexes here");
+		goto out;
+	}
+	for (size_t i = 0; i < RL_STRIPES; i++) {
+		struct rl_stripe *st = (struct rl_stripe *)((char *)h + RL_HEADER_SIZE) + i;
+
+		if (pthread_mutex_init(&st->mu, &attr) != 0) {
+			snprintf(err, errlen, "ratelimit: pthread_mutex_init failed");
+			goto out;
+		}
+	}
+	memcpy(h->magic, RL_MAGIC, sizeof(h->magic));
+	h->version = RL_VERSION;
+	h->stripes = RL_STRIPES;
+	h->slots = RL_SLOTS;
+	h->stripe_size = sizeof(struct rl_stripe);
+	h->file_size = RL_FILE_SIZE;
+	snprintf(h->boot_id, sizeof(h->boot_id), "%s", boot);
+	if (replace ? rename(tmp, path) < 0 : link(tmp, path) < 0 && errno != EEXIST) {
+		snprintf(
+		    err, errlen, "ratelimit: cannot put %s in place: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (attr_ok)
+		pthread_mutexattr_destroy(&attr);
+	if (h != MAP_FAILED)
+		munmap(h, RL_FILE_SIZE);
+	if (fd >= 0) {
+		close(fd);
+		if (!(rc == 0 && replace))
+			unlink(tmp);
+	}
+	return rc;
+}
+
+int
+ratelimit_open(const char *db_path, char *err, size_t errlen)
+{
+	char path[PATH_MAX], boot[40];
+	struct stat st, named;
+	struct rl_header h;
+	void *map;
+	int fd = -1, rc = -1;
+
+	ratelimit_close();
+	if (proxies_check(cfg.trusted_proxies, err, errlen) < 0)
+		goto out;
+	if ((size_t)snprintf(path, sizeof(path), "%s-ratelimit", db_path) >= sizeof(path)) {
+		snprintf(err, errlen, "ratelimit: %s: path too long", db_path);
+		goto out;
+	}
+	boot_id_read(boot, sizeof(boot));
+	/* Open, lock, check it is still the file at path and current; else make
+	 * one and look again. Creators are serialised by the old file's lock
+	 * (replace) or by link() (create), so all processes settle on one. */
+	for (int attempt = 0; attempt < 8; attempt++) {
+		if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+			if (errno != ENOENT) {
+				snprintf(err, errlen, "ratelimit: cannot open %s: %s", path,
+				    strerror(errno));
+				goto out;
+			}
+			if (table_create(path, 0, boot, err, errlen) < 0)
+				goto out;
+			continue;
+		}
+		if (flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0) {
+			snprintf(
+			    err, errlen, "ratelimit: cannot lock %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (st.st_uid != geteuid()) {
+			snprintf(err, errlen, "ratelimit: %s belongs to another user", path);
+			goto out;
+		}
+		if (stat(path, &named) == 0 && named.st_ino == st.st_ino &&
+		    named.st_dev == st.st_dev) {
+			if (st.st_size == (off_t)RL_FILE_SIZE &&
+			    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+			    header_current(&h, boot)) {
+				map = mmap(
+				    NULL, RL_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+				if (map == MAP_FAILED) {
+					snprintf(err, errlen, "ratelimit: cannot map %s: %s", path,
+					    strerror(errno));
+					goto out;
+				}
+				rl.hdr = map;
+				rl.stripes = (struct rl_stripe *)((char *)map + RL_HEADER_SIZE);
+				rc = 0;
+				goto out;
+			}
+			if (table_create(path, 1, boot, err, errlen) < 0)
+				goto out;
+		}
+		flock(fd, LOCK_UN);
+		close(fd);
+		fd = -1;
+	}
+	snprintf(err, errlen, "ratelimit: %s kept changing while it was opened", path);
+out:
+	if (fd >= 0) {
+		/* Unlocked by hand: the mapping keeps the open file alive. */
+		flock(fd, LOCK_UN);
+		close(fd);
+	}
+	return rc;
+}
+
+void
+ratelimit_close(void)
+{
+	if (rl.hdr != NULL)
+		munmap(rl.hdr, RL_FILE_SIZE);
+	rl.hdr = NULL;
+	rl.stripes = NULL;
+}
+
+/* ---- headers and policy ---- */
+
+/* Removes every name: line from r's response headers. */
+static void
+header_drop(struct req *r, const char *name)
+{
+	size_t nlen = strlen(name), i = 0;
+
+	while (i < r->headers_len) {
+		char *line = r->headers + i, *eol = strstr(line, "\r\n");
+		size_t len = eol != NULL ? (size_t)(eol - line) + 2 : r->headers_len - i;
+
+		if (len > nlen && strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			memmove(line, line + len, r->headers_len - i - len + 1);
+			r->headers_len -= len;
+		} else
+			i += len;
+	}
+}
+
+void
+ratelimit_headers(struct req *r, const struct rl_result *res)
+{
+	static const char *const fields[] = { "X-RateLimit-Limit", "X-RateLimit-Remaining",
+		"X-RateLimit-Reset", "RateLimit-Policy", "RateLimit", "Retry-After" };
+	char v[128];
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		header_drop(r, fields[i]);
+	snprintf(v, sizeof(v), "%ld", res->limit);
+	req_header_add(r, "X-RateLimit-Limit", v);
+	snprintf(v, sizeof(v), "%ld", res->remaining);
+	req_header_add(r, "X-RateLimit-Remaining", v);
+	snprintf(v, sizeof(v), "%lld", (long long)res->reset);
+	req_header_add(r, "X-RateLimit-Reset", v);
+	snprintf(v, sizeof(v), "\"%s\";q=%ld;w=%ld", res->policy, res->limit, res->window);
+	req_header_add(r, "RateLimit-Policy", v);
+	snprintf(v, sizeof(v), "\"%s\";r=%ld;t=%ld", res->policy, res->remaining, res->reset_in);
+	req_header_add(r, "RateLimit", v);
+	if (!res->allowed) {
+		snprintf(v, sizeof(v), "%ld", res->retry_after);
+		req_header_add(r, "Retry-After", v);
+		snprintf(v, sizeof(v), "Rate limit exceeded. Try again in %ld seconds.",
+		    res->retry_after);
+		reply_error(r, ERR_RATE_LIMITED, v, NULL);
+	}
+}
+
+/* The limiter could not answer: refuse rather than serve unlimited. */
+static void
+reply_unavailable(struct req *r)
+{
+	log_msg(r->request_id, "ratelimit: the limiter is not open or a stripe stayed locked");
+	reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
+}
+
+int
+ratelimit_check_or_reply(struct req *r, const char *name, long limit, long window)
+{
+	struct rl_result res;
+
+	if (ratelimit_take(name, limit, window, tg_now(), &res) < 0) {
+		reply_unavailable(r);
+		return -1;
+	}
+	ratelimit_headers(r, &res);
+	return res.allowed ? 0 : -1;
+}
+
+/* The routes that also take from the stricter per-IP login budget. */
+static const struct {
+	enum method method;
+	const char *path;
+} login_routes[] = {
+	{ M_POST, "/v1/auth/login" },
+	{ M_POST, "/v1/signup" },
+};
+
+static int
+login_route(const struct req *r)
+{
+	for (size_t i = 0; i < sizeof(login_routes) / sizeof(login_routes[0]); i++)
+		if (r->method == login_routes[i].method &&
+		    strcmp(r->path, login_routes[i].path) == 0)
+			return 1;
+	return 0;
+}
+
+int
+ratelimit_request_or_reply(struct req *r)
+{
+	struct rl_result main_res, login_res;
+	const struct rl_result *shown = &main_res;
+	char name[160], ip[80];
+	int64_t now = tg_now();
+	long limit;
+	int rc = -1;
+
+	ip_bucket(r->client_ip, ip, sizeof(ip));
+	if (r->who.kind == PRINCIPAL_KEY) {
+		snprintf(name, sizeof(name), "key:%s", r->who.key_id);
+		limit = cfg.rate_key;
+	} else if (r->who.kind == PRINCIPAL_USER) {
+		snprintf(name, sizeof(name), "user:%s", r->who.user_id);
+		limit = cfg.rate_user;
+	} else {
+		snprintf(name, sizeof(name), "ip:%s", ip);
+		limit = cfg.rate_ip;
+	}
+	if (ratelimit_take(name, limit, RL_MINUTE, now, &main_res) < 0) {
+		reply_unavailable(r);
+		goto out;
+	}
+	if (main_res.allowed && login_route(r)) {
+		snprintf(name, sizeof(name), "login-ip:%s", ip);
+		if (ratelimit_take(name, cfg.rate_login, RL_MINUTE, now, &login_res) < 0) {
+			reply_unavailable(r);
+			goto out;
+		}
+		/* The headers show the budget that binds first. */
+		if (!login_res.allowed || login_res.remaining <= main_res.remaining)
+			shown = &login_res;
+	}
+	ratelimit_headers(r, shown);
+	rc = shown->allowed ? 0 : -1;
+out:
+	return rc;
+}
+
+/* "login-acct:" and email in lower case, so case does not buy attempts. */
+static void
+account_bucket(const char *email, char *out, size_t outlen)
+{
+	size_t o = (size_t)snprintf(out, outlen, "login-acct:");
+
+	for (; email != NULL && *email != '\0' && o + 1 < outlen; email++)
+		out[o++] = (char)tolower((unsigned char)*email);
+	out[o] = '\0';
+}
+
+int
+ratelimit_login_account_or_reply(struct req *r, const char *email)
+{
+	struct rl_result res;
+	char name[320];
+
+	account_bucket(email, name, sizeof(name));
+	if (ratelimit_peek(
+	        name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(), &res) < 0) {
+		reply_unavailable(r);
+		return -1;
+	}
+	if (res.allowed)
+		return 0;
+	ratelimit_headers(r, &res);
+	return -1;
+}
+
+void
+ratelimit_login_failed(const char *email)
+{
+	struct rl_result res;
+	char name[320];
+
+	account_bucket(email, name, sizeof(name));
+	if (ratelimit_take(
+	        name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(), &res) < 0)
+		log_msg(NULL, "ratelimit: a failed login could not be counted");
+}

@@ -1,0 +1,78 @@
+/* ratelimit.h: the host-wide rate limiter: fixed-window counters in a file
+ * that every worker thread and every `tollgate serve` process on the host
+ * maps, and the policy that picks a request's bucket. */
+#ifndef RATELIMIT_H
+#define RATELIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct req;
+
+/* The window of the per-account failed-login budget (cfg.rate_login_account). */
+#define RATELIMIT_LOGIN_ACCOUNT_WINDOW (15 * 60)
+
+/* What one look at a bucket found. */
+struct rl_result {
+	int allowed; /* 1: the request may go on */
+	long limit; /* units a window */
+	long remaining; /* units left in the window after this one */
+	int64_t reset; /* unix time the window ends and the budget returns */
+	long reset_in; /* reset - now: seconds, >= 1 */
+	long retry_after; /* seconds, >= 1 when !allowed, else 0 */
+	long window; /* seconds */
+	int full; /* refused only because the table had no room for a new bucket */
+	char policy[16]; /* the bucket name up to ':' ("key", "ip", ...) */
+};
+
+/* Maps "<db_path>-ratelimit" (mode 0600), creating it or replacing one of
+ * another layout or an earlier boot, and checks cfg.trusted_proxies. Call
+ * once per process, before its threads start. On error returns -1 with a
+ * sentence in err and the limiter stays closed. */
+int ratelimit_open(const char *db_path, char *err, size_t errlen);
+/* Unmaps the table; the file stays for the other processes. */
+void ratelimit_close(void);
+
+/* Takes one unit from bucket name (limit units per window seconds) at unix
+ * time now. Never refuses a request the budget allows; when the bucket is
+ * spent, or new and the table has no room for it (out->full), fills out with
+ * allowed 0. Returns 0, or -1 (out untouched) when the limiter is not open or
+ * its lock cannot be had within 2 seconds. No allocation, no system call
+ * unless another thread holds the same stripe. */
+int ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl_result *out);
+/* As ratelimit_take, but takes nothing: whether one more unit would be given. */
+int ratelimit_peek(const char *name, long limit, long window, int64_t now, struct rl_result *out);
+
+/* Replaces r's rate-limit fields with res's: X-RateLimit-Limit, -Remaining,
+ * -Reset (unix time), RateLimit-Policy and RateLimit (IETF draft 10); when
+ * res refuses, answers 429 RATE_LIMITED with Retry-After and "Rate limit
+ * exceeded. Try again in N seconds." */
+void ratelimit_headers(struct req *r, const struct rl_result *res);
+/* Takes a unit from name and sets the headers. Returns 0 if r may go on, -1
+ * when it answered (429, or 503 UNAVAILABLE if the limiter failed). */
+int ratelimit_check_or_reply(struct req *r, const char *name, long limit, long window);
+
+/* The request's budget, by r->who: "key:<id>" (cfg.rate_key), "user:<id>"
+ * (cfg.rate_user), else "ip:<r->client_ip>" (cfg.rate_ip; an IPv6 client
+ * counts by its /64); POST /v1/auth/login and /v1/signup also take from
+ * "login-ip:<ip>" (cfg.rate_login). A minute each. Returns 0 or -1 as
+ * ratelimit_check_or_reply. */
+int ratelimit_request_or_reply(struct req *r);
+
+/* Before checking a password: answers 429 and returns -1 when email (as
+ * typed, whether or not the account exists) has had cfg.rate_login_account
+ * failed logins in its 15-minute window. */
+int ratelimit_login_account_or_reply(struct req *r, const char *email);
+/* After a wrong password for email: counts one failure. */
+void ratelimit_login_failed(const char *email);
+
+/* The client's address: remote_addr, or, when remote_addr is one of
+ * cfg.trusted_proxies (IPs or CIDRs, separated by commas or spaces), the
+ * right-most X-Forwarded-For entry that is not (an entry that is no address
+ * stops the walk at the hop before it). Written in canonical form
+ * (IPv4-mapped IPv6 as IPv4) to out, at least 64 bytes. Returns 0, or -1
+ * when remote_addr is no address: then out is remote_addr's printable
+ * characters ("unknown" if none). */
+int ratelimit_client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen);
+
+#endif

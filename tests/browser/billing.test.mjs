@@ -1,0 +1,86 @@
+// billing.test.mjs: User menu → Billing in a real browser: the meters with
+// one at its limit (saved as a screenshot), PLAN_LIMIT from anywhere routing
+// to Billing with the meter named, and the plan upgrade.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, api } from '../lib/stack.mjs';
+import { launch, loginToken, screenshotPath, signInUI, signUp } from '../lib/browser.mjs';
+
+let stack;
+let browser;
+before(async () => {
+  stack = await startStack();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+
+// An organization on Trial whose one project fills the projects meter.
+async function fullTrial() {
+  const who = await signUp(stack);
+  const token = await loginToken(stack, who);
+  const r = await api(stack, 'POST', '/v1/projects', { token, json: { name: 'CRM sync' } });
+  assert.equal(r.status, 201, r.text);
+  await api(stack, 'POST', '/v1/auth/logout', { token });
+  return who;
+}
+
+test('usage meters show used / limit and reset date; a full meter says what to do', async () => {
+  const who = await fullTrial();
+  const page = await browser.device(stack);
+  await signInUI(page, who);
+  // User menu → Billing, by keyboard.
+  await page.getByRole('button', { name: /Ada Lovelace/ }).press('Enter');
+  await page.getByRole('link', { name: 'Billing' }).press('Enter');
+  await page.getByRole('heading', { level: 1, name: 'Billing' }).waitFor();
+
+  const projects = page.locator('[data-meter="projects"]');
+  await projects.waitFor();
+  assert.match(await projects.textContent(), /1\s*\/\s*1\s*projects/);
+  assert.match(await projects.textContent(), /Limit reached/);
+  assert.match(await projects.textContent(), /You can't add more projects on this plan\..*upgrade your plan/);
+  assert.equal(await projects.getByRole('progressbar').getAttribute('aria-valuetext'), '1 of 1 projects used');
+  assert.ok((await projects.getAttribute('class')).includes('meter-full'));
+
+  const records = page.locator('[data-meter="records"]');
+  assert.match(await records.textContent(), /0\s*\/\s*10,000\s*records/);
+  assert.match(await records.textContent(), /Resets on [A-Z][a-z]{2} 1, \d{4}/);
+  assert.doesNotMatch(await records.textContent(), /Limit reached/);
+  for (const m of ['users', 'apiKeys', 'jobs']) assert.equal(await page.locator(`[data-meter="${m}"]`).count(), 1);
+
+  await page.screenshot({ path: screenshotPath('billing-usage.png'), fullPage: true });
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('PLAN_LIMIT on creating a second project routes to Billing with the meter named', async () => {
+  const who = await fullTrial();
+  const page = await browser.device(stack);
+  await signInUI(page, who);
+  await page.getByLabel('Project name').fill('A second project');
+  await page.getByRole('button', { name: 'Create project' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Billing' }).waitFor();
+  assert.match(page.url(), /#\/billing\?meter=projects$/);
+  await page.getByText("Your plan's limit for projects is reached (1 of 1 used).").waitFor();
+  const meter = page.locator('[data-meter="projects"].meter-highlight');
+  assert.equal(await meter.count(), 1);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('an admin upgrades the plan and the meter has room again', async () => {
+  const who = await fullTrial();
+  const page = await browser.device(stack);
+  await signInUI(page, who);
+  await page.goto('/#/billing');
+  await page.getByRole('button', { name: 'Switch to Starter' }).click();
+  await page.locator('[data-plan="starter"]').getByText('Your plan').waitFor();
+  const projects = page.locator('[data-meter="projects"]');
+  assert.match(await projects.textContent(), /1\s*\/\s*5\s*projects/);
+  assert.doesNotMatch(await projects.textContent(), /Limit reached/);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

@@ -1,0 +1,763 @@
+/* test_ratelimit.c: the host-wide limiter gives exactly N a window across
+ * threads and processes, survives a holder that dies, refuses rather than
+ * fails open when full, and finds the client behind trusted proxies. */
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../src/ratelimit.c"
+#include "unit.h"
+
+static char dir[64], db[128], file[160];
+
+/* A fresh directory and a limiter opened on "<dir>/t.db". */
+static void
+fresh(void)
+{
+	char err[256];
+
+	snprintf(dir, sizeof(dir), "/tmp/tollgate-rl-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(db, sizeof(db), "%s/t.db", dir);
+	snprintf(file, sizeof(file), "%s-ratelimit", db);
+	cfg.trusted_proxies[0] = '\0';
+	if (ratelimit_open(db, err, sizeof(err)) < 0) {
+		printf("#   ratelimit_open: %s\n", err);
+		abort();
+	}
+}
+
+static void
+cleanup(void)
+{
+	ratelimit_close();
+	unlink(file);
+	rmdir(dir);
+}
+
+/* Entries of dir other than . and .. */
+static int
+dir_entries(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+static int
+take(const char *name, long limit, long window, int64_t now, struct rl_result *res)
+{
+	return ratelimit_take(name, limit, window, now, res);
+}
+
+static void
+test_siphash_vectors(void)
+{
+	/* The reference vectors: key 00..0f, messages 00..(n-1). */
+	uint64_t k[2] = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
+	unsigned char m[15];
+
+	for (int i = 0; i < 15; i++)
+		m[i] = (unsigned char)i;
+	CHECK(siphash24(m, 0, k) == 0x726fdb47dd0e0e31ULL);
+	CHECK(siphash24(m, 15, k) == 0xa129ca6149be45e5ULL);
+}
+
+static void
+test_exactly_n_then_refused(void)
+{
+	struct rl_result res;
+
+	fresh();
+	for (long i = 1; i <= 5; i++) {
+		CHECK(take("key:k1", 5, 60, 1000, &res) == 0);
+		CHECK(res.allowed && res.remaining == 5 - i);
+		CHECK(
+		    res.limit == 5 && res.window == 60 && res.reset == 1060 && res.reset_in == 60);
+		CHECK(res.retry_after == 0 && !res.full && strcmp(res.policy, "key") == 0);
+	}
+	CHECK(take("key:k1", 5, 60, 1000, &res) == 0);
+	CHECK(!res.allowed && res.remaining == 0 && res.reset == 1060 && res.retry_after == 60);
+	CHECK(take("key:k1", 5, 60, 1047, &res) == 0);
+	CHECK(!res.allowed && res.retry_after == 13 && res.reset_in == 13);
+	CHECK(take("key:k1", 5, 60, 1059, &res) == 0);
+	CHECK(!res.allowed && res.retry_after == 1);
+	/* A refusal takes nothing: the next window is whole. */
+	CHECK(take("key:k1", 5, 60, 1060, &res) == 0);
+	CHECK(res.allowed && res.remaining == 4 && res.reset == 1120);
+	cleanup();
+}
+
+static void
+test_window_rollover(void)
+{
+	struct rl_result res;
+
+	fresh();
+	CHECK(take("user:u1", 2, 60, 5000, &res) == 0 && res.allowed && res.reset == 5060);
+	CHECK(take("user:u1", 2, 60, 5030, &res) == 0 && res.allowed && res.remaining == 0);
+	CHECK(take("user:u1", 2, 60, 5031, &res) == 0 && !res.allowed && res.retry_after == 29);
+	/* The next window opens with the first request after the last closed. */
+	CHECK(take("user:u1", 2, 60, 5200, &res) == 0 && res.allowed);
+	CHECK(res.reset == 5260 && res.remaining == 1);
+	/* A limit raised mid-window counts what was given. */
+	CHECK(take("user:u1", 4, 60, 5201, &res) == 0 && res.allowed && res.remaining == 2);
+	cleanup();
+}
+
+static void
+test_buckets_independent(void)
+{
+	struct rl_result res;
+
+	fresh();
+	for (int i = 0; i < 3; i++)
+		CHECK(take("ip:192.0.2.1", 3, 60, 100, &res) == 0 && res.allowed);
+	CHECK(take("ip:192.0.2.1", 3, 60, 100, &res) == 0 && !res.allowed);
+	CHECK(take("ip:192.0.2.2", 3, 60, 100, &res) == 0 && res.allowed && res.remaining == 2);
+	CHECK(take("login-ip:192.0.2.1", 3, 60, 100, &res) == 0 && res.allowed);
+	CHECK(strcmp(res.policy, "login-ip") == 0);
+	CHECK(take("key:192.0.2.1", 3, 60, 100, &res) == 0 && res.allowed);
+	cleanup();
+}
+
+static void
+test_peek_takes_nothing(void)
+{
+	struct rl_result res;
+
+	fresh();
+	CHECK(ratelimit_peek("login-acct:a@b.c", 2, 900, 100, &res) == 0);
+	CHECK(res.allowed && res.remaining == 2 && res.reset == 1000);
+	CHECK(take("login-acct:a@b.c", 2, 900, 100, &res) == 0 && res.remaining == 1);
+	CHECK(ratelimit_peek("login-acct:a@b.c", 2, 900, 200, &res) == 0);
+	CHECK(res.allowed && res.remaining == 1 && res.reset == 1000);
+	CHECK(take("login-acct:a@b.c", 2, 900, 200, &res) == 0 && res.remaining == 0);
+	CHECK(ratelimit_peek("login-acct:a@b.c", 2, 900, 300, &res) == 0);
+	CHECK(!res.allowed && res.retry_after == 700);
+	CHECK(ratelimit_peek("login-acct:a@b.c", 2, 900, 1000, &res) == 0 && res.allowed);
+	cleanup();
+}
+
+struct hammer {
+	pthread_barrier_t *start;
+	const char *name;
+	long limit, tries;
+	int64_t now;
+	long allowed, errors;
+};
+
+static void *
+hammer_main(void *arg)
+{
+	struct hammer *h = arg;
+	struct rl_result res;
+
+	pthread_barrier_wait(h->start);
+	for (long i = 0; i < h->tries; i++) {
+		if (ratelimit_take(h->name, h->limit, 60, h->now, &res) < 0)
+			h->errors++;
+		else if (res.allowed)
+			h->allowed++;
+	}
+	return NULL;
+}
+
+/* nthreads threads take tries units each from name; the sum given. */
+static long
+hammer(int nthreads, const char *name, long limit, long tries, int64_t now)
+{
+	pthread_t t[16];
+	struct hammer h[16];
+	pthread_barrier_t start;
+	long total = 0;
+
+	pthread_barrier_init(&start, NULL, (unsigned)nthreads);
+	for (int i = 0; i < nthreads; i++) {
+		h[i] = (struct hammer){ &start, name, limit, tries, now, 0, 0 };
+		pthread_create(&t[i], NULL, hammer_main, &h[i]);
+	}
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(t[i], NULL);
+		total += h[i].errors ? -100000 : h[i].allowed;
+	}
+	pthread_barrier_destroy(&start);
+	return total;
+}
+
+static void
+test_16_threads_exact(void)
+{
+	char name[32];
+
+	fresh();
+	for (int round = 0; round < 20; round++) {
+		snprintf(name, sizeof(name), "key:hot%d", round);
+		CHECK(hammer(16, name, 50, 20, 7000) == 50);
+	}
+	cleanup();
+}
+
+/* Forks n processes that each open the limiter on db anew and hammer name
+ * with 8 threads; returns the units they were given together. */
+static long
+processes_hammer(int n, const char *name, long limit, long tries)
+{
+	int fds[2];
+	long total = 0, got;
+	pid_t pid[8];
+
+	if (pipe(fds) < 0)
+		return -1;
+	fflush(stdout);
+	for (int i = 0; i < n; i++) {
+		if ((pid[i] = fork()) == 0) {
+			char err[256];
+
+			ratelimit_close();
+			if (ratelimit_open(db, err, sizeof(err)) < 0)
+				_exit(2);
+			got = hammer(8, name, limit, tries, 9000);
+			if (write(fds[1], &got, sizeof(got)) != (ssize_t)sizeof(got))
+				_exit(3);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	while (read(fds[0], &got, sizeof(got)) == (ssize_t)sizeof(got))
+		total += got;
+	close(fds[0]);
+	for (int i = 0; i < n; i++) {
+		int status;
+
+		waitpid(pid[i], &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			total = -1;
+	}
+	return total;
+}
+
+static void
+test_processes_exact(void)
+{
+	struct rl_result res;
+
+	fresh();
+	CHECK(processes_hammer(2, "key:shared", 300, 50) == 300);
+	CHECK(processes_hammer(4, "ip:198.51.100.1", 77, 40) == 77);
+	/* This process sees what the others counted. */
+	CHECK(ratelimit_peek("key:shared", 300, 60, 9000, &res) == 0);
+	CHECK(!res.allowed && res.remaining == 0);
+	cleanup();
+}
+
+static struct rl_stripe *
+stripe_of(const char *name)
+{
+	return &rl.stripes[bucket_key(name) & (RL_STRIPES - 1)];
+}
+
+/* A child locks name's stripe, then dies: by _exit, or by SIGKILL. */
+static void
+die_holding(const char *name, int by_kill)
+{
+	int fds[2];
+	char c = 0;
+	pid_t pid;
+
+	if (pipe(fds) < 0)
+		return;
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		if (stripe_lock(stripe_of(name)) < 0)
+			_exit(2);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(3);
+		if (by_kill)
+			pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	CHECK(read(fds[0], &c, 1) == 1 && c == 'x');
+	close(fds[0]);
+	if (by_kill)
+		kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void
+test_dead_holder_does_not_wedge(void)
+{
+	struct rl_result res;
+	uint64_t before;
+	int64_t t0;
+
+	fresh();
+	CHECK(take("key:victim", 3, 60, 100, &res) == 0 && res.allowed);
+	before = rl.hdr->owner_dead;
+	die_holding("key:victim", 0);
+	t0 = tg_now_ms();
+	CHECK(take("key:victim", 3, 60, 100, &res) == 0 && res.allowed && res.remaining == 1);
+	CHECK(tg_now_ms() - t0 < 500);
+	CHECK(rl.hdr->owner_dead == before + 1);
+	die_holding("key:victim", 1);
+	CHECK(take("key:victim", 3, 60, 100, &res) == 0 && res.allowed && res.remaining == 0);
+	CHECK(rl.hdr->owner_dead == before + 2);
+	/* And the stripe is an ordinary lock again. */
+	CHECK(take("key:victim", 3, 60, 100, &res) == 0 && !res.allowed);
+	cleanup();
+}
+
+static void
+test_stuck_holder_fails_closed(void)
+{
+	struct rl_result res;
+	struct req r;
+	int fds[2];
+	char c = 0;
+	pid_t pid;
+	int64_t t0;
+
+	fresh();
+	if (pipe(fds) < 0)
+		return;
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		if (stripe_lock(stripe_of("key:stuck")) < 0 || write(fds[1], "x", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	CHECK(read(fds[0], &c, 1) == 1);
+	close(fds[0]);
+	close(fds[1]);
+	t0 = tg_now_ms();
+	CHECK(take("key:stuck", 3, 60, 100, &res) == -1);
+	CHECK(tg_now_ms() - t0 >= 1900);
+	memset(&r, 0, sizeof(r));
+	CHECK(ratelimit_check_or_reply(&r, "key:stuck", 3, 60) == -1);
+	CHECK(r.replied && r.status == 503);
+	req_free(&r);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK(take("key:stuck", 3, 60, 100, &res) == 0 && res.allowed);
+	cleanup();
+}
+
+static void
+test_table_full(void)
+{
+	char names[RL_SLOTS + 2][40];
+	struct rl_result res;
+	uint64_t target = 0, before;
+	int n = 0;
+
+	fresh();
+	/* Names that all land in one stripe. */
+	for (int i = 0; n < RL_SLOTS + 2; i++) {
+		char name[40];
+		uint64_t stripe;
+
+		snprintf(
+		    name, sizeof(name), "ip:10.%d.%d.%d", i >> 16 & 255, i >> 8 & 255, i & 255);
+		stripe = bucket_key(name) & (RL_STRIPES - 1);
+		if (n == 0)
+			target = stripe;
+		if (stripe == target)
+			snprintf(names[n++], sizeof(names[0]), "%s", name);
+	}
+	for (int i = 0; i < RL_SLOTS; i++)
+		CHECK(take(names[i], 10, 60, 2000 + i / 8, &res) == 0 && res.allowed);
+	/* Full: the new bucket is refused until the first live one expires. */
+	before = rl.hdr->full_refusals;
+	CHECK(take(names[RL_SLOTS], 10, 60, 2010, &res) == 0);
+	CHECK(!res.allowed && res.full && res.remaining == 0 && res.limit == 10);
+	CHECK(res.reset == 2060 && res.retry_after == 50);
+	CHECK(rl.hdr->full_refusals == before + 1);
+	CHECK(ratelimit_peek(names[RL_SLOTS], 10, 60, 2010, &res) == 0 && !res.allowed && res.full);
+	/* The buckets already there go on. */
+	CHECK(take(names[5], 10, 60, 2010, &res) == 0 && res.allowed && res.remaining == 8);
+	/* Once windows end their slots are reused, and nothing else is lost. */
+	CHECK(take(names[RL_SLOTS], 10, 60, 2060, &res) == 0 && res.allowed && !res.full);
+	CHECK(take(names[RL_SLOTS + 1], 10, 60, 2060, &res) == 0 && res.allowed);
+	CHECK(take(names[63], 10, 60, 2060, &res) == 0 && res.allowed && res.remaining == 8);
+	CHECK(take(names[RL_SLOTS], 10, 60, 2061, &res) == 0 && res.remaining == 8);
+	cleanup();
+}
+
+static void
+test_file_reused_and_replaced(void)
+{
+	struct rl_result res;
+	struct stat st1, st2;
+	struct rl_header h;
+	char err[256];
+	FILE *f;
+
+	fresh();
+	CHECK(stat(file, &st1) == 0 && (st1.st_mode & 0777) == 0600);
+	CHECK(take("key:keep", 5, 60, 100, &res) == 0 && take("key:keep", 5, 60, 100, &res) == 0);
+	/* Reopened: the same file and the counts in it. */
+	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(stat(file, &st2) == 0 && st2.st_ino == st1.st_ino);
+	CHECK(ratelimit_peek("key:keep", 5, 60, 100, &res) == 0 && res.remaining == 3);
+	/* An older layout is replaced by a fresh table. */
+	ratelimit_close();
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, RL_MAGIC, 8);
+	h.version = RL_VERSION - 1;
+	f = fopen(file, "r+");
+	CHECK(f != NULL && fwrite(&h, sizeof(h), 1, f) == 1);
+	if (f != NULL)
+		fclose(f);
+	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(stat(file, &st2) == 0 && st2.st_ino != st1.st_ino && (st2.st_mode & 0777) == 0600);
+	CHECK(rl.hdr->version == RL_VERSION);
+	CHECK(ratelimit_peek("key:keep", 5, 60, 100, &res) == 0 && res.remaining == 5);
+	/* So is one from before this boot, and one that is no table at all. */
+	snprintf(rl.hdr->boot_id, sizeof(rl.hdr->boot_id), "another-boot");
+	st1 = st2;
+	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(stat(file, &st2) == 0 && st2.st_ino != st1.st_ino);
+	ratelimit_close();
+	f = fopen(file, "w");
+	CHECK(f != NULL && fputs("not a table", f) >= 0);
+	if (f != NULL)
+		fclose(f);
+	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(take("key:keep", 5, 60, 100, &res) == 0 && res.allowed && res.remaining == 4);
+	/* No temporary files are left beside it. */
+	CHECK(dir_entries() == 1);
+	cleanup();
+}
+
+static void
+test_concurrent_creation(void)
+{
+	struct rl_result res;
+	struct stat st;
+	char err[256];
+	pid_t pid[6];
+
+	fresh();
+	cleanup();
+	CHECK(mkdir(dir, 0700) == 0);
+	fflush(stdout);
+	/* Six processes race to create the file; they settle on one table. */
+	for (int i = 0; i < 6; i++) {
+		if ((pid[i] = fork()) == 0) {
+			if (ratelimit_open(db, err, sizeof(err)) < 0 ||
+			    ratelimit_take("key:race", 100, 60, 100, &res) < 0)
+				_exit(2);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 6; i++) {
+		int status;
+
+		waitpid(pid[i], &status, 0);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(ratelimit_peek("key:race", 100, 60, 100, &res) == 0 && res.remaining == 94);
+	CHECK(stat(file, &st) == 0 && (size_t)st.st_size == RL_FILE_SIZE);
+	CHECK(dir_entries() == 1);
+	cleanup();
+}
+
+static void
+test_closed_limiter(void)
+{
+	struct rl_result res;
+	struct req r;
+
+	ratelimit_close();
+	CHECK(take("key:x", 1, 60, 100, &res) == -1);
+	memset(&r, 0, sizeof(r));
+	CHECK(ratelimit_check_or_reply(&r, "key:x", 1, 60) == -1 && r.status == 503);
+	req_free(&r);
+}
+
+static int
+client(const char *remote, const char *xff, const char *want)
+{
+	char out[64];
+
+	ratelimit_client_ip(remote, xff, out, sizeof(out));
+	if (strcmp(out, want) != 0) {
+		printf("#   client(%s, %s) = %s, want %s\n", remote, xff ? xff : "NULL", out, want);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+test_client_ip(void)
+{
+	char out[64];
+
+	/* No proxies configured: X-Forwarded-For is never believed. */
+	cfg.trusted_proxies[0] = '\0';
+	CHECK(client("203.0.113.5", "1.2.3.4", "203.0.113.5"));
+	CHECK(client("203.0.113.5", NULL, "203.0.113.5"));
+	snprintf(cfg.trusted_proxies, sizeof(cfg.trusted_proxies), "10.0.0.0/8, 192.168.1.1");
+	/* From a proxy that is not trusted: ignored too. */
+	CHECK(client("203.0.113.5", "1.2.3.4", "203.0.113.5"));
+	CHECK(client("10.0.0.1", "1.2.3.4", "1.2.3.4"));
+	CHECK(client("10.0.0.1", NULL, "10.0.0.1"));
+	CHECK(client("10.0.0.1", "", "10.0.0.1"));
+	/* A client's own X-Forwarded-For is to the left of what proxies add. */
+	CHECK(client("10.0.0.1", "6.6.6.6, 1.2.3.4", "1.2.3.4"));
+	CHECK(client("10.0.0.1", "10.9.9.9, 1.2.3.4", "1.2.3.4"));
+	CHECK(client("10.0.0.1", "6.6.6.6, 1.2.3.4, 192.168.1.1, 10.1.1.1", "1.2.3.4"));
+	CHECK(client("10.0.0.1", "10.2.2.2, 192.168.1.1", "10.2.2.2"));
+	CHECK(client("10.0.0.1", " , ,1.2.3.4 ,", "1.2.3.4"));
+	CHECK(client("10.0.0.1", "1.2.3.4:5678", "1.2.3.4"));
+	/* Garbage stops the walk at the last hop known. */
+	CHECK(client("10.0.0.1", "1.2.3.4, garbage", "10.0.0.1"));
+	CHECK(client("10.0.0.1", "1.2.3.4, garbage, 10.3.3.3", "10.3.3.3"));
+	CHECK(client("10.0.0.1", "garbage, 1.2.3.4", "1.2.3.4"));
+	CHECK(client("10.0.0.1", "1.2.3.4:99999999", "10.0.0.1"));
+	CHECK(client("10.0.0.1", "1.2.3.4:", "10.0.0.1"));
+	CHECK(client("10.0.0.1", "01.2.3.4", "10.0.0.1"));
+	CHECK(client("10.0.0.1", "1.2.3.4/8", "10.0.0.1"));
+	CHECK(client("10.0.0.1", "fe80::1%eth0", "10.0.0.1"));
+	CHECK(client("10.0.0.1", "[1.2.3.4]", "10.0.0.1"));
+	CHECK(client("10.0.0.1", "\"1.2.3.4\"", "10.0.0.1"));
+	/* IPv6, brackets and ports, IPv4-mapped addresses. */
+	snprintf(cfg.trusted_proxies, sizeof(cfg.trusted_proxies), "::1 2001:db8::/32,10.0.0.0/8");
+	CHECK(client("::1", "2001:db9::1", "2001:db9::1"));
+	CHECK(client("::1", "[2001:DB9:0:0::1]:443", "2001:db9::1"));
+	CHECK(client("::1", "2001:db9::7, 2001:db8::5", "2001:db9::7"));
+	CHECK(client("::1", "2001:db8::5", "2001:db8::5"));
+	CHECK(client("::2", "2001:db9::1", "::2"));
+	CHECK(client("::ffff:10.0.0.1", "1.2.3.4", "1.2.3.4"));
+	CHECK(client("::ffff:203.0.113.9", "1.2.3.4", "203.0.113.9"));
+	CHECK(client("10.0.0.1", "::ffff:1.2.3.4", "1.2.3.4"));
+	/* Everything trusted: the left-most entry is the best known. */
+	snprintf(cfg.trusted_proxies, sizeof(cfg.trusted_proxies), "0.0.0.0/0");
+	CHECK(client("10.0.0.1", "1.2.3.4, 5.6.7.8", "1.2.3.4"));
+	/* A REMOTE_ADDR that is no address is kept, printable, and reported. */
+	CHECK(ratelimit_client_ip("unix:", "1.2.3.4", out, sizeof(out)) == -1);
+	CHECK(strcmp(out, "unix:") == 0);
+	CHECK(ratelimit_client_ip("", NULL, out, sizeof(out)) == -1 && strcmp(out, "unknown") == 0);
+	CHECK(ratelimit_client_ip(NULL, NULL, out, sizeof(out)) == -1);
+	CHECK(ratelimit_client_ip("a b\r\n", NULL, out, sizeof(out)) == -1);
+	CHECK(strcmp(out, "ab") == 0);
+	CHECK(ratelimit_client_ip("1.2.3.4", NULL, out, sizeof(out)) == 0);
+	cfg.trusted_proxies[0] = '\0';
+}
+
+static void
+test_trusted_proxies_checked(void)
+{
+	static const char *const good[] = { "", "10.0.0.0/8", " 127.0.0.1 , ::1 ", "::/0",
+		"2001:db8::/32, 192.168.0.0/16 10.0.0.1" };
+	static const char *const bad[] = { "10.0.0.0/33", "1.2.3.4/", "::/129", "localhost",
+		"10.0.0.0/8, nope", "1.2.3.4/-1", "1.2.3.4/08x" };
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(proxies_check(good[i], err, sizeof(err)) == 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(proxies_check(bad[i], err, sizeof(err)) == -1);
+	snprintf(cfg.trusted_proxies, sizeof(cfg.trusted_proxies), "10.0.0.0/8, nope");
+	CHECK(ratelimit_open("/tmp/unused.db", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "TOLLGATE_TRUSTED_PROXIES") && strstr(err, "\"nope\""));
+	cfg.trusted_proxies[0] = '\0';
+}
+
+static void
+test_ip_bucket(void)
+{
+	char out[80];
+
+	ip_bucket("2001:db8:1:2:3:4:5:6", out, sizeof(out));
+	CHECK(strcmp(out, "2001:db8:1:2::/64") == 0);
+	ip_bucket("192.0.2.1", out, sizeof(out));
+	CHECK(strcmp(out, "192.0.2.1") == 0);
+	ip_bucket("::ffff:192.0.2.1", out, sizeof(out));
+	CHECK(strcmp(out, "192.0.2.1") == 0);
+	ip_bucket("unix:", out, sizeof(out));
+	CHECK(strcmp(out, "unix:") == 0);
+}
+
+static int
+header_count(const struct req *r, const char *line)
+{
+	int n = 0;
+
+	for (const char *p = r->headers; (p = strstr(p, line)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static void
+test_headers(void)
+{
+	struct rl_result res;
+	struct req r;
+
+	fresh();
+	memset(&r, 0, sizeof(r));
+	req_header_add(&r, "Allow", "GET");
+	CHECK(take("key:h", 2, 60, 1000, &res) == 0);
+	ratelimit_headers(&r, &res);
+	CHECK(header_count(&r, "X-RateLimit-Limit: 2\r\n") == 1);
+	CHECK(header_count(&r, "X-RateLimit-Remaining: 1\r\n") == 1);
+	CHECK(header_count(&r, "X-RateLimit-Reset: 1060\r\n") == 1);
+	CHECK(header_count(&r, "RateLimit-Policy: \"key\";q=2;w=60\r\n") == 1);
+	CHECK(header_count(&r, "\nRateLimit: \"key\";r=1;t=60\r\n") == 1);
+	CHECK(header_count(&r, "Retry-After") == 0 && !r.replied);
+	/* Set again, they replace the old ones and keep the others. */
+	CHECK(take("key:h", 2, 60, 1010, &res) == 0);
+	ratelimit_headers(&r, &res);
+	CHECK(header_count(&r, "X-RateLimit-Remaining: 0\r\n") == 1);
+	CHECK(header_count(&r, "X-RateLimit-Remaining") == 1);
+	CHECK(header_count(&r, "\nRateLimit: \"key\";r=0;t=50\r\n") == 1);
+	CHECK(strncmp(r.headers, "Allow: GET\r\n", 12) == 0);
+	/* Refused: 429 with Retry-After and the same N in the sentence. */
+	CHECK(take("key:h", 2, 60, 1012, &res) == 0 && !res.allowed);
+	ratelimit_headers(&r, &res);
+	CHECK(r.replied && r.status == 429 && strcmp(r.error_code, "RATE_LIMITED") == 0);
+	CHECK(header_count(&r, "Retry-After: 48\r\n") == 1);
+	CHECK(header_count(&r, "X-RateLimit-Reset: 1060\r\n") == 1);
+	CHECK(r.resp_body != NULL &&
+	    strstr(r.resp_body, "\"error\":\"Rate limit exceeded. Try again in 48 seconds.\""));
+	CHECK(strstr(r.resp_body, "\"errorCode\":\"RATE_LIMITED\"") != NULL);
+	req_free(&r);
+	cleanup();
+}
+
+static void
+req_for(struct req *r, enum method m, const char *path, const char *ip)
+{
+	req_free(r);
+	memset(r, 0, sizeof(*r));
+	r->method = m;
+	r->path = path;
+	snprintf(r->client_ip, sizeof(r->client_ip), "%s", ip);
+}
+
+static void
+test_request_policy(void)
+{
+	struct req r;
+
+	fresh();
+	memset(&r, 0, sizeof(r));
+	cfg.rate_ip = 3;
+	cfg.rate_key = 5;
+	cfg.rate_user = 4;
+	cfg.rate_login = 2;
+	cfg.now = 50000;
+	for (int i = 0; i < 3; i++) {
+		req_for(&r, M_GET, "/v1/health", "198.51.100.7");
+		CHECK(ratelimit_request_or_reply(&r) == 0 && !r.replied);
+	}
+	req_for(&r, M_GET, "/v1/health", "198.51.100.7");
+	CHECK(ratelimit_request_or_reply(&r) == -1 && r.status == 429);
+	CHECK(header_count(&r, "RateLimit-Policy: \"ip\";q=3;w=60") == 1);
+	/* The same address with a key counts against the key. */
+	req_for(&r, M_GET, "/v1/health", "198.51.100.7");
+	r.who.kind = PRINCIPAL_KEY;
+	snprintf(r.who.key_id, sizeof(r.who.key_id), "key_1");
+	CHECK(ratelimit_request_or_reply(&r) == 0);
+	CHECK(header_count(&r, "X-RateLimit-Limit: 5\r\n") == 1);
+	CHECK(header_count(&r, "X-RateLimit-Remaining: 4\r\n") == 1);
+	req_for(&r, M_GET, "/v1/health", "198.51.100.7");
+	r.who.kind = PRINCIPAL_USER;
+	snprintf(r.who.user_id, sizeof(r.who.user_id), "usr_1");
+	CHECK(ratelimit_request_or_reply(&r) == 0);
+	CHECK(header_count(&r, "RateLimit-Policy: \"user\";q=4;w=60") == 1);
+	/* Login and signup also spend the stricter per-IP login budget. */
+	req_for(&r, M_POST, "/v1/auth/login", "198.51.100.8");
+	CHECK(ratelimit_request_or_reply(&r) == 0);
+	CHECK(header_count(&r, "RateLimit-Policy: \"login-ip\";q=2;w=60") == 1);
+	req_for(&r, M_POST, "/v1/signup", "198.51.100.8");
+	CHECK(ratelimit_request_or_reply(&r) == 0);
+	CHECK(header_count(&r, "RateLimit: \"login-ip\";r=0;t=60") == 1);
+	req_for(&r, M_POST, "/v1/auth/login", "198.51.100.8");
+	CHECK(ratelimit_request_or_reply(&r) == -1 && r.status == 429);
+	CHECK(header_count(&r, "\"login-ip\"") == 2);
+	req_for(&r, M_GET, "/v1/health", "198.51.100.8");
+	CHECK(ratelimit_request_or_reply(&r) == -1 && r.status == 429); /* the ip budget: 3 */
+	/* An IPv6 client counts by its /64. */
+	for (int i = 0; i < 3; i++) {
+		char ip[64];
+
+		snprintf(ip, sizeof(ip), "2001:db8:7:7::%x", i + 1);
+		req_for(&r, M_GET, "/v1/health", ip);
+		CHECK(ratelimit_request_or_reply(&r) == 0);
+	}
+	req_for(&r, M_GET, "/v1/health", "2001:db8:7:7:ffff::1");
+	CHECK(ratelimit_request_or_reply(&r) == -1);
+	req_for(&r, M_GET, "/v1/health", "2001:db8:7:8::1");
+	CHECK(ratelimit_request_or_reply(&r) == 0);
+	req_free(&r);
+	cfg.now = 0;
+	cleanup();
+}
+
+static void
+test_login_account(void)
+{
+	struct req r;
+
+	fresh();
+	memset(&r, 0, sizeof(r));
+	cfg.rate_login_account = 3;
+	cfg.now = 70000;
+	for (int i = 0; i < 3; i++) {
+		CHECK(ratelimit_login_account_or_reply(&r, "Bob@Example.com") == 0 && !r.replied);
+		ratelimit_login_failed(i % 2 ? "bob@example.com" : "BOB@example.COM");
+	}
+	CHECK(ratelimit_login_account_or_reply(&r, "bob@example.com") == -1);
+	CHECK(r.status == 429 && header_count(&r, "Retry-After: 900\r\n") == 1);
+	CHECK(header_count(&r, "RateLimit-Policy: \"login-acct\";q=3;w=900") == 1);
+	req_free(&r);
+	memset(&r, 0, sizeof(r));
+	CHECK(ratelimit_login_account_or_reply(&r, "alice@example.com") == 0);
+	cfg.now = 70000 + 900;
+	CHECK(ratelimit_login_account_or_reply(&r, "bob@example.com") == 0 && !r.replied);
+	req_free(&r);
+	cfg.now = 0;
+	cleanup();
+}
+
+int
+main(void)
+{
+	TEST(test_siphash_vectors);
+	TEST(test_exactly_n_then_refused);
+	TEST(test_window_rollover);
+	TEST(test_buckets_independent);
+	TEST(test_peek_takes_nothing);
+	TEST(test_16_threads_exact);
+	TEST(test_processes_exact);
+	TEST(test_dead_holder_does_not_wedge);
+	TEST(test_stuck_holder_fails_closed);
+	TEST(test_table_full);
+	TEST(test_file_reused_and_replaced);
+	TEST(test_concurrent_creation);
+	TEST(test_closed_limiter);
+	TEST(test_client_ip);
+	TEST(test_trusted_proxies_checked);
+	TEST(test_ip_bucket);
+	TEST(test_headers);
+	TEST(test_request_policy);
+	TEST(test_login_account);
+	return unit_done();
+}
