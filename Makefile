@@ -20,7 +20,7 @@ BUILD = build
 endif
 
 SRC = $(wildcard src/*.c)
-OBJ = $(patsubst src/%.c,$(BUILD)/%.o,$(SRC)) $(BUILD)/migrations.o
+OBJ = $(patsubst src/%.c,$(BUILD)/%.o,$(SRC)) $(BUILD)/migrations.o $(BUILD)/openapi_doc.o
 LIBOBJ = $(filter-out $(BUILD)/main.o,$(OBJ))
 SQL = $(sort $(wildcard sql/*.sql))
 UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -35,6 +35,9 @@ $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 
 $(BUILD)/migrations.o: src/migrations.S $(SQL) | $(BUILD)
 	$(CC) -c -o $@ src/migrations.S
+
+$(BUILD)/openapi_doc.o: src/openapi_doc.S docs/openapi.json | $(BUILD)
+	$(CC) -c -o $@ src/openapi_doc.S
 
 $(BUILD)/tollgate: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LIBS)
@@ -59,6 +62,12 @@ check: deps
 
 unit: all $(UNIT)
 
+# docs/openapi.json from the hand-written docs/openapi.yaml (needs node and
+# `npm ci`); the JSON is committed, so building the server needs no node.
+openapi:
+	@[ -d node_modules/yaml ] || npm ci --no-audit --no-fund --loglevel=error
+	node docs/openapi-json.mjs
+
 format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
 
@@ -73,4 +82,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps run check unit format install clean
+.PHONY: all deps run check unit format install clean openapi

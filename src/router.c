@@ -34,6 +34,7 @@ struct route {
 /* Every route, in the order a reader looks for them. */
 static const struct route routes[] = {
 	{ M_GET, "/v1/health", handle_health, BODY_NONE, PUBLIC },
+	{ M_GET, "/v1/openapi.json", handle_openapi, BODY_NONE, PUBLIC },
 
 	{ M_POST, "/v1/signup", handle_signup, BODY_JSON, PUBLIC },
 	{ M_POST, "/v1/auth/login", handle_login, BODY_JSON, PUBLIC },

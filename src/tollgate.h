@@ -459,6 +459,7 @@ void idem_release(struct req *r, const struct idem *i);
 /* ---- handlers, one file per resource ---- */
 
 void handle_health(struct req *r);
+void handle_openapi(struct req *r);
 void handle_signup(struct req *r);
 void handle_login(struct req *r);
 void handle_logout(struct req *r);

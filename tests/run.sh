@@ -29,7 +29,12 @@ done
 
 echo "== integration tests (through nginx)"
 export TOLLGATE_BIN="$top/$BUILD/tollgate"
-[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error # browser tests
+# The Node packages of package.json (the contract checks, the OpenAPI lint,
+# playwright-core for the browser tests), installed from package-lock.json
+# when any is missing.
+node -e 'const fs = require("fs"); const p = require("./package.json");
+	for (const d in p.devDependencies) if (!fs.existsSync("node_modules/" + d)) process.exit(1)' ||
+	npm ci --no-audit --no-fund --loglevel=error
 files=$(ls tests/integration/*.test.mjs tests/browser/*.test.mjs 2>/dev/null)
 if [ -n "${TESTS:-}" ]; then files=$TESTS; fi
 # shellcheck disable=SC2086

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { assertContract } from './contract.mjs';
 
 export const TOP = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = process.env.TOLLGATE_BIN || join(TOP, 'build', 'tollgate');
@@ -86,7 +87,8 @@ export async function startStack(env = {}, opts = {}) {
 }
 
 // One HTTP call: json (object) is sent as JSON; answers {status, headers,
-// body (parsed JSON or null), text}.
+// body (parsed JSON or null), text}. Throws when the answer is off the
+// contract, docs/openapi.yaml (tests/lib/contract.mjs).
 export async function api(stack, method, path, { json, body, headers = {}, token } = {}) {
   const h = { ...headers };
   if (token) h.Authorization = `Bearer ${token}`;
@@ -98,7 +100,9 @@ export async function api(stack, method, path, { json, body, headers = {}, token
   const text = await r.text();
   let parsed = null;
   try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-  return { status: r.status, headers: r.headers, body: parsed, text };
+  const res = { status: r.status, headers: r.headers, body: parsed, text };
+  assertContract(method, path, res);
+  return res;
 }
 
 // Asserts the contract's error body (API.md "Error body").
