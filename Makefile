@@ -62,6 +62,10 @@ check: deps
 
 unit: all $(UNIT)
 
+# Tollgate against its physical floor, side by side (bench/run.sh; needs wrk).
+bench: deps
+	@sh bench/run.sh
+
 # docs/openapi.json from the hand-written docs/openapi.yaml (needs node and
 # `npm ci`); the JSON is committed, so building the server needs no node.
 openapi:
@@ -82,4 +86,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps run check unit format install clean openapi
+.PHONY: all deps run check unit format install clean openapi bench
