@@ -1,5 +1,6 @@
 /* db.c: the store. Every SQL statement Tollgate runs is in stmts[] below;
  * callers name one by its enum stmt and bind values, never build SQL. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,13 +202,24 @@ db_rc_of(int rc)
 	}
 }
 
+/* Process-wide SQLite settings, before its first use. Memory statistics
+ * off: they put one global mutex around every allocation SQLite makes,
+ * which the worker threads queued on (futex wake-ups on every request). */
+static void
+db_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct db *
 db_open(const char *path, char *err, size_t errlen)
 {
-	struct db *db = calloc(1, sizeof(*db));
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct db *db;
 	char *msg = NULL;
 
-	if (db == NULL) {
+	pthread_once(&once, db_configure);
+	if ((db = calloc(1, sizeof(*db))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
