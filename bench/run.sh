@@ -19,6 +19,9 @@
 #   SCALING   thread counts to compare ("1 2 4 8"; empty skips)
 #   PORT      first of the two nginx ports (18180)
 #   PERF=1    record perf on tollgate serve during the first read round
+#             (build/bench/perf/CASE.data)
+#   PARTS     what to run ("reads ingest login starve scaling"); CASES the
+#             small-request cases ("health key token trigger")
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +35,8 @@ SCALING=${SCALING-1 2 4 8}
 PORT=${PORT:-18180}
 INGEST_CONNS=8
 FLOOR_ROWS=${FLOOR_ROWS:-100000}
+PARTS=${PARTS:-reads ingest login starve scaling}
+has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 tg_port=$PORT
 fl_port=$((PORT + 1))
 
@@ -153,8 +158,9 @@ call GET /v1/billing/usage -H "X-API-Key: $key" >/dev/null
 call GET /v1/auth/session -H "$auth" >/dev/null
 
 # ---- small requests: each case against the floor and Tollgate, alternately.
-cases="health key token"
-[ -n "$spinner" ] && cases="$cases trigger"
+cases=${CASES:-health key token trigger}
+[ -n "$spinner" ] || cases=$(echo "$cases" | sed 's/trigger//')
+has reads || cases=""
 run_case() { # case port out
 	case $1 in
 	health) BENCH_METHOD=GET load "$3" "$2" /v1/health "$CONNS" ;;
@@ -187,6 +193,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 # ---- ingest: 500-record batches from 8 clients against the SQLite floor.
+if has ingest; then
 echo "bench: ingest" >&2
 awk -v n=500 'BEGIN {
 	events[0] = "signup"; events[1] = "login"; events[2] = "purchase \\\"gold\\\""; events[3] = "logout";
@@ -212,8 +219,10 @@ for r in $(seq "$ROUNDS"); do
 	get floor_records_per_s "$work/ingest.floor.$r" >"$work/ingest.floor.rps.$r"
 	awk -v v="$(get rps "$work/ingest.tg.$r")" 'BEGIN { print v * 500 }' >"$work/ingest.tg.rps.$r"
 done
+fi
 
 # ---- login: POST /v1/auth/login at one connection against argon2id alone.
+if has login; then
 echo "bench: login" >&2
 for r in $(seq "$ROUNDS"); do
 	build/bench/argon2_floor 15 >"$work/argon2.$r"
@@ -222,8 +231,10 @@ for r in $(seq "$ROUNDS"); do
 	get argon2_verify_p50_ms "$work/argon2.$r" >"$work/login.floor.p50.$r"
 	get p50_ms "$work/login.tg.$r" >"$work/login.tg.p50.$r"
 done
+fi
 
 # ---- starvation: key reads alone, then while LOGIN_CONNS clients log in.
+if has starve; then
 echo "bench: key reads while logins run" >&2
 for r in $(seq "$ROUNDS"); do
 	run_case key $tg_port "$work/starve.alone.$r"
@@ -235,6 +246,7 @@ for r in $(seq "$ROUNDS"); do
 	wait "$bg" || true
 	bg=""
 done
+fi
 
 rss_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 tg_rss=$(rss_kb "$tg_pid")
@@ -242,6 +254,7 @@ fl_rss=$(rss_kb "$fl_pid")
 stop_stacks
 
 # ---- thread scaling: health on both stacks at each thread count.
+has scaling || SCALING=""
 for n in $SCALING; do
 	echo "bench: health with $n threads" >&2
 	start_stacks "$n"
@@ -273,7 +286,8 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 		trigger) name="trigger: POST /v1/spinners/{id}/trigger" ;;
 		esac
 		if ! echo "$cases" | grep -qw "$c"; then
-			echo "| $name | – | – | – | not on this branch yet | | |"
+			[ "$c" = trigger ] && [ -z "$spinner" ] &&
+			    echo "| $name | – | – | – | not on this branch yet | | |"
 			continue
 		fi
 		awk -v name="$name" -v f="$(fig $c floor rps)" -v t="$(fig $c tg rps)" \
@@ -285,6 +299,7 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 			    (ok ? "met" : "MISSED"), fp50, tp50, fp99, tp99
 		}'
 	done
+	if has ingest; then
 	for r in $(seq "$ROUNDS"); do get p50_ms "$work/ingest.tg.$r" >"$work/ingest.p50.$r"; done
 	for r in $(seq "$ROUNDS"); do get p99_ms "$work/ingest.tg.$r" >"$work/ingest.p99.$r"; done
 	awk -v f="$(med "$work/ingest.floor.rps")" -v t="$(med "$work/ingest.tg.rps")" \
@@ -292,12 +307,16 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 		printf "| ingest, records/s: POST /v1/tables/{id}/records, 500 a batch, 8 clients | %.0f records/s | %.0f records/s%s | %.2f | ≥ 0.3: %s | – / %.1f ms | – / %.1f ms |\n",
 		    f, t, (bad > 0 ? " (" bad " non-2xx!)" : ""), t / f, (t / f >= 0.3 ? "met" : "MISSED"), p50, p99
 	}'
+	fi
+	if has login; then
 	for r in $(seq "$ROUNDS"); do get p99_ms "$work/login.tg.$r" >"$work/login.p99.$r"; done
 	awk -v f="$(med "$work/login.floor.p50")" -v t="$(med "$work/login.tg.p50")" \
 	    -v p99="$(med "$work/login.p99")" -v bad="$(bad login tg)" 'BEGIN {
 		printf "| login: POST /v1/auth/login, 1 connection (time, lower is better) | %.1f ms argon2id verify | %.1f ms%s | %.2f | ≤ 1.2: %s | %.1f / %.1f ms | – / %.1f ms |\n",
 		    f, t, (bad > 0 ? " (" bad " non-2xx!)" : ""), t / f, (t / f <= 1.2 ? "met" : "MISSED"), f, t, p99
 	}'
+	fi
+	if has starve; then
 	for r in $(seq "$ROUNDS"); do get rps "$work/starve.alone.$r" >"$work/sa.$r"; done
 	for r in $(seq "$ROUNDS"); do get rps "$work/starve.busy.$r" >"$work/sb.$r"; done
 	for r in $(seq "$ROUNDS"); do get rps "$work/starve.logins.$r" >"$work/sl.$r"; done
@@ -307,6 +326,7 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 		printf "| key reads while %d clients log in (%.0f logins/s) | %.0f req/s alone | %.0f req/s | %.2f | ≥ 0.5: %s | | – / %.1f ms |\n",
 		    lc, l, a, b, b / a, (b / a >= 0.5 ? "met" : "MISSED"), p99
 	}'
+	fi
 	echo
 	echo "Peak RSS (VmHWM): tollgate serve $((tg_rss / 1024)) MiB; floor responder $((fl_rss / 1024)) MiB."
 	if [ -n "$SCALING" ]; then
