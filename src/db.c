@@ -186,6 +186,7 @@ static const struct migration {
 struct db {
 	sqlite3 *conn;
 	sqlite3_stmt *prepared[STMT__COUNT];
+	int reading; /* inside db_read_begin's transaction */
 };
 
 static int
@@ -322,7 +323,30 @@ db_exec_plain(struct db *db, const char *sql)
 int
 db_begin(struct db *db)
 {
+	db_read_end(db);
 	return db_exec_plain(db, "BEGIN IMMEDIATE");
+}
+
+int
+db_read_begin(struct db *db)
+{
+	int rc;
+
+	if (db == NULL || !sqlite3_get_autocommit(db->conn))
+		return DB_OK; /* already inside a transaction */
+	rc = db_exec_plain(db, "BEGIN");
+	db->reading = rc == DB_OK;
+	return rc;
+}
+
+void
+db_read_end(struct db *db)
+{
+	if (db == NULL || !db->reading)
+		return;
+	db->reading = 0;
+	if (!sqlite3_get_autocommit(db->conn) && db_exec_plain(db, "COMMIT") != DB_OK)
+		db_rollback(db);
 }
 
 int

@@ -295,7 +295,11 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 		return;
 	if (body_check_or_reply(r, read, ctx) < 0)
 		return;
+	/* A GET reads one snapshot: its statements share one read transaction. */
+	if (r->method == M_GET)
+		db_read_begin(r->db);
 	r->route->handler(r);
+	db_read_end(r->db);
 	if (!r->replied) {
 		log_msg(r->request_id, "router: handler for %s %s gave no answer", r->method_str,
 		    r->route->pattern);

@@ -134,6 +134,12 @@ int db_migrate(struct db *db);
 int db_version(struct db *db);
 int db_migration_count(void);
 int db_begin(struct db *db); /* BEGIN IMMEDIATE: DB_OK, DB_BUSY or DB_ERROR */
+/* One read snapshot for the statements until db_read_end: a single WAL read
+ * transaction instead of one per statement (each takes SQLite's shared-memory
+ * mutex and locks, which the worker threads contend on). db_begin ends it
+ * first, so a handler that writes after all loses nothing. */
+int db_read_begin(struct db *db);
+void db_read_end(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
 /* Binds args by types ('i' int64_t, 't' const char * or NULL, 'd' double)
