@@ -21,5 +21,9 @@ tg_sql_004:
 tg_sql_005:
 	.incbin "sql/005_tables.sql"
 	.byte 0
+	.global tg_sql_006
+tg_sql_006:
+	.incbin "sql/006_spinners.sql"
+	.byte 0
 
 	.section .note.GNU-stack,"",@progbits
