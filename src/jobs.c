@@ -22,7 +22,7 @@ job_queue(struct db *db, const char *org_id, const char *spinner_id, const char 
 		return rc;
 	if (tg_id_new("job", id, idlen) < 0)
 		return DB_ERROR;
-	return db_run(db, STMT_JOB_INSERT, "ttttti", id, org_id, spinner_id, trigger, tg_now());
+	return db_run(db, STMT_JOB_INSERT, "tttti", id, org_id, spinner_id, trigger, tg_now());
 }
 
 json_object *

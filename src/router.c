@@ -253,7 +253,9 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 		reply_error(r, ERR_INVALID_BODY, "The Content-Length header is not valid.", NULL);
 		return -1;
 	}
-	if (kind == BODY_JSON_OPT && r->content_length <= 0 && r->content_type == NULL)
+	/* No body: nginx passes an empty CONTENT_TYPE rather than none. */
+	if (kind == BODY_JSON_OPT && r->content_length <= 0 &&
+	    (r->content_type == NULL || *r->content_type == '\0'))
 		return 0;
 	if (!content_type_is(r->content_type, kind == BODY_CSV ? "text/csv" : "application/json")) {
 		reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,

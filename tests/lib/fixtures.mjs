@@ -2,7 +2,7 @@
 // admin, users of each role, API keys; and hand-made JWTs for attack tests.
 import { createHash, createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { api, SECRET } from './stack.mjs';
+import { api, sqlite, SECRET } from './stack.mjs';
 
 let n = 0;
 export const PASSWORD = 'correct horse battery';
@@ -63,4 +63,70 @@ export function signJwt(header, payload, { secret = SECRET, alg = 'sha256' } = {
 export function decodeJwt(token) {
   const [h, p] = token.split('.');
   return { header: JSON.parse(Buffer.from(h, 'base64url')), payload: JSON.parse(Buffer.from(p, 'base64url')) };
+}
+
+// ---- projects, tables, spinners, jobs ----
+
+export async function createProject(stack, token, name = `p-${uniqueEmail('p')}`) {
+  const r = await api(stack, 'POST', '/v1/projects', { token, json: { name } });
+  assert.equal(r.status, 201, r.text);
+  return r.body;
+}
+
+// A data table with a schema, made with the sqlite3 shell until the tables
+// API lands; columns: [{name, type}]. Answers the table id.
+export function createTable(stack, orgId, projectId, columns = [{ name: 'email', type: 'text' }]) {
+  n += 1;
+  const id = `tbl_test${process.pid}x${n}`;
+  const schema = JSON.stringify({ columns }).replaceAll("'", "''");
+  sqlite(stack.db, `INSERT INTO data_tables (id, org_id, project_id, name, schema, published, created_at)
+    VALUES ('${id}', '${orgId}', '${projectId}', 'table ${n}', '${schema}', 1, strftime('%s','now'))`);
+  return id;
+}
+
+// Appends records (objects) to a table, in order, with the sqlite3 shell.
+export function insertRecords(stack, tableId, records) {
+  if (records.length === 0) return;
+  const values = records.map((rec) =>
+    `('${tableId}', '${JSON.stringify(rec).replaceAll("'", "''")}', strftime('%s','now'))`).join(',');
+  sqlite(stack.db, `INSERT INTO records (table_id, data, created_at) VALUES ${values}`);
+}
+
+// Appends count generated records {"email", "n", "odd": null every other}.
+export function insertManyRecords(stack, tableId, count) {
+  sqlite(stack.db, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${count})
+    INSERT INTO records (table_id, data, created_at) SELECT '${tableId}',
+    json_object('email', 'u' || i || '@example.test', 'n', i, 'odd', CASE WHEN i % 2 THEN NULL ELSE 'x' END),
+    strftime('%s','now') FROM c`);
+}
+
+export async function createSpinner(stack, token, projectId, tableId, extra = {}) {
+  const r = await api(stack, 'POST', `/v1/projects/${projectId}/spinners`,
+    { token, json: { name: `s-${uniqueEmail('s')}`, tableId, ...extra } });
+  assert.equal(r.status, 201, r.text);
+  return r.body;
+}
+
+export async function publishSpinner(stack, token, id) {
+  const r = await api(stack, 'POST', `/v1/spinners/${id}/publish`, { token });
+  assert.equal(r.status, 200, r.text);
+  return r.body;
+}
+
+export async function trigger(stack, token, spinnerId) {
+  const r = await api(stack, 'POST', `/v1/spinners/${spinnerId}/trigger`, { token });
+  assert.equal(r.status, 201, r.text);
+  return r.body.job;
+}
+
+// Polls GET /v1/jobs/{id} until the job is succeeded or failed.
+export async function waitJob(stack, token, id, timeoutMs = 10000) {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await api(stack, 'GET', `/v1/jobs/${id}`, { token });
+    assert.equal(r.status, 200, r.text);
+    if (r.body.status === 'succeeded' || r.body.status === 'failed') return r.body;
+    if (Date.now() - t0 > timeoutMs) assert.fail(`job ${id} still ${r.body.status}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
 }
