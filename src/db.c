@@ -127,10 +127,47 @@ static const char *const stmts[STMT__COUNT] = {
 	"seq LIMIT ?3",
 	/* STMT_PROJECT_DELETE */
 	"DELETE FROM projects WHERE id = ?1 AND org_id = ?2",
+	/* STMT_TABLE_INSERT */
+	"INSERT INTO data_tables (id, org_id, project_id, name, created_at) VALUES (?1, ?2, ?3, "
+	"?4, "
+	"?5)",
+	/* STMT_TABLE_GET: ?3 = 1 hides unpublished tables (from API keys) */
+	"SELECT seq, id, name, project_id, schema, published, created_at FROM data_tables WHERE id "
+	"= ?1 AND org_id = ?2 AND published >= ?3",
+	/* STMT_TABLE_LIST */
+	"SELECT seq, id, name, project_id, schema, published, created_at FROM data_tables WHERE "
+	"project_id = ?1 AND org_id = ?2 AND published >= ?3 AND seq > ?4 ORDER BY seq LIMIT ?5",
+	/* STMT_TABLE_DELETE: its records go with it (ON DELETE CASCADE) */
+	"DELETE FROM data_tables WHERE id = ?1 AND org_id = ?2",
+	/* STMT_TABLE_PUBLISH */
+	"UPDATE data_tables SET published = 1 WHERE id = ?1 AND org_id = ?2",
+	/* STMT_TABLE_SET_SCHEMA: sets the first schema, or confirms it is still ?3 */
+	"UPDATE data_tables SET schema = ?3 WHERE id = ?1 AND org_id = ?2 AND coalesce(schema, ?3) "
+	"= ?3",
+	/* STMT_RECORD_INSERT */
+	"INSERT INTO records (table_id, data, created_at) VALUES (?1, ?2, ?3)",
+	/* STMT_RECORD_LIST */
+	"SELECT seq, data FROM records WHERE table_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+	/* STMT_IDEM_GET */
+	"SELECT request_hash, status, response, created_at FROM idempotency WHERE org_id = ?1 AND "
+	"key = ?2",
+	/* STMT_IDEM_CLAIM: a new key, or one expired or abandoned taken over */
+	"INSERT INTO idempotency (org_id, key, request_hash, status, response, created_at) VALUES "
+	"(?1, ?2, ?3, NULL, NULL, ?4) ON CONFLICT (org_id, key) DO UPDATE SET request_hash = "
+	"excluded.request_hash, status = NULL, response = NULL, created_at = excluded.created_at",
+	/* STMT_IDEM_FINISH */
+	"UPDATE idempotency SET status = ?4, response = ?5 WHERE org_id = ?1 AND key = ?2 AND "
+	"request_hash = ?3 AND status IS NULL",
+	/* STMT_IDEM_RELEASE */
+	"DELETE FROM idempotency WHERE org_id = ?1 AND key = ?2 AND request_hash = ?3 AND status "
+	"IS "
+	"NULL",
+	/* STMT_IDEM_PRUNE: a few keys past their 24 hours, oldest first */
+	"DELETE FROM idempotency WHERE (org_id, key) IN (SELECT org_id, key FROM idempotency WHERE "
+	"created_at < ?1 ORDER BY created_at LIMIT 32)",
 	/* STMT_SPINNER_INSERT */
 	"INSERT INTO spinners (id, org_id, project_id, table_id, name, schedule, created_at) "
-	"VALUES "
-	"(?1, ?2, ?3, ?4, ?5, NULLIF(?6, 0), ?7)",
+	"VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, 0), ?7)",
 	/* STMT_SPINNER_GET: ?3 is 1 when only published spinners are visible (API keys) */
 	"SELECT seq, id, project_id, table_id, name, schedule, published, next_run_at, created_at "
 	"FROM spinners WHERE id = ?1 AND org_id = ?2 AND published >= ?3",
@@ -157,8 +194,7 @@ static const char *const stmts[STMT__COUNT] = {
 	"UPDATE spinners SET next_run_at = ?2 WHERE id = ?1",
 	/* STMT_JOB_INSERT */
 	"INSERT INTO jobs (id, org_id, spinner_id, trigger, status, created_at) VALUES (?1, ?2, "
-	"?3, "
-	"?4, 'queued', ?5)",
+	"?3, ?4, 'queued', ?5)",
 	/* STMT_JOB_GET */
 	"SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, started_at, "
 	"finished_at FROM jobs WHERE id = ?1 AND org_id = ?2",
@@ -201,8 +237,8 @@ static const char *const stmts[STMT__COUNT] = {
 };
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
-extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[],
-    tg_sql_006[];
+extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
+extern const char tg_sql_006[], tg_sql_007[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -213,6 +249,7 @@ static const struct migration {
 	{ "004_projects", tg_sql_004 },
 	{ "005_tables", tg_sql_005 },
 	{ "006_spinners", tg_sql_006 },
+	{ "007_idempotency_expiry", tg_sql_007 },
 };
 
 struct db {

@@ -25,5 +25,9 @@ tg_sql_005:
 tg_sql_006:
 	.incbin "sql/006_spinners.sql"
 	.byte 0
+	.global tg_sql_007
+tg_sql_007:
+	.incbin "sql/007_idempotency_expiry.sql"
+	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

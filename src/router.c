@@ -61,6 +61,18 @@ static const struct route routes[] = {
 	{ M_GET, "/v1/projects/{id}", handle_projects_get, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
 	{ M_DELETE, "/v1/projects/{id}", handle_projects_delete, BODY_NONE, USER(PERM_WRITE) },
 
+	{ M_POST, "/v1/projects/{id}/tables", handle_tables_create, BODY_JSON, USER(PERM_WRITE) },
+	{ M_GET, "/v1/projects/{id}/tables", handle_tables_list, BODY_NONE,
+	    ANY(PERM_READ, SCOPE_READ) },
+	{ M_GET, "/v1/tables/{id}", handle_tables_get, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
+	{ M_DELETE, "/v1/tables/{id}", handle_tables_delete, BODY_NONE, USER(PERM_WRITE) },
+	{ M_POST, "/v1/tables/{id}/import", handle_tables_import, BODY_CSV, USER(PERM_WRITE) },
+	{ M_POST, "/v1/tables/{id}/publish", handle_tables_publish, BODY_NONE, USER(PERM_WRITE) },
+	{ M_POST, "/v1/tables/{id}/records", handle_records_ingest, BODY_JSON,
+	    ANY(PERM_WRITE, SCOPE_INGEST) },
+	{ M_GET, "/v1/tables/{id}/records", handle_records_list, BODY_NONE,
+	    ANY(PERM_READ, SCOPE_READ) },
+
 	{ M_GET, "/v1/billing/usage", handle_billing_usage, BODY_NONE,
 	    ANY(PERM_ADMIN, SCOPE_READ) },
 	{ M_GET, "/v1/billing/usage/history", handle_billing_history, BODY_NONE,

@@ -103,6 +103,20 @@ enum stmt {
 	STMT_PROJECT_GET,
 	STMT_PROJECT_LIST,
 	STMT_PROJECT_DELETE,
+	/* tables.c, ingest.c, idempotency.c */
+	STMT_TABLE_INSERT,
+	STMT_TABLE_GET,
+	STMT_TABLE_LIST,
+	STMT_TABLE_DELETE,
+	STMT_TABLE_PUBLISH,
+	STMT_TABLE_SET_SCHEMA,
+	STMT_RECORD_INSERT,
+	STMT_RECORD_LIST,
+	STMT_IDEM_GET,
+	STMT_IDEM_CLAIM,
+	STMT_IDEM_FINISH,
+	STMT_IDEM_RELEASE,
+	STMT_IDEM_PRUNE,
 	STMT_SPINNER_INSERT,
 	STMT_SPINNER_GET,
 	STMT_SPINNER_LIST,
@@ -433,6 +447,43 @@ void password_set_and_reply(struct req *r, const char *user_id, const char *pw, 
  * created_at, org_id) as the API shows it. */
 json_object *user_json(struct db *db, enum stmt s);
 
+/* ---- tables.c: data tables ---- */
+
+/* A data table as its owner's organization sees it. */
+struct data_table {
+	char id[40];
+	char project_id[40];
+	int published;
+	char *schema; /* the schema's JSON text, NULL before the first import; owned */
+};
+
+/* Finds table id of r's organization; to an API key an unpublished table
+ * does not exist. Answers 404 (or the database error) and returns -1 when it
+ * is not found; on 0 the caller frees t with table_free. */
+int table_find_or_reply(struct req *r, const char *id, struct data_table *t);
+void table_free(struct data_table *t);
+
+/* ---- idempotency.c: Idempotency-Key on POST (IETF idempotency-key draft) ---- */
+
+#define IDEM_KEY_MAX 255
+
+struct idem {
+	int held; /* 1 when this request claimed a key */
+	char key[IDEM_KEY_MAX + 1];
+	char hash[65]; /* SHA-256 of method, path and body, in hex */
+};
+
+/* Before the work: without an Idempotency-Key header returns 0 with nothing
+ * held. With one, claims it for r's organization in its own transaction and
+ * returns 0 (i->held = 1); or answers and returns -1: the first answer again
+ * (same key and body within 24 h), 409 CONFLICT (the first still runs), 422
+ * IDEMPOTENCY_KEY_REUSED (another body), 400 (a malformed key). */
+int idem_claim_or_reply(struct req *r, struct idem *i);
+/* Inside the work's transaction: stores the answer to replay. DB_OK or an error. */
+int idem_store(struct req *r, const struct idem *i, int status, const char *body);
+/* After the work answered an error (and stored nothing): frees the key, so a
+ * retry runs anew. */
+void idem_release(struct req *r, const struct idem *i);
 /* ---- jobs.c and runner.c: spinner runs ---- */
 
 /* Inside the caller's BEGIN IMMEDIATE transaction: queues a job of the
@@ -482,6 +533,14 @@ void handle_api_keys_list(struct req *r);
 void handle_api_keys_get(struct req *r);
 void handle_api_keys_delete(struct req *r);
 void handle_api_keys_rotate(struct req *r);
+void handle_tables_list(struct req *r);
+void handle_tables_create(struct req *r);
+void handle_tables_get(struct req *r);
+void handle_tables_delete(struct req *r);
+void handle_tables_import(struct req *r);
+void handle_tables_publish(struct req *r);
+void handle_records_ingest(struct req *r);
+void handle_records_list(struct req *r);
 void handle_spinners_create(struct req *r);
 void handle_spinners_list(struct req *r);
 void handle_spinners_get(struct req *r);

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { startStack, api, isErrorBody, sqlite, BIN } from '../lib/stack.mjs';
 import {
-  adminSession, userWithRole, createKey, createProject, createTable, insertRecords,
-  createSpinner, publishSpinner, trigger, waitJob, uniqueEmail, PASSWORD,
+  adminSession, userWithRole, createKey, createProject, createTable, importCsv, tableWithSchema,
+  ingest, createSpinner, publishSpinner, trigger, waitJob, uniqueEmail, PASSWORD,
 } from '../lib/fixtures.mjs';
 
 const at = (iso) => String(Date.parse(iso) / 1000);
@@ -27,15 +27,17 @@ function assertPlanLimit(res, meter, used, limit, resetsAt) {
   assert.match(res.body.error, /upgrade/);
 }
 
-// A fresh Trial organization with a project, a table and a published spinner.
+// A fresh Trial organization with a project, a table (column email, no
+// records) and a published spinner over it.
 async function orgWithSpinner(s = stack) {
-  const admin = await adminSession(s);
-  const project = await createProject(s, admin.token);
-  const table = createTable(s, admin.org.id, project.id);
-  const sp = await createSpinner(s, admin.token, project.id, table);
+  const { admin, project, table } = await tableWithSchema(s, 'email\n');
+  const sp = await createSpinner(s, admin.token, project.id, table.id);
   await publishSpinner(s, admin.token, sp.id);
-  return { admin, project, table, spinner: sp.id };
+  return { admin, project, table: table.id, spinner: sp.id };
 }
+
+// A CSV of n rows of column email.
+const emails = (n) => `email\n${Array.from({ length: n }, (_, i) => `u${i}@example.test`).join('\n')}\n`;
 
 const meter = (usage, name) => usage.meters.find((m) => m.meter === name);
 
@@ -56,13 +58,13 @@ test('usage has exactly the contract shape; who may read it', async () => {
   });
   // Each meter moves with what it counts.
   const project = await createProject(stack, admin.token);
-  const table = createTable(stack, admin.org.id, project.id);
+  const table = (await createTable(stack, admin.token, project.id)).id;
+  assert.equal((await importCsv(stack, admin.token, table, emails(812))).status, 200);
   const sp = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
   const readKey = await createKey(stack, admin.token, ['read']);
   const triggerKey = await createKey(stack, admin.token, ['trigger']);
   await trigger(stack, triggerKey.key, sp.id);
   const member = await userWithRole(stack, admin, 'member');
-  sqlite(stack.db, `INSERT INTO usage (org_id, meter, period, used) VALUES ('${admin.org.id}', 'records', '2026-11', 812)`);
   const byKey = await api(stack, 'GET', '/v1/billing/usage', { token: readKey.key });
   assert.equal(byKey.status, 200, byKey.text);
   assert.deepEqual(byKey.body.meters.map((m) => [m.meter, m.used]),
@@ -139,37 +141,35 @@ test('jobs: the 51st trigger of the month is PLAN_LIMIT; an upgrade clears it', 
   assert.deepEqual(meter(ent.body, 'jobs'), { meter: 'jobs', used: 51, limit: null, resetsAt: DEC_1 });
 });
 
-test('records: a trigger is refused while the month\'s records are used up', async () => {
+test('records: ingest past the month\'s records is PLAN_LIMIT, and so is a trigger while they are used up', async () => {
   const { admin, table, spinner } = await orgWithSpinner();
-  insertRecords(stack, table, [{ email: 'a@x.test' }]);
-  sqlite(stack.db, `INSERT INTO usage (org_id, meter, period, used) VALUES ('${admin.org.id}', 'records', '2026-11', 9999)`);
+  const imp = await importCsv(stack, admin.token, table, emails(9999));
+  assert.equal(imp.status, 200, imp.text);
   await trigger(stack, admin.token, spinner);
-  sqlite(stack.db, `UPDATE usage SET used = 10000 WHERE org_id = '${admin.org.id}' AND meter = 'records'`);
+  const over = await api(stack, 'POST', `/v1/tables/${table}/records`,
+    { token: admin.token, json: { records: [{ email: 'a@x.test' }, { email: 'b@x.test' }] } });
+  assertPlanLimit(over, 'records', 9999, 10000, DEC_1);
+  const last = await ingest(stack, admin.token, table, [{ email: 'a@x.test' }]);
+  assert.deepEqual(last.usage, { meter: 'records', used: 10000, limit: 10000, resetsAt: DEC_1 });
+
   const r = await api(stack, 'POST', `/v1/spinners/${spinner}/trigger`, { token: admin.token });
   assertPlanLimit(r, 'records', 10000, 10000, DEC_1);
   assert.match(r.body.error, /10000 records a month/);
   const usage = (await api(stack, 'GET', '/v1/billing/usage', { token: admin.token })).body;
   assert.equal(meter(usage, 'jobs').used, 1, 'a refused trigger takes no job');
-  // A smaller plan limit (plans are data) refuses the same way.
-  sqlite(stack.db, `UPDATE usage SET used = 5 WHERE org_id = '${admin.org.id}' AND meter = 'records'`);
-  await trigger(stack, admin.token, spinner);
-  sqlite(stack.db, "UPDATE plans SET records = 5 WHERE id = 'trial'");
-  try {
-    assertPlanLimit(await api(stack, 'POST', `/v1/spinners/${spinner}/trigger`, { token: admin.token }), 'records', 5, 5, DEC_1);
-  } finally {
-    sqlite(stack.db, "UPDATE plans SET records = 10000 WHERE id = 'trial'");
-  }
-  // Upgrading clears it.
+  assert.equal(sqlite(stack.db, `SELECT count(*) FROM records WHERE table_id = '${table}'`)[0][0], '10000');
+
+  // Upgrading clears both.
   await api(stack, 'PUT', '/v1/billing/plan', { token: admin.token, json: { plan: 'starter' } });
-  sqlite(stack.db, `UPDATE usage SET used = 10000 WHERE org_id = '${admin.org.id}' AND meter = 'records'`);
   await trigger(stack, admin.token, spinner);
+  await ingest(stack, admin.token, table, [{ email: 'c@x.test' }]);
 });
 
 test('downgrade below usage: what exists stays, new objects are refused', async () => {
   const admin = await adminSession(stack);
   await api(stack, 'PUT', '/v1/billing/plan', { token: admin.token, json: { plan: 'starter' } });
   const projects = [];
-  for (let i = 0; i < 3; i++) projects.push(await createProject(stack, admin.token));
+  for (let i = 0; i < 3; i++) projects.push(await createProject(stack, admin.token, `project ${i}`));
   for (let i = 0; i < 3; i++) await createKey(stack, admin.token, ['read']);
   const member = await userWithRole(stack, admin, 'member');
   await userWithRole(stack, admin, 'viewer');
@@ -192,7 +192,7 @@ test('downgrade below usage: what exists stays, new objects are refused', async 
     'apiKeys', 3, 2, null);
   // Back under the limit, creation works again.
   for (const p of projects) assert.equal((await api(stack, 'DELETE', `/v1/projects/${p.id}`, { token: admin.token })).status, 204);
-  await createProject(stack, admin.token);
+  await createProject(stack, admin.token, 'after');
 });
 
 test('200 simultaneous triggers on a fresh Trial organization: exactly 50 jobs, 150 PLAN_LIMIT, no 5xx', async () => {
@@ -219,9 +219,9 @@ test('the month rolls over on the 1st (UTC): jobs and records reset, history kep
   const s1 = await startStack({ TOLLGATE_NOW: at('2026-11-30T23:59:00Z') }, { keep: true });
   let s2, s3;
   try {
-    const { admin, spinner } = await orgWithSpinner(s1);
+    const { admin, table, spinner } = await orgWithSpinner(s1);
     for (let i = 0; i < 50; i++) await trigger(s1, admin.token, spinner);
-    sqlite(s1.db, `INSERT INTO usage (org_id, meter, period, used) VALUES ('${admin.org.id}', 'records', '2026-11', 812)`);
+    assert.equal((await importCsv(s1, admin.token, table, emails(812))).status, 200);
     assertPlanLimit(await api(s1, 'POST', `/v1/spinners/${spinner}/trigger`, { token: admin.token }), 'jobs', 50, 50, DEC_1);
     assert.deepEqual((await api(s1, 'GET', '/v1/billing/usage/history', { token: admin.token })).body, { data: [] });
     await s1.stop();

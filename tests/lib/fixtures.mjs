@@ -65,40 +65,81 @@ export function decodeJwt(token) {
   return { header: JSON.parse(Buffer.from(h, 'base64url')), payload: JSON.parse(Buffer.from(p, 'base64url')) };
 }
 
-// ---- projects, tables, spinners, jobs ----
+// ---- projects and data tables ----
 
-export async function createProject(stack, token, name = `p-${uniqueEmail('p')}`) {
+// A project of the admin's organization (Trial allows one): its JSON.
+export async function createProject(stack, token, name = 'Project') {
   const r = await api(stack, 'POST', '/v1/projects', { token, json: { name } });
   assert.equal(r.status, 201, r.text);
   return r.body;
 }
 
-// A data table with a schema, made with the sqlite3 shell until the tables
-// API lands; columns: [{name, type}]. Answers the table id.
-export function createTable(stack, orgId, projectId, columns = [{ name: 'email', type: 'text' }]) {
-  n += 1;
-  const id = `tbl_test${process.pid}x${n}`;
-  const schema = JSON.stringify({ columns }).replaceAll("'", "''");
-  sqlite(stack.db, `INSERT INTO data_tables (id, org_id, project_id, name, schema, published, created_at)
-    VALUES ('${id}', '${orgId}', '${projectId}', 'table ${n}', '${schema}', 1, strftime('%s','now'))`);
-  return id;
+export async function createTable(stack, token, projectId, name = 'events') {
+  const r = await api(stack, 'POST', `/v1/projects/${projectId}/tables`, { token, json: { name } });
+  assert.equal(r.status, 201, r.text);
+  return r.body;
 }
 
-// Appends records (objects) to a table, in order, with the sqlite3 shell.
-export function insertRecords(stack, tableId, records) {
-  if (records.length === 0) return;
-  const values = records.map((rec) =>
-    `('${tableId}', '${JSON.stringify(rec).replaceAll("'", "''")}', strftime('%s','now'))`).join(',');
-  sqlite(stack.db, `INSERT INTO records (table_id, data, created_at) VALUES ${values}`);
+// POST /v1/tables/{id}/import with csv (a string or Buffer) as text/csv.
+export function importCsv(stack, token, tableId, csv, headers = {}) {
+  return api(stack, 'POST', `/v1/tables/${tableId}/import`, {
+    token, body: csv, headers: { 'Content-Type': 'text/csv', ...headers },
+  });
 }
 
-// Appends count generated records {"email", "n", "odd": null every other}.
+// A new organization with a project and a table whose schema comes from csv
+// (published unless publish is false): {admin, project, table}.
+export async function tableWithSchema(stack, csv = 'n,name,score,ok\n1,a,1.5,true\n', { publish = true } = {}) {
+  const admin = await adminSession(stack);
+  const project = await createProject(stack, admin.token);
+  const table = await createTable(stack, admin.token, project.id);
+  const imp = await importCsv(stack, admin.token, table.id, csv);
+  assert.equal(imp.status, 200, imp.text);
+  if (publish) {
+    const p = await api(stack, 'POST', `/v1/tables/${table.id}/publish`, { token: admin.token });
+    assert.equal(p.status, 200, p.text);
+  }
+  return { admin, project, table: { ...table, schema: imp.body.schema, published: publish } };
+}
+
+// Every record of a table, following nextCursor.
+export async function readAllRecords(stack, tableId, auth, limit = 500) {
+  const out = [];
+  let cursor = null;
+  do {
+    const q = `limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
+    const r = await api(stack, 'GET', `/v1/tables/${tableId}/records?${q}`, auth);
+    assert.equal(r.status, 200, r.text);
+    out.push(...r.body.data);
+    cursor = r.body.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+// Moves an organization to another plan straight in the database (as
+// `tollgate set-plan` does).
+export function setPlan(stack, orgId, plan) {
+  sqlite(stack.db, `UPDATE organizations SET plan = '${plan}' WHERE id = '${orgId}'`);
+}
+
+// POST /v1/tables/{id}/records with records (1..500): the 200 body.
+export async function ingest(stack, token, tableId, records) {
+  const r = await api(stack, 'POST', `/v1/tables/${tableId}/records`, { token, json: { records } });
+  assert.equal(r.status, 200, r.text);
+  return r.body;
+}
+
+// Appends count generated records {"email", "n", "odd": null every other}
+// straight into the database: volume for tests that need a slow job, past
+// the records meter.
 export function insertManyRecords(stack, tableId, count) {
   sqlite(stack.db, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${count})
     INSERT INTO records (table_id, data, created_at) SELECT '${tableId}',
     json_object('email', 'u' || i || '@example.test', 'n', i, 'odd', CASE WHEN i % 2 THEN NULL ELSE 'x' END),
     strftime('%s','now') FROM c`);
 }
+
+// ---- spinners and jobs ----
 
 export async function createSpinner(stack, token, projectId, tableId, extra = {}) {
   const r = await api(stack, 'POST', `/v1/projects/${projectId}/spinners`,
@@ -113,6 +154,7 @@ export async function publishSpinner(stack, token, id) {
   return r.body;
 }
 
+// POST /v1/spinners/{id}/trigger, expecting 201: the queued job.
 export async function trigger(stack, token, spinnerId) {
   const r = await api(stack, 'POST', `/v1/spinners/${spinnerId}/trigger`, { token });
   assert.equal(r.status, 201, r.text);

@@ -1,0 +1,202 @@
+/* ingest.c: a table's records: batch ingest (1..500 records checked against
+ * the schema, stored all or nothing with the records meter in one
+ * transaction, Idempotency-Key honoured) and reading them back in ingest
+ * order. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+#include "tollgate.h"
+
+#define INGEST_MAX_RECORDS 500
+#define INGEST_MAX_PROBLEMS 100
+
+/* The "records" array of the body, 1..INGEST_MAX_RECORDS long; answers 400
+ * INVALID_BODY or BATCH_TOO_LARGE otherwise. */
+static int
+ingest_records_or_reply(struct req *r, json_object **out)
+{
+	json_object *a, *d = json_object_new_object();
+	size_t n;
+
+	if (!json_object_object_get_ex(r->json, "records", &a) ||
+	    !json_object_is_type(a, json_type_array) || (n = json_object_array_length(a)) == 0) {
+		json_object_object_add(d, "field", json_object_new_string("records"));
+		reply_error(r, ERR_INVALID_BODY,
+		    "Field \"records\" must be a list of 1 to 500 records.", d);
+		return -1;
+	}
+	if (n > INGEST_MAX_RECORDS) {
+		json_object_object_add(d, "limit", json_object_new_int(INGEST_MAX_RECORDS));
+		json_object_object_add(d, "received", json_object_new_int64((int64_t)n));
+		reply_error(r, ERR_BATCH_TOO_LARGE,
+		    "A batch holds at most 500 records; split it into smaller batches.", d);
+		return -1;
+	}
+	json_object_put(d);
+	*out = a;
+	return 0;
+}
+
+/* The table's schema, read back from its stored text; answers 400 NO_SCHEMA
+ * before the first import. */
+static int
+ingest_schema_or_reply(struct req *r, const struct data_table *t, struct schema *s)
+{
+	json_object *o;
+	int rc;
+
+	if (t->schema == NULL) {
+		reply_error(r, ERR_NO_SCHEMA,
+		    "This table has no columns yet: import a CSV file first to define them.", NULL);
+		return -1;
+	}
+	o = json_tokener_parse(t->schema);
+	rc = o != NULL ? schema_from_json(o, s) : -1;
+	json_object_put(o);
+	if (rc < 0) {
+		log_msg(r->request_id, "ingest: stored schema of %s unreadable", t->id);
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+	}
+	return rc;
+}
+
+/* Checks every record; answers 400 SCHEMA_MISMATCH with the first
+ * INGEST_MAX_PROBLEMS problems when any record is bad. */
+static int
+ingest_check_or_reply(struct req *r, const struct schema *s, json_object *records)
+{
+	json_object *problems = json_object_new_array(), *d;
+	size_t n = json_object_array_length(records);
+	int64_t bad = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bad += schema_check_record(s, json_object_array_get_idx(records, i), (int)i,
+		    problems, INGEST_MAX_PROBLEMS);
+	if (bad == 0) {
+		json_object_put(problems);
+		return 0;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "problems", problems);
+	json_object_object_add(d, "problemCount", json_object_new_int64(bad));
+	reply_error(r, ERR_SCHEMA_MISMATCH,
+	    "Some records do not match the table's columns; nothing was stored. See "
+	    "details.problems.",
+	    d);
+	return -1;
+}
+
+/* The ingest itself, once the key (if any) is claimed: every answer but 200
+ * stores nothing. */
+static void
+ingest_run(struct req *r, const struct idem *idem)
+{
+	struct data_table t;
+	struct schema s;
+	struct meter_state after;
+	json_object *records, *rows[INGEST_MAX_RECORDS], *o;
+	const char *texts[INGEST_MAX_RECORDS], *answer;
+	size_t n = 0, nrows = 0;
+	int64_t now = tg_now();
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if (table_find_or_reply(r, r->params[0], &t) < 0)
+		return;
+	if (ingest_records_or_reply(r, &records) < 0 || ingest_schema_or_reply(r, &t, &s) < 0 ||
+	    ingest_check_or_reply(r, &s, records) < 0)
+		goto out;
+	/* Typed and written out before the transaction: the write lock is held
+	 * only for the inserts. */
+	n = json_object_array_length(records);
+	for (; nrows < n; nrows++) {
+		rows[nrows] = schema_record_json(&s, json_object_array_get_idx(records, nrows));
+		if (rows[nrows] == NULL ||
+		    (texts[nrows] = json_object_to_json_string_ext(
+		         rows[nrows], JSON_C_TO_STRING_PLAIN)) == NULL) {
+			json_object_put(rows[nrows]);
+			reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
+			goto out;
+		}
+	}
+
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "ingest: begin");
+		goto out;
+	}
+	if (meter_take_or_reply(r, METER_RECORDS, (int64_t)n, &after) < 0)
+		goto fail;
+	for (size_t i = 0; i < n && rc == DB_OK; i++)
+		rc = db_run(r->db, STMT_RECORD_INSERT, "tti", t.id, texts[i], now);
+	if (rc == DB_CONSTRAINT) {
+		/* The table was deleted since it was looked up. */
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		goto fail;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "accepted", json_object_new_int64((int64_t)n));
+	json_object_object_add(o, "usage", meter_json(&after));
+	answer = json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (rc == DB_OK)
+		rc = idem_store(r, idem, 200, answer);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		json_object_put(o);
+		reply_db_error(r, rc, "ingest: insert");
+		goto fail;
+	}
+	reply_json(r, 200, o);
+	goto out;
+fail:
+	db_rollback(r->db);
+out:
+	for (size_t i = 0; i < nrows; i++)
+		json_object_put(rows[i]);
+	schema_free(&s);
+	table_free(&t);
+}
+
+void
+handle_records_ingest(struct req *r)
+{
+	struct idem idem;
+
+	if (idem_claim_or_reply(r, &idem) < 0)
+		return;
+	ingest_run(r, &idem);
+	if (r->status != 200)
+		idem_release(r, &idem);
+}
+
+void
+handle_records_list(struct req *r)
+{
+	struct data_table t;
+	struct page p;
+	json_object *data;
+	int64_t last = 0;
+	int rc, n = 0;
+
+	if (page_or_reply(r, &p) < 0 || table_find_or_reply(r, r->params[0], &t) < 0)
+		return;
+	data = json_object_new_array();
+	for (rc = db_query(r->db, STMT_RECORD_LIST, "tii", t.id, p.after, (int64_t)p.limit + 1);
+	     rc == DB_ROW && ++n <= p.limit; rc = db_next(r->db, STMT_RECORD_LIST)) {
+		last = db_int(r->db, STMT_RECORD_LIST, 0);
+		json_object_array_add(
+		    data, json_tokener_parse(db_text(r->db, STMT_RECORD_LIST, 1)));
+	}
+	db_end(r->db, STMT_RECORD_LIST);
+	table_free(&t);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		json_object_put(data);
+		reply_db_error(r, rc, "ingest: list");
+		return;
+	}
+	reply_page(r, data, n > p.limit ? last : 0);
+}

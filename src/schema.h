@@ -1,0 +1,107 @@
+/* schema.h: CSV imports and table schemas: parsing, type inference, and the
+ * checks of later imports and ingest records. Pure functions, no I/O. */
+#ifndef SCHEMA_H
+#define SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define CSV_MAX_COLS 256 /* columns in a header */
+#define CSV_MAX_FIELD 65536 /* bytes in one field, after unquoting */
+#define SCHEMA_NAME_MAX 64 /* characters in a column name */
+
+/* ---- csv.c: RFC 4180 text to rows of cells ---- */
+
+/* A parsed CSV file; every string points into one arena freed by csv_free. */
+struct csv {
+	size_t ncols, nrows;
+	long header_line; /* the physical line of the header (1 unless blank lines lead) */
+	const char **header; /* ncols names as written, never NULL ("" when empty) */
+	const char **cells; /* nrows * ncols, row-major; NULL for an empty cell */
+	long *lines; /* nrows: the physical line each data row starts on */
+	const char **fields; /* the allocation behind header and cells */
+	char *text; /* the arena */
+};
+
+/* Parses buf as RFC 4180 CSV with a header row: quoted fields (commas, doubled
+ * quotes and line breaks inside), CRLF, LF or CR line ends, an optional UTF-8
+ * BOM and final line end; blank lines are skipped. The text must be valid
+ * UTF-8 without NUL bytes, every row must have the header's field count, and
+ * there may be at most max_rows data rows. Returns 0 with out filled; -1 when
+ * the CSV is refused, with the 1-based physical line of the problem in *line
+ * and a sentence safe to show to end users in why; -2 when memory runs out.
+ * On error out holds nothing to free. */
+int csv_parse(const char *buf, size_t len, size_t max_rows, struct csv *out, long *line, char *why,
+    size_t whylen);
+/* Frees what c holds and zeroes it; a zeroed csv may be freed again. */
+void csv_free(struct csv *c);
+
+/* ---- schema.c: a table's columns and the checks against them ---- */
+
+enum col_type { COL_INTEGER, COL_NUMBER, COL_BOOLEAN, COL_TEXT };
+
+struct column {
+	char name[SCHEMA_NAME_MAX + 1];
+	enum col_type type;
+};
+
+struct schema {
+	size_t ncols;
+	struct column *cols; /* in header order */
+	const struct column **byname; /* cols sorted by name (strcmp), for look-ups */
+};
+
+/* Builds a schema from c's header and cells. Names are trimmed of spaces and
+ * tabs and must then be 1..64 of A-Z a-z 0-9 space _ - . ; names equal
+ * ignoring case are refused. Each column takes the narrowest type all its
+ * non-empty cells fit: integer, else number, else boolean, else text (a column
+ * with only empty cells is text). Returns 0; -1 with a sentence in why when
+ * the header is refused (the problem is on line c->header_line); -2 when
+ * memory runs out. On error out holds nothing to free. */
+int schema_infer(const struct csv *c, struct schema *out, char *why, size_t whylen);
+
+/* Matches a later import's header to s by name, in any order: map (s->ncols
+ * entries) receives the CSV column of each schema column. Appends a problem
+ * {"line", "field", "problem": "unknown column" | "missing column" |
+ * "duplicate column"} to problems for each mismatch while it holds fewer than
+ * max, and returns the number of mismatches (0: the header matches). */
+int schema_header_map(
+    const struct schema *s, const struct csv *c, size_t *map, json_object *problems, int max);
+
+/* Converts data row `row` of c to a JSON object holding every column of s in
+ * order: integers as int64, numbers as doubles, booleans, text as written,
+ * empty cells as null. map is from schema_header_map, or NULL when c's columns
+ * are s's in order (the import that defined s). A cell that does not fit its
+ * column's type appends {"line", "field", "problem": "wrong type",
+ * "expected"} to problems while it holds fewer than max. Returns the number
+ * of such cells, with *out set only when it is 0; -1 when memory runs out. */
+int schema_row_json(const struct schema *s, const struct csv *c, size_t row, const size_t *map,
+    json_object **out, json_object *problems, int max);
+
+/* Checks one ingest record against s. Appends {"record": index, "field":
+ * name or null, "problem": "not an object" | "unknown column" | "wrong type",
+ * "expected": type (wrong type only)} to problems while it holds fewer than
+ * max, and returns the number of problems in the record (all of them counted,
+ * even past max). Null fits any column; a missing field is null; an integer
+ * column takes integers written without fraction or exponent within int64
+ * (but not -9223372036854775808: json-c clamps every smaller literal to it);
+ * a number column takes any finite number. */
+int schema_check_record(
+    const struct schema *s, json_object *record, int index, json_object *problems, int max);
+
+/* A record that schema_check_record passed, as stored: every column of s in
+ * order, missing fields as null, values shared with record. NULL when memory
+ * runs out. */
+json_object *schema_record_json(const struct schema *s, json_object *record);
+
+/* s as the API answers it: {"columns": [{"name", "type"}, ...]}. */
+json_object *schema_to_json(const struct schema *s);
+/* Reads what schema_to_json wrote, with the checks of schema_infer. Returns 0,
+ * or -1 (nothing to free) when o is not such a schema or memory runs out. */
+int schema_from_json(json_object *o, struct schema *out);
+/* Frees what s holds and zeroes it; a zeroed schema may be freed again. */
+void schema_free(struct schema *s);
+
+#endif
