@@ -131,6 +131,8 @@ fcgi_serve(int listen_fd, int nthreads)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (runner_start() < 0)
+		log_msg(NULL, "serve: no job runner in this process; jobs wait for another");
 
 	for (int i = 0; i < nthreads; i++) {
 		workers[i].listen_fd = listen_fd;
@@ -156,6 +158,7 @@ fcgi_serve(int listen_fd, int nthreads)
 	shutdown(listen_fd, SHUT_RDWR);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
+	runner_stop();
 	close(listen_fd);
 	free(workers);
 	log_msg(NULL, "serve: stopped");

@@ -83,6 +83,20 @@ static const struct route routes[] = {
 	{ M_PUT, "/v1/billing/plan", handle_billing_plan_set, BODY_JSON, USER(PERM_ADMIN) },
 
 	{ M_GET, "/v1/audit", handle_audit_list, BODY_NONE, USER(PERM_ADMIN) },
+
+	{ M_POST, "/v1/projects/{id}/spinners", handle_spinners_create, BODY_JSON,
+	    USER(PERM_WRITE) },
+	{ M_GET, "/v1/projects/{id}/spinners", handle_spinners_list, BODY_NONE,
+	    ANY(PERM_READ, SCOPE_READ) },
+	{ M_GET, "/v1/spinners/{id}", handle_spinners_get, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
+	{ M_PATCH, "/v1/spinners/{id}", handle_spinners_update, BODY_JSON, USER(PERM_WRITE) },
+	{ M_DELETE, "/v1/spinners/{id}", handle_spinners_delete, BODY_NONE, USER(PERM_WRITE) },
+	{ M_POST, "/v1/spinners/{id}/publish", handle_spinners_publish, BODY_NONE,
+	    USER(PERM_WRITE) },
+	{ M_POST, "/v1/spinners/{id}/trigger", handle_spinners_trigger, BODY_JSON_OPT,
+	    ANY(PERM_WRITE, SCOPE_TRIGGER) },
+	{ M_GET, "/v1/jobs", handle_jobs_list, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
+	{ M_GET, "/v1/jobs/{id}", handle_jobs_get, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -253,7 +267,9 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 		reply_error(r, ERR_INVALID_BODY, "The Content-Length header is not valid.", NULL);
 		return -1;
 	}
-	if (kind == BODY_JSON_OPT && r->content_length <= 0 && r->content_type == NULL)
+	/* No body: nginx passes an empty CONTENT_TYPE rather than none. */
+	if (kind == BODY_JSON_OPT && r->content_length <= 0 &&
+	    (r->content_type == NULL || *r->content_type == '\0'))
 		return 0;
 	if (!content_type_is(r->content_type, kind == BODY_CSV ? "text/csv" : "application/json")) {
 		reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,

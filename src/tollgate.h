@@ -28,6 +28,7 @@ struct config {
 	long long max_body; /* bytes */
 	char trusted_proxies[512];
 	long long now; /* test clock: fixed unix time, 0 for the real one */
+	long clock_offset; /* test clock: seconds added to the real one */
 };
 
 extern struct config cfg;
@@ -42,7 +43,7 @@ void log_msg(const char *rid, const char *fmt, ...) __attribute__((format(printf
 
 /* ---- util.c: clock, randomness, identifiers ---- */
 
-int64_t tg_now(void); /* unix seconds (cfg.now when set) */
+int64_t tg_now(void); /* unix seconds (cfg.now when set, else shifted by cfg.clock_offset) */
 int64_t tg_now_ms(void); /* unix milliseconds, real clock, for durations */
 int tg_random(void *buf, size_t len); /* OS CSPRNG; -1 on failure */
 /* A fresh id like "usr_4k2m..." in out (at least 32 bytes); -1 on failure. */
@@ -117,6 +118,29 @@ enum stmt {
 	STMT_IDEM_FINISH,
 	STMT_IDEM_RELEASE,
 	STMT_IDEM_PRUNE,
+	STMT_SPINNER_INSERT,
+	STMT_SPINNER_GET,
+	STMT_SPINNER_LIST,
+	STMT_SPINNER_UPDATE,
+	STMT_SPINNER_DELETE,
+	STMT_SPINNER_PUBLISH,
+	STMT_SPINNER_TABLE_IN_PROJECT,
+	STMT_SPINNER_TRIGGERABLE,
+	STMT_SPINNER_DUE,
+	STMT_SPINNER_SET_NEXT,
+	STMT_JOB_INSERT,
+	STMT_JOB_GET,
+	STMT_JOB_LIST,
+	STMT_JOB_CLAIM,
+	STMT_JOB_RENEW,
+	STMT_JOB_RELEASE,
+	STMT_JOB_FINISH,
+	STMT_JOB_SOURCE,
+	STMT_JOB_FROM_SEQ,
+	STMT_JOB_RECORDS_END,
+	STMT_JOB_CHUNK_END,
+	STMT_JOB_CHUNK_COUNT,
+	STMT_JOB_CHUNK_NONNULL,
 	STMT__COUNT
 };
 
@@ -385,6 +409,13 @@ struct meter_state {
 
 /* Reads meter m of org at the current time. DB_OK or an error. */
 int meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *st);
+#define METER_FULL (-1)
+/* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
+ * for monthly meters, adds them. DB_OK with *st after the take; METER_FULL
+ * with *st as it stands and nothing taken; or a store error. */
+int meter_take(struct db *db, const char *org_id, enum meter m, int64_t n, struct meter_state *st);
+/* Answers 403 PLAN_LIMIT for the full meter st, with its details. */
+void reply_plan_limit(struct req *r, const struct meter_state *st);
 /* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
  * for monthly meters, adds them. On PLAN_LIMIT (or a database error) answers
  * it, takes nothing and returns -1; the caller rolls back. */
@@ -461,6 +492,26 @@ int idem_store(struct req *r, const struct idem *i, int status, const char *body
 /* After the work answered an error (and stored nothing): frees the key, so a
  * retry runs anew. */
 void idem_release(struct req *r, const struct idem *i);
+/* ---- jobs.c and runner.c: spinner runs ---- */
+
+/* Inside the caller's BEGIN IMMEDIATE transaction: queues a job of the
+ * published spinner spinner_id of org_id (trigger "api" or "schedule"),
+ * taking the jobs meter, unless the records meter is full. DB_OK with the
+ * job's id in id (at least 40 bytes); DB_DONE when there is no such
+ * published spinner; METER_FULL with the refusing meter in *full; or a store
+ * error. Nothing is taken unless DB_OK. */
+int job_queue(struct db *db, const char *org_id, const char *spinner_id, const char *trigger,
+    char *id, size_t idlen, struct meter_state *full);
+/* The job row at the cursor of s (columns: seq, id, spinner_id, trigger,
+ * status, result, reason, created_at, started_at, finished_at). */
+json_object *job_json(struct db *db, enum stmt s);
+/* Starts this process's job runner thread (its own database connection).
+ * Call with SIGTERM and SIGINT blocked. -1 on failure, with a log line. */
+int runner_start(void);
+/* Stops the runner: a job in progress goes back to the queue. */
+void runner_stop(void);
+/* Tells the runner a job was queued, so it need not wait for its next poll. */
+void runner_wake(void);
 
 /* ---- handlers, one file per resource ---- */
 
@@ -499,5 +550,14 @@ void handle_tables_import(struct req *r);
 void handle_tables_publish(struct req *r);
 void handle_records_ingest(struct req *r);
 void handle_records_list(struct req *r);
+void handle_spinners_create(struct req *r);
+void handle_spinners_list(struct req *r);
+void handle_spinners_get(struct req *r);
+void handle_spinners_update(struct req *r);
+void handle_spinners_delete(struct req *r);
+void handle_spinners_publish(struct req *r);
+void handle_spinners_trigger(struct req *r);
+void handle_jobs_list(struct req *r);
+void handle_jobs_get(struct req *r);
 
 #endif
