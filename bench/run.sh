@@ -179,7 +179,7 @@ for r in $(seq "$ROUNDS"); do
 		echo "bench: round $r: $c" >&2
 		run_case "$c" $fl_port "$work/$c.floor.$r"
 		if [ "${PERF:-0}" = 1 ] && [ "$r" = 1 ]; then
-			perf record -e cpu-clock -g -F 999 -p "$tg_pid" -o "$work/perf.$c" \
+			perf record -e cpu-clock --call-graph dwarf,16384 -F 499 -p "$tg_pid" -o "$work/perf.$c" \
 			    -- sleep "$DURATION" >/dev/null 2>&1 &
 			bg=$!
 		fi

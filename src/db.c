@@ -239,7 +239,7 @@ static const char *const stmts[STMT__COUNT] = {
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
-extern const char tg_sql_006[], tg_sql_007[];
+extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -251,6 +251,7 @@ static const struct migration {
 	{ "005_tables", tg_sql_005 },
 	{ "006_spinners", tg_sql_006 },
 	{ "007_idempotency_expiry", tg_sql_007 },
+	{ "008_job_indexes", tg_sql_008 },
 };
 
 struct db {

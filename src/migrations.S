@@ -29,5 +29,9 @@ tg_sql_006:
 tg_sql_007:
 	.incbin "sql/007_idempotency_expiry.sql"
 	.byte 0
+	.global tg_sql_008
+tg_sql_008:
+	.incbin "sql/008_job_indexes.sql"
+	.byte 0
 
 	.section .note.GNU-stack,"",@progbits
