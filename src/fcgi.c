@@ -16,6 +16,7 @@
 #include "tollgate.h"
 
 #define LISTEN_BACKLOG 512
+#define KDF_THREADS_MAX 16
 
 static volatile sig_atomic_t stopping;
 
@@ -37,11 +38,144 @@ fcgi_write(void *ctx, const char *buf, int n)
 	return FCGX_PutStr(buf, n, (FCGX_Stream *)ctx);
 }
 
+/* ---- the KDF threads ----
+ * A request whose route runs argon2id (tens of milliseconds of CPU and
+ * 19 MiB each) is handed by the worker that accepted it to a few KDF
+ * threads, and the worker goes back to accepting. However many clients log
+ * in at once, the workers stay free for everything else: with logins on the
+ * workers, four concurrent logins held all four threads and reads fell to a
+ * tenth of their rate (bench/run.sh, "key reads while clients log in"). */
+
+#define KDF_QUEUE_MAX 256
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t ready;
+	FCGX_Request *queue[KDF_QUEUE_MAX];
+	int head, len, closing, nthreads;
+	pthread_t threads[KDF_THREADS_MAX];
+} kdf = { .mu = PTHREAD_MUTEX_INITIALIZER, .ready = PTHREAD_COND_INITIALIZER };
+
+static FCGX_Request *
+request_new(int listen_fd)
+{
+	FCGX_Request *fr = malloc(sizeof(*fr));
+
+	if (fr != NULL && FCGX_InitRequest(fr, listen_fd, 0) != 0) {
+		free(fr);
+		fr = NULL;
+	}
+	return fr;
+}
+
+/* Queues an accepted request for the KDF threads; -1 (the caller serves it
+ * itself) when there are none or the queue is full. */
+static int
+kdf_push(FCGX_Request *fr)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&kdf.mu);
+	if (kdf.nthreads > 0 && !kdf.closing && kdf.len < KDF_QUEUE_MAX) {
+		kdf.queue[(kdf.head + kdf.len++) % KDF_QUEUE_MAX] = fr;
+		pthread_cond_signal(&kdf.ready);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&kdf.mu);
+	return rc;
+}
+
+/* Serves one accepted request on db. With may_defer, a KDF route is handed
+ * to the KDF threads instead: returns 1, and fr then belongs to them. */
+static int
+serve_one(FCGX_Request *fr, struct db *db, int may_defer)
+{
+	struct req r;
+
+	req_init(&r, fr->envp, db);
+	if (may_defer && router_route_kdf(&r) && kdf_push(fr) == 0)
+		return 1;
+	router_handle(&r, fcgi_read, fr->in);
+	req_write(&r, fcgi_write, fr->out);
+	req_log(&r); /* before Finish: r points into fr's params */
+	req_free(&r);
+	FCGX_Finish_r(fr);
+	return 0;
+}
+
+static void *
+kdf_main(void *arg)
+{
+	struct db *db;
+	char err[256];
+
+	(void)arg;
+	if ((db = db_open(cfg.db_path, err, sizeof(err))) == NULL)
+		log_msg(NULL, "kdf thread: %s; its requests are answered 503", err);
+	for (;;) {
+		FCGX_Request *fr;
+
+		pthread_mutex_lock(&kdf.mu);
+		while (kdf.len == 0 && !kdf.closing)
+			pthread_cond_wait(&kdf.ready, &kdf.mu);
+		if (kdf.len == 0) { /* closing, and nothing left in flight */
+			pthread_mutex_unlock(&kdf.mu);
+			break;
+		}
+		fr = kdf.queue[kdf.head];
+		kdf.head = (kdf.head + 1) % KDF_QUEUE_MAX;
+		kdf.len--;
+		pthread_mutex_unlock(&kdf.mu);
+		if (db != NULL)
+			serve_one(fr, db, 0);
+		else {
+			static const char busy[] = "Status: 503 Service Unavailable\r\n"
+			                           "Retry-After: 1\r\n\r\n";
+
+			FCGX_PutStr(busy, (int)sizeof(busy) - 1, fr->out);
+			FCGX_Finish_r(fr);
+		}
+		if (fr->ipcFd >= 0) /* kept open (fastcgi_keep_conn): this thread's to close */
+			FCGX_Free(fr, 1);
+		free(fr);
+	}
+	db_close(db);
+	return NULL;
+}
+
+static void
+kdf_start(int nworkers)
+{
+	int want = nworkers / 4 < 1 ? 1 : nworkers / 4;
+
+	want = want > KDF_THREADS_MAX ? KDF_THREADS_MAX : want;
+	for (int i = 0; i < want; i++) {
+		if (pthread_create(&kdf.threads[i], NULL, kdf_main, NULL) != 0) {
+			log_msg(NULL, "serve: cannot start KDF thread %d", i);
+			break;
+		}
+		kdf.nthreads++;
+	}
+}
+
+/* Lets the KDF threads finish what is queued, then joins them. */
+static void
+kdf_stop(void)
+{
+	pthread_mutex_lock(&kdf.mu);
+	kdf.closing = 1;
+	pthread_cond_broadcast(&kdf.ready);
+	pthread_mutex_unlock(&kdf.mu);
+	for (int i = 0; i < kdf.nthreads; i++)
+		pthread_join(kdf.threads[i], NULL);
+	kdf.nthreads = 0;
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
-	FCGX_Request fr;
+	FCGX_Request *fr;
 	struct db *db;
 	char err[256];
 
@@ -49,22 +183,24 @@ worker_main(void *arg)
 		log_msg(NULL, "worker %d: %s", w->index, err);
 		return NULL;
 	}
-	if (FCGX_InitRequest(&fr, w->listen_fd, 0) != 0) {
+	if ((fr = request_new(w->listen_fd)) == NULL) {
 		log_msg(NULL, "worker %d: FCGX_InitRequest failed", w->index);
 		db_close(db);
 		return NULL;
 	}
-	while (!stopping && FCGX_Accept_r(&fr) == 0) {
-		struct req r;
-
-		req_init(&r, fr.envp, db);
-		router_handle(&r, fcgi_read, fr.in);
-		req_write(&r, fcgi_write, fr.out);
-		req_log(&r); /* before Finish: r points into fr's params */
-		req_free(&r);
-		FCGX_Finish_r(&fr);
+	while (!stopping && FCGX_Accept_r(fr) == 0) {
+		if (serve_one(fr, db, 1) == 0)
+			continue;
+		/* Handed to a KDF thread: this one takes a fresh request. */
+		if ((fr = request_new(w->listen_fd)) == NULL) {
+			log_msg(NULL, "worker %d: out of memory; stops accepting", w->index);
+			break;
+		}
 	}
-	FCGX_Free(&fr, 0);
+	if (fr != NULL) {
+		FCGX_Free(fr, 0);
+		free(fr);
+	}
 	db_close(db);
 	return NULL;
 }
@@ -133,6 +269,7 @@ fcgi_serve(int listen_fd, int nthreads)
 	signal(SIGPIPE, SIG_IGN);
 	if (runner_start() < 0)
 		log_msg(NULL, "serve: no job runner in this process; jobs wait for another");
+	kdf_start(nthreads);
 
 	for (int i = 0; i < nthreads; i++) {
 		workers[i].listen_fd = listen_fd;
@@ -143,8 +280,10 @@ fcgi_serve(int listen_fd, int nthreads)
 		}
 		started++;
 	}
-	log_msg(NULL, "serve: tollgate %s ready with %d threads, database %s", TG_VERSION, started,
-	    cfg.db_path);
+	log_msg(NULL,
+	    "serve: tollgate %s ready with %d threads (and %d for password hashing), "
+	    "database %s",
+	    TG_VERSION, started, kdf.nthreads, cfg.db_path);
 	while (started > 0) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
@@ -158,6 +297,7 @@ fcgi_serve(int listen_fd, int nthreads)
 	shutdown(listen_fd, SHUT_RDWR);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
+	kdf_stop();
 	runner_stop();
 	close(listen_fd);
 	free(workers);

@@ -101,6 +101,11 @@ static const struct route routes[] = {
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
+/* The handlers that run argon2id (tens of milliseconds of CPU and 19 MiB
+ * each): fcgi.c serves their requests on its KDF threads, not a worker. */
+static handler_fn *const kdf_handlers[] = { handle_signup, handle_login, handle_password_change,
+	handle_users_create, handle_users_password_reset };
+
 static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
 
 int
@@ -187,6 +192,20 @@ route_find_or_reply(struct req *r)
 	} else
 		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
 	return NULL;
+}
+
+int
+router_route_kdf(const struct req *r)
+{
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (routes[i].method != r->method || !route_match(routes[i].pattern, r->path, NULL))
+			continue;
+		for (size_t k = 0; k < sizeof(kdf_handlers) / sizeof(kdf_handlers[0]); k++)
+			if (routes[i].handler == kdf_handlers[k])
+				return 1;
+		return 0;
+	}
+	return 0;
 }
 
 /* Whether the Content-Type names mime (parameters such as charset allowed). */

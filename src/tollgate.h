@@ -344,6 +344,8 @@ json_object *json_time(int64_t t); /* RFC 3339, or null for 0 */
 /* Handles one request start to finish: every path ends in r->replied. */
 void router_handle(struct req *r, body_read_fn *read, void *ctx);
 int router_route_count(void);
+/* Whether r's route runs argon2id (login, signup, password changes). */
+int router_route_kdf(const struct req *r);
 
 /* ---- fcgi.c: the listening socket and the worker threads ---- */
 
