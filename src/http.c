@@ -396,3 +396,36 @@ reply_page(struct req *r, json_object *data, int64_t next)
 		json_object_object_add(o, "nextCursor", NULL);
 	reply_json(r, 200, o);
 }
+
+void
+reply_rows(
+    struct req *r, enum stmt s, int rc, const struct page *p, row_json_fn *row, const char *where)
+{
+	json_object *data = json_object_new_array();
+	int64_t last = 0;
+	int n = 0;
+
+	for (; rc == DB_ROW && ++n <= p->limit; rc = db_next(r->db, s)) {
+		last = db_int(r->db, s, 0);
+		json_object_array_add(data, row(r->db, s));
+	}
+	db_end(r->db, s);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		json_object_put(data);
+		reply_db_error(r, rc, where);
+		return;
+	}
+	reply_page(r, data, n > p->limit ? last : 0);
+}
+
+void
+reply_row(struct req *r, enum stmt s, int rc, int status, row_json_fn *row, const char *where)
+{
+	if (rc == DB_ROW)
+		reply_json(r, status, row(r->db, s));
+	else if (rc == DB_DONE)
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+	else
+		reply_db_error(r, rc, where);
+	db_end(r->db, s);
+}

@@ -51,10 +51,8 @@ void
 handle_jobs_list(struct req *r)
 {
 	struct page p;
-	json_object *data;
 	char spinner[REQ_PARAM_MAX + 2];
-	int64_t last = 0;
-	int rc, n = 0, filtered;
+	int rc, filtered;
 
 	if (page_or_reply(r, &p) < 0)
 		return;
@@ -71,32 +69,15 @@ handle_jobs_list(struct req *r)
 			return;
 		}
 	}
-	data = json_object_new_array();
-	for (rc = db_query(r->db, STMT_JOB_LIST, "ttii", r->who.org_id, filtered ? spinner : NULL,
-	         p.after, (int64_t)p.limit + 1);
-	     rc == DB_ROW && ++n <= p.limit; rc = db_next(r->db, STMT_JOB_LIST)) {
-		last = db_int(r->db, STMT_JOB_LIST, 0);
-		json_object_array_add(data, job_json(r->db, STMT_JOB_LIST));
-	}
-	db_end(r->db, STMT_JOB_LIST);
-	if (rc != DB_ROW && rc != DB_DONE) {
-		json_object_put(data);
-		reply_db_error(r, rc, "jobs: list");
-		return;
-	}
-	reply_page(r, data, n > p.limit ? last : 0);
+	reply_rows(r, STMT_JOB_LIST,
+	    db_query(r->db, STMT_JOB_LIST, "ttii", r->who.org_id, filtered ? spinner : NULL,
+	        p.after, (int64_t)p.limit + 1),
+	    &p, job_json, "jobs: list");
 }
 
 void
 handle_jobs_get(struct req *r)
 {
-	int rc = db_query(r->db, STMT_JOB_GET, "tt", r->params[0], r->who.org_id);
-
-	if (rc == DB_ROW)
-		reply_json(r, 200, job_json(r->db, STMT_JOB_GET));
-	else if (rc == DB_DONE)
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-	else
-		reply_db_error(r, rc, "jobs: get");
-	db_end(r->db, STMT_JOB_GET);
+	reply_row(r, STMT_JOB_GET, db_query(r->db, STMT_JOB_GET, "tt", r->params[0], r->who.org_id),
+	    200, job_json, "jobs: get");
 }

@@ -37,15 +37,9 @@ published_only(const struct req *r)
 static void
 reply_spinner(struct req *r, const char *id, int status)
 {
-	int rc = db_query(r->db, STMT_SPINNER_GET, "tti", id, r->who.org_id, published_only(r));
-
-	if (rc == DB_ROW)
-		reply_json(r, status, spinner_json(r->db, STMT_SPINNER_GET));
-	else if (rc == DB_DONE)
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-	else
-		reply_db_error(r, rc, "spinners: get");
-	db_end(r->db, STMT_SPINNER_GET);
+	reply_row(r, STMT_SPINNER_GET,
+	    db_query(r->db, STMT_SPINNER_GET, "tti", id, r->who.org_id, published_only(r)), status,
+	    spinner_json, "spinners: get");
 }
 
 /* Reads "schedule": minutes from 1 to SCHEDULE_MAX, or null (*out 0).
@@ -132,10 +126,8 @@ fail:
 void
 handle_spinners_list(struct req *r)
 {
+	int rc;
 	struct page p;
-	json_object *data;
-	int64_t last = 0;
-	int rc, n = 0;
 
 	if (page_or_reply(r, &p) < 0)
 		return;
@@ -148,20 +140,10 @@ handle_spinners_list(struct req *r)
 			reply_db_error(r, rc, "spinners: project");
 		return;
 	}
-	data = json_object_new_array();
-	for (rc = db_query(r->db, STMT_SPINNER_LIST, "ttiii", r->params[0], r->who.org_id,
-	         published_only(r), p.after, (int64_t)p.limit + 1);
-	     rc == DB_ROW && ++n <= p.limit; rc = db_next(r->db, STMT_SPINNER_LIST)) {
-		last = db_int(r->db, STMT_SPINNER_LIST, 0);
-		json_object_array_add(data, spinner_json(r->db, STMT_SPINNER_LIST));
-	}
-	db_end(r->db, STMT_SPINNER_LIST);
-	if (rc != DB_ROW && rc != DB_DONE) {
-		json_object_put(data);
-		reply_db_error(r, rc, "spinners: list");
-		return;
-	}
-	reply_page(r, data, n > p.limit ? last : 0);
+	reply_rows(r, STMT_SPINNER_LIST,
+	    db_query(r->db, STMT_SPINNER_LIST, "ttiii", r->params[0], r->who.org_id,
+	        published_only(r), p.after, (int64_t)p.limit + 1),
+	    &p, spinner_json, "spinners: list");
 }
 
 void

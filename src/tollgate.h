@@ -320,6 +320,19 @@ int page_or_reply(struct req *r, struct page *p);
  * after, or 0 when this was the last page. */
 void reply_page(struct req *r, json_object *data, int64_t next);
 
+/* A row at the cursor of s as the API shows it. */
+typedef json_object *row_json_fn(struct db *db, enum stmt s);
+
+/* With s's cursor just opened by db_query (answer rc), asked for
+ * p->limit + 1 rows with the seq in column 0: answers the page of rows made
+ * by row, or the database error (logged with where); ends the cursor. */
+void reply_rows(
+    struct req *r, enum stmt s, int rc, const struct page *p, row_json_fn *row, const char *where);
+/* With s's cursor just opened (answer rc): answers status with the row made
+ * by row, 404 NOT_FOUND when there is none, or the database error; ends the
+ * cursor. */
+void reply_row(struct req *r, enum stmt s, int rc, int status, row_json_fn *row, const char *where);
+
 /* ---- json.c: strict parsing of outside input ---- */
 
 #define JSON_MAX_DEPTH 32
