@@ -61,6 +61,7 @@ worker_main(void *arg)
 		router_handle(&r, fcgi_read, fr.in);
 		req_write(&r, fcgi_write, fr.out);
 		req_log(&r); /* before Finish: r points into fr's params */
+		metrics_request(router_route_index(&r), r.status, tg_now_ms() - r.start_ms);
 		req_free(&r);
 		FCGX_Finish_r(&fr);
 	}
