@@ -98,6 +98,7 @@ serve_one(FCGX_Request *fr, struct db *db, int may_defer)
 	router_handle(&r, fcgi_read, fr->in);
 	req_write(&r, fcgi_write, fr->out);
 	req_log(&r); /* before Finish: r points into fr's params */
+	metrics_request(router_route_index(&r), r.status, tg_now_ms() - r.start_ms);
 	req_free(&r);
 	FCGX_Finish_r(fr);
 	return 0;

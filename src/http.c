@@ -214,6 +214,7 @@ reply_set(struct req *r, int status, char *body, size_t len)
 	free(r->resp_body);
 	r->resp_body = body;
 	r->resp_len = len;
+	r->resp_type = NULL;
 	r->status = status;
 	r->replied = 1;
 }
@@ -240,6 +241,13 @@ void
 reply_empty(struct req *r, int status)
 {
 	reply_set(r, status, NULL, 0);
+}
+
+void
+reply_text(struct req *r, int status, const char *content_type, char *body, size_t len)
+{
+	reply_set(r, status, body, len);
+	r->resp_type = content_type;
 }
 
 void
@@ -305,12 +313,15 @@ req_write(struct req *r, body_write_fn *put, void *ctx)
 	    "Status: %d %s\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "%s"
+	    "%s%s%s"
 	    "%s"
 	    "\r\n",
 	    r->status, status_text(r->status), r->request_id,
-	    r->resp_body != NULL ? "Content-Type: application/json; charset=utf-8\r\n" : "",
-	    r->headers);
+	    r->resp_body != NULL ? "Content-Type: " : "",
+	    r->resp_body == NULL ? ""
+	        : r->resp_type   ? r->resp_type
+	                         : "application/json; charset=utf-8",
+	    r->resp_body != NULL ? "\r\n" : "", r->headers);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		n = snprintf(head, sizeof(head), "Status: 500 Internal Server Error\r\n\r\n");
 	put(ctx, head, n);

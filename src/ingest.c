@@ -150,6 +150,7 @@ ingest_run(struct req *r, const struct idem *idem)
 		reply_db_error(r, rc, "ingest: insert");
 		goto fail;
 	}
+	metrics_ingested((long)n);
 	reply_json(r, 200, o);
 	goto out;
 fail:

@@ -34,6 +34,8 @@ struct route {
 /* Every route, in the order a reader looks for them. */
 static const struct route routes[] = {
 	{ M_GET, "/v1/health", handle_health, BODY_NONE, PUBLIC },
+	/* Answers only with TOLLGATE_METRICS_TOKEN set, to its bearer. */
+	{ M_GET, "/v1/metrics", handle_metrics, BODY_NONE, PUBLIC },
 	{ M_GET, "/v1/openapi.json", handle_openapi, BODY_NONE, PUBLIC },
 
 	{ M_POST, "/v1/signup", handle_signup, BODY_JSON, PUBLIC },
@@ -112,6 +114,18 @@ int
 router_route_count(void)
 {
 	return (int)NROUTES;
+}
+
+void
+router_route_name(int i, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s %s", method_names[routes[i].method], routes[i].pattern);
+}
+
+int
+router_route_index(const struct req *r)
+{
+	return r->route != NULL ? (int)(r->route - routes) : -1;
 }
 
 /* An id segment: 1..REQ_PARAM_MAX of [A-Za-z0-9_-]. */

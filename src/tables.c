@@ -362,6 +362,7 @@ handle_tables_import(struct req *r)
 	json_object_object_add(o, "schema", json_tokener_parse(im.schema_text));
 	json_object_object_add(o, "imported", json_object_new_int64((int64_t)im.nrows));
 	json_object_object_add(o, "usage", meter_json(&after));
+	metrics_ingested((long)im.nrows);
 	reply_json(r, 200, o);
 	goto out;
 fail:

@@ -28,6 +28,7 @@ struct config {
 	long long max_body; /* bytes */
 	char trusted_proxies[512];
 	long long now; /* test clock: fixed unix time, 0 for the real one */
+	char metrics_token[256]; /* bearer token for GET /v1/metrics; empty: off */
 	long clock_offset; /* test clock: seconds added to the real one */
 };
 
@@ -278,6 +279,7 @@ struct req {
 	const char *error_code; /* set by reply_error, for the log line */
 	char *resp_body;
 	size_t resp_len;
+	const char *resp_type; /* Content-Type of resp_body; NULL: JSON */
 	char headers[1024];
 	size_t headers_len;
 	int replied;
@@ -295,6 +297,8 @@ int req_query_get(const struct req *r, const char *name, char *out, size_t outle
 /* Answers status with body (owned: freed here). */
 void reply_json(struct req *r, int status, json_object *body);
 void reply_empty(struct req *r, int status);
+/* Answers status with body (owned: freed here) of the given Content-Type. */
+void reply_text(struct req *r, int status, const char *content_type, char *body, size_t len);
 /* Answers the contract's error body: message NULL means the default sentence
  * for e; details (owned) may be NULL. */
 void reply_error(struct req *r, enum err e, const char *message, json_object *details);
@@ -359,6 +363,15 @@ void router_handle(struct req *r, body_read_fn *read, void *ctx);
 int router_route_count(void);
 /* Whether r's route runs argon2id (login, signup, password changes). */
 int router_route_kdf(const struct req *r);
+/* "GET /v1/health" for route i of the table; the index of r's route, or -1. */
+void router_route_name(int i, char *out, size_t outlen);
+int router_route_index(const struct req *r);
+
+/* ---- metrics.c: counters for operators ---- */
+
+void metrics_request(int route, int status, int64_t ms);
+void metrics_ingested(long n);
+void metrics_busy_retry(void);
 
 /* ---- fcgi.c: the listening socket and the worker threads ---- */
 
@@ -531,6 +544,7 @@ void runner_wake(void);
 /* ---- handlers, one file per resource ---- */
 
 void handle_health(struct req *r);
+void handle_metrics(struct req *r);
 void handle_openapi(struct req *r);
 void handle_signup(struct req *r);
 void handle_login(struct req *r);
