@@ -20,7 +20,7 @@ function backup(path, db = stack.db) {
     const p = spawn(BIN, ['backup', path], { env: { ...process.env, TOLLGATE_DB: db } });
     let err = '';
     p.stderr.on('data', (d) => { err += d; });
-    p.on('exit', (code) => resolve({ code, err }));
+    p.on('close', (code) => resolve({ code, err })); // close: after stderr is read
   });
 }
 

@@ -56,7 +56,7 @@ export async function startStack(env = {}, opts = {}) {
   });
   child.stdout.on('data', (d) => logs.push(d.toString()));
   child.stderr.on('data', (d) => logs.push(d.toString()));
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
   const stack = {
     base: `http://127.0.0.1:${port}`,
     port,
