@@ -60,8 +60,10 @@ supervise() {
 		# shellcheck disable=SC2086
 		"$bin" serve --socket "$sock" ${TOLLGATE_SERVE_ARGS:-} &
 		child=$!
-		wait "$child"
-		rc=$?
+		# "|| rc=$?": under set -e a bare `wait` that reports a death by
+		# signal would end the supervisor itself instead of restarting.
+		rc=0
+		wait "$child" || rc=$?
 		if [ "$stopping" = 1 ]; then
 			wait "$child" 2>/dev/null
 			exit 0
