@@ -11,6 +11,11 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CPPFLAGS += -D_GNU_SOURCE -Isrc
 LIBS = -lfcgi -ljson-c -lsqlite3 -ljwt -largon2 -lcrypto -lpthread
 
+ifeq ($(BENCH_NO_RATELIMIT),1)
+CPPFLAGS += -DTG_BENCH_NO_RATELIMIT
+BUILD = build/nolimit
+endif
+
 ifeq ($(SANITIZE),1)
 CC = clang
 CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -20,7 +25,7 @@ else ifeq ($(FUZZ),1)
 CC = clang
 CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 BUILD = build/fuzz
-else
+else ifneq ($(BENCH_NO_RATELIMIT),1)
 BUILD = build
 endif
 

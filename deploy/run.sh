@@ -40,8 +40,19 @@ nginx_pid=""
 stop() {
 	rc=$1
 	trap - INT TERM EXIT
+	: >"$run/stopping"
 	[ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null
-	[ -n "$tg_pid" ] && kill -TERM "$tg_pid" 2>/dev/null
+	# The server finishes what it is doing (requests, a job step): wait for
+	# the process itself, whatever became of the supervisor.
+	pid=$(cat "$run/tollgate.pid" 2>/dev/null)
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 600 ]; do
+			sleep 0.05
+			i=$((i + 1))
+		done
+	fi
 	wait 2>/dev/null
 	exit "$rc"
 }
@@ -52,29 +63,22 @@ trap 'stop $?' EXIT
 
 # The supervisor: a server that dies of a signal (a crash, kill -9) is
 # started again; one that exits by itself (SIGTERM, a bad setting) is not.
+# It notes the server's pid for stop(), which does the waiting.
 supervise() {
-	child=""
-	stopping=0
-	trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' INT TERM
 	while :; do
 		# shellcheck disable=SC2086
 		"$bin" serve --socket "$sock" ${TOLLGATE_SERVE_ARGS:-} &
-		child=$!
-		# "|| rc=$?": under set -e a bare `wait` that reports a death by
-		# signal would end the supervisor itself instead of restarting.
+		echo $! >"$run/tollgate.pid"
 		rc=0
-		wait "$child" || rc=$?
-		if [ "$stopping" = 1 ]; then
-			wait "$child" 2>/dev/null
-			exit 0
-		fi
-		if [ "$rc" -le 128 ]; then
+		wait $! || rc=$? # set -e must not end the supervisor here
+		if [ -e "$run/stopping" ] || [ "$rc" -le 128 ]; then
 			exit "$rc"
 		fi
 		echo "run: tollgate serve died (status $rc); starting it again" >&2
 		sleep 0.1
 	done
 }
+rm -f "$run/stopping" "$run/tollgate.pid"
 supervise &
 tg_pid=$!
 i=0

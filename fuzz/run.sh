@@ -7,12 +7,12 @@
 # its executions, then "N passed, N failed" (tests/run.sh counts it). Skips
 # with a reason when clang's libFuzzer runtime is missing.
 #
-#   FUZZ_SECONDS  seconds per harness (10)
+#   FUZZ_SECONDS  seconds per harness (10; also the first argument)
 #   FUZZ_ONLY     run only these harnesses (e.g. "fuzz_json fuzz_csv")
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
-secs=${FUZZ_SECONDS:-10}
+secs=${1:-${FUZZ_SECONDS:-10}}
 out=build/fuzz
 passed=0
 failed=0
@@ -46,7 +46,6 @@ for src in fuzz/fuzz_*.c; do
 		[ -f "$d" ] && dict="-dict=$d"
 	done
 	[ "$name" = request ] && [ -z "$dict" ] && dict="-dict=fuzz/http.dict"
-	[ "$name" = schema ] && [ -z "$dict" ] && [ -f fuzz/json.dict ] && dict="-dict=fuzz/json.dict"
 	seeds="fuzz/corpus/$name"
 	[ -d "$seeds" ] || seeds=""
 	mkdir -p "$out/corpus/$name"

@@ -301,40 +301,20 @@ void
 handle_api_keys_list(struct req *r)
 {
 	struct page p;
-	json_object *data;
-	int64_t last = 0;
-	int rc, n = 0;
 
 	if (page_or_reply(r, &p) < 0)
 		return;
-	data = json_object_new_array();
-	for (rc = db_query(
-	         r->db, STMT_APIKEY_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1);
-	     rc == DB_ROW && ++n <= p.limit; rc = db_next(r->db, STMT_APIKEY_LIST)) {
-		last = db_int(r->db, STMT_APIKEY_LIST, 0);
-		json_object_array_add(data, key_json(r->db, STMT_APIKEY_LIST));
-	}
-	db_end(r->db, STMT_APIKEY_LIST);
-	if (rc != DB_ROW && rc != DB_DONE) {
-		json_object_put(data);
-		reply_db_error(r, rc, "apikey: list");
-		return;
-	}
-	reply_page(r, data, n > p.limit ? last : 0);
+	reply_rows(r, STMT_APIKEY_LIST,
+	    db_query(r->db, STMT_APIKEY_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1),
+	    &p, key_json, "apikey: list");
 }
 
 void
 handle_api_keys_get(struct req *r)
 {
-	int rc = db_query(r->db, STMT_APIKEY_GET, "tt", r->params[0], r->who.org_id);
-
-	if (rc == DB_ROW)
-		reply_json(r, 200, key_json(r->db, STMT_APIKEY_GET));
-	else if (rc == DB_DONE)
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-	else
-		reply_db_error(r, rc, "apikey: get");
-	db_end(r->db, STMT_APIKEY_GET);
+	reply_row(r, STMT_APIKEY_GET,
+	    db_query(r->db, STMT_APIKEY_GET, "tt", r->params[0], r->who.org_id), 200, key_json,
+	    "apikey: get");
 }
 
 void

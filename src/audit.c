@@ -13,44 +13,30 @@ audit_log(
 	return rc;
 }
 
+/* An audit row at the cursor of s (columns: seq, at, event, actor, target,
+ * request_id, ip). */
+static json_object *
+audit_json(struct db *db, enum stmt s)
+{
+	static const char *const names[] = { "actor", "target", "requestId", "ip" };
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "at", json_time(db_int(db, s, 1)));
+	json_object_object_add(o, "event", json_object_new_string(db_text(db, s, 2)));
+	for (int c = 3; c <= 6; c++)
+		json_object_object_add(o, names[c - 3],
+		    db_isnull(db, s, c) ? NULL : json_object_new_string(db_text(db, s, c)));
+	return o;
+}
+
 void
 handle_audit_list(struct req *r)
 {
 	struct page p;
-	json_object *data;
-	int rc, n = 0;
-	int64_t last = 0;
 
 	if (page_or_reply(r, &p) < 0)
 		return;
-	data = json_object_new_array();
-	for (rc = db_query(
-	         r->db, STMT_AUDIT_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1);
-	     rc == DB_ROW; rc = db_next(r->db, STMT_AUDIT_LIST)) {
-		json_object *o;
-
-		if (++n > p.limit)
-			break;
-		o = json_object_new_object();
-		last = db_int(r->db, STMT_AUDIT_LIST, 0);
-		json_object_object_add(o, "at", json_time(db_int(r->db, STMT_AUDIT_LIST, 1)));
-		json_object_object_add(
-		    o, "event", json_object_new_string(db_text(r->db, STMT_AUDIT_LIST, 2)));
-		for (int c = 3; c <= 6; c++) {
-			static const char *const names[] = { "actor", "target", "requestId", "ip" };
-
-			json_object_object_add(o, names[c - 3],
-			    db_isnull(r->db, STMT_AUDIT_LIST, c)
-			        ? NULL
-			        : json_object_new_string(db_text(r->db, STMT_AUDIT_LIST, c)));
-		}
-		json_object_array_add(data, o);
-	}
-	db_end(r->db, STMT_AUDIT_LIST);
-	if (rc != DB_ROW && rc != DB_DONE) {
-		json_object_put(data);
-		reply_db_error(r, rc, "audit: list");
-		return;
-	}
-	reply_page(r, data, n > p.limit ? last : 0);
+	reply_rows(r, STMT_AUDIT_LIST,
+	    db_query(r->db, STMT_AUDIT_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1),
+	    &p, audit_json, "audit: list");
 }

@@ -37,7 +37,11 @@ static const struct setting {
 	{ "TOLLGATE_MAX_BODY", K_SIZE, offsetof(struct config, max_body), 1024, 1LL << 30, 0 },
 	{ "TOLLGATE_TRUSTED_PROXIES", K_STR, offsetof(struct config, trusted_proxies), 0, 0,
 	    sizeof(cfg.trusted_proxies) },
+	{ "TOLLGATE_METRICS_TOKEN", K_STR, offsetof(struct config, metrics_token), 0, 0,
+	    sizeof(cfg.metrics_token) },
 	{ "TOLLGATE_NOW", K_LONG, offsetof(struct config, now), 0, 4102444800LL, 0 },
+	{ "TOLLGATE_CLOCK_OFFSET", K_LONG, offsetof(struct config, clock_offset), -315360000,
+	    315360000, 0 },
 };
 
 static void

@@ -165,11 +165,80 @@ static const char *const stmts[STMT__COUNT] = {
 	/* STMT_IDEM_PRUNE: a few keys past their 24 hours, oldest first */
 	"DELETE FROM idempotency WHERE (org_id, key) IN (SELECT org_id, key FROM idempotency WHERE "
 	"created_at < ?1 ORDER BY created_at LIMIT 32)",
+	/* STMT_SPINNER_INSERT */
+	"INSERT INTO spinners (id, org_id, project_id, table_id, name, schedule, created_at) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, 0), ?7)",
+	/* STMT_SPINNER_GET: ?3 is 1 when only published spinners are visible (API keys) */
+	"SELECT seq, id, project_id, table_id, name, schedule, published, next_run_at, created_at "
+	"FROM spinners WHERE id = ?1 AND org_id = ?2 AND published >= ?3",
+	/* STMT_SPINNER_LIST */
+	"SELECT seq, id, project_id, table_id, name, schedule, published, next_run_at, created_at "
+	"FROM spinners WHERE project_id = ?1 AND org_id = ?2 AND published >= ?3 AND seq > ?4 "
+	"ORDER BY seq LIMIT ?5",
+	/* STMT_SPINNER_UPDATE */
+	"UPDATE spinners SET name = ?3, schedule = NULLIF(?4, 0), next_run_at = NULLIF(?5, 0) "
+	"WHERE id = ?1 AND org_id = ?2",
+	/* STMT_SPINNER_DELETE */
+	"DELETE FROM spinners WHERE id = ?1 AND org_id = ?2",
+	/* STMT_SPINNER_PUBLISH: a scheduled spinner first runs one interval after ?3 */
+	"UPDATE spinners SET next_run_at = CASE WHEN schedule IS NULL THEN NULL WHEN published = 1 "
+	"THEN next_run_at ELSE ?3 + schedule * 60 END, published = 1 WHERE id = ?1 AND org_id = ?2",
+	/* STMT_SPINNER_TABLE_IN_PROJECT */
+	"SELECT 1 FROM data_tables WHERE id = ?1 AND project_id = ?2 AND org_id = ?3",
+	/* STMT_SPINNER_TRIGGERABLE */
+	"SELECT 1 FROM spinners WHERE id = ?1 AND org_id = ?2 AND published = 1",
+	/* STMT_SPINNER_DUE */
+	"SELECT id, org_id, schedule, next_run_at FROM spinners WHERE next_run_at <= ?1 AND "
+	"published = 1 ORDER BY next_run_at LIMIT 1",
+	/* STMT_SPINNER_SET_NEXT */
+	"UPDATE spinners SET next_run_at = ?2 WHERE id = ?1",
+	/* STMT_JOB_INSERT */
+	"INSERT INTO jobs (id, org_id, spinner_id, trigger, status, created_at) VALUES (?1, ?2, "
+	"?3, ?4, 'queued', ?5)",
+	/* STMT_JOB_GET */
+	"SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, started_at, "
+	"finished_at FROM jobs WHERE id = ?1 AND org_id = ?2",
+	/* STMT_JOB_LIST: ?2 NULL lists the jobs of every spinner */
+	"SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, started_at, "
+	"finished_at FROM jobs WHERE org_id = ?1 AND (?2 IS NULL OR spinner_id = ?2) AND seq > ?3 "
+	"ORDER BY seq LIMIT ?4",
+	/* STMT_JOB_CLAIM: runner ?1 at time ?2 takes the oldest queued job, or one whose lease
+	 * ran out, of a spinner with no other live job: a spinner's jobs run one at a time, in
+	 * order */
+	"UPDATE jobs SET status = 'running', runner = ?1, lease_until = ?2 + ?3, started_at = ?2, "
+	"attempts = attempts + 1 WHERE seq = (SELECT j.seq FROM jobs j WHERE j.status IN "
+	"('queued', 'running') AND (j.status = 'queued' OR j.lease_until < ?2) AND NOT EXISTS "
+	"(SELECT 1 FROM jobs o WHERE o.spinner_id = j.spinner_id AND o.status = 'running' AND "
+	"o.lease_until >= ?2) ORDER BY j.seq LIMIT 1) RETURNING id, org_id, spinner_id, attempts",
+	/* STMT_JOB_RENEW */
+	"UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND runner = ?2 AND status = 'running'",
+	/* STMT_JOB_RELEASE: back to the queue, the attempt not counted */
+	"UPDATE jobs SET status = 'queued', runner = NULL, lease_until = NULL, started_at = NULL, "
+	"attempts = attempts - 1 WHERE id = ?1 AND runner = ?2 AND status = 'running'",
+	/* STMT_JOB_FINISH */
+	"UPDATE jobs SET status = ?3, result = ?4, reason = ?5, last_seq = ?6, finished_at = ?7, "
+	"lease_until = NULL WHERE id = ?1 AND runner = ?2 AND status = 'running'",
+	/* STMT_JOB_SOURCE */
+	"SELECT s.table_id, t.schema FROM spinners s JOIN data_tables t ON t.id = s.table_id WHERE "
+	"s.id = ?1",
+	/* STMT_JOB_FROM_SEQ: the newest record the spinner's succeeded jobs processed */
+	"SELECT coalesce(max(last_seq), 0) FROM jobs WHERE spinner_id = ?1 AND status = "
+	"'succeeded'",
+	/* STMT_JOB_RECORDS_END */
+	"SELECT coalesce(max(seq), ?2) FROM records WHERE table_id = ?1",
+	/* STMT_JOB_CHUNK_END: the seq ?4 + 1 records after ?2 (no row: fewer are left) */
+	"SELECT seq FROM records WHERE table_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT "
+	"1 OFFSET ?4",
+	/* STMT_JOB_CHUNK_COUNT */
+	"SELECT count(*) FROM records WHERE table_id = ?1 AND seq > ?2 AND seq <= ?3",
+	/* STMT_JOB_CHUNK_NONNULL: per field, the records of (?2, ?3] where it is not null */
+	"SELECT f.key, count(*) FROM records r, json_each(r.data) f WHERE r.table_id = ?1 AND "
+	"r.seq > ?2 AND r.seq <= ?3 AND f.type <> 'null' GROUP BY f.key",
 };
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
-extern const char tg_sql_007[];
+extern const char tg_sql_006[], tg_sql_007[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -179,6 +248,7 @@ static const struct migration {
 	{ "003_api_keys", tg_sql_003 },
 	{ "004_projects", tg_sql_004 },
 	{ "005_tables", tg_sql_005 },
+	{ "006_spinners", tg_sql_006 },
 	{ "007_idempotency_expiry", tg_sql_007 },
 };
 
@@ -201,6 +271,25 @@ db_rc_of(int rc)
 	}
 }
 
+/* SQLite's busy handler: waits for another writer's lock with a growing
+ * pause (1 to 20 ms) for up to DB_BUSY_TIMEOUT_MS in all, counting each
+ * wait for /v1/metrics; then the call fails with SQLITE_BUSY (503). */
+static int
+db_busy_wait(void *unused, int n)
+{
+	static const int pauses_ms[] = { 1, 2, 5, 10, 15, 20 };
+	long waited = 0;
+
+	(void)unused;
+	for (int i = 0; i < n; i++)
+		waited += pauses_ms[i < 5 ? i : 5];
+	if (waited >= DB_BUSY_TIMEOUT_MS)
+		return 0;
+	metrics_busy_retry();
+	sqlite3_sleep(pauses_ms[n < 5 ? n : 5]);
+	return 1;
+}
+
 struct db *
 db_open(const char *path, char *err, size_t errlen)
 {
@@ -218,7 +307,7 @@ db_open(const char *path, char *err, size_t errlen)
 		    db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(db->conn, db_busy_wait, NULL);
 	sqlite3_extended_result_codes(db->conn, 1);
 	if (sqlite3_exec(db->conn,
 	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL,

@@ -61,6 +61,7 @@ worker_main(void *arg)
 		router_handle(&r, fcgi_read, fr.in);
 		req_write(&r, fcgi_write, fr.out);
 		req_log(&r); /* before Finish: r points into fr's params */
+		metrics_request(router_route_index(&r), r.status, tg_now_ms() - r.start_ms);
 		req_free(&r);
 		FCGX_Finish_r(&fr);
 	}
@@ -131,6 +132,8 @@ fcgi_serve(int listen_fd, int nthreads)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (runner_start() < 0)
+		log_msg(NULL, "serve: no job runner in this process; jobs wait for another");
 
 	for (int i = 0; i < nthreads; i++) {
 		workers[i].listen_fd = listen_fd;
@@ -156,6 +159,7 @@ fcgi_serve(int listen_fd, int nthreads)
 	shutdown(listen_fd, SHUT_RDWR);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
+	runner_stop();
 	close(listen_fd);
 	free(workers);
 	log_msg(NULL, "serve: stopped");

@@ -214,6 +214,7 @@ reply_set(struct req *r, int status, char *body, size_t len)
 	free(r->resp_body);
 	r->resp_body = body;
 	r->resp_len = len;
+	r->resp_type = NULL;
 	r->status = status;
 	r->replied = 1;
 }
@@ -240,6 +241,13 @@ void
 reply_empty(struct req *r, int status)
 {
 	reply_set(r, status, NULL, 0);
+}
+
+void
+reply_text(struct req *r, int status, const char *content_type, char *body, size_t len)
+{
+	reply_set(r, status, body, len);
+	r->resp_type = content_type;
 }
 
 void
@@ -305,12 +313,15 @@ req_write(struct req *r, body_write_fn *put, void *ctx)
 	    "Status: %d %s\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "%s"
+	    "%s%s%s"
 	    "%s"
 	    "\r\n",
 	    r->status, status_text(r->status), r->request_id,
-	    r->resp_body != NULL ? "Content-Type: application/json; charset=utf-8\r\n" : "",
-	    r->headers);
+	    r->resp_body != NULL ? "Content-Type: " : "",
+	    r->resp_body == NULL ? ""
+	        : r->resp_type   ? r->resp_type
+	                         : "application/json; charset=utf-8",
+	    r->resp_body != NULL ? "\r\n" : "", r->headers);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		n = snprintf(head, sizeof(head), "Status: 500 Internal Server Error\r\n\r\n");
 	put(ctx, head, n);
@@ -395,4 +406,37 @@ reply_page(struct req *r, json_object *data, int64_t next)
 	} else
 		json_object_object_add(o, "nextCursor", NULL);
 	reply_json(r, 200, o);
+}
+
+void
+reply_rows(
+    struct req *r, enum stmt s, int rc, const struct page *p, row_json_fn *row, const char *where)
+{
+	json_object *data = json_object_new_array();
+	int64_t last = 0;
+	int n = 0;
+
+	for (; rc == DB_ROW && ++n <= p->limit; rc = db_next(r->db, s)) {
+		last = db_int(r->db, s, 0);
+		json_object_array_add(data, row(r->db, s));
+	}
+	db_end(r->db, s);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		json_object_put(data);
+		reply_db_error(r, rc, where);
+		return;
+	}
+	reply_page(r, data, n > p->limit ? last : 0);
+}
+
+void
+reply_row(struct req *r, enum stmt s, int rc, int status, row_json_fn *row, const char *where)
+{
+	if (rc == DB_ROW)
+		reply_json(r, status, row(r->db, s));
+	else if (rc == DB_DONE)
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+	else
+		reply_db_error(r, rc, where);
+	db_end(r->db, s);
 }

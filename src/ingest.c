@@ -150,6 +150,7 @@ ingest_run(struct req *r, const struct idem *idem)
 		reply_db_error(r, rc, "ingest: insert");
 		goto fail;
 	}
+	metrics_ingested((long)n);
 	reply_json(r, 200, o);
 	goto out;
 fail:
@@ -173,30 +174,23 @@ handle_records_ingest(struct req *r)
 		idem_release(r, &idem);
 }
 
+/* A stored record at the cursor of s (columns: seq, data), as written. */
+static json_object *
+record_json(struct db *db, enum stmt s)
+{
+	return json_tokener_parse(db_text(db, s, 1));
+}
+
 void
 handle_records_list(struct req *r)
 {
 	struct data_table t;
 	struct page p;
-	json_object *data;
-	int64_t last = 0;
-	int rc, n = 0;
 
 	if (page_or_reply(r, &p) < 0 || table_find_or_reply(r, r->params[0], &t) < 0)
 		return;
-	data = json_object_new_array();
-	for (rc = db_query(r->db, STMT_RECORD_LIST, "tii", t.id, p.after, (int64_t)p.limit + 1);
-	     rc == DB_ROW && ++n <= p.limit; rc = db_next(r->db, STMT_RECORD_LIST)) {
-		last = db_int(r->db, STMT_RECORD_LIST, 0);
-		json_object_array_add(
-		    data, json_tokener_parse(db_text(r->db, STMT_RECORD_LIST, 1)));
-	}
-	db_end(r->db, STMT_RECORD_LIST);
+	reply_rows(r, STMT_RECORD_LIST,
+	    db_query(r->db, STMT_RECORD_LIST, "tii", t.id, p.after, (int64_t)p.limit + 1), &p,
+	    record_json, "ingest: list");
 	table_free(&t);
-	if (rc != DB_ROW && rc != DB_DONE) {
-		json_object_put(data);
-		reply_db_error(r, rc, "ingest: list");
-		return;
-	}
-	reply_page(r, data, n > p.limit ? last : 0);
 }

@@ -99,6 +99,11 @@ scan_string(struct scan *s)
 						s->why = "The JSON has a bad \\u escape.";
 						return -1;
 					}
+				/* json-c cuts object keys at \u0000; text never needs NUL. */
+				if (memcmp(s->p + 1, "0000", 4) == 0) {
+					s->why = "The JSON has a \\u0000 (NUL) escape.";
+					return -1;
+				}
 				s->p += 5;
 			} else if (strchr("\"\\/bfnrt", *s->p) != NULL && *s->p != '\0')
 				s->p++;

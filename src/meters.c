@@ -89,35 +89,52 @@ meter_json(const struct meter_state *st)
 }
 
 int
+meter_take(struct db *db, const char *org_id, enum meter m, int64_t n, struct meter_state *st)
+{
+	char period[32];
+	int rc = meter_read(db, org_id, m, st);
+
+	if (rc != DB_OK)
+		return rc;
+	if (st->limit >= 0 && st->used + n > st->limit)
+		return METER_FULL;
+	if (meters[m].usage != NULL && n > 0) {
+		meter_period(tg_now(), period, sizeof(period), NULL);
+		rc = db_run(db, STMT_USAGE_ADD, "ttti", org_id, meters[m].usage, period, n);
+		if (rc != DB_OK)
+			return rc;
+	}
+	st->used += n;
+	return DB_OK;
+}
+
+void
+reply_plan_limit(struct req *r, const struct meter_state *st)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg),
+	    "Your plan allows %lld %s%s and %lld %s used: upgrade your plan or free "
+	    "capacity in Billing → Usage.",
+	    (long long)st->limit, meters[st->meter].name, st->resets_at ? " a month" : "",
+	    (long long)st->used, st->used == 1 ? "is" : "are");
+	reply_error(r, ERR_PLAN_LIMIT, msg, meter_json(st));
+}
+
+int
 meter_take_or_reply(struct req *r, enum meter m, int64_t n, struct meter_state *after)
 {
 	struct meter_state st;
-	char period[32], msg[256];
-	int rc = meter_read(r->db, r->who.org_id, m, &st);
+	int rc = meter_take(r->db, r->who.org_id, m, n, &st);
 
+	if (rc == METER_FULL) {
+		reply_plan_limit(r, &st);
+		return -1;
+	}
 	if (rc != DB_OK) {
-		reply_db_error(r, rc, "meter: read");
+		reply_db_error(r, rc, "meter: take");
 		return -1;
 	}
-	if (st.limit >= 0 && st.used + n > st.limit) {
-		snprintf(msg, sizeof(msg),
-		    "Your plan allows %lld %s%s and %lld %s used: upgrade your plan or free "
-		    "capacity in Billing → Usage.",
-		    (long long)st.limit, meters[m].name, st.resets_at ? " a month" : "",
-		    (long long)st.used, st.used == 1 ? "is" : "are");
-		reply_error(r, ERR_PLAN_LIMIT, msg, meter_json(&st));
-		return -1;
-	}
-	if (meters[m].usage != NULL && n > 0) {
-		meter_period(tg_now(), period, sizeof(period), NULL);
-		rc = db_run(
-		    r->db, STMT_USAGE_ADD, "ttti", r->who.org_id, meters[m].usage, period, n);
-		if (rc != DB_OK) {
-			reply_db_error(r, rc, "meter: take");
-			return -1;
-		}
-	}
-	st.used += n;
 	if (after != NULL)
 		*after = st;
 	return 0;

@@ -21,6 +21,10 @@ tg_sql_004:
 tg_sql_005:
 	.incbin "sql/005_tables.sql"
 	.byte 0
+	.global tg_sql_006
+tg_sql_006:
+	.incbin "sql/006_spinners.sql"
+	.byte 0
 	.global tg_sql_007
 tg_sql_007:
 	.incbin "sql/007_idempotency_expiry.sql"

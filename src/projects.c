@@ -19,41 +19,20 @@ project_json(struct db *db, enum stmt s)
 static void
 reply_project(struct req *r, const char *id, int status)
 {
-	int rc = db_query(r->db, STMT_PROJECT_GET, "tt", id, r->who.org_id);
-
-	if (rc == DB_ROW)
-		reply_json(r, status, project_json(r->db, STMT_PROJECT_GET));
-	else if (rc == DB_DONE)
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-	else
-		reply_db_error(r, rc, "projects: get");
-	db_end(r->db, STMT_PROJECT_GET);
+	reply_row(r, STMT_PROJECT_GET, db_query(r->db, STMT_PROJECT_GET, "tt", id, r->who.org_id),
+	    status, project_json, "projects: get");
 }
 
 void
 handle_projects_list(struct req *r)
 {
 	struct page p;
-	json_object *data;
-	int64_t last = 0;
-	int rc, n = 0;
 
 	if (page_or_reply(r, &p) < 0)
 		return;
-	data = json_object_new_array();
-	for (rc = db_query(
-	         r->db, STMT_PROJECT_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1);
-	     rc == DB_ROW && ++n <= p.limit; rc = db_next(r->db, STMT_PROJECT_LIST)) {
-		last = db_int(r->db, STMT_PROJECT_LIST, 0);
-		json_object_array_add(data, project_json(r->db, STMT_PROJECT_LIST));
-	}
-	db_end(r->db, STMT_PROJECT_LIST);
-	if (rc != DB_ROW && rc != DB_DONE) {
-		json_object_put(data);
-		reply_db_error(r, rc, "projects: list");
-		return;
-	}
-	reply_page(r, data, n > p.limit ? last : 0);
+	reply_rows(r, STMT_PROJECT_LIST,
+	    db_query(r->db, STMT_PROJECT_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1),
+	    &p, project_json, "projects: list");
 }
 
 void

@@ -34,6 +34,8 @@ struct route {
 /* Every route, in the order a reader looks for them. */
 static const struct route routes[] = {
 	{ M_GET, "/v1/health", handle_health, BODY_NONE, PUBLIC },
+	/* Answers only with TOLLGATE_METRICS_TOKEN set, to its bearer. */
+	{ M_GET, "/v1/metrics", handle_metrics, BODY_NONE, PUBLIC },
 	{ M_GET, "/v1/openapi.json", handle_openapi, BODY_NONE, PUBLIC },
 
 	{ M_POST, "/v1/signup", handle_signup, BODY_JSON, PUBLIC },
@@ -83,6 +85,20 @@ static const struct route routes[] = {
 	{ M_PUT, "/v1/billing/plan", handle_billing_plan_set, BODY_JSON, USER(PERM_ADMIN) },
 
 	{ M_GET, "/v1/audit", handle_audit_list, BODY_NONE, USER(PERM_ADMIN) },
+
+	{ M_POST, "/v1/projects/{id}/spinners", handle_spinners_create, BODY_JSON,
+	    USER(PERM_WRITE) },
+	{ M_GET, "/v1/projects/{id}/spinners", handle_spinners_list, BODY_NONE,
+	    ANY(PERM_READ, SCOPE_READ) },
+	{ M_GET, "/v1/spinners/{id}", handle_spinners_get, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
+	{ M_PATCH, "/v1/spinners/{id}", handle_spinners_update, BODY_JSON, USER(PERM_WRITE) },
+	{ M_DELETE, "/v1/spinners/{id}", handle_spinners_delete, BODY_NONE, USER(PERM_WRITE) },
+	{ M_POST, "/v1/spinners/{id}/publish", handle_spinners_publish, BODY_NONE,
+	    USER(PERM_WRITE) },
+	{ M_POST, "/v1/spinners/{id}/trigger", handle_spinners_trigger, BODY_JSON_OPT,
+	    ANY(PERM_WRITE, SCOPE_TRIGGER) },
+	{ M_GET, "/v1/jobs", handle_jobs_list, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
+	{ M_GET, "/v1/jobs/{id}", handle_jobs_get, BODY_NONE, ANY(PERM_READ, SCOPE_READ) },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -93,6 +109,18 @@ int
 router_route_count(void)
 {
 	return (int)NROUTES;
+}
+
+void
+router_route_name(int i, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s %s", method_names[routes[i].method], routes[i].pattern);
+}
+
+int
+router_route_index(const struct req *r)
+{
+	return r->route != NULL ? (int)(r->route - routes) : -1;
 }
 
 /* An id segment: 1..REQ_PARAM_MAX of [A-Za-z0-9_-]. */
@@ -253,7 +281,9 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 		reply_error(r, ERR_INVALID_BODY, "The Content-Length header is not valid.", NULL);
 		return -1;
 	}
-	if (kind == BODY_JSON_OPT && r->content_length <= 0 && r->content_type == NULL)
+	/* No body: nginx passes an empty CONTENT_TYPE rather than none. */
+	if (kind == BODY_JSON_OPT && r->content_length <= 0 &&
+	    (r->content_type == NULL || *r->content_type == '\0'))
 		return 0;
 	if (!content_type_is(r->content_type, kind == BODY_CSV ? "text/csv" : "application/json")) {
 		reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,

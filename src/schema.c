@@ -29,11 +29,12 @@ schema_trim(const char **s, size_t *n)
 }
 
 /* Whether s[0..n) is an integer: an optional sign, then digits without a
- * leading zero ("007" stays text, like a zip code), within int64. */
+ * leading zero ("007" stays text, like a zip code), within
+ * -INT64_MAX..INT64_MAX, the range ingest can check (schema_json_int_fits). */
 static int
 schema_cell_int(const char *s, size_t n, int64_t *out)
 {
-	uint64_t v = 0, limit = INT64_MAX;
+	uint64_t v = 0;
 	size_t i = 0;
 	int neg = 0;
 
@@ -43,21 +44,14 @@ schema_cell_int(const char *s, size_t n, int64_t *out)
 	}
 	if (i == n || (s[i] == '0' && n - i > 1))
 		return 0;
-	if (neg)
-		limit = (uint64_t)INT64_MAX + 1;
 	for (; i < n; i++) {
 		unsigned d = (unsigned)(s[i] - '0');
 
-		if (d > 9 || v > (limit - d) / 10)
+		if (d > 9 || v > ((uint64_t)INT64_MAX - d) / 10)
 			return 0;
 		v = v * 10 + d;
 	}
-	if (!neg)
-		*out = (int64_t)v;
-	else if (v == (uint64_t)INT64_MAX + 1)
-		*out = INT64_MIN;
-	else
-		*out = -(int64_t)v;
+	*out = neg ? -(int64_t)v : (int64_t)v;
 	return 1;
 }
 
@@ -419,7 +413,7 @@ schema_row_json(const struct schema *s, const struct csv *c, size_t row, const s
 	int n = 0;
 
 	*out = NULL;
-	if ((o = json_object_new_object()) == NULL)
+	if ((map == NULL && c->ncols != s->ncols) || (o = json_object_new_object()) == NULL)
 		return -1;
 	for (size_t j = 0; j < s->ncols; j++) {
 		const struct column *col = &s->cols[j];

@@ -56,9 +56,11 @@ struct schema {
 /* Builds a schema from c's header and cells. Names are trimmed of spaces and
  * tabs and must then be 1..64 of A-Z a-z 0-9 space _ - . ; names equal
  * ignoring case are refused. Each column takes the narrowest type all its
- * non-empty cells fit: integer, else number, else boolean, else text (a column
- * with only empty cells is text). Returns 0; -1 with a sentence in why when
- * the header is refused (the problem is on line c->header_line); -2 when
+ * non-empty cells fit, blanks around them ignored: integer (-INT64_MAX..
+ * INT64_MAX, no leading zeros), else number (finite, as JSON writes it, with
+ * an optional '+'), else boolean (true or false in any case), else text; a
+ * column with only empty cells is text. Returns 0; -1 with a sentence in why
+ * when the header is refused (the problem is on line c->header_line); -2 when
  * memory runs out. On error out holds nothing to free. */
 int schema_infer(const struct csv *c, struct schema *out, char *why, size_t whylen);
 
@@ -76,7 +78,8 @@ int schema_header_map(
  * are s's in order (the import that defined s). A cell that does not fit its
  * column's type appends {"line", "field", "problem": "wrong type",
  * "expected"} to problems while it holds fewer than max. Returns the number
- * of such cells, with *out set only when it is 0; -1 when memory runs out. */
+ * of such cells, with *out set only when it is 0; -1 when memory runs out (or
+ * map is NULL and c's width is not s's). */
 int schema_row_json(const struct schema *s, const struct csv *c, size_t row, const size_t *map,
     json_object **out, json_object *problems, int max);
 
@@ -85,15 +88,16 @@ int schema_row_json(const struct schema *s, const struct csv *c, size_t row, con
  * "expected": type (wrong type only)} to problems while it holds fewer than
  * max, and returns the number of problems in the record (all of them counted,
  * even past max). Null fits any column; a missing field is null; an integer
- * column takes integers written without fraction or exponent within int64
- * (but not -9223372036854775808: json-c clamps every smaller literal to it);
- * a number column takes any finite number. */
+ * column takes integers written without fraction or exponent within
+ * -INT64_MAX..INT64_MAX (json-c clamps every smaller literal to INT64_MIN, so
+ * it cannot be told apart); a number column takes any finite number but the
+ * clamped ends, INT64_MIN and UINT64_MAX. */
 int schema_check_record(
     const struct schema *s, json_object *record, int index, json_object *problems, int max);
 
 /* A record that schema_check_record passed, as stored: every column of s in
- * order, missing fields as null, values shared with record. NULL when memory
- * runs out. */
+ * order, missing fields as null, values shared with record. NULL when record
+ * is not an object or memory runs out. */
 json_object *schema_record_json(const struct schema *s, json_object *record);
 
 /* s as the API answers it: {"columns": [{"name", "type"}, ...]}. */

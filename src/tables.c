@@ -106,26 +106,13 @@ void
 handle_tables_list(struct req *r)
 {
 	struct page p;
-	json_object *data;
-	int64_t last = 0;
-	int rc, n = 0;
 
 	if (page_or_reply(r, &p) < 0 || project_exists_or_reply(r, r->params[0]) < 0)
 		return;
-	data = json_object_new_array();
-	for (rc = db_query(r->db, STMT_TABLE_LIST, "ttiii", r->params[0], r->who.org_id,
-	         tables_published_only(r), p.after, (int64_t)p.limit + 1);
-	     rc == DB_ROW && ++n <= p.limit; rc = db_next(r->db, STMT_TABLE_LIST)) {
-		last = db_int(r->db, STMT_TABLE_LIST, 0);
-		json_object_array_add(data, table_json(r->db, STMT_TABLE_LIST));
-	}
-	db_end(r->db, STMT_TABLE_LIST);
-	if (rc != DB_ROW && rc != DB_DONE) {
-		json_object_put(data);
-		reply_db_error(r, rc, "tables: list");
-		return;
-	}
-	reply_page(r, data, n > p.limit ? last : 0);
+	reply_rows(r, STMT_TABLE_LIST,
+	    db_query(r->db, STMT_TABLE_LIST, "ttiii", r->params[0], r->who.org_id,
+	        tables_published_only(r), p.after, (int64_t)p.limit + 1),
+	    &p, table_json, "tables: list");
 }
 
 void
@@ -375,6 +362,7 @@ handle_tables_import(struct req *r)
 	json_object_object_add(o, "schema", json_tokener_parse(im.schema_text));
 	json_object_object_add(o, "imported", json_object_new_int64((int64_t)im.nrows));
 	json_object_object_add(o, "usage", meter_json(&after));
+	metrics_ingested((long)im.nrows);
 	reply_json(r, 200, o);
 	goto out;
 fail:

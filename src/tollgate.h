@@ -28,6 +28,8 @@ struct config {
 	long long max_body; /* bytes */
 	char trusted_proxies[512];
 	long long now; /* test clock: fixed unix time, 0 for the real one */
+	char metrics_token[256]; /* bearer token for GET /v1/metrics; empty: off */
+	long clock_offset; /* test clock: seconds added to the real one */
 };
 
 extern struct config cfg;
@@ -42,7 +44,7 @@ void log_msg(const char *rid, const char *fmt, ...) __attribute__((format(printf
 
 /* ---- util.c: clock, randomness, identifiers ---- */
 
-int64_t tg_now(void); /* unix seconds (cfg.now when set) */
+int64_t tg_now(void); /* unix seconds (cfg.now when set, else shifted by cfg.clock_offset) */
 int64_t tg_now_ms(void); /* unix milliseconds, real clock, for durations */
 int tg_random(void *buf, size_t len); /* OS CSPRNG; -1 on failure */
 /* A fresh id like "usr_4k2m..." in out (at least 32 bytes); -1 on failure. */
@@ -117,6 +119,29 @@ enum stmt {
 	STMT_IDEM_FINISH,
 	STMT_IDEM_RELEASE,
 	STMT_IDEM_PRUNE,
+	STMT_SPINNER_INSERT,
+	STMT_SPINNER_GET,
+	STMT_SPINNER_LIST,
+	STMT_SPINNER_UPDATE,
+	STMT_SPINNER_DELETE,
+	STMT_SPINNER_PUBLISH,
+	STMT_SPINNER_TABLE_IN_PROJECT,
+	STMT_SPINNER_TRIGGERABLE,
+	STMT_SPINNER_DUE,
+	STMT_SPINNER_SET_NEXT,
+	STMT_JOB_INSERT,
+	STMT_JOB_GET,
+	STMT_JOB_LIST,
+	STMT_JOB_CLAIM,
+	STMT_JOB_RENEW,
+	STMT_JOB_RELEASE,
+	STMT_JOB_FINISH,
+	STMT_JOB_SOURCE,
+	STMT_JOB_FROM_SEQ,
+	STMT_JOB_RECORDS_END,
+	STMT_JOB_CHUNK_END,
+	STMT_JOB_CHUNK_COUNT,
+	STMT_JOB_CHUNK_NONNULL,
 	STMT__COUNT
 };
 
@@ -248,6 +273,7 @@ struct req {
 	const char *error_code; /* set by reply_error, for the log line */
 	char *resp_body;
 	size_t resp_len;
+	const char *resp_type; /* Content-Type of resp_body; NULL: JSON */
 	char headers[1024];
 	size_t headers_len;
 	int replied;
@@ -265,6 +291,8 @@ int req_query_get(const struct req *r, const char *name, char *out, size_t outle
 /* Answers status with body (owned: freed here). */
 void reply_json(struct req *r, int status, json_object *body);
 void reply_empty(struct req *r, int status);
+/* Answers status with body (owned: freed here) of the given Content-Type. */
+void reply_text(struct req *r, int status, const char *content_type, char *body, size_t len);
 /* Answers the contract's error body: message NULL means the default sentence
  * for e; details (owned) may be NULL. */
 void reply_error(struct req *r, enum err e, const char *message, json_object *details);
@@ -290,6 +318,19 @@ int page_or_reply(struct req *r, struct page *p);
  * after, or 0 when this was the last page. */
 void reply_page(struct req *r, json_object *data, int64_t next);
 
+/* A row at the cursor of s as the API shows it. */
+typedef json_object *row_json_fn(struct db *db, enum stmt s);
+
+/* With s's cursor just opened by db_query (answer rc), asked for
+ * p->limit + 1 rows with the seq in column 0: answers the page of rows made
+ * by row, or the database error (logged with where); ends the cursor. */
+void reply_rows(
+    struct req *r, enum stmt s, int rc, const struct page *p, row_json_fn *row, const char *where);
+/* With s's cursor just opened (answer rc): answers status with the row made
+ * by row, 404 NOT_FOUND when there is none, or the database error; ends the
+ * cursor. */
+void reply_row(struct req *r, enum stmt s, int rc, int status, row_json_fn *row, const char *where);
+
 /* ---- json.c: strict parsing of outside input ---- */
 
 #define JSON_MAX_DEPTH 32
@@ -314,6 +355,15 @@ json_object *json_time(int64_t t); /* RFC 3339, or null for 0 */
 /* Handles one request start to finish: every path ends in r->replied. */
 void router_handle(struct req *r, body_read_fn *read, void *ctx);
 int router_route_count(void);
+/* "GET /v1/health" for route i of the table; the index of r's route, or -1. */
+void router_route_name(int i, char *out, size_t outlen);
+int router_route_index(const struct req *r);
+
+/* ---- metrics.c: counters for operators ---- */
+
+void metrics_request(int route, int status, int64_t ms);
+void metrics_ingested(long n);
+void metrics_busy_retry(void);
 
 /* ---- fcgi.c: the listening socket and the worker threads ---- */
 
@@ -379,6 +429,13 @@ struct meter_state {
 
 /* Reads meter m of org at the current time. DB_OK or an error. */
 int meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *st);
+#define METER_FULL (-1)
+/* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
+ * for monthly meters, adds them. DB_OK with *st after the take; METER_FULL
+ * with *st as it stands and nothing taken; or a store error. */
+int meter_take(struct db *db, const char *org_id, enum meter m, int64_t n, struct meter_state *st);
+/* Answers 403 PLAN_LIMIT for the full meter st, with its details. */
+void reply_plan_limit(struct req *r, const struct meter_state *st);
 /* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
  * for monthly meters, adds them. On PLAN_LIMIT (or a database error) answers
  * it, takes nothing and returns -1; the caller rolls back. */
@@ -455,10 +512,31 @@ int idem_store(struct req *r, const struct idem *i, int status, const char *body
 /* After the work answered an error (and stored nothing): frees the key, so a
  * retry runs anew. */
 void idem_release(struct req *r, const struct idem *i);
+/* ---- jobs.c and runner.c: spinner runs ---- */
+
+/* Inside the caller's BEGIN IMMEDIATE transaction: queues a job of the
+ * published spinner spinner_id of org_id (trigger "api" or "schedule"),
+ * taking the jobs meter, unless the records meter is full. DB_OK with the
+ * job's id in id (at least 40 bytes); DB_DONE when there is no such
+ * published spinner; METER_FULL with the refusing meter in *full; or a store
+ * error. Nothing is taken unless DB_OK. */
+int job_queue(struct db *db, const char *org_id, const char *spinner_id, const char *trigger,
+    char *id, size_t idlen, struct meter_state *full);
+/* The job row at the cursor of s (columns: seq, id, spinner_id, trigger,
+ * status, result, reason, created_at, started_at, finished_at). */
+json_object *job_json(struct db *db, enum stmt s);
+/* Starts this process's job runner thread (its own database connection).
+ * Call with SIGTERM and SIGINT blocked. -1 on failure, with a log line. */
+int runner_start(void);
+/* Stops the runner: a job in progress goes back to the queue. */
+void runner_stop(void);
+/* Tells the runner a job was queued, so it need not wait for its next poll. */
+void runner_wake(void);
 
 /* ---- handlers, one file per resource ---- */
 
 void handle_health(struct req *r);
+void handle_metrics(struct req *r);
 void handle_openapi(struct req *r);
 void handle_signup(struct req *r);
 void handle_login(struct req *r);
@@ -493,5 +571,14 @@ void handle_tables_import(struct req *r);
 void handle_tables_publish(struct req *r);
 void handle_records_ingest(struct req *r);
 void handle_records_list(struct req *r);
+void handle_spinners_create(struct req *r);
+void handle_spinners_list(struct req *r);
+void handle_spinners_get(struct req *r);
+void handle_spinners_update(struct req *r);
+void handle_spinners_delete(struct req *r);
+void handle_spinners_publish(struct req *r);
+void handle_spinners_trigger(struct req *r);
+void handle_jobs_list(struct req *r);
+void handle_jobs_get(struct req *r);
 
 #endif

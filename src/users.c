@@ -43,41 +43,20 @@ role_or_reply(struct req *r, enum role *out)
 static void
 reply_user(struct req *r, const char *id, int status)
 {
-	int rc = db_query(r->db, STMT_USER_GET, "tt", id, r->who.org_id);
-
-	if (rc == DB_ROW)
-		reply_json(r, status, user_json(r->db, STMT_USER_GET));
-	else if (rc == DB_DONE)
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-	else
-		reply_db_error(r, rc, "users: get");
-	db_end(r->db, STMT_USER_GET);
+	reply_row(r, STMT_USER_GET, db_query(r->db, STMT_USER_GET, "tt", id, r->who.org_id), status,
+	    user_json, "users: get");
 }
 
 void
 handle_users_list(struct req *r)
 {
 	struct page p;
-	json_object *data;
-	int64_t last = 0;
-	int rc, n = 0;
 
 	if (page_or_reply(r, &p) < 0)
 		return;
-	data = json_object_new_array();
-	for (rc = db_query(
-	         r->db, STMT_USER_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1);
-	     rc == DB_ROW && ++n <= p.limit; rc = db_next(r->db, STMT_USER_LIST)) {
-		last = db_int(r->db, STMT_USER_LIST, 0);
-		json_object_array_add(data, user_json(r->db, STMT_USER_LIST));
-	}
-	db_end(r->db, STMT_USER_LIST);
-	if (rc != DB_ROW && rc != DB_DONE) {
-		json_object_put(data);
-		reply_db_error(r, rc, "users: list");
-		return;
-	}
-	reply_page(r, data, n > p.limit ? last : 0);
+	reply_rows(r, STMT_USER_LIST,
+	    db_query(r->db, STMT_USER_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1),
+	    &p, user_json, "users: list");
 }
 
 void

@@ -13,7 +13,7 @@ tg_now(void)
 {
 	if (cfg.now != 0)
 		return cfg.now;
-	return (int64_t)time(NULL);
+	return (int64_t)time(NULL) + cfg.clock_offset;
 }
 
 int64_t

@@ -58,7 +58,7 @@ test('CSV import through the file picker shows the inferred schema and records',
   await page.context().close();
 });
 
-test('a spinner is published, triggered, and its job listed', { todo: 'needs POST /v1/projects/{id}/spinners, /publish, /trigger, GET /v1/jobs' }, async () => {
+test('a spinner is published, triggered, and its job listed', async () => {
   const who = await signUp(stack);
   const page = await browser.device(stack);
   await signInUI(page, who);
@@ -68,7 +68,7 @@ test('a spinner is published, triggered, and its job listed', { todo: 'needs POS
   await page.getByText('Imported 3 records.').waitFor();
   await page.getByRole('link', { name: 'CRM sync' }).click();
   await page.getByLabel('New spinner name').fill('Nightly');
-  await page.getByLabel('Table').selectOption({ label: 'contacts' });
+  await page.getByLabel('Table', { exact: true }).selectOption({ label: 'contacts' });
   await page.getByRole('button', { name: 'Create spinner' }).click();
   await page.getByRole('heading', { level: 1, name: /Nightly/ }).waitFor();
   await page.getByText('No jobs yet. Publish the spinner, then trigger it.').waitFor();

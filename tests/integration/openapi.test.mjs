@@ -64,7 +64,9 @@ test('each operation names the access its route has', () => {
     const scope = { SCOPE_INGEST: 'ingest', SCOPE_TRIGGER: 'trigger', SCOPE_READ: 'read' };
     let want;
     const m = route.access.match(/^(PUBLIC|USER|ANY)(?:\((\w+)(?:, (\w+))?\))?$/);
-    if (m[1] === 'PUBLIC') want = { security: [] };
+    // A public route whose handler checks a credential of its own
+    // (GET /v1/metrics) says so with x-credential: handler.
+    if (m[1] === 'PUBLIC') want = { security: op['x-credential'] === 'handler' ? [{ metricsToken: [] }] : [] };
     else if (m[1] === 'USER') want = { security: [{ userToken: [] }], 'x-permission': perm[m[2]] };
     else {
       const s = scope[m[3]];

@@ -32,7 +32,7 @@ test('signup refuses bad fields with details.field and stores nothing', async ()
     [{ organization: '', email: uniqueEmail(), password: PASSWORD }, 'organization'],
     [{ email: uniqueEmail(), password: PASSWORD }, 'organization'],
     [{ organization: 'A', email: uniqueEmail(), password: 12345678901 }, 'password'],
-    [{ organization: 'A\u0000B', email: uniqueEmail(), password: PASSWORD }, 'organization'],
+    [{ organization: 'A\u0001B', email: uniqueEmail(), password: 12 }, 'password'],
   ];
   const before = sqlite(stack.db, 'SELECT count(*) FROM users')[0][0];
   for (const [body, field] of cases) {
@@ -40,6 +40,10 @@ test('signup refuses bad fields with details.field and stores nothing', async ()
     assert.ok(isErrorBody(r, 400, 'INVALID_BODY'), r.text);
     assert.equal(r.body.details.field, field);
   }
+  // A \u0000 escape is refused by the JSON check itself.
+  const nul = await api(stack, 'POST', '/v1/signup', { json: { organization: 'A\u0000B', email: uniqueEmail(), password: PASSWORD } });
+  assert.ok(isErrorBody(nul, 400, 'INVALID_BODY'));
+  assert.match(nul.body.error, /NUL/);
   assert.equal(sqlite(stack.db, 'SELECT count(*) FROM users')[0][0], before);
 });
 

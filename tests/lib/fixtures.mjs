@@ -121,3 +121,54 @@ export async function readAllRecords(stack, tableId, auth, limit = 500) {
 export function setPlan(stack, orgId, plan) {
   sqlite(stack.db, `UPDATE organizations SET plan = '${plan}' WHERE id = '${orgId}'`);
 }
+
+// POST /v1/tables/{id}/records with records (1..500): the 200 body.
+export async function ingest(stack, token, tableId, records) {
+  const r = await api(stack, 'POST', `/v1/tables/${tableId}/records`, { token, json: { records } });
+  assert.equal(r.status, 200, r.text);
+  return r.body;
+}
+
+// Appends count generated records {"email", "n", "odd": null every other}
+// straight into the database: volume for tests that need a slow job, past
+// the records meter.
+export function insertManyRecords(stack, tableId, count) {
+  sqlite(stack.db, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${count})
+    INSERT INTO records (table_id, data, created_at) SELECT '${tableId}',
+    json_object('email', 'u' || i || '@example.test', 'n', i, 'odd', CASE WHEN i % 2 THEN NULL ELSE 'x' END),
+    strftime('%s','now') FROM c`);
+}
+
+// ---- spinners and jobs ----
+
+export async function createSpinner(stack, token, projectId, tableId, extra = {}) {
+  const r = await api(stack, 'POST', `/v1/projects/${projectId}/spinners`,
+    { token, json: { name: `s-${uniqueEmail('s')}`, tableId, ...extra } });
+  assert.equal(r.status, 201, r.text);
+  return r.body;
+}
+
+export async function publishSpinner(stack, token, id) {
+  const r = await api(stack, 'POST', `/v1/spinners/${id}/publish`, { token });
+  assert.equal(r.status, 200, r.text);
+  return r.body;
+}
+
+// POST /v1/spinners/{id}/trigger, expecting 201: the queued job.
+export async function trigger(stack, token, spinnerId) {
+  const r = await api(stack, 'POST', `/v1/spinners/${spinnerId}/trigger`, { token });
+  assert.equal(r.status, 201, r.text);
+  return r.body.job;
+}
+
+// Polls GET /v1/jobs/{id} until the job is succeeded or failed.
+export async function waitJob(stack, token, id, timeoutMs = 10000) {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await api(stack, 'GET', `/v1/jobs/${id}`, { token });
+    assert.equal(r.status, 200, r.text);
+    if (r.body.status === 'succeeded' || r.body.status === 'failed') return r.body;
+    if (Date.now() - t0 > timeoutMs) assert.fail(`job ${id} still ${r.body.status}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}

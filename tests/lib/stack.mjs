@@ -113,9 +113,9 @@ export function isErrorBody(res, status, code) {
     res.headers.get('x-request-id') === b.requestId;
 }
 
-// Runs sql on the stack's database with the sqlite3 shell; answers rows as
-// arrays of strings.
+// Runs sql on the stack's database with the sqlite3 shell (waiting up to 5 s
+// for the server's write lock); answers rows as arrays of strings.
 export function sqlite(db, sql) {
-  const out = execFileSync('sqlite3', ['-batch', '-separator', '\t', db, sql], { encoding: 'utf8' });
+  const out = execFileSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', '-separator', '\t', db, sql], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
 }

@@ -55,6 +55,26 @@ test_every_file_compiled_in(void)
 	CHECK(files == db_migration_count());
 }
 
+/* Every statement of stmts[] prepares against the migrated schema. */
+static void
+test_every_statement_prepares(void)
+{
+	char path[] = "/tmp/tollgate-db-XXXXXX", err[256];
+	int fd = mkstemp(path);
+	struct db *db;
+
+	close(fd);
+	db = db_open(path, err, sizeof(err));
+	CHECK(db != NULL && db_migrate(db) == db_migration_count());
+	for (int i = 0; db != NULL && i < STMT__COUNT; i++) {
+		if (db_stmt(db, (enum stmt)i) == NULL)
+			printf("#   statement %d does not prepare\n", i);
+		CHECK(db_stmt(db, (enum stmt)i) != NULL);
+	}
+	db_close(db);
+	unlink(path);
+}
+
 static void
 test_bad_path(void)
 {
@@ -69,6 +89,7 @@ main(void)
 {
 	TEST(test_migrate_once);
 	TEST(test_every_file_compiled_in);
+	TEST(test_every_statement_prepares);
 	TEST(test_bad_path);
 	return unit_done();
 }

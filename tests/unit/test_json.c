@@ -48,6 +48,10 @@ test_nul_and_utf8(void)
 	CHECK(!parses("{\"a\":1}\0", 8));
 	CHECK(!P("{\"s\": \"\xff\xfe\"}"));
 	CHECK(!P("{\"s\": \"\xc3\"}"));
+	/* json-c would cut this key to "a": refused instead. */
+	CHECK(!P("{\"a\\u0000b\": 1}"));
+	CHECK(!P("{\"a\": \"x\\u0000\"}"));
+	CHECK(P("{\"a\": \"x\\u0001\"}"));
 	CHECK(!P("{\"s\": \"\xed\xa0\x80\"}")); /* a UTF-16 surrogate */
 	CHECK(!P("{\"s\": \"\xc0\xaf\"}")); /* an overlong */
 }

@@ -11,8 +11,7 @@ static struct csv c;
 static struct schema s;
 static char why[256];
 
-/* Parses text as a CSV and infers its schema: what schema_infer returns (-99: the CSV was refused).
- */
+/* Parses text and infers its schema: schema_infer's answer, or -99. */
 static int
 infer(const char *text)
 {
@@ -65,8 +64,10 @@ static void
 test_infer_types(void)
 {
 	CHECK(type_of("1\n-2\n 12\n-0\n+5\n") == COL_INTEGER);
-	CHECK(type_of("9223372036854775807\n-9223372036854775808\n") == COL_INTEGER);
+	CHECK(type_of("9223372036854775807\n-9223372036854775807\n") == COL_INTEGER);
 	CHECK(type_of("9223372036854775808\n") == COL_NUMBER); /* past int64 */
+	/* Integers are symmetric, as ingest can check them (test_int64_bounds). */
+	CHECK(type_of("-9223372036854775808\n") == COL_NUMBER);
 	CHECK(type_of("-9223372036854775809\n") == COL_NUMBER);
 	CHECK(type_of("1\n1.5\n") == COL_NUMBER);
 	CHECK(type_of("1e5\n") == COL_NUMBER);
@@ -200,6 +201,11 @@ test_header_map(void)
 	p = json_object_new_array();
 	CHECK(schema_header_map(&first, &c, map, p, 2) == 4 && json_object_array_length(p) == 2);
 	json_object_put(p);
+
+	/* Without a map, the CSV must have the schema's width. */
+	csv_free(&c);
+	CHECK(PARSE("n,x\n1,2\n") == 0);
+	CHECK(schema_row_json(&first, &c, 0, NULL, &o, NULL, 0) == -1 && o == NULL);
 	schema_free(&first);
 }
 

@@ -1,0 +1,83 @@
+/* jobs.c: jobs, the runs of spinners: how one is queued (by a trigger or a
+ * schedule, through the jobs and records meters) and how they are read. */
+#include <stdio.h>
+
+#include "tollgate.h"
+
+int
+job_queue(struct db *db, const char *org_id, const char *spinner_id, const char *trigger, char *id,
+    size_t idlen, struct meter_state *full)
+{
+	int rc = db_query(db, STMT_SPINNER_TRIGGERABLE, "tt", spinner_id, org_id);
+
+	db_end(db, STMT_SPINNER_TRIGGERABLE);
+	if (rc != DB_ROW)
+		return rc;
+	/* A job reads records: none run while the month's records are used up. */
+	if ((rc = meter_read(db, org_id, METER_RECORDS, full)) != DB_OK)
+		return rc;
+	if (full->limit >= 0 && full->used >= full->limit)
+		return METER_FULL;
+	if ((rc = meter_take(db, org_id, METER_JOBS, 1, full)) != DB_OK)
+		return rc;
+	if (tg_id_new("job", id, idlen) < 0)
+		return DB_ERROR;
+	return db_run(db, STMT_JOB_INSERT, "tttti", id, org_id, spinner_id, trigger, tg_now());
+}
+
+json_object *
+job_json(struct db *db, enum stmt s)
+{
+	json_object *o = json_object_new_object(), *result = NULL;
+
+	if (!db_isnull(db, s, 5))
+		result = json_tokener_parse(db_text(db, s, 5));
+	json_object_object_add(o, "id", json_object_new_string(db_text(db, s, 1)));
+	json_object_object_add(o, "spinnerId", json_object_new_string(db_text(db, s, 2)));
+	json_object_object_add(o, "trigger", json_object_new_string(db_text(db, s, 3)));
+	json_object_object_add(o, "status", json_object_new_string(db_text(db, s, 4)));
+	json_object_object_add(o, "result", result);
+	json_object_object_add(
+	    o, "failureReason", db_isnull(db, s, 6) ? NULL : json_str(db_text(db, s, 6)));
+	json_object_object_add(o, "createdAt", json_time(db_int(db, s, 7)));
+	json_object_object_add(o, "startedAt", json_time(db_int(db, s, 8)));
+	json_object_object_add(o, "finishedAt", json_time(db_int(db, s, 9)));
+	return o;
+}
+
+/* GET /v1/jobs?spinnerId=: the organization's jobs, oldest first; with
+ * spinnerId, that spinner's (404 when the caller cannot see it). */
+void
+handle_jobs_list(struct req *r)
+{
+	struct page p;
+	char spinner[REQ_PARAM_MAX + 2];
+	int rc, filtered;
+
+	if (page_or_reply(r, &p) < 0)
+		return;
+	filtered = req_query_get(r, "spinnerId", spinner, sizeof(spinner));
+	if (filtered) {
+		rc = db_query(r->db, STMT_SPINNER_GET, "tti", spinner, r->who.org_id,
+		    (int64_t)(r->who.kind == PRINCIPAL_KEY));
+		db_end(r->db, STMT_SPINNER_GET);
+		if (rc != DB_ROW) {
+			if (rc == DB_DONE)
+				reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+			else
+				reply_db_error(r, rc, "jobs: spinner");
+			return;
+		}
+	}
+	reply_rows(r, STMT_JOB_LIST,
+	    db_query(r->db, STMT_JOB_LIST, "ttii", r->who.org_id, filtered ? spinner : NULL,
+	        p.after, (int64_t)p.limit + 1),
+	    &p, job_json, "jobs: list");
+}
+
+void
+handle_jobs_get(struct req *r)
+{
+	reply_row(r, STMT_JOB_GET, db_query(r->db, STMT_JOB_GET, "tt", r->params[0], r->who.org_id),
+	    200, job_json, "jobs: get");
+}

@@ -1,0 +1,365 @@
+/* runner.c: the job runner, one thread per `tollgate serve` process with its
+ * own database connection. It triggers scheduled spinners when due, claims
+ * queued jobs and runs them: a job reads the records its spinner's table
+ * gained since the spinner's previous successful job and stores
+ * {"processed": N, "nonNull": {"column": N, ...}}.
+ *
+ * A claim is a lease (JOB_LEASE seconds, renewed as the job goes): several
+ * processes can share the database and never run the same job, and a job
+ * whose process died is claimed again once its lease runs out. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "tollgate.h"
+
+#define RUNNER_POLL_MS 200 /* longest wait between looks at the queue */
+#define JOB_LEASE 15 /* seconds a claim holds without renewal */
+#define JOB_CHUNK 10000 /* records read per step; the lease is renewed between steps */
+#define JOB_MAX_ATTEMPTS 3 /* claims before a job that keeps dying is failed */
+#define SCHEDULE_BATCH 100 /* scheduled triggers per look */
+
+struct job {
+	char id[40], org_id[40], spinner_id[40];
+	int64_t attempts;
+};
+
+static struct {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int woken; /* under mu */
+	atomic_int stopping;
+	int started;
+	char id[40]; /* this runner, as jobs.runner */
+	struct db *db;
+} runner = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* Ends the claimed job j as status ("succeeded" or "failed"). */
+static int
+job_finish(struct db *db, const struct job *j, const char *status, const char *result,
+    const char *reason, int64_t last_seq)
+{
+	int rc = db_run(db, STMT_JOB_FINISH, "tttttii", j->id, runner.id, status, result, reason,
+	    last_seq, tg_now());
+
+	if (rc != DB_OK)
+		log_msg(NULL, "runner: finish %s: database error %d", j->id, rc);
+	else if (db_changes(db) == 0)
+		log_msg(NULL, "runner: %s was no longer ours to finish", j->id);
+	else
+		log_msg(NULL, "runner: %s %s%s%s", j->id, status, reason ? ": " : "",
+		    reason ? reason : "");
+	return rc;
+}
+
+/* Gives the claimed job j back to the queue (stopping, or a busy store). */
+static void
+job_release(struct db *db, const struct job *j)
+{
+	if (db_run(db, STMT_JOB_RELEASE, "tt", j->id, runner.id) != DB_OK)
+		log_msg(
+		    NULL, "runner: cannot release %s; it runs again when its lease ends", j->id);
+	else
+		log_msg(NULL, "runner: %s back in the queue", j->id);
+}
+
+/* Sets every column of the table's schema (JSON, may be empty) to 0 in nonnull. */
+static void
+nonnull_init(json_object *nonnull, const char *schema)
+{
+	json_object *s = *schema ? json_tokener_parse(schema) : NULL, *cols;
+
+	if (s != NULL && json_object_object_get_ex(s, "columns", &cols) &&
+	    json_object_is_type(cols, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(cols); i++) {
+			json_object *name;
+
+			if (json_object_object_get_ex(
+			        json_object_array_get_idx(cols, i), "name", &name) &&
+			    json_object_is_type(name, json_type_string))
+				json_object_object_add(nonnull, json_object_get_string(name),
+				    json_object_new_int64(0));
+		}
+	}
+	json_object_put(s);
+}
+
+/* Counts the records of table in (lo, hi] into *processed and nonnull. */
+static int
+job_chunk_count(struct db *db, const char *table, int64_t lo, int64_t hi, int64_t *processed,
+    json_object *nonnull)
+{
+	int rc = db_query(db, STMT_JOB_CHUNK_COUNT, "tii", table, lo, hi);
+
+	if (rc == DB_ROW)
+		*processed += db_int(db, STMT_JOB_CHUNK_COUNT, 0);
+	db_end(db, STMT_JOB_CHUNK_COUNT);
+	if (rc != DB_ROW)
+		return rc == DB_DONE ? DB_ERROR : rc;
+	for (rc = db_query(db, STMT_JOB_CHUNK_NONNULL, "tii", table, lo, hi); rc == DB_ROW;
+	     rc = db_next(db, STMT_JOB_CHUNK_NONNULL)) {
+		const char *key = db_text(db, STMT_JOB_CHUNK_NONNULL, 0);
+		int64_t n = db_int(db, STMT_JOB_CHUNK_NONNULL, 1);
+		json_object *have;
+
+		if (json_object_object_get_ex(nonnull, key, &have))
+			n += json_object_get_int64(have);
+		json_object_object_add(nonnull, key, json_object_new_int64(n));
+	}
+	db_end(db, STMT_JOB_CHUNK_NONNULL);
+	return rc == DB_DONE ? DB_OK : rc;
+}
+
+/* Runs the claimed job j to its end: succeeded, failed, or (stopping, busy
+ * store) back in the queue. */
+static void
+job_run(struct db *db, const struct job *j)
+{
+	json_object *result = NULL, *nonnull;
+	char table[40];
+	int64_t from = 0, end = 0, lo, processed = 0;
+	int rc;
+
+	if (j->attempts > JOB_MAX_ATTEMPTS) {
+		job_finish(db, j, "failed", NULL,
+		    "The job was interrupted 3 times before it could finish. Trigger it again.", 0);
+		return;
+	}
+	nonnull = json_object_new_object();
+	rc = db_query(db, STMT_JOB_SOURCE, "t", j->spinner_id);
+	if (rc == DB_ROW) {
+		snprintf(table, sizeof(table), "%s", db_text(db, STMT_JOB_SOURCE, 0));
+		nonnull_init(nonnull, db_text(db, STMT_JOB_SOURCE, 1));
+	}
+	db_end(db, STMT_JOB_SOURCE);
+	if (rc == DB_DONE) /* the spinner went, and its jobs with it */
+		goto out;
+	if (rc == DB_ROW) {
+		rc = db_query(db, STMT_JOB_FROM_SEQ, "t", j->spinner_id);
+		from = db_int(db, STMT_JOB_FROM_SEQ, 0);
+		db_end(db, STMT_JOB_FROM_SEQ);
+	}
+	if (rc == DB_ROW) {
+		/* The end is fixed now: records added while the job runs are the
+		 * next job's. */
+		rc = db_query(db, STMT_JOB_RECORDS_END, "ti", table, from);
+		end = db_int(db, STMT_JOB_RECORDS_END, 0);
+		db_end(db, STMT_JOB_RECORDS_END);
+	}
+	rc = rc == DB_ROW ? DB_OK : rc;
+	for (lo = from; rc == DB_OK && lo < end;) {
+		int64_t hi = end;
+
+		if (atomic_load(&runner.stopping)) {
+			job_release(db, j);
+			goto out;
+		}
+		rc = db_query(
+		    db, STMT_JOB_CHUNK_END, "tiii", table, lo, end, (int64_t)JOB_CHUNK - 1);
+		if (rc == DB_ROW)
+			hi = db_int(db, STMT_JOB_CHUNK_END, 0);
+		db_end(db, STMT_JOB_CHUNK_END);
+		if (rc != DB_ROW && rc != DB_DONE)
+			break;
+		if ((rc = job_chunk_count(db, table, lo, hi, &processed, nonnull)) != DB_OK)
+			break;
+		lo = hi;
+		rc = db_run(db, STMT_JOB_RENEW, "tti", j->id, runner.id, tg_now() + JOB_LEASE);
+		if (rc == DB_OK && db_changes(db) == 0) {
+			log_msg(NULL, "runner: lost the lease of %s; leaving it", j->id);
+			goto out;
+		}
+	}
+	if (rc == DB_BUSY) {
+		job_release(db, j);
+		goto out;
+	}
+	if (rc != DB_OK) {
+		job_finish(db, j, "failed", NULL,
+		    "The table's records could not be read. Trigger the spinner again; if this "
+		    "persists, contact support.",
+		    0);
+		goto out;
+	}
+	result = json_object_new_object();
+	json_object_object_add(result, "processed", json_object_new_int64(processed));
+	json_object_object_add(result, "nonNull", json_object_get(nonnull));
+	job_finish(db, j, "succeeded",
+	    json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN), NULL, end);
+out:
+	json_object_put(result);
+	json_object_put(nonnull);
+}
+
+/* Claims the next runnable job into j: DB_ROW, DB_DONE when there is none,
+ * or a store error. */
+static int
+job_claim(struct db *db, struct job *j)
+{
+	int rc;
+
+	if ((rc = db_begin(db)) != DB_OK)
+		return rc;
+	rc = db_query(db, STMT_JOB_CLAIM, "tii", runner.id, tg_now(), (int64_t)JOB_LEASE);
+	if (rc == DB_ROW) {
+		snprintf(j->id, sizeof(j->id), "%s", db_text(db, STMT_JOB_CLAIM, 0));
+		snprintf(j->org_id, sizeof(j->org_id), "%s", db_text(db, STMT_JOB_CLAIM, 1));
+		snprintf(
+		    j->spinner_id, sizeof(j->spinner_id), "%s", db_text(db, STMT_JOB_CLAIM, 2));
+		j->attempts = db_int(db, STMT_JOB_CLAIM, 3);
+		/* Step past the RETURNING row so the UPDATE completes. */
+		if (db_next(db, STMT_JOB_CLAIM) != DB_DONE)
+			rc = DB_ERROR;
+	}
+	db_end(db, STMT_JOB_CLAIM);
+	if (rc == DB_ROW || rc == DB_DONE) {
+		int c = db_commit(db);
+
+		if (c != DB_OK)
+			return c;
+		return rc;
+	}
+	db_rollback(db);
+	return rc;
+}
+
+/* Triggers the spinners whose next run is due, each in its own
+ * transaction, through the same meters as POST .../trigger. A full meter
+ * skips the run (logged); the next one is one interval later. */
+static void
+schedule_due(struct db *db)
+{
+	for (int i = 0; i < SCHEDULE_BATCH && !atomic_load(&runner.stopping); i++) {
+		struct meter_state full;
+		char spinner[40], org[40], job[40];
+		int64_t now = tg_now(), every, next;
+		int rc;
+
+		if (db_begin(db) != DB_OK)
+			return;
+		rc = db_query(db, STMT_SPINNER_DUE, "i", now);
+		if (rc == DB_ROW) {
+			snprintf(spinner, sizeof(spinner), "%s", db_text(db, STMT_SPINNER_DUE, 0));
+			snprintf(org, sizeof(org), "%s", db_text(db, STMT_SPINNER_DUE, 1));
+			every = db_int(db, STMT_SPINNER_DUE, 2) * 60;
+			next = db_int(db, STMT_SPINNER_DUE, 3) + every;
+		}
+		db_end(db, STMT_SPINNER_DUE);
+		if (rc != DB_ROW) {
+			db_rollback(db);
+			return;
+		}
+		if (next <= now) /* missed runs are not made up */
+			next = now + every;
+		rc = db_run(db, STMT_SPINNER_SET_NEXT, "ti", spinner, next);
+		if (rc == DB_OK)
+			rc = job_queue(db, org, spinner, "schedule", job, sizeof(job), &full);
+		if (rc == METER_FULL) {
+			log_msg(NULL, "runner: scheduled run of %s skipped: meter %s is full",
+			    spinner, meter_name(full.meter));
+			rc = DB_OK;
+		} else if (rc == DB_OK)
+			log_msg(NULL, "runner: scheduled %s queued %s", spinner, job);
+		if (rc == DB_OK)
+			rc = db_commit(db);
+		if (rc != DB_OK) {
+			log_msg(NULL, "runner: schedule %s: database error %d", spinner, rc);
+			db_rollback(db);
+			return;
+		}
+	}
+}
+
+static void *
+runner_main(void *arg)
+{
+	struct db *db = arg;
+
+	while (!atomic_load(&runner.stopping)) {
+		struct timespec until;
+		struct job j;
+		int rc = DB_DONE;
+
+		schedule_due(db);
+		while (!atomic_load(&runner.stopping) && (rc = job_claim(db, &j)) == DB_ROW) {
+			log_msg(NULL, "runner: %s of %s claimed (attempt %lld)", j.id, j.spinner_id,
+			    (long long)j.attempts);
+			job_run(db, &j);
+		}
+		if (rc != DB_DONE && rc != DB_ROW && rc != DB_BUSY)
+			log_msg(NULL, "runner: claim: database error %d", rc);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += RUNNER_POLL_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_mutex_lock(&runner.mu);
+		while (!runner.woken && !atomic_load(&runner.stopping))
+			if (pthread_cond_timedwait(&runner.cv, &runner.mu, &until) != 0)
+				break;
+		runner.woken = 0;
+		pthread_mutex_unlock(&runner.mu);
+	}
+	return NULL;
+}
+
+int
+runner_start(void)
+{
+	pthread_condattr_t ca;
+	char err[256];
+
+	if (tg_id_new("run", runner.id, sizeof(runner.id)) < 0) {
+		log_msg(NULL, "runner: no random source");
+		return -1;
+	}
+	if ((runner.db = db_open(cfg.db_path, err, sizeof(err))) == NULL) {
+		log_msg(NULL, "runner: %s", err);
+		return -1;
+	}
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&runner.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_store(&runner.stopping, 0);
+	if (pthread_create(&runner.thread, NULL, runner_main, runner.db) != 0) {
+		log_msg(NULL, "runner: cannot start its thread");
+		db_close(runner.db);
+		return -1;
+	}
+	pthread_mutex_lock(&runner.mu);
+	runner.started = 1;
+	pthread_mutex_unlock(&runner.mu);
+	log_msg(NULL, "runner: %s started", runner.id);
+	return 0;
+}
+
+void
+runner_stop(void)
+{
+	if (!runner.started)
+		return;
+	pthread_mutex_lock(&runner.mu);
+	atomic_store(&runner.stopping, 1);
+	pthread_cond_signal(&runner.cv);
+	pthread_mutex_unlock(&runner.mu);
+	pthread_join(runner.thread, NULL);
+	db_close(runner.db);
+	pthread_mutex_lock(&runner.mu);
+	runner.started = 0;
+	pthread_cond_destroy(&runner.cv);
+	pthread_mutex_unlock(&runner.mu);
+	log_msg(NULL, "runner: stopped");
+}
+
+void
+runner_wake(void)
+{
+	pthread_mutex_lock(&runner.mu);
+	runner.woken = 1;
+	if (runner.started)
+		pthread_cond_signal(&runner.cv);
+	pthread_mutex_unlock(&runner.mu);
+}

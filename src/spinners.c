@@ -1,0 +1,278 @@
+/* spinners.c: spinners, automations over one data table of a project, and
+ * their trigger, which queues a job for the runner (runner.c). An API key
+ * sees only published spinners; only a published one can be triggered. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tollgate.h"
+
+#define SCHEDULE_MAX 525600 /* minutes: a year */
+
+/* The spinner row at the cursor of s (columns: seq, id, project_id,
+ * table_id, name, schedule, published, next_run_at, created_at). */
+static json_object *
+spinner_json(struct db *db, enum stmt s)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(db_text(db, s, 1)));
+	json_object_object_add(o, "projectId", json_object_new_string(db_text(db, s, 2)));
+	json_object_object_add(o, "tableId", json_object_new_string(db_text(db, s, 3)));
+	json_object_object_add(o, "name", json_object_new_string(db_text(db, s, 4)));
+	json_object_object_add(
+	    o, "schedule", db_isnull(db, s, 5) ? NULL : json_object_new_int64(db_int(db, s, 5)));
+	json_object_object_add(o, "published", json_object_new_boolean(db_int(db, s, 6) != 0));
+	json_object_object_add(o, "nextRunAt", json_time(db_int(db, s, 7)));
+	json_object_object_add(o, "createdAt", json_time(db_int(db, s, 8)));
+	return o;
+}
+
+/* 1 when the caller sees only published spinners (an API key), else 0. */
+static int64_t
+published_only(const struct req *r)
+{
+	return r->who.kind == PRINCIPAL_KEY;
+}
+
+static void
+reply_spinner(struct req *r, const char *id, int status)
+{
+	reply_row(r, STMT_SPINNER_GET,
+	    db_query(r->db, STMT_SPINNER_GET, "tti", id, r->who.org_id, published_only(r)), status,
+	    spinner_json, "spinners: get");
+}
+
+/* Reads "schedule": minutes from 1 to SCHEDULE_MAX, or null (*out 0).
+ * *present tells whether the field was there at all. Answers 400. */
+static int
+schedule_or_reply(struct req *r, int *present, int64_t *out)
+{
+	json_object *v, *d;
+
+	*out = 0;
+	*present = json_object_object_get_ex(r->json, "schedule", &v);
+	if (!*present || v == NULL)
+		return 0;
+	if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 1 &&
+	    json_object_get_int64(v) <= SCHEDULE_MAX) {
+		*out = json_object_get_int64(v);
+		return 0;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "field", json_object_new_string("schedule"));
+	reply_error(r, ERR_INVALID_BODY,
+	    "Field \"schedule\" must be whole minutes between runs, from 1 to 525600, or null.", d);
+	return -1;
+}
+
+void
+handle_spinners_create(struct req *r)
+{
+	const char *name, *table_id;
+	char id[40];
+	int64_t schedule;
+	int present, rc;
+
+	if (json_string_or_reply(r, r->json, "name", 1, 1, 100, &name) < 0 ||
+	    json_string_or_reply(r, r->json, "tableId", 1, 1, 64, &table_id) < 0 ||
+	    schedule_or_reply(r, &present, &schedule) < 0)
+		return;
+	if (tg_id_new("spn", id, sizeof(id)) < 0) {
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+		return;
+	}
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "spinners: begin");
+		return;
+	}
+	rc = db_query(r->db, STMT_PROJECT_GET, "tt", r->params[0], r->who.org_id);
+	db_end(r->db, STMT_PROJECT_GET);
+	if (rc == DB_DONE) {
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		goto fail;
+	}
+	if (rc == DB_ROW) {
+		rc = db_query(r->db, STMT_SPINNER_TABLE_IN_PROJECT, "ttt", table_id, r->params[0],
+		    r->who.org_id);
+		db_end(r->db, STMT_SPINNER_TABLE_IN_PROJECT);
+	}
+	if (rc == DB_DONE) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "field", json_object_new_string("tableId"));
+		reply_error(r, ERR_INVALID_BODY, "This project has no table with that tableId.", d);
+		goto fail;
+	}
+	if (rc == DB_ROW)
+		rc = db_run(r->db, STMT_SPINNER_INSERT, "tttttii", id, r->who.org_id, r->params[0],
+		    table_id, name, schedule, tg_now());
+	if (rc == DB_CONSTRAINT) {
+		reply_error(
+		    r, ERR_CONFLICT, "A spinner with this name exists in the project.", NULL);
+		goto fail;
+	}
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "spinners: insert");
+		goto fail;
+	}
+	reply_spinner(r, id, 201);
+	return;
+fail:
+	db_rollback(r->db);
+}
+
+void
+handle_spinners_list(struct req *r)
+{
+	int rc;
+	struct page p;
+
+	if (page_or_reply(r, &p) < 0)
+		return;
+	rc = db_query(r->db, STMT_PROJECT_GET, "tt", r->params[0], r->who.org_id);
+	db_end(r->db, STMT_PROJECT_GET);
+	if (rc != DB_ROW) {
+		if (rc == DB_DONE)
+			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		else
+			reply_db_error(r, rc, "spinners: project");
+		return;
+	}
+	reply_rows(r, STMT_SPINNER_LIST,
+	    db_query(r->db, STMT_SPINNER_LIST, "ttiii", r->params[0], r->who.org_id,
+	        published_only(r), p.after, (int64_t)p.limit + 1),
+	    &p, spinner_json, "spinners: list");
+}
+
+void
+handle_spinners_get(struct req *r)
+{
+	reply_spinner(r, r->params[0], 200);
+}
+
+/* PATCH {"name"?, "schedule"?}: a new schedule of a published spinner
+ * counts its next run from now. */
+void
+handle_spinners_update(struct req *r)
+{
+	const char *name;
+	char old_name[128];
+	int64_t schedule, old_schedule, next;
+	int present, published, rc;
+
+	if (json_string_or_reply(r, r->json, "name", 0, 1, 100, &name) < 0 ||
+	    schedule_or_reply(r, &present, &schedule) < 0)
+		return;
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "spinners: begin");
+		return;
+	}
+	rc = db_query(r->db, STMT_SPINNER_GET, "tti", r->params[0], r->who.org_id, (int64_t)0);
+	if (rc == DB_ROW) {
+		snprintf(old_name, sizeof(old_name), "%s", db_text(r->db, STMT_SPINNER_GET, 4));
+		old_schedule = db_int(r->db, STMT_SPINNER_GET, 5);
+		published = db_int(r->db, STMT_SPINNER_GET, 6) != 0;
+		next = db_int(r->db, STMT_SPINNER_GET, 7);
+	}
+	db_end(r->db, STMT_SPINNER_GET);
+	if (rc == DB_DONE) {
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		goto fail;
+	}
+	if (rc != DB_ROW) {
+		reply_db_error(r, rc, "spinners: get");
+		goto fail;
+	}
+	if (!present)
+		schedule = old_schedule;
+	else if (schedule != old_schedule)
+		next = published && schedule > 0 ? tg_now() + schedule * 60 : 0;
+	rc = db_run(r->db, STMT_SPINNER_UPDATE, "tttii", r->params[0], r->who.org_id,
+	    name != NULL ? name : old_name, schedule, next);
+	if (rc == DB_CONSTRAINT) {
+		reply_error(
+		    r, ERR_CONFLICT, "A spinner with this name exists in the project.", NULL);
+		goto fail;
+	}
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "spinners: update");
+		goto fail;
+	}
+	reply_spinner(r, r->params[0], 200);
+	return;
+fail:
+	db_rollback(r->db);
+}
+
+void
+handle_spinners_delete(struct req *r)
+{
+	int rc = db_run(r->db, STMT_SPINNER_DELETE, "tt", r->params[0], r->who.org_id);
+
+	if (rc != DB_OK)
+		reply_db_error(r, rc, "spinners: delete");
+	else if (db_changes(r->db) == 0)
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+	else
+		reply_empty(r, 204);
+}
+
+void
+handle_spinners_publish(struct req *r)
+{
+	int rc = db_run(r->db, STMT_SPINNER_PUBLISH, "tti", r->params[0], r->who.org_id, tg_now());
+
+	if (rc != DB_OK)
+		reply_db_error(r, rc, "spinners: publish");
+	else if (db_changes(r->db) == 0)
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+	else
+		reply_spinner(r, r->params[0], 200);
+}
+
+/* One transaction: the spinner is published, the records meter is not full,
+ * the jobs meter has room; then the job is queued and the runner woken. */
+void
+handle_spinners_trigger(struct req *r)
+{
+	struct meter_state full;
+	json_object *o = NULL;
+	char id[40];
+	int rc;
+
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "spinners: begin");
+		return;
+	}
+	rc = job_queue(r->db, r->who.org_id, r->params[0], "api", id, sizeof(id), &full);
+	if (rc == DB_OK) {
+		/* Read back before the commit: the runner cannot have claimed it. */
+		rc = db_query(r->db, STMT_JOB_GET, "tt", id, r->who.org_id);
+		if (rc == DB_ROW) {
+			o = json_object_new_object();
+			json_object_object_add(o, "job", job_json(r->db, STMT_JOB_GET));
+			rc = DB_OK;
+		} else if (rc == DB_DONE)
+			rc = DB_ERROR;
+		db_end(r->db, STMT_JOB_GET);
+	}
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		db_rollback(r->db);
+		json_object_put(o);
+		if (rc == DB_DONE)
+			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		else if (rc == METER_FULL)
+			reply_plan_limit(r, &full);
+		else
+			reply_db_error(r, rc, "spinners: trigger");
+		return;
+	}
+	runner_wake();
+	reply_json(r, 201, o);
+}
