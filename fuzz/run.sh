@@ -9,6 +9,7 @@
 #
 #   FUZZ_SECONDS  seconds per harness (10; also the first argument)
 #   FUZZ_ONLY     run only these harnesses (e.g. "fuzz_json fuzz_csv")
+#   FUZZ_JOBS     harnesses run at once (the number of CPUs)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -35,12 +36,11 @@ if ! make --no-print-directory fuzzers >"$probe/build" 2>&1; then
 fi
 
 mkdir -p "$out/corpus" "$out/artifacts"
-for src in fuzz/fuzz_*.c; do
-	h=$(basename "$src" .c)
+
+# One harness, in the background: its log and exit status in $probe.
+fuzz_one() {
+	h=$1
 	name=${h#fuzz_}
-	if [ -n "${FUZZ_ONLY:-}" ] && ! echo " $FUZZ_ONLY " | grep -q " $h "; then
-		continue
-	fi
 	dict=""
 	for d in "fuzz/$name.dict" "fuzz/$h.dict"; do
 		[ -f "$d" ] && dict="-dict=$d"
@@ -54,11 +54,38 @@ for src in fuzz/fuzz_*.c; do
 	"$out/$h" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
 	    -print_final_stats=1 -artifact_prefix="$out/artifacts/$h-" $dict \
 	    "$out/corpus/$name" $seeds >"$probe/$h.log" 2>&1
-	rc=$?
+	echo $? >"$probe/$h.rc"
+}
+
+# FUZZ_JOBS harnesses at a time (the number of CPUs): each gets a core.
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+harnesses=""
+for src in fuzz/fuzz_*.c; do
+	h=$(basename "$src" .c)
+	if [ -n "${FUZZ_ONLY:-}" ] && ! echo " $FUZZ_ONLY " | grep -q " $h "; then
+		continue
+	fi
+	harnesses="$harnesses $h"
+done
+n=0
+for h in $harnesses; do
+	fuzz_one "$h" &
+	n=$((n + 1))
+	if [ "$n" -ge "$jobs" ]; then
+		wait
+		n=0
+	fi
+done
+wait
+
+for h in $harnesses; do
+	name=${h#fuzz_}
+	rc=$(cat "$probe/$h.rc" 2>/dev/null || echo 1)
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$probe/$h.log" | tail -n 1)
 	cov=$(grep -o 'cov: [0-9]*' "$probe/$h.log" | tail -n 1)
+	seeds="fuzz/corpus/$name"
 	if [ "$rc" -eq 0 ]; then
-		echo "ok $h: ${runs:-0} executions in ${secs} s, ${cov:-cov: ?}, corpus $(ls "$out/corpus/$name" | wc -l) + ${seeds:+$(ls "$seeds" | wc -l)} seeds"
+		echo "ok $h: ${runs:-0} executions in ${secs} s, ${cov:-cov: ?}, corpus $(ls "$out/corpus/$name" | wc -l) + $(ls "$seeds" 2>/dev/null | wc -l) seeds"
 		passed=$((passed + 1))
 	else
 		echo "not ok $h: exit $rc after ${runs:-?} executions; the input is in $out/artifacts/ (commit it to fuzz/corpus/$name/ with the fix)"
