@@ -20,6 +20,11 @@ ifeq ($(SANITIZE),1)
 CC = clang
 CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 BUILD = build/sanitize
+else ifeq ($(FUZZ),1)
+# The fuzz harnesses (fuzz/fuzz_*.c): libFuzzer with ASan + UBSan.
+CC = clang
+CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+BUILD = build/fuzz
 else ifneq ($(BENCH_NO_RATELIMIT),1)
 BUILD = build
 endif
@@ -29,6 +34,7 @@ OBJ = $(patsubst src/%.c,$(BUILD)/%.o,$(SRC)) $(BUILD)/migrations.o $(BUILD)/ope
 LIBOBJ = $(filter-out $(BUILD)/main.o,$(OBJ))
 SQL = $(sort $(wildcard sql/*.sql))
 UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+FUZZERS = $(patsubst fuzz/%.c,$(BUILD)/%,$(wildcard fuzz/fuzz_*.c))
 
 all: $(BUILD)/tollgate
 
@@ -54,6 +60,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libtollgate.a | $(BU
 	@mkdir -p $(BUILD)/tests
 	$(CC) -std=c11 $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< $(BUILD)/libtollgate.a $(LIBS)
 
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(BUILD)/libtollgate.a | $(BUILD)
+	$(CC) -std=c11 $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer $(WARN) -o $@ $< $(BUILD)/libtollgate.a $(LIBS)
+
 $(BUILD):
 	mkdir -p $(BUILD)
 
@@ -71,6 +80,19 @@ unit: all $(UNIT)
 bench: deps
 	@sh bench/run.sh
 
+# Every fuzz harness for FUZZ_SECONDS each (default 600; make check runs
+# each for 10 s): FUZZ_SECONDS=3600 make fuzz. New inputs go to
+# build/fuzz/corpus, crashes to build/fuzz/artifacts (fuzz/run.sh).
+fuzz:
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} sh fuzz/run.sh
+
+fuzzers:
+	@$(MAKE) --no-print-directory FUZZ=1 $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+# Every unit test under valgrind memcheck: no leak, no error (.ci/run).
+valgrind: unit
+	@sh tests/valgrind.sh $(UNIT)
+
 # docs/openapi.json from the hand-written docs/openapi.yaml (needs node and
 # `npm ci`); the JSON is committed, so building the server needs no node.
 openapi:
@@ -78,7 +100,7 @@ openapi:
 	node docs/openapi-json.mjs
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/sql \
@@ -91,4 +113,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps run check unit format install clean openapi bench
+.PHONY: all deps run check unit format install clean openapi bench fuzz fuzzers valgrind

@@ -12,6 +12,9 @@ if [ "${1:-}" = check ]; then
 	command -v node >/dev/null 2>&1 || want="$want nodejs"
 	command -v npm >/dev/null 2>&1 || want="$want npm"
 	want="$want chromium" # the browser tests drive it headless (tests/browser/)
+	# The fuzz harnesses (fuzz/run.sh: libFuzzer), make check SANITIZE=1,
+	# make valgrind.
+	want="$want clang libclang-rt-14-dev valgrind"
 fi
 
 missing=""

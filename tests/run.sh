@@ -1,7 +1,10 @@
 #!/bin/sh
-# run.sh: every test of `make check`: the C unit tests, then the integration
-# and browser tests (Node's test runner against the real stack). Ends with
-# one line "N passed, N failed" and fails if anything failed.
+# run.sh: every test of `make check`: the C unit tests, a bounded run of
+# every fuzz harness (fuzz/run.sh, one pass or fail each), then the
+# integration and browser tests (Node's test runner against the real
+# stack). Ends with one line "N passed, N failed" and fails if anything
+# failed. TOLLGATE_LONG=1 runs the long variants (crash: 50 kills, load:
+# 60 s, fuzz: 60 s a harness).
 set -u
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +29,19 @@ for t in "$BUILD"/tests/test_*; do
 	cat "$out/unit"
 	count "$out/unit"
 done
+
+echo "== fuzzing (libFuzzer; make fuzz for long runs)"
+if [ -n "${TESTS:-}" ] && [ -z "${FUZZ_SECONDS:-}" ]; then
+	echo "# skip fuzz: TESTS names the integration tests to run"
+elif [ "$BUILD" = build/sanitize ] && [ -z "${FUZZ_SECONDS:-}" ]; then
+	# CI runs make check twice; the harnesses are ASan + UBSan builds in both.
+	echo "# skip fuzz: the plain make check runs the harnesses (ASan + UBSan builds already)"
+else
+	[ "${TOLLGATE_LONG:-}" = 1 ] && FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+	FUZZ_SECONDS=${FUZZ_SECONDS:-10} sh fuzz/run.sh >"$out/fuzz" 2>&1
+	sed 's/^/  /' "$out/fuzz"
+	count "$out/fuzz"
+fi
 
 echo "== integration tests (through nginx)"
 export TOLLGATE_BIN="$top/$BUILD/tollgate"
