@@ -77,7 +77,8 @@ check: deps
 unit: all $(UNIT)
 
 # Tollgate against its physical floor, side by side (bench/run.sh; needs wrk).
-bench: deps
+bench:
+	@sh deploy/deps.sh bench
 	@sh bench/run.sh
 
 # Every fuzz harness for FUZZ_SECONDS each (default 600; make check runs

@@ -1,6 +1,7 @@
 #!/bin/sh
 # deps.sh: installs the Debian 12 packages Tollgate needs that this machine
-# lacks. `deps.sh` for building and running; `deps.sh check` adds the tests'.
+# lacks. `deps.sh` for building and running; `deps.sh check` adds the tests',
+# `deps.sh bench` the benchmarks'.
 set -eu
 
 want="gcc make pkg-config libc6-dev libfcgi-dev libjson-c-dev libsqlite3-dev libjwt-dev
@@ -15,6 +16,9 @@ if [ "${1:-}" = check ]; then
 	# The fuzz harnesses (fuzz/run.sh: libFuzzer), make check SANITIZE=1,
 	# make valgrind.
 	want="$want clang libclang-rt-14-dev valgrind"
+fi
+if [ "${1:-}" = bench ]; then
+	want="$want wrk jq"
 fi
 
 missing=""
