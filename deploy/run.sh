@@ -41,12 +41,12 @@ stop() {
 	rc=$1
 	trap - INT TERM EXIT
 	: >"$run/stopping"
-	[ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null
+	[ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null || true
 	# The server finishes what it is doing (requests, a job step): wait for
 	# the process itself, whatever became of the supervisor.
 	pid=$(cat "$run/tollgate.pid" 2>/dev/null)
 	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null
+		kill -TERM "$pid" 2>/dev/null || true
 		i=0
 		while kill -0 "$pid" 2>/dev/null && [ $i -lt 600 ]; do
 			sleep 0.05
