@@ -11,45 +11,30 @@ static const char *const plan_columns[METER__COUNT] = { "projects", "users", "ap
 static void
 reply_usage(struct req *r, int status)
 {
+	struct meter_state st[METER__COUNT];
+	char plan_id[64], plan_name[64], start[32];
 	json_object *o, *plan, *period, *list;
-	struct meter_state st;
-	char start_s[16];
 	int64_t next;
-	int rc = db_query(r->db, STMT_ORG_PLAN, "t", r->who.org_id);
+	int rc = meter_read_all(r->db, r->who.org_id, st, plan_id, plan_name, sizeof(plan_id));
 
-	if (rc != DB_ROW) {
-		db_end(r->db, STMT_ORG_PLAN);
-		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "billing: plan");
+	if (rc != DB_OK) {
+		reply_db_error(r, rc, "billing: usage");
 		return;
 	}
 	o = json_object_new_object();
 	plan = json_object_new_object();
-	json_object_object_add(
-	    plan, "id", json_object_new_string(db_text(r->db, STMT_ORG_PLAN, 0)));
-	json_object_object_add(
-	    plan, "name", json_object_new_string(db_text(r->db, STMT_ORG_PLAN, 1)));
-	db_end(r->db, STMT_ORG_PLAN);
+	json_object_object_add(plan, "id", json_object_new_string(plan_id));
+	json_object_object_add(plan, "name", json_object_new_string(plan_name));
 	json_object_object_add(o, "plan", plan);
-	meter_period(tg_now(), start_s, sizeof(start_s), &next);
+	meter_period(tg_now(), start, sizeof(start), &next);
+	strncat(start, "-01T00:00:00Z", sizeof(start) - strlen(start) - 1);
 	period = json_object_new_object();
-	{
-		char buf[32];
-
-		snprintf(buf, sizeof(buf), "%s-01T00:00:00Z", start_s);
-		json_object_object_add(period, "start", json_object_new_string(buf));
-	}
+	json_object_object_add(period, "start", json_object_new_string(start));
 	json_object_object_add(period, "end", json_time(next));
 	json_object_object_add(o, "period", period);
 	list = json_object_new_array();
-	for (int m = 0; m < METER__COUNT; m++) {
-		if ((rc = meter_read(r->db, r->who.org_id, (enum meter)m, &st)) != DB_OK) {
-			json_object_put(o);
-			json_object_put(list);
-			reply_db_error(r, rc, "billing: meter");
-			return;
-		}
-		json_object_array_add(list, meter_json(&st));
-	}
+	for (int m = 0; m < METER__COUNT; m++)
+		json_object_array_add(list, meter_json(&st[m]));
 	json_object_object_add(o, "meters", list);
 	reply_json(r, status, o);
 }

@@ -18,8 +18,6 @@ static const char *const stmts[STMT__COUNT] = {
 	"SELECT 1",
 	/* STMT_ORG_INSERT */
 	"INSERT INTO organizations (id, name, plan, created_at) VALUES (?1, ?2, 'trial', ?3)",
-	/* STMT_ORG_GET */
-	"SELECT name, plan FROM organizations WHERE id = ?1",
 	/* STMT_ORG_SET_PLAN */
 	"UPDATE organizations SET plan = ?2 WHERE id = ?1",
 	/* STMT_USER_INSERT */
@@ -50,8 +48,12 @@ static const char *const stmts[STMT__COUNT] = {
 	"SELECT s.user_id, s.org_id, s.last_seen_at, s.expires_at, s.ended_at, s.end_reason, "
 	"u.role, n.device FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN sessions n ON "
 	"n.id = s.replaced_by WHERE s.id = ?1",
-	/* STMT_SESSION_GET */
-	"SELECT device, created_at, last_seen_at, expires_at FROM sessions WHERE id = ?1",
+	/* STMT_SESSION_VIEW: the user row as user_json reads it (columns 0-6),
+	 * then the session's device and times and the organization's name and
+	 * plan. */
+	"SELECT u.seq, u.id, u.email, u.name, u.role, u.created_at, u.org_id, s.device, "
+	"s.created_at, s.last_seen_at, s.expires_at, o.name, o.plan FROM sessions s "
+	"JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id WHERE s.id = ?1",
 	/* STMT_SESSION_LIVE_OF_USER */
 	"SELECT id, device, created_at, last_seen_at, expires_at FROM sessions WHERE user_id = ?1 "
 	"AND ended_at IS NULL",
@@ -79,17 +81,18 @@ static const char *const stmts[STMT__COUNT] = {
 	/* STMT_AUDIT_LIST */
 	"SELECT seq, at, event, actor, target, request_id, ip FROM audit WHERE org_id = ?1 AND seq "
 	"> ?2 ORDER BY seq LIMIT ?3",
-	/* STMT_PLAN_LIMITS */
-	"SELECT p.projects, p.users, p.api_keys, p.jobs, p.records FROM organizations o JOIN plans "
-	"p ON p.id = o.plan WHERE o.id = ?1",
-	/* STMT_METER_COUNT_PROJECTS */
-	"SELECT count(*) FROM projects WHERE org_id = ?1",
-	/* STMT_METER_COUNT_USERS */
-	"SELECT count(*) FROM users WHERE org_id = ?1",
-	/* STMT_METER_COUNT_API_KEYS */
-	"SELECT count(*) FROM api_keys WHERE org_id = ?1 AND revoked_at IS NULL",
-	/* STMT_USAGE_GET */
-	"SELECT used FROM usage WHERE org_id = ?1 AND meter = ?2 AND period = ?3",
+	/* STMT_METERS: the plan, its limits (NULL: unlimited), and what is used:
+	 * live projects, users and unrevoked API keys; this month's jobs and
+	 * records. Columns in enum meter order (meters.c). */
+	"SELECT o.plan, p.name, p.projects, p.users, p.api_keys, p.jobs, p.records, "
+	"(SELECT count(*) FROM projects WHERE org_id = ?1), "
+	"(SELECT count(*) FROM users WHERE org_id = ?1), "
+	"(SELECT count(*) FROM api_keys WHERE org_id = ?1 AND revoked_at IS NULL), "
+	"coalesce((SELECT used FROM usage WHERE org_id = ?1 AND meter = 'jobs' AND period = ?2), "
+	"0), "
+	"coalesce((SELECT used FROM usage WHERE org_id = ?1 AND meter = 'records' AND period = "
+	"?2), 0) "
+	"FROM organizations o JOIN plans p ON p.id = o.plan WHERE o.id = ?1",
 	/* STMT_USAGE_ADD */
 	"INSERT INTO usage (org_id, meter, period, used) VALUES (?1, ?2, ?3, ?4) ON CONFLICT "
 	"(org_id, meter, period) DO UPDATE SET used = used + excluded.used",
@@ -112,8 +115,6 @@ static const char *const stmts[STMT__COUNT] = {
 	"OR revoked_at > ?3)",
 	/* STMT_APIKEY_ROTATE_OLD */
 	"UPDATE api_keys SET revoked_at = ?3, rotated_to = ?4 WHERE id = ?1 AND org_id = ?2",
-	/* STMT_ORG_PLAN */
-	"SELECT o.plan, p.name FROM organizations o JOIN plans p ON p.id = o.plan WHERE o.id = ?1",
 	/* STMT_PLANS_ALL */
 	"SELECT id, name, projects, users, api_keys, jobs, records FROM plans ORDER BY position",
 	/* STMT_USAGE_HISTORY */

@@ -9,16 +9,17 @@
 
 #include "tollgate.h"
 
+/* In enum meter order, as STMT_METERS answers them: for meter m, the
+ * limit is column 2 + m and the use column 7 + m. */
 static const struct {
 	const char *name; /* in the API */
 	const char *usage; /* in the usage table, for monthly meters */
-	enum stmt count; /* live-object meters: how to count them */
 } meters[METER__COUNT] = {
-	[METER_PROJECTS] = { "projects", NULL, STMT_METER_COUNT_PROJECTS },
-	[METER_USERS] = { "users", NULL, STMT_METER_COUNT_USERS },
-	[METER_API_KEYS] = { "apiKeys", NULL, STMT_METER_COUNT_API_KEYS },
-	[METER_JOBS] = { "jobs", "jobs", STMT__COUNT },
-	[METER_RECORDS] = { "records", "records", STMT__COUNT },
+	[METER_PROJECTS] = { "projects", NULL },
+	[METER_USERS] = { "users", NULL },
+	[METER_API_KEYS] = { "apiKeys", NULL },
+	[METER_JOBS] = { "jobs", "jobs" },
+	[METER_RECORDS] = { "records", "records" },
 };
 
 const char *
@@ -46,34 +47,41 @@ meter_period(int64_t t, char *out, size_t outlen, int64_t *next_start)
 }
 
 int
-meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *st)
+meter_read_all(struct db *db, const char *org_id, struct meter_state st[METER__COUNT],
+    char *plan_id, char *plan_name, size_t planlen)
 {
 	char period[32];
+	int64_t resets;
 	int rc;
 
-	memset(st, 0, sizeof(*st));
-	st->meter = m;
-	rc = db_query(db, STMT_PLAN_LIMITS, "t", org_id);
-	if (rc != DB_ROW) {
-		db_end(db, STMT_PLAN_LIMITS);
-		return rc == DB_DONE ? DB_ERROR : rc;
+	meter_period(tg_now(), period, sizeof(period), &resets);
+	rc = db_query(db, STMT_METERS, "tt", org_id, period);
+	if (rc == DB_ROW) {
+		if (plan_id != NULL)
+			snprintf(plan_id, planlen, "%s", db_text(db, STMT_METERS, 0));
+		if (plan_name != NULL)
+			snprintf(plan_name, planlen, "%s", db_text(db, STMT_METERS, 1));
+		for (int m = 0; m < METER__COUNT; m++) {
+			st[m].meter = (enum meter)m;
+			st[m].limit =
+			    db_isnull(db, STMT_METERS, 2 + m) ? -1 : db_int(db, STMT_METERS, 2 + m);
+			st[m].used = db_int(db, STMT_METERS, 7 + m);
+			st[m].resets_at = meters[m].usage != NULL ? resets : 0;
+		}
 	}
-	st->limit =
-	    db_isnull(db, STMT_PLAN_LIMITS, (int)m) ? -1 : db_int(db, STMT_PLAN_LIMITS, (int)m);
-	db_end(db, STMT_PLAN_LIMITS);
-	if (meters[m].usage == NULL) {
-		rc = db_query(db, meters[m].count, "t", org_id);
-		if (rc == DB_ROW)
-			st->used = db_int(db, meters[m].count, 0);
-		db_end(db, meters[m].count);
-		return rc == DB_ROW ? DB_OK : rc;
-	}
-	meter_period(tg_now(), period, sizeof(period), &st->resets_at);
-	rc = db_query(db, STMT_USAGE_GET, "ttt", org_id, meters[m].usage, period);
-	if (rc == DB_ROW)
-		st->used = db_int(db, STMT_USAGE_GET, 0);
-	db_end(db, STMT_USAGE_GET);
-	return rc == DB_ROW || rc == DB_DONE ? DB_OK : rc;
+	db_end(db, STMT_METERS);
+	return rc == DB_ROW ? DB_OK : rc == DB_DONE ? DB_ERROR : rc;
+}
+
+int
+meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *st)
+{
+	struct meter_state all[METER__COUNT];
+	int rc = meter_read_all(db, org_id, all, NULL, NULL, 0);
+
+	if (rc == DB_OK)
+		*st = all[m];
+	return rc;
 }
 
 json_object *

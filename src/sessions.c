@@ -220,34 +220,28 @@ void
 handle_session_get(struct req *r)
 {
 	struct db *db = r->db;
-	json_object *o = json_object_new_object(), *org;
-	int rc = db_query(db, STMT_SESSION_GET, "t", r->who.session_id);
+	json_object *o, *org;
+	int rc = db_query(db, STMT_SESSION_VIEW, "t", r->who.session_id);
 
-	if (rc == DB_ROW)
-		json_object_object_add(o, "session",
-		    session_json(r->who.session_id, db_text(db, STMT_SESSION_GET, 0),
-		        db_int(db, STMT_SESSION_GET, 1), db_int(db, STMT_SESSION_GET, 2),
-		        db_int(db, STMT_SESSION_GET, 3)));
-	db_end(db, STMT_SESSION_GET);
-	if (rc == DB_ROW &&
-	    (rc = db_query(db, STMT_USER_GET, "tt", r->who.user_id, r->who.org_id)) == DB_ROW)
-		json_object_object_add(o, "user", user_json(db, STMT_USER_GET));
-	db_end(db, STMT_USER_GET);
-	if (rc == DB_ROW && (rc = db_query(db, STMT_ORG_GET, "t", r->who.org_id)) == DB_ROW) {
-		org = json_object_new_object();
-		json_object_object_add(org, "id", json_object_new_string(r->who.org_id));
-		json_object_object_add(
-		    org, "name", json_object_new_string(db_text(db, STMT_ORG_GET, 0)));
-		json_object_object_add(
-		    org, "plan", json_object_new_string(db_text(db, STMT_ORG_GET, 1)));
-		json_object_object_add(o, "organization", org);
-	}
-	db_end(db, STMT_ORG_GET);
 	if (rc != DB_ROW) {
-		json_object_put(o);
+		db_end(db, STMT_SESSION_VIEW);
 		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "session: get");
 		return;
 	}
+	o = json_object_new_object();
+	json_object_object_add(o, "session",
+	    session_json(r->who.session_id, db_text(db, STMT_SESSION_VIEW, 7),
+	        db_int(db, STMT_SESSION_VIEW, 8), db_int(db, STMT_SESSION_VIEW, 9),
+	        db_int(db, STMT_SESSION_VIEW, 10)));
+	json_object_object_add(o, "user", user_json(db, STMT_SESSION_VIEW));
+	org = json_object_new_object();
+	json_object_object_add(org, "id", json_object_new_string(r->who.org_id));
+	json_object_object_add(
+	    org, "name", json_object_new_string(db_text(db, STMT_SESSION_VIEW, 11)));
+	json_object_object_add(
+	    org, "plan", json_object_new_string(db_text(db, STMT_SESSION_VIEW, 12)));
+	json_object_object_add(o, "organization", org);
+	db_end(db, STMT_SESSION_VIEW);
 	reply_json(r, 200, o);
 }
 

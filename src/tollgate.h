@@ -61,7 +61,6 @@ int tg_time_parse(const char *s, int64_t *out);
 enum stmt {
 	STMT_PING,
 	STMT_ORG_INSERT,
-	STMT_ORG_GET,
 	STMT_ORG_SET_PLAN,
 	STMT_USER_INSERT,
 	STMT_USER_GET,
@@ -74,7 +73,7 @@ enum stmt {
 	STMT_USER_COUNT_ADMINS,
 	STMT_SESSION_INSERT,
 	STMT_SESSION_AUTH,
-	STMT_SESSION_GET,
+	STMT_SESSION_VIEW,
 	STMT_SESSION_LIVE_OF_USER,
 	STMT_SESSION_TOUCH,
 	STMT_SESSION_END,
@@ -85,11 +84,7 @@ enum stmt {
 	STMT_JWT_KEY_PRUNE,
 	STMT_AUDIT_INSERT,
 	STMT_AUDIT_LIST,
-	STMT_PLAN_LIMITS,
-	STMT_METER_COUNT_PROJECTS,
-	STMT_METER_COUNT_USERS,
-	STMT_METER_COUNT_API_KEYS,
-	STMT_USAGE_GET,
+	STMT_METERS,
 	STMT_USAGE_ADD,
 	STMT_APIKEY_INSERT,
 	STMT_APIKEY_BY_PUBLIC,
@@ -98,7 +93,6 @@ enum stmt {
 	STMT_APIKEY_LIST,
 	STMT_APIKEY_REVOKE,
 	STMT_APIKEY_ROTATE_OLD,
-	STMT_ORG_PLAN,
 	STMT_PLANS_ALL,
 	STMT_USAGE_HISTORY,
 	STMT_PROJECT_INSERT,
@@ -437,6 +431,10 @@ struct meter_state {
 
 /* Reads meter m of org at the current time. DB_OK or an error. */
 int meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *st);
+/* Every meter of org with its plan (id and name, when not NULL) in one
+ * statement. DB_OK or an error. */
+int meter_read_all(struct db *db, const char *org_id, struct meter_state st[METER__COUNT],
+    char *plan_id, char *plan_name, size_t planlen);
 #define METER_FULL (-1)
 /* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
  * for monthly meters, adds them. DB_OK with *st after the take; METER_FULL
