@@ -70,15 +70,71 @@ err_status(enum err e)
 	return errs[e].status;
 }
 
-static const char *
-param(char **envp, const char *name)
-{
-	size_t n = strlen(name);
+/* The parameters a request is read from, found in one pass over envp. */
+enum param {
+	P_METHOD,
+	P_DOCUMENT_URI,
+	P_SCRIPT_NAME,
+	P_PATH_INFO,
+	P_QUERY,
+	P_CONTENT_TYPE,
+	P_CONTENT_LENGTH,
+	P_AUTHORIZATION,
+	P_API_KEY,
+	P_IDEMPOTENCY_KEY,
+	P_REMOTE_ADDR,
+	P_USER_AGENT,
+	P_FORWARDED_FOR,
+	P_REQUEST_ID,
+	P__COUNT
+};
 
-	for (; envp != NULL && *envp != NULL; envp++)
-		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
-			return *envp + n + 1;
-	return NULL;
+#define P(name)                                                                                    \
+	{                                                                                          \
+		name, sizeof(name) - 1                                                             \
+	}
+static const struct {
+	const char *name;
+	size_t len;
+} params[P__COUNT] = {
+	[P_METHOD] = P("REQUEST_METHOD"),
+	[P_DOCUMENT_URI] = P("DOCUMENT_URI"),
+	[P_SCRIPT_NAME] = P("SCRIPT_NAME"),
+	[P_PATH_INFO] = P("PATH_INFO"),
+	[P_QUERY] = P("QUERY_STRING"),
+	[P_CONTENT_TYPE] = P("CONTENT_TYPE"),
+	[P_CONTENT_LENGTH] = P("CONTENT_LENGTH"),
+	[P_AUTHORIZATION] = P("HTTP_AUTHORIZATION"),
+	[P_API_KEY] = P("HTTP_X_API_KEY"),
+	[P_IDEMPOTENCY_KEY] = P("HTTP_IDEMPOTENCY_KEY"),
+	[P_REMOTE_ADDR] = P("REMOTE_ADDR"),
+	[P_USER_AGENT] = P("HTTP_USER_AGENT"),
+	[P_FORWARDED_FOR] = P("HTTP_X_FORWARDED_FOR"),
+	[P_REQUEST_ID] = P("HTTP_X_REQUEST_ID"),
+};
+#undef P
+
+/* Points v[i] at the value of params[i] in envp ("NAME=value"), or NULL;
+ * the first of a repeated name counts. */
+static void
+params_read(char **envp, const char *v[P__COUNT])
+{
+	for (int i = 0; i < P__COUNT; i++)
+		v[i] = NULL;
+	for (; envp != NULL && *envp != NULL; envp++) {
+		const char *eq = strchr(*envp, '=');
+		size_t len;
+
+		if (eq == NULL)
+			continue;
+		len = (size_t)(eq - *envp);
+		for (int i = 0; i < P__COUNT; i++)
+			if (params[i].len == len && v[i] == NULL &&
+			    memcmp(*envp, params[i].name, len) == 0) {
+				v[i] = eq + 1;
+				break;
+			}
+	}
 }
 
 /* An incoming X-Request-Id is echoed when it is 1..64 of [A-Za-z0-9._:-]. */
@@ -96,32 +152,31 @@ request_id_sane(const char *id)
 void
 req_init(struct req *r, char **envp, struct db *db)
 {
-	const char *v;
+	const char *p[P__COUNT], *v;
 
 	memset(r, 0, sizeof(*r));
+	params_read(envp, p);
 	r->db = db;
 	r->start_ms = tg_now_ms();
-	r->method_str = (v = param(envp, "REQUEST_METHOD")) ? v : "";
+	r->method_str = p[P_METHOD] ? p[P_METHOD] : "";
 	r->method = M_OTHER;
 	for (int m = 0; m < M__COUNT; m++)
 		if (strcmp(r->method_str, method_names[m]) == 0)
 			r->method = (enum method)m;
 	/* DOCUMENT_URI (nginx), else SCRIPT_NAME + PATH_INFO as servers that
 	 * split the path hand it over. */
-	r->path = param(envp, "DOCUMENT_URI");
+	r->path = p[P_DOCUMENT_URI];
 	if (r->path == NULL || *r->path == '\0') {
-		const char *script = param(envp, "SCRIPT_NAME"), *info = param(envp, "PATH_INFO");
-
-		snprintf(r->path_buf, sizeof(r->path_buf), "%s%s", script ? script : "",
-		    info ? info : "");
+		snprintf(r->path_buf, sizeof(r->path_buf), "%s%s",
+		    p[P_SCRIPT_NAME] ? p[P_SCRIPT_NAME] : "", p[P_PATH_INFO] ? p[P_PATH_INFO] : "");
 		r->path = r->path_buf;
 	}
-	r->query = (v = param(envp, "QUERY_STRING")) ? v : "";
+	r->query = p[P_QUERY] ? p[P_QUERY] : "";
 	/* Servers pass empty parameters for absent headers. */
-	if ((v = param(envp, "CONTENT_TYPE")) != NULL && *v != '\0')
+	if ((v = p[P_CONTENT_TYPE]) != NULL && *v != '\0')
 		r->content_type = v;
 	r->content_length = -1;
-	if ((v = param(envp, "CONTENT_LENGTH")) != NULL && *v != '\0') {
+	if ((v = p[P_CONTENT_LENGTH]) != NULL && *v != '\0') {
 		char *end;
 
 		errno = 0;
@@ -129,16 +184,14 @@ req_init(struct req *r, char **envp, struct db *db)
 		if (*end != '\0' || errno || r->content_length < 0)
 			r->content_length = -2; /* malformed: refused by the router */
 	}
-	r->authorization = param(envp, "HTTP_AUTHORIZATION");
-	r->x_api_key = param(envp, "HTTP_X_API_KEY");
-	r->idempotency_key = param(envp, "HTTP_IDEMPOTENCY_KEY");
-	r->remote_addr = (v = param(envp, "REMOTE_ADDR")) ? v : "";
-	r->user_agent = param(envp, "HTTP_USER_AGENT");
+	r->authorization = p[P_AUTHORIZATION];
+	r->x_api_key = p[P_API_KEY];
+	r->idempotency_key = p[P_IDEMPOTENCY_KEY];
+	r->remote_addr = p[P_REMOTE_ADDR] ? p[P_REMOTE_ADDR] : "";
+	r->user_agent = p[P_USER_AGENT];
 	/* X-Forwarded-For counts only from TOLLGATE_TRUSTED_PROXIES. */
-	ratelimit_client_ip(r->remote_addr, param(envp, "HTTP_X_FORWARDED_FOR"), r->client_ip,
-	    sizeof(r->client_ip));
-	v = param(envp, "HTTP_X_REQUEST_ID");
-	if (v != NULL && request_id_sane(v))
+	ratelimit_client_ip(r->remote_addr, p[P_FORWARDED_FOR], r->client_ip, sizeof(r->client_ip));
+	if ((v = p[P_REQUEST_ID]) != NULL && request_id_sane(v))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", v);
 	else
 		tg_ulid_new(r->request_id, sizeof(r->request_id));
