@@ -2,6 +2,7 @@
  * listening socket with their own database connection, until SIGTERM or
  * SIGINT, after which in-flight requests finish and the process exits. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -24,6 +26,7 @@ struct worker {
 	pthread_t thread;
 	int listen_fd;
 	int index;
+	atomic_int idle; /* in FCGX_Accept_r: may be woken by SIGUSR1 to stop */
 };
 
 static int
@@ -107,12 +110,8 @@ serve_one(FCGX_Request *fr, struct db *db, int may_defer)
 static void *
 kdf_main(void *arg)
 {
-	struct db *db;
-	char err[256];
+	struct db *db = arg;
 
-	(void)arg;
-	if ((db = db_open(cfg.db_path, err, sizeof(err))) == NULL)
-		log_msg(NULL, "kdf thread: %s; its requests are answered 503", err);
 	for (;;) {
 		FCGX_Request *fr;
 
@@ -127,15 +126,7 @@ kdf_main(void *arg)
 		kdf.head = (kdf.head + 1) % KDF_QUEUE_MAX;
 		kdf.len--;
 		pthread_mutex_unlock(&kdf.mu);
-		if (db != NULL)
-			serve_one(fr, db, 0);
-		else {
-			static const char busy[] = "Status: 503 Service Unavailable\r\n"
-			                           "Retry-After: 1\r\n\r\n";
-
-			FCGX_PutStr(busy, (int)sizeof(busy) - 1, fr->out);
-			FCGX_Finish_r(fr);
-		}
+		serve_one(fr, db, 0);
 		if (fr->ipcFd >= 0) /* kept open (fastcgi_keep_conn): this thread's to close */
 			FCGX_Free(fr, 1);
 		free(fr);
@@ -148,11 +139,21 @@ static void
 kdf_start(int nworkers)
 {
 	int want = nworkers / 4 < 1 ? 1 : nworkers / 4;
+	char err[256];
 
 	want = want > KDF_THREADS_MAX ? KDF_THREADS_MAX : want;
 	for (int i = 0; i < want; i++) {
-		if (pthread_create(&kdf.threads[i], NULL, kdf_main, NULL) != 0) {
+		/* A thread that cannot have its database is not started: the
+		 * workers then serve those requests themselves. */
+		struct db *db = db_open(cfg.db_path, err, sizeof(err));
+
+		if (db == NULL) {
+			log_msg(NULL, "serve: KDF thread %d: %s", i, err);
+			break;
+		}
+		if (pthread_create(&kdf.threads[i], NULL, kdf_main, db) != 0) {
 			log_msg(NULL, "serve: cannot start KDF thread %d", i);
+			db_close(db);
 			break;
 		}
 		kdf.nthreads++;
@@ -189,7 +190,24 @@ worker_main(void *arg)
 		db_close(db);
 		return NULL;
 	}
-	while (!stopping && FCGX_Accept_r(fr) == 0) {
+	for (unsigned failures = 0;;) {
+		int rc;
+
+		atomic_store(&w->idle, 1);
+		rc = stopping ? -1 : FCGX_Accept_r(fr);
+		atomic_store(&w->idle, 0);
+		if (rc < 0) {
+			if (stopping)
+				break;
+			/* An accept error libfcgi does not retry (EMFILE, ENOBUFS,
+			 * ENOMEM): the worker waits and tries again, never dies. */
+			if (failures++ % 100 == 0)
+				log_msg(NULL, "worker %d: accept failed (%d); trying again",
+				    w->index, rc);
+			usleep(100 * 1000);
+			continue;
+		}
+		failures = 0;
 		if (serve_one(fr, db, 1) == 0)
 			continue;
 		/* Handed to a KDF thread: this one takes a fresh request. */
@@ -252,9 +270,42 @@ fcgi_listen(const char *spec, int mode, char *err, size_t errlen)
 	return fd;
 }
 
-int
-fcgi_serve(int listen_fd, int nthreads)
+/* SIGUSR1 only interrupts a worker's accept() (no SA_RESTART). */
+static void
+wake(int sig)
 {
+	(void)sig;
+}
+
+/* Joins every worker; a socket handed over by systemd or a web server is
+ * not shut down (it outlives this process, with its backlog), so each
+ * worker still idle in accept() is woken by SIGUSR1 until it has gone. */
+static void
+workers_join(struct worker *workers, int n)
+{
+	for (int i = 0; i < n; i++) {
+		for (;;) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_timedjoin_np(workers[i].thread, NULL, &ts) == 0)
+				break;
+			for (int j = i; j < n; j++)
+				if (atomic_load(&workers[j].idle))
+					pthread_kill(workers[j].thread, SIGUSR1);
+		}
+	}
+}
+
+int
+fcgi_serve(int listen_fd, int nthreads, int owned)
+{
+	struct sigaction sa;
 	struct worker *workers = calloc((size_t)nthreads, sizeof(*workers));
 	sigset_t set;
 	int sig = 0, started = 0;
@@ -268,6 +319,9 @@ fcgi_serve(int listen_fd, int nthreads)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wake;
+	sigaction(SIGUSR1, &sa, NULL);
 	if (runner_start() < 0)
 		log_msg(NULL, "serve: no job runner in this process; jobs wait for another");
 	kdf_start(nthreads);
@@ -294,10 +348,11 @@ fcgi_serve(int listen_fd, int nthreads)
 	log_msg(NULL, "serve: signal %d: finishing requests in flight", sig);
 	stopping = 1;
 	FCGX_ShutdownPending();
-	/* Wakes every thread blocked in accept(); busy ones finish first. */
-	shutdown(listen_fd, SHUT_RDWR);
-	for (int i = 0; i < started; i++)
-		pthread_join(workers[i].thread, NULL);
+	/* A socket of its own is shut down, which wakes every thread blocked
+	 * in accept(); busy ones finish their request first. */
+	if (owned)
+		shutdown(listen_fd, SHUT_RDWR);
+	workers_join(workers, started);
 	kdf_stop();
 	runner_stop();
 	close(listen_fd);

@@ -115,7 +115,7 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
 	}
-	rc = fcgi_serve(fd, cfg.threads);
+	rc = fcgi_serve(fd, cfg.threads, socket_spec != NULL);
 	ratelimit_close();
 	if (socket_spec != NULL && strchr(socket_spec, '/') != NULL)
 		unlink(socket_spec);

@@ -372,8 +372,10 @@ void metrics_busy_retry(void);
 /* Opens spec (a UNIX socket path, created with mode, or HOST:PORT), or with
  * spec NULL the socket inherited on fd 0 or from systemd. -1 with err. */
 int fcgi_listen(const char *spec, int mode, char *err, size_t errlen);
-/* Serves until SIGTERM or SIGINT, then lets requests in flight finish. */
-int fcgi_serve(int listen_fd, int nthreads);
+/* Serves until SIGTERM or SIGINT, then lets requests in flight finish.
+ * owned: the socket was made by fcgi_listen (not handed over), so it may be
+ * shut down. */
+int fcgi_serve(int listen_fd, int nthreads, int owned);
 
 /* ---- auth.c: credentials to a principal, and the table of roles ---- */
 

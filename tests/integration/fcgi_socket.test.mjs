@@ -5,10 +5,11 @@
 // the supervisor of deploy/run.sh, and systemd's unit says Restart= too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, api, TOP } from '../lib/stack.mjs';
+import { startStack, api, TOP, BIN, SECRET } from '../lib/stack.mjs';
 import { servePids, killServe } from '../lib/faults.mjs';
 
 // Connects to a UNIX socket as user `nobody`; answers the error code or 'ok'.
@@ -88,4 +89,35 @@ test('systemd: the unit restarts a server that fails', () => {
   assert.match(unit, /^Restart=(on-failure|always|on-abnormal|on-abort)$/m);
   const sock = readFileSync(join(TOP, 'deploy', 'systemd', 'tollgate.socket'), 'utf8');
   assert.match(sock, /^SocketMode=0660$/m);
+});
+
+test('a socket handed over survives a SIGTERM: the next server on it serves', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-handover-'));
+  const sock = join(dir, 'sock');
+  const holder = spawn('perl', [join(TOP, 'tests/lib/handover.pl'), BIN, sock], {
+    env: { ...process.env, TOLLGATE_DB: join(dir, 'db'), TOLLGATE_JWT_SECRET: SECRET },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  holder.stdout.on('data', (d) => { out += d; });
+  holder.stderr.on('data', (d) => { out += d; });
+  try {
+    for (let i = 0; i < 100 && !/ready \d+/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, /first exited 0/);
+    assert.match(out, /serve: stopped/);
+    const second = Number(out.match(/ready (\d+)/)[1]);
+    let res;
+    for (let i = 0; i < 10; i++) {
+      res = spawnSync('cgi-fcgi', ['-bind', '-connect', sock], {
+        env: { ...process.env, REQUEST_METHOD: 'GET', DOCUMENT_URI: '/v1/health' }, encoding: 'utf8', timeout: 2000,
+      });
+      if (/^Status: 200/m.test(res.stdout)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(res.stdout, /^Status: 200/m, `${res.stdout}${res.stderr}\n${out}`);
+    process.kill(second, 'SIGTERM');
+  } finally {
+    holder.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
