@@ -397,11 +397,16 @@ handle_api_keys_rotate(struct req *r)
 	snprintf(name, sizeof(name), "%s", db_text(r->db, STMT_APIKEY_GET, 2));
 	scopes = db_int(r->db, STMT_APIKEY_GET, 4);
 	expires = db_int(r->db, STMT_APIKEY_GET, 6);
-	if (!db_isnull(r->db, STMT_APIKEY_GET, 8) && db_int(r->db, STMT_APIKEY_GET, 8) <= now) {
+	/* A key is rotated once: one in its grace period, revoked or expired
+	 * is not (else rotations could stack live keys past the meter). */
+	if (!db_isnull(r->db, STMT_APIKEY_GET, 8) || (expires != 0 && expires <= now)) {
 		db_end(r->db, STMT_APIKEY_GET);
 		db_rollback(r->db);
-		reply_error(
-		    r, ERR_CONFLICT, "This key is revoked; create a new one instead.", NULL);
+		reply_error(r, ERR_CONFLICT,
+		    "This key is already rotated, revoked or expired; rotate its newest key or "
+		    "create "
+		    "a new one.",
+		    NULL);
 		return;
 	}
 	db_end(r->db, STMT_APIKEY_GET);
@@ -411,6 +416,8 @@ handle_api_keys_rotate(struct req *r)
 	if (rc == DB_OK)
 		rc = db_run(r->db, STMT_APIKEY_ROTATE_OLD, "ttit", r->params[0], r->who.org_id,
 		    now + grace, id);
+	if (rc == DB_OK && db_changes(r->db) != 1)
+		rc = DB_ERROR;
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "key.rotated", r->who.user_id, r->params[0]);
 	if (rc == DB_OK)

@@ -114,7 +114,8 @@ static const char *const stmts[STMT__COUNT] = {
 	"UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2 AND (revoked_at IS NULL "
 	"OR revoked_at > ?3)",
 	/* STMT_APIKEY_ROTATE_OLD */
-	"UPDATE api_keys SET revoked_at = ?3, rotated_to = ?4 WHERE id = ?1 AND org_id = ?2",
+	"UPDATE api_keys SET revoked_at = ?3, rotated_to = ?4 WHERE id = ?1 AND org_id = ?2 AND "
+	"revoked_at IS NULL",
 	/* STMT_PLANS_ALL */
 	"SELECT id, name, projects, users, api_keys, jobs, records FROM plans ORDER BY position",
 	/* STMT_USAGE_HISTORY */

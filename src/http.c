@@ -382,11 +382,23 @@ req_write(struct req *r, body_write_fn *put, void *ctx)
 		put(ctx, r->resp_body, (int)r->resp_len);
 }
 
+/* Copies at most 200 bytes of s to out with control characters as '?', so
+ * a decoded path cannot forge log lines. */
+static void
+log_safe(const char *s, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n < 200 && n + 1 < outlen; s++)
+		out[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+	out[n] = '\0';
+}
+
 void
 req_log(const struct req *r)
 {
 	const char *who = "-";
-	char whobuf[96];
+	char whobuf[96], method[16], path[208];
 
 	if (r->who.kind == PRINCIPAL_USER) {
 		snprintf(whobuf, sizeof(whobuf), "user=%s", r->who.user_id);
@@ -395,7 +407,9 @@ req_log(const struct req *r)
 		snprintf(whobuf, sizeof(whobuf), "key=%s", r->who.key_id);
 		who = whobuf;
 	}
-	log_msg(r->request_id, "%s %.200s %d %lldms %s%s%s", r->method_str, r->path, r->status,
+	log_safe(r->method_str, method, sizeof(method));
+	log_safe(r->path, path, sizeof(path));
+	log_msg(r->request_id, "%s %s %d %lldms %s%s%s", method, path, r->status,
 	    (long long)(tg_now_ms() - r->start_ms), who, r->error_code ? " " : "",
 	    r->error_code ? r->error_code : "");
 }

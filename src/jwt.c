@@ -29,7 +29,8 @@ static __thread struct keyring {
 	int64_t loaded_at;
 	struct {
 		char kid[32];
-		char secret[160];
+		char secret[sizeof(
+		    cfg.jwt_secret)]; /* the configured secret fits (found in review) */
 		size_t len;
 	} k[JWT_MAX_KEYS + 1];
 } ring;

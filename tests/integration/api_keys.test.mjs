@@ -166,6 +166,15 @@ test('rotation: both keys work inside the grace period, only the new one after',
   assert.equal((await api(stack, 'GET', '/v1/billing/usage', { token: r.body.key })).status, 200);
   const again = await api(stack, 'POST', `/v1/api-keys/${old.id}/rotate`, { token: admin.token });
   assert.ok(isErrorBody(again, 409, 'CONFLICT'));
+  // Found in review: a key in its grace period could be rotated again and
+  // again, each time one more live key past the apiKeys meter.
+  const fresh = await createKey(stack, admin.token, ['read']);
+  const first = await api(stack, 'POST', `/v1/api-keys/${fresh.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 600 } });
+  assert.equal(first.status, 201);
+  const second = await api(stack, 'POST', `/v1/api-keys/${fresh.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 600 } });
+  assert.ok(isErrorBody(second, 409, 'CONFLICT'), second.text);
+  const usage = await api(stack, 'GET', '/v1/billing/usage', { token: first.body.key });
+  assert.equal(usage.body.meters.find((m) => m.meter === 'apiKeys').used, 2);
   const bad = await api(stack, 'POST', `/v1/api-keys/${r.body.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 604801 } });
   assert.ok(isErrorBody(bad, 400, 'INVALID_BODY'));
   // lastUsedAt is kept.
