@@ -231,22 +231,20 @@ bad:
 	return -1;
 }
 
-/* Answers 201 with the key row id and the whole key (the only time it is shown). */
-static void
-reply_key_created(struct req *r, const char *id, const char *key)
+/* The 201 body for the key row id with the whole key (the only time it is
+ * shown), read inside the transaction that made it, so a key is never
+ * committed without its answer. NULL on a database error. */
+static json_object *
+key_created_json(struct req *r, const char *id, const char *key)
 {
-	json_object *o;
-	int rc = db_query(r->db, STMT_APIKEY_GET, "tt", id, r->who.org_id);
+	json_object *o = NULL;
 
-	if (rc != DB_ROW) {
-		db_end(r->db, STMT_APIKEY_GET);
-		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "apikey: read back");
-		return;
+	if (db_query(r->db, STMT_APIKEY_GET, "tt", id, r->who.org_id) == DB_ROW) {
+		o = key_json(r->db, STMT_APIKEY_GET);
+		json_object_object_add(o, "key", json_object_new_string(key));
 	}
-	o = key_json(r->db, STMT_APIKEY_GET);
 	db_end(r->db, STMT_APIKEY_GET);
-	json_object_object_add(o, "key", json_object_new_string(key));
-	reply_json(r, 201, o);
+	return o;
 }
 
 void
@@ -254,6 +252,7 @@ handle_api_keys_create(struct req *r)
 {
 	const char *name, *expires_s;
 	char id[40], key[KEY_LEN + 1], pub[KEY_PUBLIC_LEN + 1], hash[65];
+	json_object *o = NULL;
 	int64_t expires = 0;
 	unsigned scopes;
 	int rc;
@@ -285,13 +284,16 @@ handle_api_keys_create(struct req *r)
 	    (int64_t)scopes, tg_now(), expires);
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "key.issued", r->who.user_id, id);
+	if (rc == DB_OK && (o = key_created_json(r, id, key)) == NULL)
+		rc = DB_ERROR;
 	if (rc == DB_OK)
 		rc = db_commit(r->db);
 	if (rc != DB_OK) {
+		json_object_put(o);
 		reply_db_error(r, rc, "apikey: insert");
 		goto fail;
 	}
-	reply_key_created(r, id, key);
+	reply_json(r, 201, o);
 	return;
 fail:
 	db_rollback(r->db);
@@ -355,7 +357,7 @@ handle_api_keys_delete(struct req *r)
 void
 handle_api_keys_rotate(struct req *r)
 {
-	json_object *v;
+	json_object *v, *o = NULL;
 	int64_t grace = 0, now = tg_now();
 	char id[40], key[KEY_LEN + 1], pub[KEY_PUBLIC_LEN + 1], hash[65], name[128];
 	int64_t scopes, expires;
@@ -420,12 +422,15 @@ handle_api_keys_rotate(struct req *r)
 		rc = DB_ERROR;
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "key.rotated", r->who.user_id, r->params[0]);
+	if (rc == DB_OK && (o = key_created_json(r, id, key)) == NULL)
+		rc = DB_ERROR;
 	if (rc == DB_OK)
 		rc = db_commit(r->db);
 	if (rc != DB_OK) {
+		json_object_put(o);
 		db_rollback(r->db);
 		reply_db_error(r, rc, "apikey: rotate");
 		return;
 	}
-	reply_key_created(r, id, key);
+	reply_json(r, 201, o);
 }
