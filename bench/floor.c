@@ -23,10 +23,10 @@
 #define MAX_THREADS 256
 
 static const char answer[] = "Status: 200 OK\r\n"
-			     "Cache-Control: no-store\r\n"
-			     "Content-Type: application/json; charset=utf-8\r\n"
-			     "\r\n"
-			     "{\"status\":\"ok\",\"version\":\"0.1.0\",\"database\":\"ok\"}";
+                             "Cache-Control: no-store\r\n"
+                             "Content-Type: application/json; charset=utf-8\r\n"
+                             "\r\n"
+                             "{\"status\":\"ok\",\"version\":\"0.1.0\",\"database\":\"ok\"}";
 
 static int listen_fd;
 
