@@ -109,6 +109,10 @@ test('INVALID_CREDENTIALS: unknown email and wrong password look the same', asyn
   for (const { r } of [wrong, unknown]) assert.ok(isErrorBody(r, 401, 'INVALID_CREDENTIALS'));
   const strip = (b) => ({ ...b, requestId: undefined });
   assert.deepEqual(strip(wrong.r.body), strip(unknown.r.body));
+  // Both write an audit row (the unknown one under no organization), so
+  // neither path skips the write lock the other waits for.
+  const rid = unknown.r.body.requestId;
+  assert.deepEqual(sqlite(stack.db, `SELECT org_id IS NULL, event FROM audit WHERE request_id = '${rid}'`), [['1', 'login.failed']]);
   // Both run argon2id: neither is many times faster than the other.
   const ratio = Math.max(wrong.ms, unknown.ms) / Math.min(wrong.ms, unknown.ms);
   console.log(`# login timing: wrong password ${wrong.ms.toFixed(1)} ms, unknown email ${unknown.ms.toFixed(1)} ms`);
