@@ -177,14 +177,16 @@ route_match(const char *pattern, const char *path, struct req *r)
 	return 1;
 }
 
-/* Finds the route for r; answers 404 or 405 (with Allow) and returns NULL
- * when there is none. */
+/* Finds the route for r (kept from router_route_kdf when it found one);
+ * answers 404 or 405 (with Allow) and returns NULL when there is none. */
 static const struct route *
 route_find_or_reply(struct req *r)
 {
 	char allow[64] = "";
 	int path_known = 0;
 
+	if (r->route != NULL)
+		return r->route;
 	for (size_t i = 0; i < NROUTES; i++) {
 		if (!route_match(routes[i].pattern, r->path, NULL))
 			continue;
@@ -209,11 +211,13 @@ route_find_or_reply(struct req *r)
 }
 
 int
-router_route_kdf(const struct req *r)
+router_route_kdf(struct req *r)
 {
 	for (size_t i = 0; i < NROUTES; i++) {
-		if (routes[i].method != r->method || !route_match(routes[i].pattern, r->path, NULL))
+		if (routes[i].method != r->method || !route_match(routes[i].pattern, r->path, r))
 			continue;
+		/* Found: router_handle goes on from here, not from a second search. */
+		r->route = &routes[i];
 		for (size_t k = 0; k < sizeof(kdf_handlers) / sizeof(kdf_handlers[0]); k++)
 			if (routes[i].handler == kdf_handlers[k])
 				return 1;

@@ -356,7 +356,7 @@ json_object *json_time(int64_t t); /* RFC 3339, or null for 0 */
 void router_handle(struct req *r, body_read_fn *read, void *ctx);
 int router_route_count(void);
 /* Whether r's route runs argon2id (login, signup, password changes). */
-int router_route_kdf(const struct req *r);
+int router_route_kdf(struct req *r);
 /* "GET /v1/health" for route i of the table; the index of r's route, or -1. */
 void router_route_name(int i, char *out, size_t outlen);
 int router_route_index(const struct req *r);

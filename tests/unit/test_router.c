@@ -189,6 +189,28 @@ test_request_id(void)
 	CHECK(strlen(r3.request_id) == 26 && strcmp(r2.request_id, r3.request_id) != 0);
 }
 
+/* The route found while deciding where a request runs is the one used:
+ * the table is searched once a request. */
+static void
+test_route_kdf(void)
+{
+	struct req r;
+
+	req_for(&r, "POST", "/v1/auth/login");
+	CHECK(router_route_kdf(&r) == 1 && r.route != NULL && r.route->handler == handle_login);
+	free((char *)r.path);
+	req_for(&r, "GET", "/v1/projects/prj_1");
+	CHECK(router_route_kdf(&r) == 0 && r.route != NULL);
+	CHECK(r.nparams == 1 && strcmp(r.params[0], "prj_1") == 0);
+	CHECK(route_find_or_reply(&r) == r.route && !r.replied);
+	free((char *)r.path);
+	req_for(&r, "DELETE", "/v1/health");
+	CHECK(router_route_kdf(&r) == 0 && r.route == NULL);
+	CHECK(route_find_or_reply(&r) == NULL && r.status == 405);
+	free((char *)r.path);
+	req_free(&r);
+}
+
 static void
 test_split_path(void)
 {
@@ -235,6 +257,7 @@ main(void)
 	TEST(test_404_405);
 	TEST(test_body_checks);
 	TEST(test_request_id);
+	TEST(test_route_kdf);
 	TEST(test_split_path);
 	TEST(test_query);
 	ratelimit_close();
