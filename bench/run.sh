@@ -170,6 +170,31 @@ run_case() { # case port out
 	    -H "X-API-Key: $key" ;;
 	esac
 }
+# cpu_case CASE PORT OUT PID: run_case, and the server's CPU time (user +
+# system, all threads) per request it answered, in microseconds, as the
+# figure cpu_us in OUT: what the server itself spends, whatever nginx, wrk
+# and the neighbours take of the machine.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+cpu_case() {
+	t0=$(ticks "$4")
+	run_case "$1" "$2" "$3"
+	# A trigger's cost includes running its job: wait for the runner to
+	# drain the queue (counted in the CPU time), so the next case does not
+	# share the machine with a backlog.
+	if [ "$1" = trigger ] && [ "$2" = "$tg_port" ]; then
+		s0=$(date +%s.%N)
+		i=0
+		while [ "$(sqlite3 "$TOLLGATE_DB" "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')" 2>/dev/null || echo 1)" != 0 ] &&
+		    [ $i -lt 1200 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		awk -v s="$(date +%s.%N)" -v s0="$s0" 'BEGIN { printf "drain_s %.2f\n", s - s0 }' >>"$3"
+	fi
+	t1=$(ticks "$4")
+	awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$(get requests "$3")" \
+	    'BEGIN { printf "cpu_us %.1f\n", (n > 0 ? t / hz * 1e6 / n : 0) }' >>"$3"
+}
 DURATION=1 run_case health $fl_port "$work/warm" # warm-up
 DURATION=1 run_case health $tg_port "$work/warm"
 tg_pid=$(pgrep -f "serve --socket $work/run-tg/tollgate.sock" | head -n 1)
@@ -177,13 +202,13 @@ fl_pid=$(pgrep -f "serve --socket $work/run-floor/tollgate.sock" | head -n 1)
 for r in $(seq "$ROUNDS"); do
 	for c in $cases; do
 		echo "bench: round $r: $c" >&2
-		run_case "$c" $fl_port "$work/$c.floor.$r"
+		cpu_case "$c" $fl_port "$work/$c.floor.$r" "$fl_pid"
 		if [ "${PERF:-0}" = 1 ] && [ "$r" = 1 ]; then
 			perf record -e cpu-clock --call-graph dwarf,16384 -F 499 -p "$tg_pid" -o "$work/perf.$c" \
 			    -- sleep "$DURATION" >/dev/null 2>&1 &
 			bg=$!
 		fi
-		run_case "$c" $tg_port "$work/$c.tg.$r"
+		cpu_case "$c" $tg_port "$work/$c.tg.$r" "$tg_pid"
 		if [ -n "$bg" ]; then
 			wait "$bg" || true
 			bg=""
@@ -279,6 +304,10 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 	echo "| case | reference (floor) | Tollgate | ratio | target | p50 floor / Tollgate | p99 floor / Tollgate |"
 	echo "|---|---|---|---|---|---|---|"
 	for c in health key token trigger; do
+		echo "$cases" | grep -qw "$c" || continue
+		echo "$c" >>"$work/cases.cpu"
+	done
+	for c in health key token trigger; do
 		case $c in
 		health) name="small JSON answer: GET /v1/health" ;;
 		key) name="key-authenticated read: GET /v1/billing/usage" ;;
@@ -326,6 +355,21 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 		printf "| key reads while %d clients log in (%.0f logins/s) | %.0f req/s alone | %.0f req/s | %.2f | ≥ 0.5: %s | | – / %.1f ms |\n",
 		    lc, l, a, b, b / a, (b / a >= 0.5 ? "met" : "MISSED"), p99
 	}'
+	fi
+	if [ -s "$work/cases.cpu" ]; then
+		echo
+		echo "| server CPU per request (user + system, all threads) | floor | Tollgate | Tollgate − floor |"
+		echo "|---|---|---|---|"
+		while read -r c; do
+			awk -v c="$c" -v f="$(fig "$c" floor cpu_us)" -v t="$(fig "$c" tg cpu_us)" \
+			    'BEGIN { printf "| %s | %.1f µs | %.1f µs | %.1f µs |\n", c, f, t, t - f }'
+		done <"$work/cases.cpu"
+		if grep -qx trigger "$work/cases.cpu"; then
+			echo
+			echo "Trigger: the CPU per request includes running the jobs; after each ${DURATION}s run" \
+			    "the runner took a median $(fig trigger tg drain_s) s more to finish the jobs still queued" \
+			    "(the next case waits for it)."
+		fi
 	fi
 	echo
 	echo "Peak RSS (VmHWM): tollgate serve $((tg_rss / 1024)) MiB; floor responder $((fl_rss / 1024)) MiB."

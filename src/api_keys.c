@@ -4,6 +4,9 @@
  * base62: a mistyped key is refused before any database look-up, and secret
  * scanners can recognise a leaked one. Only its SHA-256 is stored; the
  * whole key is shown once, when it is made. */
+/* SHA256_Init & co.: see sha256_hex. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,10 +79,18 @@ static void
 sha256_hex(const char *s, char out[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
 
-	SHA256((const unsigned char *)s, strlen(s), md);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	/* Not SHA256(): in OpenSSL 3 that fetches the algorithm from its
+	 * provider on every call, a third of a key check's time. */
+	SHA256_Init(&c);
+	SHA256_Update(&c, s, strlen(s));
+	SHA256_Final(md, &c);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	out[64] = '\0';
 }
 
 /* A new key in key (KEY_LEN + 1 bytes) with its public id and hash. */

@@ -13,7 +13,7 @@ reply_usage(struct req *r, int status)
 {
 	struct meter_state st[METER__COUNT];
 	char plan_id[64], plan_name[64], start[32];
-	json_object *o, *plan, *period, *list;
+	struct jw w;
 	int64_t next;
 	int rc = meter_read_all(r->db, r->who.org_id, st, plan_id, plan_name, sizeof(plan_id));
 
@@ -21,22 +21,24 @@ reply_usage(struct req *r, int status)
 		reply_db_error(r, rc, "billing: usage");
 		return;
 	}
-	o = json_object_new_object();
-	plan = json_object_new_object();
-	json_object_object_add(plan, "id", json_object_new_string(plan_id));
-	json_object_object_add(plan, "name", json_object_new_string(plan_name));
-	json_object_object_add(o, "plan", plan);
 	meter_period(tg_now(), start, sizeof(start), &next);
 	strncat(start, "-01T00:00:00Z", sizeof(start) - strlen(start) - 1);
-	period = json_object_new_object();
-	json_object_object_add(period, "start", json_object_new_string(start));
-	json_object_object_add(period, "end", json_time(next));
-	json_object_object_add(o, "period", period);
-	list = json_object_new_array();
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_object(&w, "plan");
+	jw_string(&w, "id", plan_id);
+	jw_string(&w, "name", plan_name);
+	jw_object_end(&w);
+	jw_object(&w, "period");
+	jw_string(&w, "start", start);
+	jw_time(&w, "end", next);
+	jw_object_end(&w);
+	jw_array(&w, "meters");
 	for (int m = 0; m < METER__COUNT; m++)
-		json_object_array_add(list, meter_json(&st[m]));
-	json_object_object_add(o, "meters", list);
-	reply_json(r, status, o);
+		meter_write(&w, NULL, &st[m]);
+	jw_array_end(&w);
+	jw_object_end(&w);
+	reply_jw(r, status, &w);
 }
 
 void

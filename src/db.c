@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -212,7 +213,17 @@ static const char *const stmts[STMT__COUNT] = {
 	"attempts = attempts + 1 WHERE seq = (SELECT j.seq FROM jobs j WHERE j.status IN "
 	"('queued', 'running') AND (j.status = 'queued' OR j.lease_until < ?2) AND NOT EXISTS "
 	"(SELECT 1 FROM jobs o WHERE o.spinner_id = j.spinner_id AND o.status = 'running' AND "
-	"o.lease_until >= ?2) ORDER BY j.seq LIMIT 1) RETURNING id, org_id, spinner_id, attempts",
+	"o.lease_until >= ?2) ORDER BY j.seq LIMIT 1) RETURNING id, org_id, spinner_id, attempts, "
+	"seq",
+	/* STMT_JOB_CLAIM_FOLLOWERS: with a job of spinner ?4 (seq ?5) just claimed, the next ?6
+	 * queued jobs of that spinner too, to run after it in order (RETURNING's order is not
+	 * promised: the runner sorts by seq) */
+	"UPDATE jobs SET status = 'running', runner = ?1, lease_until = ?2 + ?3, started_at = ?2, "
+	"attempts = attempts + 1 WHERE seq IN (SELECT seq FROM jobs WHERE spinner_id = ?4 AND seq "
+	"> "
+	"?5 AND status = 'queued' ORDER BY seq LIMIT ?6) RETURNING id, org_id, spinner_id, "
+	"attempts, "
+	"seq",
 	/* STMT_JOB_RENEW */
 	"UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND runner = ?2 AND status = 'running'",
 	/* STMT_JOB_RELEASE: back to the queue, the attempt not counted */
@@ -256,11 +267,25 @@ static const struct migration {
 	{ "008_job_indexes", tg_sql_008 },
 };
 
+/* The transaction statements, prepared once per connection like stmts[]:
+ * sqlite3_exec parsed them on every request. */
+enum tx { TX_BEGIN, TX_BEGIN_IMMEDIATE, TX_COMMIT, TX_ROLLBACK, TX__COUNT };
+static const char *const tx_sql[TX__COUNT] = { "BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK" };
+
 struct db {
 	sqlite3 *conn;
 	sqlite3_stmt *prepared[STMT__COUNT];
+	sqlite3_stmt *tx[TX__COUNT];
 	int reading; /* inside db_read_begin's transaction */
+	int writing; /* holds writer_lock: between db_begin and commit/rollback */
 };
+
+/* One writer at a time in this process, in the order they came. SQLite
+ * lets one connection write at a time and makes the others retry after a
+ * sleep (db_busy_wait); threads of one process queue here instead and are
+ * woken the moment the writer before them commits. Writers of other
+ * processes on the same file still meet in SQLite's lock. */
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 db_rc_of(int rc)
@@ -285,22 +310,28 @@ db_configure(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-/* SQLite's busy handler: waits for another writer's lock with a growing
- * pause (1 to 20 ms) for up to DB_BUSY_TIMEOUT_MS in all, counting each
- * wait for /v1/metrics; then the call fails with SQLITE_BUSY (503). */
+/* SQLite's busy handler: waits for another process's writer (or a
+ * checkpoint) with a growing pause (50 us to 20 ms) for up to
+ * DB_BUSY_TIMEOUT_MS in all, counting each wait for /v1/metrics; then the
+ * call fails with SQLITE_BUSY (503). Threads of this process do not get
+ * here for each other's writes: they queue on writer_lock. */
 static int
 db_busy_wait(void *unused, int n)
 {
-	static const int pauses_ms[] = { 1, 2, 5, 10, 15, 20 };
-	long waited = 0;
+	static const long pauses_us[] = { 50, 100, 250, 500, 1000, 2000, 5000, 10000, 20000 };
+	enum { NPAUSES = sizeof(pauses_us) / sizeof(pauses_us[0]) };
+	struct timespec ts;
+	long waited = 0, pause = pauses_us[n < NPAUSES ? n : NPAUSES - 1];
 
 	(void)unused;
 	for (int i = 0; i < n; i++)
-		waited += pauses_ms[i < 5 ? i : 5];
-	if (waited >= DB_BUSY_TIMEOUT_MS)
+		waited += pauses_us[i < NPAUSES ? i : NPAUSES - 1];
+	if (waited >= DB_BUSY_TIMEOUT_MS * 1000L)
 		return 0;
 	metrics_busy_retry();
-	sqlite3_sleep(pauses_ms[n < 5 ? n : 5]);
+	ts.tv_sec = pause / 1000000;
+	ts.tv_nsec = pause % 1000000 * 1000;
+	nanosleep(&ts, NULL);
 	return 1;
 }
 
@@ -344,8 +375,11 @@ db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	db_rollback(db); /* releases writer_lock if a transaction was left open */
 	for (int i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(db->prepared[i]);
+	for (int i = 0; i < TX__COUNT; i++)
+		sqlite3_finalize(db->tx[i]);
 	sqlite3_close(db->conn);
 	free(db);
 }
@@ -406,17 +440,66 @@ db_migrate(struct db *db)
 	return applied;
 }
 
+/* Runs one of the transaction statements: DB_OK, DB_BUSY or DB_ERROR. */
 static int
-db_exec_plain(struct db *db, const char *sql)
+db_tx(struct db *db, enum tx t)
 {
-	return db_rc_of(sqlite3_exec(db->conn, sql, NULL, NULL, NULL));
+	int rc;
+
+	if (db->tx[t] == NULL &&
+	    sqlite3_prepare_v3(db->conn, tx_sql[t], -1, SQLITE_PREPARE_PERSISTENT, &db->tx[t],
+	        NULL) != SQLITE_OK) {
+		log_msg(NULL, "db: prepare %s: %s", tx_sql[t], sqlite3_errmsg(db->conn));
+		return DB_ERROR;
+	}
+	rc = sqlite3_step(db->tx[t]);
+	sqlite3_reset(db->tx[t]);
+	return rc == SQLITE_DONE ? DB_OK : db_rc_of(rc);
+}
+
+/* Takes writer_lock, waiting at most DB_BUSY_TIMEOUT_MS: DB_OK or DB_BUSY. */
+static int
+writer_enter(struct db *db)
+{
+	struct timespec until;
+
+	if (db->writing) { /* a bug: the thread would wait for itself */
+		log_msg(NULL, "db: a write transaction began inside another");
+		return DB_ERROR;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += DB_BUSY_TIMEOUT_MS / 1000;
+	until.tv_nsec += DB_BUSY_TIMEOUT_MS % 1000 * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(&writer_lock, &until) != 0)
+		return DB_BUSY;
+	db->writing = 1;
+	return DB_OK;
+}
+
+static void
+writer_leave(struct db *db)
+{
+	if (db->writing) {
+		db->writing = 0;
+		pthread_mutex_unlock(&writer_lock);
+	}
 }
 
 int
 db_begin(struct db *db)
 {
+	int rc;
+
 	db_read_end(db);
-	return db_exec_plain(db, "BEGIN IMMEDIATE");
+	if ((rc = writer_enter(db)) != DB_OK)
+		return rc;
+	if ((rc = db_tx(db, TX_BEGIN_IMMEDIATE)) != DB_OK)
+		writer_leave(db);
+	return rc;
 }
 
 int
@@ -426,7 +509,7 @@ db_read_begin(struct db *db)
 
 	if (db == NULL || !sqlite3_get_autocommit(db->conn))
 		return DB_OK; /* already inside a transaction */
-	rc = db_exec_plain(db, "BEGIN");
+	rc = db_tx(db, TX_BEGIN);
 	db->reading = rc == DB_OK;
 	return rc;
 }
@@ -437,17 +520,18 @@ db_read_end(struct db *db)
 	if (db == NULL || !db->reading)
 		return;
 	db->reading = 0;
-	if (!sqlite3_get_autocommit(db->conn) && db_exec_plain(db, "COMMIT") != DB_OK)
+	if (!sqlite3_get_autocommit(db->conn) && db_tx(db, TX_COMMIT) != DB_OK)
 		db_rollback(db);
 }
 
 int
 db_commit(struct db *db)
 {
-	int rc = db_exec_plain(db, "COMMIT");
+	int rc = db_tx(db, TX_COMMIT);
 
 	if (rc != DB_OK)
 		db_rollback(db);
+	writer_leave(db);
 	return rc;
 }
 
@@ -455,7 +539,8 @@ void
 db_rollback(struct db *db)
 {
 	if (!sqlite3_get_autocommit(db->conn))
-		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+		db_tx(db, TX_ROLLBACK);
+	writer_leave(db);
 }
 
 /* The prepared statement s, reset with its bindings cleared; NULL on error. */
@@ -535,12 +620,25 @@ int
 db_run(struct db *db, enum stmt s, const char *types, ...)
 {
 	va_list ap;
-	int rc;
+	int rc, alone = 0;
 
+	/* A write outside a write transaction is a transaction of its own: it
+	 * ends a read snapshot (db_read_begin) first, as db_begin does, and
+	 * queues on writer_lock like db_begin's. */
+	if (!db->writing && db_stmt(db, s) != NULL && !sqlite3_stmt_readonly(db->prepared[s])) {
+		db_read_end(db);
+		if (sqlite3_get_autocommit(db->conn)) {
+			if ((rc = writer_enter(db)) != DB_OK)
+				return rc;
+			alone = 1;
+		}
+	}
 	va_start(ap, types);
 	rc = db_bind_step(db, s, types, ap);
 	va_end(ap);
 	db_end(db, s);
+	if (alone)
+		writer_leave(db);
 	return rc == DB_ROW || rc == DB_DONE ? DB_OK : rc;
 }
 

@@ -5,15 +5,14 @@
 void
 handle_health(struct req *r)
 {
-	json_object *o = json_object_new_object();
+	struct jw w;
 	int rc = db_run(r->db, STMT_PING, "");
 
-	json_object_object_add(
-	    o, "status", json_object_new_string(rc == DB_OK ? "ok" : "degraded"));
-	json_object_object_add(o, "version", json_object_new_string(TG_VERSION));
-	json_object_object_add(o, "database",
-	    json_object_new_string(rc == DB_OK ? "ok"
-	            : rc == DB_BUSY            ? "busy"
-	                                       : "unreachable"));
-	reply_json(r, rc == DB_OK ? 200 : 503, o);
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_string(&w, "status", rc == DB_OK ? "ok" : "degraded");
+	jw_string(&w, "version", TG_VERSION);
+	jw_string(&w, "database", rc == DB_OK ? "ok" : rc == DB_BUSY ? "busy" : "unreachable");
+	jw_object_end(&w);
+	reply_jw(r, rc == DB_OK ? 200 : 503, &w);
 }

@@ -291,6 +291,19 @@ reply_json(struct req *r, int status, json_object *body)
 }
 
 void
+reply_jw(struct req *r, int status, struct jw *w)
+{
+	size_t len;
+	char *s = jw_finish(w, &len);
+
+	if (s == NULL) {
+		reply_set(r, 500, NULL, 0);
+		return;
+	}
+	reply_set(r, status, s, len);
+}
+
+void
 reply_empty(struct req *r, int status)
 {
 	reply_set(r, status, NULL, 0);
@@ -306,18 +319,20 @@ reply_text(struct req *r, int status, const char *content_type, char *body, size
 void
 reply_error(struct req *r, enum err e, const char *message, json_object *details)
 {
-	json_object *o = json_object_new_object();
+	struct jw w;
 
-	json_object_object_add(
-	    o, "error", json_object_new_string(message != NULL ? message : errs[e].message));
-	json_object_object_add(o, "errorCode", json_object_new_string(errs[e].code));
-	json_object_object_add(o, "requestId", json_object_new_string(r->request_id));
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_string(&w, "error", message != NULL ? message : errs[e].message);
+	jw_string(&w, "errorCode", errs[e].code);
+	jw_string(&w, "requestId", r->request_id);
 	if (details != NULL)
-		json_object_object_add(o, "details", details);
+		jw_value(&w, "details", details);
+	jw_object_end(&w);
 	r->error_code = errs[e].code;
 	if (e == ERR_UNAVAILABLE)
 		req_header_add(r, "Retry-After", "1");
-	reply_json(r, errs[e].status, o);
+	reply_jw(r, errs[e].status, &w);
 }
 
 void

@@ -8,41 +8,52 @@ int
 job_queue(struct db *db, const char *org_id, const char *spinner_id, const char *trigger, char *id,
     size_t idlen, struct meter_state *full)
 {
+	struct meter_state all[METER__COUNT];
 	int rc = db_query(db, STMT_SPINNER_TRIGGERABLE, "tt", spinner_id, org_id);
 
 	db_end(db, STMT_SPINNER_TRIGGERABLE);
 	if (rc != DB_ROW)
 		return rc;
-	/* A job reads records: none run while the month's records are used up. */
-	if ((rc = meter_read(db, org_id, METER_RECORDS, full)) != DB_OK)
+	/* Both meters in one look. A job reads records: none run while the
+	 * month's records are used up. */
+	if ((rc = meter_read_all(db, org_id, all, NULL, NULL, 0)) != DB_OK)
 		return rc;
+	*full = all[METER_RECORDS];
 	if (full->limit >= 0 && full->used >= full->limit)
 		return METER_FULL;
-	if ((rc = meter_take(db, org_id, METER_JOBS, 1, full)) != DB_OK)
+	*full = all[METER_JOBS];
+	if ((rc = meter_add(db, org_id, full, 1)) != DB_OK)
 		return rc;
 	if (tg_id_new("job", id, idlen) < 0)
 		return DB_ERROR;
 	return db_run(db, STMT_JOB_INSERT, "tttti", id, org_id, spinner_id, trigger, tg_now());
 }
 
+void
+job_write(struct jw *w, const char *key, struct db *db, enum stmt s)
+{
+	jw_object(w, key);
+	jw_string(w, "id", db_text(db, s, 1));
+	jw_string(w, "spinnerId", db_text(db, s, 2));
+	jw_string(w, "trigger", db_text(db, s, 3));
+	jw_string(w, "status", db_text(db, s, 4));
+	/* The result is JSON the runner wrote (json-c's text), stored as is. */
+	jw_raw(w, "result", db_isnull(db, s, 5) ? NULL : db_text(db, s, 5));
+	jw_string(w, "failureReason", db_isnull(db, s, 6) ? NULL : db_text(db, s, 6));
+	jw_time(w, "createdAt", db_int(db, s, 7));
+	jw_time(w, "startedAt", db_int(db, s, 8));
+	jw_time(w, "finishedAt", db_int(db, s, 9));
+	jw_object_end(w);
+}
+
 json_object *
 job_json(struct db *db, enum stmt s)
 {
-	json_object *o = json_object_new_object(), *result = NULL;
+	struct jw w;
 
-	if (!db_isnull(db, s, 5))
-		result = json_tokener_parse(db_text(db, s, 5));
-	json_object_object_add(o, "id", json_object_new_string(db_text(db, s, 1)));
-	json_object_object_add(o, "spinnerId", json_object_new_string(db_text(db, s, 2)));
-	json_object_object_add(o, "trigger", json_object_new_string(db_text(db, s, 3)));
-	json_object_object_add(o, "status", json_object_new_string(db_text(db, s, 4)));
-	json_object_object_add(o, "result", result);
-	json_object_object_add(
-	    o, "failureReason", db_isnull(db, s, 6) ? NULL : json_str(db_text(db, s, 6)));
-	json_object_object_add(o, "createdAt", json_time(db_int(db, s, 7)));
-	json_object_object_add(o, "startedAt", json_time(db_int(db, s, 8)));
-	json_object_object_add(o, "finishedAt", json_time(db_int(db, s, 9)));
-	return o;
+	jw_init(&w);
+	job_write(&w, NULL, db, s);
+	return jw_tree(&w);
 }
 
 /* GET /v1/jobs?spinnerId=: the organization's jobs, oldest first; with

@@ -1,8 +1,10 @@
-/* json.c: strict parsing of JSON from outside, and field checks that answer
- * 400 INVALID_BODY themselves so handlers only deal with meaning. */
+/* json.c: strict parsing of JSON from outside, field checks that answer
+ * 400 INVALID_BODY themselves so handlers only deal with meaning, and the
+ * writer that answers are written with. */
 #include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tollgate.h"
@@ -378,4 +380,235 @@ json_time(int64_t t)
 		return NULL;
 	tg_time_format(t, buf, sizeof(buf));
 	return json_object_new_string(buf);
+}
+
+/* ---- writing answers ---- */
+
+void
+jw_init(struct jw *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+static void
+jw_put(struct jw *w, const char *s, size_t n)
+{
+	if (w->failed)
+		return;
+	if (w->len + n + 1 > w->cap) {
+		size_t cap = w->cap ? w->cap : 512;
+		char *bigger;
+
+		while (w->len + n + 1 > cap)
+			cap *= 2;
+		if ((bigger = realloc(w->buf, cap)) == NULL) {
+			w->failed = 1;
+			return;
+		}
+		w->buf = bigger;
+		w->cap = cap;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped. */
+static void
+jw_quoted(struct jw *w, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+
+	jw_put(w, "\"", 1);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[7] = { '\\', 0 };
+		size_t n = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		jw_put(w, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		jw_put(w, esc, n);
+	}
+	jw_put(w, run, (size_t)(s - run));
+	jw_put(w, "\"", 1);
+}
+
+/* The comma before a value and its key, if it is a member. */
+static void
+jw_member(struct jw *w, const char *key)
+{
+	if (w->more[w->depth])
+		jw_put(w, ",", 1);
+	w->more[w->depth] = 1;
+	if (key != NULL) {
+		jw_quoted(w, key);
+		jw_put(w, ":", 1);
+	}
+}
+
+static void
+jw_open(struct jw *w, const char *key, const char *bracket)
+{
+	jw_member(w, key);
+	jw_put(w, bracket, 1);
+	if (w->depth + 1 >= JW_DEPTH) {
+		w->failed = 1; /* a bug: nothing Tollgate answers is this deep */
+		return;
+	}
+	w->more[++w->depth] = 0;
+}
+
+static void
+jw_close(struct jw *w, const char *bracket)
+{
+	if (w->depth > 0)
+		w->depth--;
+	jw_put(w, bracket, 1);
+}
+
+void
+jw_object(struct jw *w, const char *key)
+{
+	jw_open(w, key, "{");
+}
+
+void
+jw_object_end(struct jw *w)
+{
+	jw_close(w, "}");
+}
+
+void
+jw_array(struct jw *w, const char *key)
+{
+	jw_open(w, key, "[");
+}
+
+void
+jw_array_end(struct jw *w)
+{
+	jw_close(w, "]");
+}
+
+void
+jw_string(struct jw *w, const char *key, const char *s)
+{
+	jw_member(w, key);
+	if (s == NULL)
+		jw_put(w, "null", 4);
+	else
+		jw_quoted(w, s);
+}
+
+void
+jw_int(struct jw *w, const char *key, int64_t v)
+{
+	char digits[24];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t n = sizeof(digits);
+
+	do
+		digits[--n] = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		digits[--n] = '-';
+	jw_member(w, key);
+	jw_put(w, digits + n, sizeof(digits) - n);
+}
+
+void
+jw_bool(struct jw *w, const char *key, int v)
+{
+	jw_member(w, key);
+	jw_put(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void
+jw_null(struct jw *w, const char *key)
+{
+	jw_member(w, key);
+	jw_put(w, "null", 4);
+}
+
+void
+jw_time(struct jw *w, const char *key, int64_t t)
+{
+	char buf[32];
+
+	if (t == 0) {
+		jw_null(w, key);
+		return;
+	}
+	tg_time_format(t, buf, sizeof(buf));
+	jw_member(w, key);
+	jw_put(w, "\"", 1);
+	jw_put(w, buf, strlen(buf));
+	jw_put(w, "\"", 1);
+}
+
+void
+jw_raw(struct jw *w, const char *key, const char *json)
+{
+	jw_member(w, key);
+	if (json == NULL)
+		jw_put(w, "null", 4);
+	else
+		jw_put(w, json, strlen(json));
+}
+
+void
+jw_value(struct jw *w, const char *key, json_object *v)
+{
+	size_t n = 0;
+	const char *s = v == NULL
+	    ? "null"
+	    : json_object_to_json_string_length(
+	          v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+
+	jw_member(w, key);
+	jw_put(w, s, v == NULL ? 4 : n);
+	json_object_put(v);
+}
+
+char *
+jw_finish(struct jw *w, size_t *len)
+{
+	char *s = w->buf;
+
+	if (w->failed || s == NULL) {
+		free(s);
+		s = NULL;
+	}
+	*len = s != NULL ? w->len : 0;
+	w->buf = NULL;
+	w->len = w->cap = 0;
+	return s;
+}
+
+json_object *
+jw_tree(struct jw *w)
+{
+	size_t len;
+	char *s = jw_finish(w, &len);
+	json_object *o = s != NULL ? json_tokener_parse(s) : NULL;
+
+	free(s);
+	return o;
 }

@@ -2,16 +2,18 @@
  * TOLLGATE_JWT_SECRET, or a newer key made by `tollgate rotate-jwt-secret`.
  * libjwt 1.10 signs; verifying (the signature, the header and every claim)
  * is done here by hand. */
+/* SHA256_Init/Update/Final: deprecated in OpenSSL 3 in favour of EVP, but
+ * the only way to keep HMAC's keyed inner and outer states in a plain
+ * struct and copy them per token; EVP fetched the digest, allocated two
+ * contexts and hashed the key pads again on every token. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <pthread.h>
-
 #include <jwt.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "tollgate.h"
@@ -23,6 +25,45 @@
 #define JWT_KEYS_TTL 5 /* seconds a thread trusts its copy of the keys */
 #define JWT_SKEW 60 /* seconds of clock skew allowed for iat and nbf */
 
+/* HMAC-SHA256 (RFC 2104) with its key already hashed into the two pads. */
+struct hmac_key {
+	SHA256_CTX inner, outer;
+};
+
+static void
+hmac_key_init(struct hmac_key *h, const char *key, size_t len)
+{
+	unsigned char k[SHA256_CBLOCK] = { 0 }, pad[SHA256_CBLOCK];
+
+	if (len > sizeof(k))
+		SHA256((const unsigned char *)key, len, k);
+	else
+		memcpy(k, key, len);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x36;
+	SHA256_Init(&h->inner);
+	SHA256_Update(&h->inner, pad, sizeof(pad));
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x5c;
+	SHA256_Init(&h->outer);
+	SHA256_Update(&h->outer, pad, sizeof(pad));
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+}
+
+static void
+hmac_sha256(const struct hmac_key *h, const char *data, size_t len, unsigned char out[32])
+{
+	SHA256_CTX c = h->inner;
+
+	SHA256_Update(&c, data, len);
+	SHA256_Final(out, &c);
+	c = h->outer;
+	SHA256_Update(&c, out, 32);
+	SHA256_Final(out, &c);
+	OPENSSL_cleanse(&c, sizeof(c));
+}
+
 /* Each thread's copy of the keys, newest first; the configured secret last. */
 static __thread struct keyring {
 	int n;
@@ -32,6 +73,7 @@ static __thread struct keyring {
 		char secret[sizeof(
 		    cfg.jwt_secret)]; /* the configured secret fits (found in review) */
 		size_t len;
+		struct hmac_key mac; /* the secret, ready to verify with */
 	} k[JWT_MAX_KEYS + 1];
 } ring;
 
@@ -64,6 +106,8 @@ ring_load(struct db *db)
 	env_kid(ring.k[n].kid, sizeof(ring.k[n].kid));
 	memcpy(ring.k[n].secret, cfg.jwt_secret, cfg.jwt_secret_len);
 	ring.k[n].len = cfg.jwt_secret_len;
+	for (int i = 0; i <= n; i++)
+		hmac_key_init(&ring.k[i].mac, ring.k[i].secret, ring.k[i].len);
 	ring.n = n + 1;
 	ring.loaded_at = tg_now_ms() / 1000;
 	return 0;
@@ -174,43 +218,11 @@ b64url_decode(const char *in, size_t len, char *out, size_t outlen)
 	return (long)o;
 }
 
-/* HMAC-SHA256 of data under key into out; 0, or -1. The MAC is fetched from
- * OpenSSL once per process, not on every token. */
-static EVP_MAC *hmac;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-static void
-hmac_fetch(void)
-{
-	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
-
-static int
-hs256(const char *key, size_t keylen, const char *data, size_t len, unsigned char out[32])
-{
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
-	EVP_MAC_CTX *c;
-	size_t outlen = 0;
-	int ok;
-
-	pthread_once(&hmac_once, hmac_fetch);
-	if (hmac == NULL || (c = EVP_MAC_CTX_new(hmac)) == NULL)
-		return -1;
-	ok = EVP_MAC_init(c, (const unsigned char *)key, keylen, params) &&
-	    EVP_MAC_update(c, (const unsigned char *)data, len) &&
-	    EVP_MAC_final(c, out, &outlen, 32) && outlen == 32;
-	EVP_MAC_CTX_free(c);
-	return ok ? 0 : -1;
-}
-
 /* Whether sig (siglen characters of base64url, unpadded) is the HS256
  * signature of signed_part under key, compared in constant time. */
 static int
-signature_valid(const char *key, size_t keylen, const char *signed_part, size_t len,
-    const char *sig, size_t siglen)
+signature_valid(
+    const struct hmac_key *key, const char *signed_part, size_t len, const char *sig, size_t siglen)
 {
 	static const char b64url[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -218,8 +230,9 @@ signature_valid(const char *key, size_t keylen, const char *signed_part, size_t 
 	char want[44];
 	size_t o = 0;
 
-	if (siglen != 43 || hs256(key, keylen, signed_part, len, md) < 0)
+	if (siglen != 43)
 		return 0;
+	hmac_sha256(key, signed_part, len, md);
 	for (size_t i = 0; i < 33; i += 3) {
 		unsigned v =
 		    (unsigned)md[i] << 16 | (unsigned)md[i + 1] << 8 | (i + 2 < 33 ? md[i + 2] : 0);
@@ -233,96 +246,302 @@ signature_valid(const char *key, size_t keylen, const char *signed_part, size_t 
 	return CRYPTO_memcmp(want, sig, 43) == 0;
 }
 
-/* Decodes one base64url segment of the token as a JSON object. */
-static json_object *
-segment_json(const char *seg, size_t len)
-{
-	char buf[JWT_MAX_LEN], why[128];
-	long n = b64url_decode(seg, len, buf, sizeof(buf));
-	json_object *o;
+/* ---- the header and the claims ----
+ * Both are flat JSON objects of strings and integers, in ASCII. They are
+ * read by the small parser below, not by json-c (a tree of a dozen
+ * allocations per segment, two segments a request): a member whose value
+ * is an object or an array, a repeated name, a byte outside ASCII or a
+ * \u escape to one, a control character, anything but strict JSON, and
+ * the token is refused. Tokens this server signs never have them. */
 
-	if (n <= 0 || (o = json_parse_strict(buf, (size_t)n, why, sizeof(why))) == NULL)
-		return NULL;
-	if (!json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+#define SEG_MEMBERS 16
+#define SEG_NAME_MAX 16
+#define SEG_VALUE_MAX 128
+
+struct member {
+	char name[SEG_NAME_MAX];
+	enum { V_STRING, V_INT, V_OTHER } type; /* V_OTHER: true, false, null, a fraction */
+	char str[SEG_VALUE_MAX];
+	int64_t num;
+};
+
+struct segment {
+	int n;
+	struct member m[SEG_MEMBERS];
+};
+
+static const char *
+seg_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
 }
 
 static int
-claim_str(json_object *o, const char *name, char *out, size_t outlen)
+hex4(const char *p, const char *end)
 {
-	json_object *v;
-	const char *s;
+	int v = 0;
 
-	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+	if (end - p < 4)
 		return -1;
-	s = json_object_get_string(v);
-	if (*s == '\0' || strlen(s) >= outlen)
-		return -1;
-	memcpy(out, s, strlen(s) + 1);
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char)p[i];
+
+		v = v * 16 +
+		    (c >= '0' && c <= '9'          ? c - '0'
+		            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                                   : -4096);
+	}
+	return v < 0 ? -1 : v;
+}
+
+/* A string at *pp (at its opening quote) into out (outlen, NUL-terminated;
+ * out NULL skips it). Moves *pp past the closing quote; 0, or -1. */
+static int
+seg_string(const char **pp, const char *end, char *out, size_t outlen)
+{
+	const char *p = *pp + 1;
+	size_t o = 0;
+
+	for (;;) {
+		int c;
+
+		if (p >= end)
+			return -1;
+		c = (unsigned char)*p++;
+		if (c == '"')
+			break;
+		if (c < 0x20 || c >= 0x7f)
+			return -1;
+		if (c == '\\') {
+			if (p >= end)
+				return -1;
+			switch (*p++) {
+			case '"': c = '"'; break;
+			case '\\': c = '\\'; break;
+			case '/': c = '/'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'n': c = '\n'; break;
+			case 'r': c = '\r'; break;
+			case 't': c = '\t'; break;
+			case 'u':
+				if ((c = hex4(p, end)) < 1 || c >= 0x7f)
+					return -1;
+				p += 4;
+				break;
+			default: return -1;
+			}
+		}
+		if (out != NULL) {
+			if (o + 1 >= outlen)
+				return -1;
+			out[o++] = (char)c;
+		}
+	}
+	if (out != NULL)
+		out[o] = '\0';
+	*pp = p;
 	return 0;
 }
 
-/* An integer claim: a JSON integer, not a float or a string. */
+/* A number at *pp (RFC 8259's grammar) into m: V_INT when it is a whole
+ * number that fits in 64 bits, V_OTHER otherwise. */
 static int
-claim_int(json_object *o, const char *name, int64_t *out)
+seg_number(const char **pp, const char *end, struct member *m)
 {
-	json_object *v;
+	const char *p = *pp;
+	int neg = 0, whole = 1;
+	uint64_t v = 0, limit = (uint64_t)INT64_MAX;
 
-	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_int))
+	if (p < end && *p == '-') {
+		neg = 1;
+		limit++;
+		p++;
+	}
+	if (p >= end || *p < '0' || *p > '9')
 		return -1;
-	*out = json_object_get_int64(v);
+	if (*p == '0') {
+		p++;
+	} else {
+		for (; p < end && *p >= '0' && *p <= '9'; p++) {
+			if (v > (limit - (uint64_t)(*p - '0')) / 10)
+				whole = 0;
+			v = v * 10 + (uint64_t)(*p - '0');
+		}
+	}
+	if (p < end && *p == '.') {
+		whole = 0;
+		if (++p >= end || *p < '0' || *p > '9')
+			return -1;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		whole = 0;
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return -1;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	m->type = whole ? V_INT : V_OTHER;
+	m->num = !whole ? 0 : neg ? (int64_t)(0 - v) : (int64_t)v;
+	*pp = p;
+	return 0;
+}
+
+/* Parses a flat object of len bytes at s into seg; 0, or -1. */
+static int
+seg_parse(const char *s, size_t len, struct segment *seg)
+{
+	const char *p = s, *end = s + len;
+
+	seg->n = 0;
+	p = seg_ws(p, end);
+	if (p >= end || *p++ != '{')
+		return -1;
+	p = seg_ws(p, end);
+	if (p < end && *p == '}')
+		return seg_ws(p + 1, end) == end ? 0 : -1;
+	for (;;) {
+		struct member *m = &seg->m[seg->n];
+		char name[SEG_NAME_MAX];
+
+		if (seg->n >= SEG_MEMBERS || p >= end || *p != '"' ||
+		    seg_string(&p, end, name, sizeof(name)) < 0)
+			return -1;
+		for (int i = 0; i < seg->n; i++)
+			if (strcmp(seg->m[i].name, name) == 0)
+				return -1; /* a repeated name */
+		memcpy(m->name, name, sizeof(name));
+		p = seg_ws(p, end);
+		if (p >= end || *p++ != ':')
+			return -1;
+		p = seg_ws(p, end);
+		if (p >= end)
+			return -1;
+		if (*p == '"') {
+			m->type = V_STRING;
+			if (seg_string(&p, end, m->str, sizeof(m->str)) < 0)
+				return -1;
+		} else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+			if (seg_number(&p, end, m) < 0)
+				return -1;
+		} else {
+			static const char *const words[] = { "true", "false", "null" };
+			size_t w = 0;
+
+			for (; w < 3; w++)
+				if ((size_t)(end - p) >= strlen(words[w]) &&
+				    memcmp(p, words[w], strlen(words[w])) == 0)
+					break;
+			if (w == 3)
+				return -1; /* an object, an array, or not JSON */
+			m->type = V_OTHER;
+			p += strlen(words[w]);
+		}
+		seg->n++;
+		p = seg_ws(p, end);
+		if (p < end && *p == ',') {
+			p = seg_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}')
+			return seg_ws(p + 1, end) == end ? 0 : -1;
+		return -1;
+	}
+}
+
+/* Decodes one base64url segment of the token and parses it. */
+static int
+segment_read(const char *seg, size_t len, struct segment *out)
+{
+	char buf[JWT_MAX_LEN];
+	long n = b64url_decode(seg, len, buf, sizeof(buf));
+
+	return n <= 0 ? -1 : seg_parse(buf, (size_t)n, out);
+}
+
+static const struct member *
+seg_get(const struct segment *seg, const char *name)
+{
+	for (int i = 0; i < seg->n; i++)
+		if (strcmp(seg->m[i].name, name) == 0)
+			return &seg->m[i];
+	return NULL;
+}
+
+static int
+claim_str(const struct segment *seg, const char *name, char *out, size_t outlen)
+{
+	const struct member *m = seg_get(seg, name);
+	size_t n;
+
+	if (m == NULL || m->type != V_STRING || (n = strlen(m->str)) == 0 || n >= outlen)
+		return -1;
+	memcpy(out, m->str, n + 1);
+	return 0;
+}
+
+/* An integer claim: a JSON integer, not a fraction or a string. */
+static int
+claim_int(const struct segment *seg, const char *name, int64_t *out)
+{
+	const struct member *m = seg_get(seg, name);
+
+	if (m == NULL || m->type != V_INT)
+		return -1;
+	*out = m->num;
 	return 0;
 }
 
 int
 jwt_token_verify(struct db *db, const char *s, struct token *t)
 {
-	json_object *head = NULL, *claims = NULL;
+	/* Per thread: two segments are ~5 KiB, too much for a worker's stack
+	 * frame next to the rest of a request. */
+	static __thread struct segment head, claims;
 	const char *dot1, *dot2;
 	char kid[32], alg[16], typ[16], iss[32];
 	int64_t now = tg_now(), nbf;
-	int i, rc = -1;
+	int i;
 
 	memset(t, 0, sizeof(*t));
 	if (strlen(s) > JWT_MAX_LEN || (dot1 = strchr(s, '.')) == NULL ||
 	    (dot2 = strchr(dot1 + 1, '.')) == NULL || strchr(dot2 + 1, '.') != NULL ||
 	    dot2[1] == '\0')
-		goto out;
+		return -1;
 	/* The header first: the alg must be HS256 whatever the key would allow. */
-	if ((head = segment_json(s, (size_t)(dot1 - s))) == NULL ||
-	    claim_str(head, "alg", alg, sizeof(alg)) < 0 || strcmp(alg, "HS256") != 0 ||
-	    claim_str(head, "kid", kid, sizeof(kid)) < 0)
-		goto out;
+	if (segment_read(s, (size_t)(dot1 - s), &head) < 0 ||
+	    claim_str(&head, "alg", alg, sizeof(alg)) < 0 || strcmp(alg, "HS256") != 0 ||
+	    claim_str(&head, "kid", kid, sizeof(kid)) < 0)
+		return -1;
 	if ((i = ring_find(db, kid)) < 0)
-		goto out;
+		return -1;
 	/* The signature, checked here rather than by libjwt's jwt_decode: that
 	 * parsed the token a second time (jansson) and compared with strcmp. */
-	if (!signature_valid(
-	        ring.k[i].secret, ring.k[i].len, s, (size_t)(dot2 - s), dot2 + 1, strlen(dot2 + 1)))
-		goto out;
+	if (!signature_valid(&ring.k[i].mac, s, (size_t)(dot2 - s), dot2 + 1, strlen(dot2 + 1)))
+		return -1;
 	/* The claims as signed (the signature covers this very text), with
 	 * their JSON types, which libjwt's getters would blur. */
-	if ((claims = segment_json(dot1 + 1, (size_t)(dot2 - dot1 - 1))) == NULL)
-		goto out;
-	if (claim_str(claims, "iss", iss, sizeof(iss)) < 0 || strcmp(iss, JWT_ISSUER) != 0 ||
-	    claim_str(claims, "typ", typ, sizeof(typ)) < 0 || strcmp(typ, JWT_TYPE) != 0 ||
-	    claim_str(claims, "sub", t->sub, sizeof(t->sub)) < 0 ||
-	    claim_str(claims, "org", t->org, sizeof(t->org)) < 0 ||
-	    claim_str(claims, "sid", t->sid, sizeof(t->sid)) < 0 ||
-	    claim_str(claims, "jti", t->jti, sizeof(t->jti)) < 0 ||
-	    claim_int(claims, "iat", &t->iat) < 0 || claim_int(claims, "exp", &t->exp) < 0)
-		goto out;
+	if (segment_read(dot1 + 1, (size_t)(dot2 - dot1 - 1), &claims) < 0)
+		return -1;
+	if (claim_str(&claims, "iss", iss, sizeof(iss)) < 0 || strcmp(iss, JWT_ISSUER) != 0 ||
+	    claim_str(&claims, "typ", typ, sizeof(typ)) < 0 || strcmp(typ, JWT_TYPE) != 0 ||
+	    claim_str(&claims, "sub", t->sub, sizeof(t->sub)) < 0 ||
+	    claim_str(&claims, "org", t->org, sizeof(t->org)) < 0 ||
+	    claim_str(&claims, "sid", t->sid, sizeof(t->sid)) < 0 ||
+	    claim_str(&claims, "jti", t->jti, sizeof(t->jti)) < 0 ||
+	    claim_int(&claims, "iat", &t->iat) < 0 || claim_int(&claims, "exp", &t->exp) < 0)
+		return -1;
 	if (t->iat > now + JWT_SKEW)
-		goto out;
-	if (json_object_object_get_ex(claims, "nbf", NULL) &&
-	    (claim_int(claims, "nbf", &nbf) < 0 || nbf > now + JWT_SKEW))
-		goto out;
-	rc = t->exp <= now ? JWT_EXPIRED : 0;
-out:
-	json_object_put(head);
-	json_object_put(claims);
-	return rc;
+		return -1;
+	if (seg_get(&claims, "nbf") != NULL &&
+	    (claim_int(&claims, "nbf", &nbf) < 0 || nbf > now + JWT_SKEW))
+		return -1;
+	return t->exp <= now ? JWT_EXPIRED : 0;
 }

@@ -12,13 +12,12 @@ log_msg(const char *rid, const char *fmt, ...)
 {
 	char line[2048], when[32];
 	struct timespec ts;
-	struct tm tm;
 	va_list ap;
 	int n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	tg_time_format(ts.tv_sec, when, sizeof(when));
+	when[strcspn(when, "Z")] = '\0';
 	n = snprintf(line, sizeof(line), "%s.%03ldZ %s ", when, ts.tv_nsec / 1000000,
 	    rid != NULL && *rid != '\0' ? rid : "-");
 	va_start(ap, fmt);

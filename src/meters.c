@@ -84,26 +84,45 @@ meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *
 	return rc;
 }
 
+void
+meter_write(struct jw *w, const char *key, const struct meter_state *st)
+{
+	jw_object(w, key);
+	jw_string(w, "meter", meters[st->meter].name);
+	jw_int(w, "used", st->used);
+	if (st->limit < 0)
+		jw_null(w, "limit");
+	else
+		jw_int(w, "limit", st->limit);
+	jw_time(w, "resetsAt", st->resets_at);
+	jw_object_end(w);
+}
+
 json_object *
 meter_json(const struct meter_state *st)
 {
-	json_object *o = json_object_new_object();
+	struct jw w;
 
-	json_object_object_add(o, "meter", json_object_new_string(meters[st->meter].name));
-	json_object_object_add(o, "used", json_object_new_int64(st->used));
-	json_object_object_add(o, "limit", st->limit < 0 ? NULL : json_object_new_int64(st->limit));
-	json_object_object_add(o, "resetsAt", json_time(st->resets_at));
-	return o;
+	jw_init(&w);
+	meter_write(&w, NULL, st);
+	return jw_tree(&w);
 }
 
 int
 meter_take(struct db *db, const char *org_id, enum meter m, int64_t n, struct meter_state *st)
 {
-	char period[32];
 	int rc = meter_read(db, org_id, m, st);
 
-	if (rc != DB_OK)
-		return rc;
+	return rc != DB_OK ? rc : meter_add(db, org_id, st, n);
+}
+
+int
+meter_add(struct db *db, const char *org_id, struct meter_state *st, int64_t n)
+{
+	enum meter m = st->meter;
+	char period[32];
+	int rc;
+
 	if (st->limit >= 0 && st->used + n > st->limit)
 		return METER_FULL;
 	if (meters[m].usage != NULL && n > 0) {

@@ -339,23 +339,26 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 void
 router_handle(struct req *r, body_read_fn *read, void *ctx)
 {
-	if ((r->route = route_find_or_reply(r)) != NULL)
+	if ((r->route = route_find_or_reply(r)) != NULL) {
+		/* A GET reads one snapshot: the credential's look-up and the
+		 * handler's statements share one read transaction. */
+		if (r->method == M_GET)
+			db_read_begin(r->db);
 		auth_or_reply(r, r->route->access, r->route->perm, r->route->scope);
+	}
 	/* Every request is counted, errors included, before any body is read
 	 * or password hashed: by key, user, or else client IP. The headers go
 	 * on whatever the answer is; over the limit, the answer is 429. */
 	if (ratelimit_request_or_reply(r) < 0 || r->replied)
-		return;
+		goto out;
 	if (body_check_or_reply(r, read, ctx) < 0)
-		return;
-	/* A GET reads one snapshot: its statements share one read transaction. */
-	if (r->method == M_GET)
-		db_read_begin(r->db);
+		goto out;
 	r->route->handler(r);
-	db_read_end(r->db);
 	if (!r->replied) {
 		log_msg(r->request_id, "router: handler for %s %s gave no answer", r->method_str,
 		    r->route->pattern);
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 	}
+out:
+	db_read_end(r->db);
 }

@@ -29,20 +29,30 @@ device_name(const struct req *r, const char *given, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+static void
+session_write(struct jw *w, const char *key, const char *id, const char *device, int64_t created,
+    int64_t last_seen, int64_t expires)
+{
+	jw_object(w, key);
+	jw_string(w, "id", id);
+	jw_string(w, "device", device);
+	jw_time(w, "createdAt", created);
+	if (last_seen)
+		jw_time(w, "lastSeenAt", last_seen);
+	if (expires)
+		jw_time(w, "expiresAt", expires);
+	jw_object_end(w);
+}
+
 static json_object *
 session_json(
     const char *id, const char *device, int64_t created, int64_t last_seen, int64_t expires)
 {
-	json_object *o = json_object_new_object();
+	struct jw w;
 
-	json_object_object_add(o, "id", json_object_new_string(id));
-	json_object_object_add(o, "device", json_object_new_string(device));
-	json_object_object_add(o, "createdAt", json_time(created));
-	if (last_seen)
-		json_object_object_add(o, "lastSeenAt", json_time(last_seen));
-	if (expires)
-		json_object_object_add(o, "expiresAt", json_time(expires));
-	return o;
+	jw_init(&w);
+	session_write(&w, NULL, id, device, created, last_seen, expires);
+	return jw_tree(&w);
 }
 
 /* Inside the login transaction: ends the account's live session if it has
@@ -220,7 +230,7 @@ void
 handle_session_get(struct req *r)
 {
 	struct db *db = r->db;
-	json_object *o, *org;
+	struct jw w;
 	int rc = db_query(db, STMT_SESSION_VIEW, "t", r->who.session_id);
 
 	if (rc != DB_ROW) {
@@ -228,21 +238,20 @@ handle_session_get(struct req *r)
 		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "session: get");
 		return;
 	}
-	o = json_object_new_object();
-	json_object_object_add(o, "session",
-	    session_json(r->who.session_id, db_text(db, STMT_SESSION_VIEW, 7),
-	        db_int(db, STMT_SESSION_VIEW, 8), db_int(db, STMT_SESSION_VIEW, 9),
-	        db_int(db, STMT_SESSION_VIEW, 10)));
-	json_object_object_add(o, "user", user_json(db, STMT_SESSION_VIEW));
-	org = json_object_new_object();
-	json_object_object_add(org, "id", json_object_new_string(r->who.org_id));
-	json_object_object_add(
-	    org, "name", json_object_new_string(db_text(db, STMT_SESSION_VIEW, 11)));
-	json_object_object_add(
-	    org, "plan", json_object_new_string(db_text(db, STMT_SESSION_VIEW, 12)));
-	json_object_object_add(o, "organization", org);
+	jw_init(&w);
+	jw_object(&w, NULL);
+	session_write(&w, "session", r->who.session_id, db_text(db, STMT_SESSION_VIEW, 7),
+	    db_int(db, STMT_SESSION_VIEW, 8), db_int(db, STMT_SESSION_VIEW, 9),
+	    db_int(db, STMT_SESSION_VIEW, 10));
+	user_write(&w, "user", db, STMT_SESSION_VIEW);
+	jw_object(&w, "organization");
+	jw_string(&w, "id", r->who.org_id);
+	jw_string(&w, "name", db_text(db, STMT_SESSION_VIEW, 11));
+	jw_string(&w, "plan", db_text(db, STMT_SESSION_VIEW, 12));
+	jw_object_end(&w);
+	jw_object_end(&w);
 	db_end(db, STMT_SESSION_VIEW);
-	reply_json(r, 200, o);
+	reply_jw(r, 200, &w);
 }
 
 /* Sets user_id's password to pw and revokes their sessions, in one

@@ -2,6 +2,7 @@
  * their trigger, which queues a job for the runner (runner.c). An API key
  * sees only published spinners; only a published one can be triggered. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tollgate.h"
@@ -240,7 +241,7 @@ void
 handle_spinners_trigger(struct req *r)
 {
 	struct meter_state full;
-	json_object *o = NULL;
+	struct jw w;
 	char id[40];
 	int rc;
 
@@ -248,13 +249,15 @@ handle_spinners_trigger(struct req *r)
 		reply_db_error(r, rc, "spinners: begin");
 		return;
 	}
+	jw_init(&w);
 	rc = job_queue(r->db, r->who.org_id, r->params[0], "api", id, sizeof(id), &full);
 	if (rc == DB_OK) {
 		/* Read back before the commit: the runner cannot have claimed it. */
 		rc = db_query(r->db, STMT_JOB_GET, "tt", id, r->who.org_id);
 		if (rc == DB_ROW) {
-			o = json_object_new_object();
-			json_object_object_add(o, "job", job_json(r->db, STMT_JOB_GET));
+			jw_object(&w, NULL);
+			job_write(&w, "job", r->db, STMT_JOB_GET);
+			jw_object_end(&w);
 			rc = DB_OK;
 		} else if (rc == DB_DONE)
 			rc = DB_ERROR;
@@ -263,8 +266,10 @@ handle_spinners_trigger(struct req *r)
 	if (rc == DB_OK)
 		rc = db_commit(r->db);
 	if (rc != DB_OK) {
+		size_t unused;
+
 		db_rollback(r->db);
-		json_object_put(o);
+		free(jw_finish(&w, &unused));
 		if (rc == DB_DONE)
 			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
 		else if (rc == METER_FULL)
@@ -274,5 +279,5 @@ handle_spinners_trigger(struct req *r)
 		return;
 	}
 	runner_wake();
-	reply_json(r, 201, o);
+	reply_jw(r, 201, &w);
 }

@@ -127,6 +127,7 @@ enum stmt {
 	STMT_JOB_GET,
 	STMT_JOB_LIST,
 	STMT_JOB_CLAIM,
+	STMT_JOB_CLAIM_FOLLOWERS,
 	STMT_JOB_RENEW,
 	STMT_JOB_RELEASE,
 	STMT_JOB_FINISH,
@@ -290,6 +291,8 @@ int req_query_get(const struct req *r, const char *name, char *out, size_t outle
 
 /* Answers status with body (owned: freed here). */
 void reply_json(struct req *r, int status, json_object *body);
+struct jw; /* json.c */
+void reply_jw(struct req *r, int status, struct jw *w); /* takes w's text */
 void reply_empty(struct req *r, int status);
 /* Answers status with body (owned: freed here) of the given Content-Type. */
 void reply_text(struct req *r, int status, const char *content_type, char *body, size_t len);
@@ -349,6 +352,36 @@ int json_string_or_reply(struct req *r, json_object *obj, const char *field, int
 int json_bool_or_reply(struct req *r, json_object *obj, const char *field, int *out);
 json_object *json_str(const char *s); /* NULL becomes JSON null */
 json_object *json_time(int64_t t); /* RFC 3339, or null for 0 */
+
+/* ---- json.c: writing answers ----
+ * Text straight into one growing buffer, for the answers every request
+ * makes (errors, health, usage, the session, a trigger): a json-c tree
+ * cost a dozen allocations and a walk per answer. Each call takes the
+ * member's key (NULL inside an array or at the top). Out of memory, the
+ * writer fails once and jw_finish returns NULL. */
+#define JW_DEPTH 16
+struct jw {
+	char *buf;
+	size_t len, cap;
+	int failed, depth;
+	unsigned char more[JW_DEPTH]; /* a value is already in this level */
+};
+void jw_init(struct jw *w);
+void jw_object(struct jw *w, const char *key);
+void jw_object_end(struct jw *w);
+void jw_array(struct jw *w, const char *key);
+void jw_array_end(struct jw *w);
+void jw_string(struct jw *w, const char *key, const char *s); /* NULL: null */
+void jw_int(struct jw *w, const char *key, int64_t v);
+void jw_bool(struct jw *w, const char *key, int v);
+void jw_null(struct jw *w, const char *key);
+void jw_time(struct jw *w, const char *key, int64_t t); /* RFC 3339, or null for 0 */
+void jw_value(struct jw *w, const char *key, json_object *v); /* a json-c value; takes it */
+void jw_raw(struct jw *w, const char *key, const char *json); /* JSON text as it is; NULL: null */
+/* The text (the caller frees it) and its length; NULL if the writer failed. */
+char *jw_finish(struct jw *w, size_t *len);
+/* The text as a json-c value, for a caller that adds it to a tree. */
+json_object *jw_tree(struct jw *w);
 
 /* ---- router.c: the route table and the checks before a handler ---- */
 
@@ -442,6 +475,9 @@ int meter_read_all(struct db *db, const char *org_id, struct meter_state st[METE
  * for monthly meters, adds them. DB_OK with *st after the take; METER_FULL
  * with *st as it stands and nothing taken; or a store error. */
 int meter_take(struct db *db, const char *org_id, enum meter m, int64_t n, struct meter_state *st);
+/* meter_take for a meter st already read in this transaction (by
+ * meter_read_all, with others the caller checks in the same look). */
+int meter_add(struct db *db, const char *org_id, struct meter_state *st, int64_t n);
 /* Answers 403 PLAN_LIMIT for the full meter st, with its details. */
 void reply_plan_limit(struct req *r, const struct meter_state *st);
 /* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
@@ -449,6 +485,7 @@ void reply_plan_limit(struct req *r, const struct meter_state *st);
  * it, takes nothing and returns -1; the caller rolls back. */
 int meter_take_or_reply(struct req *r, enum meter m, int64_t n, struct meter_state *after);
 json_object *meter_json(const struct meter_state *st);
+void meter_write(struct jw *w, const char *key, const struct meter_state *st);
 const char *meter_name(enum meter m);
 /* "2026-11" for time t, and the start of the month after it. */
 void meter_period(int64_t t, char *out, size_t outlen, int64_t *next_start);
@@ -482,6 +519,7 @@ void password_set_and_reply(struct req *r, const char *user_id, const char *pw, 
 /* The user row at the cursor of s (columns: seq, id, email, name, role,
  * created_at, org_id) as the API shows it. */
 json_object *user_json(struct db *db, enum stmt s);
+void user_write(struct jw *w, const char *key, struct db *db, enum stmt s);
 
 /* ---- tables.c: data tables ---- */
 
@@ -533,6 +571,7 @@ int job_queue(struct db *db, const char *org_id, const char *spinner_id, const c
 /* The job row at the cursor of s (columns: seq, id, spinner_id, trigger,
  * status, result, reason, created_at, started_at, finished_at). */
 json_object *job_json(struct db *db, enum stmt s);
+void job_write(struct jw *w, const char *key, struct db *db, enum stmt s);
 /* Starts this process's job runner thread (its own database connection).
  * Call with SIGTERM and SIGINT blocked. -1 on failure, with a log line. */
 int runner_start(void);

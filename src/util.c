@@ -25,14 +25,49 @@ tg_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void
+digits(char *out, unsigned v, int n)
+{
+	while (n-- > 0) {
+		out[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* By arithmetic (days to civil date, as in H. Hinnant's chrono notes):
+ * glibc's gmtime_r takes its time-zone lock, which every thread took for
+ * every time in every answer and log line. */
 void
 tg_time_format(int64_t t, char *out, size_t outlen)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400, secs = t - days * 86400;
+	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097, year;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	unsigned day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+	char buf[21];
 
-	gmtime_r(&tt, &tm);
-	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	year = (int64_t)yoe + era * 400 + (month <= 2);
+	if (year < 0 || year > 9999 || outlen < sizeof(buf)) {
+		if (outlen > 0)
+			*out = '\0';
+		return;
+	}
+	digits(buf, (unsigned)year, 4);
+	buf[4] = '-';
+	digits(buf + 5, month, 2);
+	buf[7] = '-';
+	digits(buf + 8, day, 2);
+	buf[10] = 'T';
+	digits(buf + 11, (unsigned)(secs / 3600), 2);
+	buf[13] = ':';
+	digits(buf + 14, (unsigned)(secs / 60 % 60), 2);
+	buf[16] = ':';
+	digits(buf + 17, (unsigned)(secs % 60), 2);
+	buf[19] = 'Z';
+	buf[20] = '\0';
+	memcpy(out, buf, sizeof(buf));
 }
 
 /* ---- randomness and ids ---- */

@@ -244,6 +244,40 @@ test('a job left running by a dead runner is claimed again once its lease ran ou
   assert.match(poison.failureReason, /interrupted 3 times/);
 });
 
+test('jobs queued behind a running one are claimed in one batch and run in order', async () => {
+  const { admin, project, table } = await workspace();
+  const sp = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
+  // Hold the spinner with a job another runner has: the triggers queue up.
+  sqlite(stack.db, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
+    VALUES ('job_holder1', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_other', strftime('%s','now') + 600,
+    strftime('%s','now'))`);
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    await ingest(stack, admin.token, table, [{ email: `b${i}@x.test`, name: `B${i}` }]);
+    ids.push((await trigger(stack, admin.token, sp.id)).id);
+  }
+  await sleep(400);
+  for (const id of ids) assert.equal((await api(stack, 'GET', `/v1/jobs/${id}`, { token: admin.token })).body.status, 'queued');
+  sqlite(stack.db, "UPDATE jobs SET status = 'failed', lease_until = NULL WHERE id = 'job_holder1'");
+  const done = [];
+  for (const id of ids) done.push(await waitJob(stack, admin.token, id));
+  // All three start together: the first takes every record there is, the
+  // others (triggered before it started) find none new.
+  assert.deepEqual(done.map((j) => j.status), ['succeeded', 'succeeded', 'succeeded']);
+  assert.deepEqual(done.map((j) => j.result.processed), [3, 0, 0]);
+  assert.deepEqual(done[0].result.nonNull, { email: 3, name: 3, age: 0 });
+  // One batch: every claim is logged before the first of them finishes.
+  const log = stack.log();
+  const lastClaim = Math.max(...ids.map((id) => log.indexOf(`runner: ${id} of ${sp.id} claimed`)));
+  const firstDone = Math.min(...ids.map((id) => log.indexOf(`runner: ${id} succeeded`)));
+  assert.ok(ids.every((id) => log.includes(`runner: ${id} of ${sp.id} claimed (attempt 1)`)), log.slice(-2000));
+  assert.ok(lastClaim < firstDone, 'claimed one at a time, not as a batch');
+  // The next trigger starts where the batch stopped.
+  await ingest(stack, admin.token, table, [{ email: 'c@x.test' }]);
+  const next = await waitJob(stack, admin.token, (await trigger(stack, admin.token, sp.id)).id);
+  assert.deepEqual(next.result, { processed: 1, nonNull: { email: 1, name: 0, age: 0 } });
+});
+
 test('a job interrupted by kill -9 is resumed after a restart', async () => {
   const s1 = await startStack({}, { keep: true });
   let s2;

@@ -1,4 +1,5 @@
-/* test_json.c: the strict JSON parser that guards every request body. */
+/* test_json.c: the strict JSON parser that guards every request body, and
+ * the writer answers are written with. */
 #include <string.h>
 
 #include "../../src/json.c"
@@ -87,6 +88,88 @@ test_why(void)
 	CHECK(strstr(why, "null; a JSON object is expected") != NULL);
 }
 
+/* What the writer makes, as text; the writer is then empty. */
+static char *
+written(struct jw *w)
+{
+	size_t len;
+	char *s = jw_finish(w, &len);
+
+	CHECK(s == NULL || strlen(s) == len);
+	return s;
+}
+
+static void
+test_writer(void)
+{
+	static const char nasty[] = "q\"b\\s/\n\t\x01\x1f\x7f é";
+	json_object *back, *v;
+	struct jw w;
+	char *s;
+
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_string(&w, "s", nasty);
+	jw_string(&w, "none", NULL);
+	jw_int(&w, "min", INT64_MIN);
+	jw_int(&w, "max", INT64_MAX);
+	jw_int(&w, "zero", 0);
+	jw_bool(&w, "t", 1);
+	jw_bool(&w, "f", 0);
+	jw_null(&w, "n");
+	jw_time(&w, "at", 1700000000);
+	jw_time(&w, "never", 0);
+	jw_array(&w, "list");
+	jw_int(&w, NULL, 1);
+	jw_object(&w, NULL);
+	jw_object_end(&w);
+	jw_array(&w, NULL);
+	jw_array_end(&w);
+	jw_raw(&w, NULL, "{\"processed\":2}");
+	jw_raw(&w, NULL, NULL);
+	jw_array_end(&w);
+	v = json_object_new_object();
+	json_object_object_add(v, "field", json_object_new_string("limit"));
+	jw_value(&w, "details", v);
+	jw_value(&w, "nothing", NULL);
+	jw_object_end(&w);
+	s = written(&w);
+	CHECK(s != NULL);
+	/* Strict JSON, and the same values back. */
+	CHECK(s != NULL && json_check(s, strlen(s), NULL, 0) == 0);
+	back = s != NULL ? json_tokener_parse(s) : NULL;
+	CHECK(back != NULL);
+	if (back != NULL) {
+		CHECK(
+		    strcmp(json_object_get_string(json_object_object_get(back, "s")), nasty) == 0);
+		CHECK(json_object_object_get(back, "none") == NULL);
+		CHECK(json_object_get_int64(json_object_object_get(back, "min")) == INT64_MIN);
+		CHECK(json_object_get_int64(json_object_object_get(back, "max")) == INT64_MAX);
+		CHECK(strcmp(json_object_get_string(json_object_object_get(back, "at")),
+		          "2023-11-14T22:13:20Z") == 0);
+		CHECK(json_object_array_length(json_object_object_get(back, "list")) == 5);
+		CHECK(strcmp(json_object_to_json_string_ext(
+		                 json_object_object_get(back, "details"), JSON_C_TO_STRING_PLAIN),
+		          "{\"field\":\"limit\"}") == 0);
+	}
+	CHECK(s != NULL && strstr(s, "\"s\":\"q\\\"b\\\\s/\\n\\t\\u0001\\u001f") != NULL);
+	json_object_put(back);
+	free(s);
+	/* Deeper than the writer goes: it fails, and says so once. */
+	jw_init(&w);
+	for (int i = 0; i < JW_DEPTH + 2; i++)
+		jw_array(&w, NULL);
+	CHECK(written(&w) == NULL);
+	/* jw_tree gives the same as a tree. */
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_int(&w, "n", 7);
+	jw_object_end(&w);
+	back = jw_tree(&w);
+	CHECK(back != NULL && json_object_get_int(json_object_object_get(back, "n")) == 7);
+	json_object_put(back);
+}
+
 int
 main(void)
 {
@@ -95,5 +178,6 @@ main(void)
 	TEST(test_nul_and_utf8);
 	TEST(test_depth);
 	TEST(test_why);
+	TEST(test_writer);
 	return unit_done();
 }

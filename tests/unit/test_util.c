@@ -1,0 +1,53 @@
+/* test_util.c: times written by arithmetic match the C library's gmtime. */
+#include <string.h>
+#include <time.h>
+
+#include "../../src/util.c"
+#include "unit.h"
+
+static int
+same_as_gmtime(int64_t t)
+{
+	char mine[32], libc[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	tg_time_format(t, mine, sizeof(mine));
+	gmtime_r(&tt, &tm);
+	strftime(libc, sizeof(libc), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (strcmp(mine, libc) != 0)
+		printf("#   %lld: %s, gmtime %s\n", (long long)t, mine, libc);
+	return strcmp(mine, libc) == 0;
+}
+
+static void
+test_time_format(void)
+{
+	static const int64_t edges[] = { 0, 1, -1, 86399, 86400, 951782400 /* 2000-02-29 */,
+		951868799, 4107542400 /* 2100-03-01 */, 4102444799, 1700000000,
+		253402300799 /* 9999-12-31T23:59:59 */ };
+	char out[32];
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		CHECK(same_as_gmtime(edges[i]));
+	/* Every day from 1900 to 2200 at a moving time of day. */
+	for (int64_t t = -2208988800; t < 7258118400 && bad < 5; t += 86400 + 3607)
+		bad += !same_as_gmtime(t);
+	CHECK(bad == 0);
+	/* Year 0 in four digits, as RFC 3339 has it (glibc's %Y says "0"). */
+	tg_time_format(-62167219200, out, sizeof(out));
+	CHECK(strcmp(out, "0000-01-01T00:00:00Z") == 0);
+	/* Outside four-digit years: empty, never a wrong date. */
+	tg_time_format(253402300800, out, sizeof(out));
+	CHECK(*out == '\0');
+	tg_time_format(1700000000, out, 10);
+	CHECK(*out == '\0');
+}
+
+int
+main(void)
+{
+	TEST(test_time_format);
+	return unit_done();
+}
