@@ -2,6 +2,7 @@
  * callers name one by its enum stmt and bind values, never build SQL. */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,8 +270,18 @@ static const struct migration {
 
 /* The transaction statements, prepared once per connection like stmts[]:
  * sqlite3_exec parsed them on every request. */
-enum tx { TX_BEGIN, TX_BEGIN_IMMEDIATE, TX_COMMIT, TX_ROLLBACK, TX__COUNT };
-static const char *const tx_sql[TX__COUNT] = { "BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK" };
+enum tx {
+	TX_BEGIN,
+	TX_BEGIN_IMMEDIATE,
+	TX_COMMIT,
+	TX_ROLLBACK,
+	TX_SAVEPOINT,
+	TX_RELEASE,
+	TX_ROLLBACK_TO,
+	TX__COUNT
+};
+static const char *const tx_sql[TX__COUNT] = { "BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
+	"SAVEPOINT work", "RELEASE work", "ROLLBACK TO work" };
 
 struct db {
 	sqlite3 *conn;
@@ -500,6 +511,104 @@ db_begin(struct db *db)
 	if ((rc = db_tx(db, TX_BEGIN_IMMEDIATE)) != DB_OK)
 		writer_leave(db);
 	return rc;
+}
+
+/* ---- group commit ----
+ * Threads that want a small write transaction at the same moment share
+ * one: the first becomes the leader and runs every piece of work queued by
+ * then, each in a savepoint of its own, between one BEGIN IMMEDIATE and one
+ * COMMIT; the others wait and get their piece's answer. A commit writes
+ * each changed page to the WAL once, however many pieces changed it. */
+
+struct work {
+	db_work_fn *fn;
+	void *arg;
+	int rc, ran, done;
+	struct work *next;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct work *head, *tail;
+	int leading;
+	atomic_long commits, pieces; /* for the tests: groups and pieces committed */
+} group = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* Runs the pieces of batch in one transaction on db, setting each one's rc. */
+static void
+group_run(struct db *db, struct work *batch)
+{
+	int rc = db_begin(db), n = 0;
+
+	for (struct work *w = batch; w != NULL; w = w->next) {
+		if (rc == DB_OK && (rc = db_tx(db, TX_SAVEPOINT)) == DB_OK) {
+			w->ran = 1;
+			w->rc = w->fn(db, w->arg);
+			if (sqlite3_get_autocommit(db->conn)) {
+				/* SQLite gave the whole transaction up (an I/O error, a
+				 * full disk): nothing of any piece is kept. */
+				rc = w->rc != DB_OK ? w->rc : DB_ERROR;
+				break;
+			}
+			if (w->rc != DB_OK && db_tx(db, TX_ROLLBACK_TO) != DB_OK)
+				rc = DB_ERROR;
+			if (rc == DB_OK)
+				rc = db_tx(db, TX_RELEASE);
+			n++;
+		}
+		if (rc != DB_OK)
+			break;
+	}
+	if (rc == DB_OK)
+		rc = db_commit(db);
+	else
+		db_rollback(db);
+	if (rc == DB_OK) {
+		atomic_fetch_add(&group.commits, 1);
+		atomic_fetch_add(&group.pieces, n);
+		return;
+	}
+	for (struct work *w = batch; w != NULL; w = w->next)
+		if (!w->ran || w->rc == DB_OK) /* not run, or undone with the rest */
+			w->rc = rc;
+}
+
+int
+db_write_grouped(struct db *db, db_work_fn *fn, void *arg)
+{
+	struct work me = { .fn = fn, .arg = arg };
+	struct work *batch;
+
+	pthread_mutex_lock(&group.mu);
+	if (group.tail != NULL)
+		group.tail->next = &me;
+	else
+		group.head = &me;
+	group.tail = &me;
+	while (!me.done && group.leading)
+		pthread_cond_wait(&group.cv, &group.mu);
+	if (me.done) {
+		pthread_mutex_unlock(&group.mu);
+		return me.rc;
+	}
+	/* Lead: take every piece queued by now, this one among them. */
+	group.leading = 1;
+	batch = group.head;
+	group.head = group.tail = NULL;
+	pthread_mutex_unlock(&group.mu);
+
+	group_run(db, batch);
+
+	pthread_mutex_lock(&group.mu);
+	for (struct work *w = batch, *next; w != NULL; w = next) {
+		next = w->next; /* w is gone once done is seen */
+		w->done = 1;
+	}
+	group.leading = 0;
+	pthread_cond_broadcast(&group.cv);
+	pthread_mutex_unlock(&group.mu);
+	return me.rc;
 }
 
 int

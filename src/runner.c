@@ -23,6 +23,7 @@
 #include "tollgate.h"
 
 #define RUNNER_POLL_MS 200 /* longest wait between looks at the queue */
+#define RUNNER_GATHER_MS 2 /* before claiming what is left after a short batch, or on waking */
 #define JOB_LEASE 15 /* seconds a claim holds without renewal */
 #define JOB_CHUNK 10000 /* records read per step; the lease is renewed between steps */
 #define JOB_MAX_ATTEMPTS 3 /* claims before a job that keeps dying is failed */
@@ -384,6 +385,7 @@ static void *
 runner_main(void *arg)
 {
 	static struct job batch[JOB_BATCH];
+	const struct timespec gather = { .tv_nsec = RUNNER_GATHER_MS * 1000000L };
 	struct db *db = arg;
 	int n = 0;
 
@@ -393,8 +395,11 @@ runner_main(void *arg)
 		schedule_due(db);
 		/* Settle the last batch and claim the next, until none is left. */
 		while (
-		    !atomic_load(&runner.stopping) && batch_turn(db, batch, &n) == DB_OK && n > 0)
+		    !atomic_load(&runner.stopping) && batch_turn(db, batch, &n) == DB_OK && n > 0) {
 			batch_run(db, batch, n);
+			if (n < JOB_BATCH) /* let the next batch gather */
+				nanosleep(&gather, NULL);
+		}
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += RUNNER_POLL_MS * 1000000L;
 		until.tv_sec += until.tv_nsec / 1000000000L;
@@ -405,6 +410,7 @@ runner_main(void *arg)
 				break;
 		runner.woken = 0;
 		pthread_mutex_unlock(&runner.mu);
+		nanosleep(&gather, NULL); /* let a burst of triggers gather */
 	}
 	/* Stopping: what ran is written, what did not goes back to the queue. */
 	for (int i = 0; i < n; i++)

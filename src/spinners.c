@@ -235,49 +235,55 @@ handle_spinners_publish(struct req *r)
 		reply_spinner(r, r->params[0], 200);
 }
 
-/* One transaction: the spinner is published, the records meter is not full,
- * the jobs meter has room; then the job is queued and the runner woken. */
+/* One trigger, as a piece of a group commit (db_write_grouped): the
+ * spinner is published, the records meter is not full, the jobs meter has
+ * room; then the job is queued and read back (before the commit: the
+ * runner cannot have claimed it yet) as the answer's text. */
+struct trigger {
+	const char *org_id, *spinner_id;
+	struct meter_state full; /* on METER_FULL */
+	struct jw answer;
+};
+
+static int
+trigger_work(struct db *db, void *arg)
+{
+	struct trigger *t = arg;
+	char id[40];
+	int rc = job_queue(db, t->org_id, t->spinner_id, "api", id, sizeof(id), &t->full);
+
+	if (rc != DB_OK)
+		return rc;
+	rc = db_query(db, STMT_JOB_GET, "tt", id, t->org_id);
+	if (rc == DB_ROW) {
+		jw_object(&t->answer, NULL);
+		job_write(&t->answer, "job", db, STMT_JOB_GET);
+		jw_object_end(&t->answer);
+		rc = DB_OK;
+	} else if (rc == DB_DONE)
+		rc = DB_ERROR;
+	db_end(db, STMT_JOB_GET);
+	return rc;
+}
+
 void
 handle_spinners_trigger(struct req *r)
 {
-	struct meter_state full;
-	struct jw w;
-	char id[40];
+	struct trigger t = { .org_id = r->who.org_id, .spinner_id = r->params[0] };
+	size_t unused;
 	int rc;
 
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "spinners: begin");
-		return;
-	}
-	jw_init(&w);
-	rc = job_queue(r->db, r->who.org_id, r->params[0], "api", id, sizeof(id), &full);
-	if (rc == DB_OK) {
-		/* Read back before the commit: the runner cannot have claimed it. */
-		rc = db_query(r->db, STMT_JOB_GET, "tt", id, r->who.org_id);
-		if (rc == DB_ROW) {
-			jw_object(&w, NULL);
-			job_write(&w, "job", r->db, STMT_JOB_GET);
-			jw_object_end(&w);
-			rc = DB_OK;
-		} else if (rc == DB_DONE)
-			rc = DB_ERROR;
-		db_end(r->db, STMT_JOB_GET);
-	}
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		size_t unused;
-
-		db_rollback(r->db);
-		free(jw_finish(&w, &unused));
+	jw_init(&t.answer);
+	if ((rc = db_write_grouped(r->db, trigger_work, &t)) != DB_OK) {
+		free(jw_finish(&t.answer, &unused));
 		if (rc == DB_DONE)
 			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
 		else if (rc == METER_FULL)
-			reply_plan_limit(r, &full);
+			reply_plan_limit(r, &t.full);
 		else
 			reply_db_error(r, rc, "spinners: trigger");
 		return;
 	}
-	runner_wake();
-	reply_jw(r, 201, &w);
+	runner_wake(); /* committed: the runner may claim it */
+	reply_jw(r, 201, &t.answer);
 }

@@ -162,6 +162,16 @@ int db_read_begin(struct db *db);
 void db_read_end(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+/* A piece of write work for db_write_grouped: it runs inside a write
+ * transaction, in a savepoint of its own, on the connection it is given
+ * (perhaps another thread's, while this one waits). It answers DB_OK to
+ * keep what it wrote; anything else is handed back and its writes undone. */
+typedef int db_work_fn(struct db *db, void *arg);
+/* Runs fn(db, arg) in a write transaction it may share with other threads'
+ * pieces (group commit: one BEGIN IMMEDIATE and one COMMIT for them all).
+ * Returns fn's answer, or the transaction's store error when it could not
+ * commit (then nothing of fn's is kept). */
+int db_write_grouped(struct db *db, db_work_fn *fn, void *arg);
 /* Binds args by types ('i' int64_t, 't' const char * or NULL, 'd' double)
  * and steps once. db_query leaves the cursor open on DB_ROW (end it with
  * db_end); db_run always ends it and answers DB_OK or an error. */
