@@ -85,7 +85,7 @@ static struct {
 	struct rl_stripe *stripes;
 } rl;
 
-enum rl_op { RL_TAKE, RL_PEEK };
+enum rl_op { RL_TAKE, RL_PEEK, RL_GIVE };
 
 /* ---- SipHash-2-4 (Aumasson and Bernstein), keyed per file ---- */
 
@@ -189,9 +189,10 @@ policy_copy(const char *name, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/* Takes a unit from (RL_TAKE) or looks at (RL_PEEK) bucket name and fills
- * out. Returns 0, or -1 with out untouched when the limiter is closed, the
- * arguments are out of range or the stripe cannot be locked.
+/* Takes a unit from (RL_TAKE), looks at (RL_PEEK) or gives a unit taken in
+ * the current window back to (RL_GIVE) bucket name and fills out. Returns 0, or -1 with out
+ * untouched when the limiter is closed, the arguments are out of range or the stripe cannot be
+ * locked.
  *
  * Every store to a slot is ordered so that a holder dying between any two
  * leaves the slot whole or expired: a claimed slot gets its key, then its
@@ -239,7 +240,11 @@ bucket_use(
 		count = 0;
 		reset = now + window;
 	}
-	if (s == NULL && spare == NULL) {
+	if (op == RL_GIVE) {
+		if (s != NULL && s->reset > now && count > 0)
+			__atomic_store_n(&s->count, --count, __ATOMIC_RELEASE);
+		allowed = 1;
+	} else if (s == NULL && spare == NULL) {
 		/* Every slot of the stripe holds a live bucket: refuse the new
 		 * one until the first of them expires (never fail open). */
 		full = 1;
@@ -850,8 +855,11 @@ ratelimit_login_account_or_reply(struct req *r, const char *email)
 	struct rl_result res;
 	char name[320];
 
+	/* Taken now, not after a wrong password: logins hashed at the same
+	 * time could otherwise all pass a look and go over the budget
+	 * together (found in review). */
 	account_bucket(email, name, sizeof(name));
-	if (ratelimit_peek(
+	if (ratelimit_take(
 	        name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(), &res) < 0) {
 		reply_unavailable(r);
 		return -1;
@@ -863,13 +871,13 @@ ratelimit_login_account_or_reply(struct req *r, const char *email)
 }
 
 void
-ratelimit_login_failed(const char *email)
+ratelimit_login_refund(const char *email)
 {
 	struct rl_result res;
 	char name[320];
 
 	account_bucket(email, name, sizeof(name));
-	if (ratelimit_take(
-	        name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(), &res) < 0)
-		log_msg(NULL, "ratelimit: a failed login could not be counted");
+	if (bucket_use(name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(),
+	        RL_GIVE, &res) < 0)
+		log_msg(NULL, "ratelimit: a login's attempt could not be given back");
 }

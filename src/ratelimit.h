@@ -59,12 +59,13 @@ int ratelimit_check_or_reply(struct req *r, const char *name, long limit, long w
  * ratelimit_check_or_reply. */
 int ratelimit_request_or_reply(struct req *r);
 
-/* Before checking a password: answers 429 and returns -1 when email (as
- * typed, whether or not the account exists) has had cfg.rate_login_account
- * failed logins in its 15-minute window. */
+/* Before checking a password: takes one attempt from the budget of email
+ * (as typed, whether or not the account exists; cfg.rate_login_account in
+ * a 15-minute window), or answers 429 and returns -1 when none is left. */
 int ratelimit_login_account_or_reply(struct req *r, const char *email);
-/* After a wrong password for email: counts one failure. */
-void ratelimit_login_failed(const char *email);
+/* The attempt was not a wrong password (it was right, or the store
+ * failed): gives it back, so only failures count. */
+void ratelimit_login_refund(const char *email);
 
 /* The client's address: remote_addr, or, when remote_addr is one of
  * cfg.trusted_proxies (IPs or CIDRs, separated by commas or spaces), the

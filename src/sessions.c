@@ -139,6 +139,7 @@ handle_login(struct req *r)
 	}
 	db_end(r->db, STMT_USER_BY_EMAIL);
 	if (rc != DB_ROW && rc != DB_DONE) {
+		ratelimit_login_refund(email);
 		reply_db_error(r, rc, "login: user");
 		return;
 	}
@@ -149,10 +150,10 @@ handle_login(struct req *r)
 		audit_log(r, found ? org_id : NULL, "login.failed", found ? user_id : NULL,
 		    found ? user_id : NULL);
 		memset(&r->who, 0, sizeof(r->who));
-		ratelimit_login_failed(email);
 		reply_error(r, ERR_INVALID_CREDENTIALS, NULL, NULL);
-		return;
+		return; /* the attempt taken stays taken */
 	}
+	ratelimit_login_refund(email);
 	snprintf(r->who.org_id, sizeof(r->who.org_id), "%s", org_id);
 	device_name(r, device_in, device, sizeof(device));
 	now = tg_now();

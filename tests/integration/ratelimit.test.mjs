@@ -146,6 +146,19 @@ test('a client that waits Retry-After seconds then succeeds', async () => {
   } finally { await stack.stop(); }
 });
 
+test('the failed-login budget of an account holds under parallel guesses', async () => {
+  // 16 threads: 4 KDF threads hash guesses at the same time.
+  const stack = await startStack({ TOLLGATE_THREADS: '16', TOLLGATE_RATE_LOGIN: '1000', TOLLGATE_RATE_LOGIN_ACCOUNT: '3', TOLLGATE_RATE_IP: '1000' });
+  try {
+    const s = await signup(stack);
+    const wrong = { email: s.email, password: 'wrong password 1' };
+    const codes = (await Promise.all(Array.from({ length: 16 }, () => api(stack, 'POST', '/v1/auth/login', { json: wrong }))))
+      .map((r) => r.status);
+    assert.equal(codes.filter((c) => c === 401).length, 3, codes.join(' '));
+    assert.equal(codes.filter((c) => c === 429).length, 13, codes.join(' '));
+  } finally { await stack.stop(); }
+});
+
 test('login budgets: per IP, and failed attempts per account', async () => {
   const stack = await startStack({ TOLLGATE_RATE_LOGIN: '4', TOLLGATE_RATE_LOGIN_ACCOUNT: '2', TOLLGATE_RATE_IP: '1000' });
   try {

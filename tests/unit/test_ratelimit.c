@@ -721,10 +721,16 @@ test_login_account(void)
 	memset(&r, 0, sizeof(r));
 	cfg.rate_login_account = 3;
 	cfg.now = 70000;
-	for (int i = 0; i < 3; i++) {
-		CHECK(ratelimit_login_account_or_reply(&r, "Bob@Example.com") == 0 && !r.replied);
-		ratelimit_login_failed(i % 2 ? "bob@example.com" : "BOB@example.COM");
+	/* Right passwords give their attempt back: they never use it up. */
+	for (int i = 0; i < 5; i++) {
+		CHECK(ratelimit_login_account_or_reply(&r, "bob@example.com") == 0 && !r.replied);
+		ratelimit_login_refund("BOB@example.com");
 	}
+	/* Three wrong ones (any case of the address) keep theirs. */
+	for (int i = 0; i < 3; i++)
+		CHECK(ratelimit_login_account_or_reply(
+		          &r, i % 2 ? "bob@example.com" : "BOB@example.COM") == 0 &&
+		    !r.replied);
 	CHECK(ratelimit_login_account_or_reply(&r, "bob@example.com") == -1);
 	CHECK(r.status == 429 && header_count(&r, "Retry-After: 900\r\n") == 1);
 	CHECK(header_count(&r, "RateLimit-Policy: \"login-acct\";q=3;w=900") == 1);
