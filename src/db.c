@@ -156,17 +156,17 @@ static const char *const stmts[STMT__COUNT] = {
 	/* STMT_IDEM_GET */
 	"SELECT request_hash, status, response, created_at FROM idempotency WHERE org_id = ?1 AND "
 	"key = ?2",
-	/* STMT_IDEM_CLAIM: a new key, or one expired or abandoned taken over */
-	"INSERT INTO idempotency (org_id, key, request_hash, status, response, created_at) VALUES "
-	"(?1, ?2, ?3, NULL, NULL, ?4) ON CONFLICT (org_id, key) DO UPDATE SET request_hash = "
-	"excluded.request_hash, status = NULL, response = NULL, created_at = excluded.created_at",
-	/* STMT_IDEM_FINISH */
+	/* STMT_IDEM_CLAIM: a new key, or one expired or abandoned taken over; ?5 names this claim
+	 */
+	"INSERT INTO idempotency (org_id, key, request_hash, status, response, created_at, claim) "
+	"VALUES (?1, ?2, ?3, NULL, NULL, ?4, ?5) ON CONFLICT (org_id, key) DO UPDATE SET "
+	"request_hash = excluded.request_hash, status = NULL, response = NULL, created_at = "
+	"excluded.created_at, claim = excluded.claim",
+	/* STMT_IDEM_FINISH: only by the claim ?3 that holds it */
 	"UPDATE idempotency SET status = ?4, response = ?5 WHERE org_id = ?1 AND key = ?2 AND "
-	"request_hash = ?3 AND status IS NULL",
+	"claim = ?3 AND status IS NULL",
 	/* STMT_IDEM_RELEASE */
-	"DELETE FROM idempotency WHERE org_id = ?1 AND key = ?2 AND request_hash = ?3 AND status "
-	"IS "
-	"NULL",
+	"DELETE FROM idempotency WHERE org_id = ?1 AND key = ?2 AND claim = ?3 AND status IS NULL",
 	/* STMT_IDEM_PRUNE: a few keys past their 24 hours, oldest first */
 	"DELETE FROM idempotency WHERE (org_id, key) IN (SELECT org_id, key FROM idempotency WHERE "
 	"created_at < ?1 ORDER BY created_at LIMIT 32)",
@@ -253,7 +253,7 @@ static const char *const stmts[STMT__COUNT] = {
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
-extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[];
+extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -266,6 +266,7 @@ static const struct migration {
 	{ "006_spinners", tg_sql_006 },
 	{ "007_idempotency_expiry", tg_sql_007 },
 	{ "008_job_indexes", tg_sql_008 },
+	{ "009_idempotency_claim", tg_sql_009 },
 };
 
 /* The transaction statements, prepared once per connection like stmts[]:

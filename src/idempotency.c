@@ -148,7 +148,11 @@ idem_claim_or_reply(struct req *r, struct idem *i)
 		reply_db_error(r, rc, "idempotency: get");
 		goto fail;
 	}
-	rc = db_run(r->db, STMT_IDEM_CLAIM, "ttti", r->who.org_id, i->key, i->hash, now);
+	if (tg_id_new("idc", i->claim, sizeof(i->claim)) < 0) {
+		reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
+		goto fail;
+	}
+	rc = db_run(r->db, STMT_IDEM_CLAIM, "tttit", r->who.org_id, i->key, i->hash, now, i->claim);
 	if (rc == DB_OK)
 		rc = db_run(r->db, STMT_IDEM_PRUNE, "i", now - IDEM_TTL);
 	if (rc == DB_OK)
@@ -167,10 +171,18 @@ fail:
 int
 idem_store(struct req *r, const struct idem *i, int status, const char *body)
 {
+	int rc;
+
 	if (!i->held)
 		return DB_OK;
-	return db_run(r->db, STMT_IDEM_FINISH, "tttit", r->who.org_id, i->key, i->hash,
+	rc = db_run(r->db, STMT_IDEM_FINISH, "tttit", r->who.org_id, i->key, i->claim,
 	    (int64_t)status, body);
+	if (rc == DB_OK && db_changes(r->db) == 0) {
+		log_msg(
+		    r->request_id, "idempotency: the key was taken over by a retry; rolled back");
+		return IDEM_LOST;
+	}
+	return rc;
 }
 
 void
@@ -180,7 +192,7 @@ idem_release(struct req *r, const struct idem *i)
 
 	if (!i->held)
 		return;
-	rc = db_run(r->db, STMT_IDEM_RELEASE, "ttt", r->who.org_id, i->key, i->hash);
+	rc = db_run(r->db, STMT_IDEM_RELEASE, "ttt", r->who.org_id, i->key, i->claim);
 	if (rc != DB_OK)
 		log_msg(r->request_id,
 		    "idempotency: release: database error %d (the key frees "

@@ -147,7 +147,13 @@ ingest_run(struct req *r, const struct idem *idem)
 		rc = db_commit(r->db);
 	if (rc != DB_OK) {
 		json_object_put(o);
-		reply_db_error(r, rc, "ingest: insert");
+		if (rc == IDEM_LOST)
+			reply_error(r, ERR_CONFLICT,
+			    "This request took over a minute and a retry with the same "
+			    "Idempotency-Key took its place; that retry's answer stands.",
+			    NULL);
+		else
+			reply_db_error(r, rc, "ingest: insert");
 		goto fail;
 	}
 	metrics_ingested((long)n);

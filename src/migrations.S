@@ -33,5 +33,9 @@ tg_sql_007:
 tg_sql_008:
 	.incbin "sql/008_job_indexes.sql"
 	.byte 0
+	.global tg_sql_009
+tg_sql_009:
+	.incbin "sql/009_idempotency_claim.sql"
+	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

@@ -555,6 +555,7 @@ struct idem {
 	int held; /* 1 when this request claimed a key */
 	char key[IDEM_KEY_MAX + 1];
 	char hash[65]; /* SHA-256 of method, path and body, in hex */
+	char claim[40]; /* this claim's random id */
 };
 
 /* Before the work: without an Idempotency-Key header returns 0 with nothing
@@ -563,7 +564,11 @@ struct idem {
  * (same key and body within 24 h), 409 CONFLICT (the first still runs), 422
  * IDEMPOTENCY_KEY_REUSED (another body), 400 (a malformed key). */
 int idem_claim_or_reply(struct req *r, struct idem *i);
-/* Inside the work's transaction: stores the answer to replay. DB_OK or an error. */
+/* Inside the work's transaction: stores the answer to replay. DB_OK, or
+ * IDEM_LOST when the claim was taken over (the request ran past the minute
+ * after which a retry takes an unfinished key over): the caller rolls its
+ * work back, which the retry does instead; or a store error. */
+#define IDEM_LOST (-2)
 int idem_store(struct req *r, const struct idem *i, int status, const char *body);
 /* After the work answered an error (and stored nothing): frees the key, so a
  * retry runs anew. */

@@ -1,5 +1,5 @@
 /* test_idempotency.c: reading the Idempotency-Key header (bare text or the
- * draft's sf-string) and the request hash. */
+ * draft's sf-string), the request hash, and a claim taken over. */
 #include <string.h>
 
 #include "../../src/idempotency.c"
@@ -55,11 +55,64 @@ test_hash(void)
 	CHECK(idem_hash(&r, b) == 0 && strcmp(a, b) == 0);
 }
 
+/* A slow first request whose key a retry took over cannot store its answer
+ * (it rolls its work back); the retry's claim can. */
+static void
+test_taken_over_claim(void)
+{
+	char err[256], body[] = "{\"records\":[]}";
+	struct db *db;
+	struct idem slow, retry;
+	struct req r;
+	char *envp[] = { NULL };
+
+	config_load(NULL, err, sizeof(err));
+	db = db_open(":memory:", err, sizeof(err));
+	CHECK(db != NULL && db_migrate(db) > 0);
+	CHECK(db_run(db, STMT_ORG_INSERT, "tti", "org_idem", "Idem", (int64_t)1) == DB_OK);
+	req_init(&r, envp, db);
+	r.method_str = "POST";
+	r.path = "/v1/tables/tbl_1/records";
+	r.body = body;
+	r.body_len = strlen(body);
+	r.idempotency_key = "batch-7";
+	snprintf(r.who.org_id, sizeof(r.who.org_id), "org_idem");
+	CHECK(idem_claim_or_reply(&r, &slow) == 0 && slow.held && !r.replied);
+	/* Still running: a retry now is told so. */
+	CHECK(idem_claim_or_reply(&r, &retry) == -1 && r.status == 409);
+	r.replied = 0;
+	r.status = 0;
+	/* A minute later the claim counts as abandoned: the retry takes it. */
+	cfg.now = tg_now() + 61;
+	CHECK(idem_claim_or_reply(&r, &retry) == 0 && retry.held);
+	CHECK(strcmp(slow.claim, retry.claim) != 0);
+	/* The slow one finishes after all: not its key any more. */
+	CHECK(db_begin(db) == DB_OK);
+	CHECK(idem_store(&r, &slow, 200, "{\"accepted\":0}") == IDEM_LOST);
+	db_rollback(db);
+	/* Nor may it free the retry's claim. */
+	idem_release(&r, &slow);
+	CHECK(db_begin(db) == DB_OK);
+	CHECK(idem_store(&r, &retry, 200, "{\"accepted\":0}") == DB_OK);
+	CHECK(db_commit(db) == DB_OK);
+	/* Now a third try gets the retry's answer again. */
+	r.body = NULL; /* not req_free's to free */
+	req_free(&r);
+	r.replied = 0;
+	r.body = body;
+	CHECK(idem_claim_or_reply(&r, &retry) == -1 && r.status == 200 && !retry.held);
+	r.body = NULL;
+	req_free(&r);
+	cfg.now = 0;
+	db_close(db);
+}
+
 int
 main(void)
 {
 	TEST(test_key_bare);
 	TEST(test_key_sf_string);
 	TEST(test_hash);
+	TEST(test_taken_over_claim);
 	return unit_done();
 }
