@@ -25,11 +25,16 @@ struct route {
 	enum access access; /* who may call it */
 	enum perm perm; /* what a user's role must allow */
 	unsigned scope; /* the scope an API key needs (0: users only) */
+	int kdf; /* runs argon2id: served on fcgi.c's KDF threads, not a worker */
 };
 
-#define PUBLIC ACCESS_PUBLIC, PERM_NONE, 0
-#define USER(perm) ACCESS_USER, perm, 0
-#define ANY(perm, scope) ACCESS_ANY, perm, scope
+#define PUBLIC ACCESS_PUBLIC, PERM_NONE, 0, 0
+#define USER(perm) ACCESS_USER, perm, 0, 0
+#define ANY(perm, scope) ACCESS_ANY, perm, scope, 0
+/* The same, for a handler that hashes a password (tens of milliseconds of
+ * CPU and 19 MiB each): its requests go to fcgi.c's KDF threads. */
+#define PUBLIC_KDF ACCESS_PUBLIC, PERM_NONE, 0, 1
+#define USER_KDF(perm) ACCESS_USER, perm, 0, 1
 
 /* Every route, in the order a reader looks for them. */
 static const struct route routes[] = {
@@ -38,20 +43,20 @@ static const struct route routes[] = {
 	{ M_GET, "/v1/metrics", handle_metrics, BODY_NONE, PUBLIC },
 	{ M_GET, "/v1/openapi.json", handle_openapi, BODY_NONE, PUBLIC },
 
-	{ M_POST, "/v1/signup", handle_signup, BODY_JSON, PUBLIC },
-	{ M_POST, "/v1/auth/login", handle_login, BODY_JSON, PUBLIC },
+	{ M_POST, "/v1/signup", handle_signup, BODY_JSON, PUBLIC_KDF },
+	{ M_POST, "/v1/auth/login", handle_login, BODY_JSON, PUBLIC_KDF },
 	{ M_POST, "/v1/auth/logout", handle_logout, BODY_NONE, USER(PERM_NONE) },
 	{ M_GET, "/v1/auth/session", handle_session_get, BODY_NONE, USER(PERM_NONE) },
-	{ M_POST, "/v1/auth/password", handle_password_change, BODY_JSON, USER(PERM_NONE) },
+	{ M_POST, "/v1/auth/password", handle_password_change, BODY_JSON, USER_KDF(PERM_NONE) },
 
 	{ M_GET, "/v1/users", handle_users_list, BODY_NONE, USER(PERM_ADMIN) },
-	{ M_POST, "/v1/users", handle_users_create, BODY_JSON, USER(PERM_ADMIN) },
+	{ M_POST, "/v1/users", handle_users_create, BODY_JSON, USER_KDF(PERM_ADMIN) },
 	{ M_PATCH, "/v1/users/{id}", handle_users_update, BODY_JSON, USER(PERM_ADMIN) },
 	{ M_DELETE, "/v1/users/{id}", handle_users_delete, BODY_NONE, USER(PERM_ADMIN) },
 	{ M_DELETE, "/v1/users/{id}/session", handle_users_session_delete, BODY_NONE,
 	    USER(PERM_ADMIN) },
 	{ M_POST, "/v1/users/{id}/password", handle_users_password_reset, BODY_JSON,
-	    USER(PERM_ADMIN) },
+	    USER_KDF(PERM_ADMIN) },
 
 	{ M_POST, "/v1/api-keys", handle_api_keys_create, BODY_JSON, USER(PERM_ADMIN) },
 	{ M_GET, "/v1/api-keys", handle_api_keys_list, BODY_NONE, USER(PERM_ADMIN) },
@@ -102,11 +107,6 @@ static const struct route routes[] = {
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
-
-/* The handlers that run argon2id (tens of milliseconds of CPU and 19 MiB
- * each): fcgi.c serves their requests on its KDF threads, not a worker. */
-static handler_fn *const kdf_handlers[] = { handle_signup, handle_login, handle_password_change,
-	handle_users_create, handle_users_password_reset };
 
 static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
 
@@ -218,10 +218,7 @@ router_route_kdf(struct req *r)
 			continue;
 		/* Found: router_handle goes on from here, not from a second search. */
 		r->route = &routes[i];
-		for (size_t k = 0; k < sizeof(kdf_handlers) / sizeof(kdf_handlers[0]); k++)
-			if (routes[i].handler == kdf_handlers[k])
-				return 1;
-		return 0;
+		return routes[i].kdf;
 	}
 	return 0;
 }

@@ -204,6 +204,14 @@ test_route_kdf(void)
 	CHECK(r.nparams == 1 && strcmp(r.params[0], "prj_1") == 0);
 	CHECK(route_find_or_reply(&r) == r.route && !r.replied);
 	free((char *)r.path);
+	/* Every route that hashes a password, and only those, goes to them. */
+	for (size_t i = 0; i < NROUTES; i++) {
+		handler_fn *h = routes[i].handler;
+		int hashes = h == handle_signup || h == handle_login || h == handle_password_change ||
+		    h == handle_users_create || h == handle_users_password_reset;
+
+		CHECK(routes[i].kdf == hashes);
+	}
 	req_for(&r, "DELETE", "/v1/health");
 	CHECK(router_route_kdf(&r) == 0 && r.route == NULL);
 	CHECK(route_find_or_reply(&r) == NULL && r.status == 405);
