@@ -218,21 +218,23 @@ static const char *const stmts[STMT__COUNT] = {
 	"seq",
 	/* STMT_JOB_CLAIM_FOLLOWERS: with a job of spinner ?4 (seq ?5) just claimed, the next ?6
 	 * queued jobs of that spinner too, to run after it in order (RETURNING's order is not
-	 * promised: the runner sorts by seq) */
-	"UPDATE jobs SET status = 'running', runner = ?1, lease_until = ?2 + ?3, started_at = ?2, "
-	"attempts = attempts + 1 WHERE seq IN (SELECT seq FROM jobs WHERE spinner_id = ?4 AND seq "
-	"> "
-	"?5 AND status = 'queued' ORDER BY seq LIMIT ?6) RETURNING id, org_id, spinner_id, "
-	"attempts, "
-	"seq",
+	 * promised: the runner sorts by seq). Not an attempt yet, nor started: a crash while an
+	 * earlier job of the batch runs does not count against them. */
+	"UPDATE jobs SET status = 'running', runner = ?1, lease_until = ?2 + ?3 WHERE seq IN "
+	"(SELECT seq FROM jobs WHERE spinner_id = ?4 AND seq > ?5 AND status = 'queued' ORDER BY "
+	"seq LIMIT ?6) RETURNING id, org_id, spinner_id, attempts, seq",
 	/* STMT_JOB_RENEW */
 	"UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND runner = ?2 AND status = 'running'",
-	/* STMT_JOB_RELEASE: back to the queue, the attempt not counted */
+	/* STMT_JOB_RENEW_ALL: every job runner ?1 holds (its batch) */
+	"UPDATE jobs SET lease_until = ?2 WHERE runner = ?1 AND status = 'running'",
+	/* STMT_JOB_RELEASE: back to the queue, its attempt (?3: 1 if the claim counted one) not
+	 * counted */
 	"UPDATE jobs SET status = 'queued', runner = NULL, lease_until = NULL, started_at = NULL, "
-	"attempts = attempts - 1 WHERE id = ?1 AND runner = ?2 AND status = 'running'",
-	/* STMT_JOB_FINISH */
+	"attempts = attempts - ?3 WHERE id = ?1 AND runner = ?2 AND status = 'running'",
+	/* STMT_JOB_FINISH: ?8 when it started (a job claimed behind another has no started_at) */
 	"UPDATE jobs SET status = ?3, result = ?4, reason = ?5, last_seq = ?6, finished_at = ?7, "
-	"lease_until = NULL WHERE id = ?1 AND runner = ?2 AND status = 'running'",
+	"started_at = coalesce(started_at, ?8), lease_until = NULL WHERE id = ?1 AND runner = ?2 "
+	"AND status = 'running'",
 	/* STMT_JOB_SOURCE */
 	"SELECT s.table_id, t.schema FROM spinners s JOIN data_tables t ON t.id = s.table_id WHERE "
 	"s.id = ?1",
@@ -292,11 +294,12 @@ struct db {
 	int writing; /* holds writer_lock: between db_begin and commit/rollback */
 };
 
-/* One writer at a time in this process, in the order they came. SQLite
- * lets one connection write at a time and makes the others retry after a
- * sleep (db_busy_wait); threads of one process queue here instead and are
- * woken the moment the writer before them commits. Writers of other
- * processes on the same file still meet in SQLite's lock. */
+/* One writer at a time in this process. SQLite lets one connection write
+ * at a time and makes the others retry after a sleep (db_busy_wait);
+ * threads of one process wait here instead and one is woken the moment the
+ * writer before it commits. Writers of other processes on the same file
+ * still meet in SQLite's lock: a write can wait DB_BUSY_TIMEOUT_MS here and
+ * as long again there. */
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
@@ -469,24 +472,25 @@ db_tx(struct db *db, enum tx t)
 	return rc == SQLITE_DONE ? DB_OK : db_rc_of(rc);
 }
 
-/* Takes writer_lock, waiting at most DB_BUSY_TIMEOUT_MS: DB_OK or DB_BUSY. */
+/* Takes writer_lock, waiting at most DB_BUSY_TIMEOUT_MS: DB_OK, DB_BUSY, or
+ * DB_ERROR for a write transaction begun inside another (a bug). */
 static int
 writer_enter(struct db *db)
 {
 	struct timespec until;
 
-	if (db->writing) { /* a bug: the thread would wait for itself */
+	if (db->writing) { /* the thread would wait for itself */
 		log_msg(NULL, "db: a write transaction began inside another");
 		return DB_ERROR;
 	}
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += DB_BUSY_TIMEOUT_MS / 1000;
 	until.tv_nsec += DB_BUSY_TIMEOUT_MS % 1000 * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	if (pthread_mutex_timedlock(&writer_lock, &until) != 0)
+	if (pthread_mutex_clocklock(&writer_lock, CLOCK_MONOTONIC, &until) != 0)
 		return DB_BUSY;
 	db->writing = 1;
 	return DB_OK;
@@ -581,6 +585,7 @@ db_write_grouped(struct db *db, db_work_fn *fn, void *arg)
 	struct work me = { .fn = fn, .arg = arg };
 	struct work *batch;
 
+	db_read_end(db); /* as db_begin: no snapshot held while others write */
 	pthread_mutex_lock(&group.mu);
 	if (group.tail != NULL)
 		group.tail->next = &me;
@@ -610,6 +615,12 @@ db_write_grouped(struct db *db, db_work_fn *fn, void *arg)
 	pthread_cond_broadcast(&group.cv);
 	pthread_mutex_unlock(&group.mu);
 	return me.rc;
+}
+
+int
+db_writing(const struct db *db)
+{
+	return db != NULL && db->writing;
 }
 
 int

@@ -2,6 +2,8 @@
  * schedule, through the jobs and records meters) and how they are read. */
 #include <stdio.h>
 
+#include <string.h>
+
 #include "tollgate.h"
 
 int
@@ -37,8 +39,13 @@ job_write(struct jw *w, const char *key, struct db *db, enum stmt s)
 	jw_string(w, "spinnerId", db_text(db, s, 2));
 	jw_string(w, "trigger", db_text(db, s, 3));
 	jw_string(w, "status", db_text(db, s, 4));
-	/* The result is JSON the runner wrote (json-c's text), stored as is. */
-	jw_raw(w, "result", db_isnull(db, s, 5) ? NULL : db_text(db, s, 5));
+	/* The result is JSON the runner wrote (json-c's text), stored as is;
+	 * checked all the same, so a damaged row cannot break the answer. */
+	if (db_isnull(db, s, 5) ||
+	    json_check(db_text(db, s, 5), strlen(db_text(db, s, 5)), NULL, 0) != 0)
+		jw_null(w, "result");
+	else
+		jw_raw(w, "result", db_text(db, s, 5));
 	jw_string(w, "failureReason", db_isnull(db, s, 6) ? NULL : db_text(db, s, 6));
 	jw_time(w, "createdAt", db_int(db, s, 7));
 	jw_time(w, "startedAt", db_int(db, s, 8));

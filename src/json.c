@@ -552,11 +552,11 @@ jw_time(struct jw *w, const char *key, int64_t t)
 {
 	char buf[32];
 
-	if (t == 0) {
+	tg_time_format(t, buf, sizeof(buf));
+	if (t == 0 || *buf == '\0') { /* none, or past year 9999 */
 		jw_null(w, key);
 		return;
 	}
-	tg_time_format(t, buf, sizeof(buf));
 	jw_member(w, key);
 	jw_put(w, "\"", 1);
 	jw_put(w, buf, strlen(buf));

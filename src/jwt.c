@@ -87,29 +87,34 @@ env_kid(char *out, size_t outlen)
 	    out, outlen, "e%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2], md[3], md[4], md[5]);
 }
 
+/* Reads the keys into a copy and replaces the ring only when all were read:
+ * a store error leaves the ring as it was, never kids with other keys. */
 static int
 ring_load(struct db *db)
 {
+	static __thread struct keyring next;
 	int rc, n = 0;
 
 	for (rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW && n < JWT_MAX_KEYS;
 	     rc = db_next(db, STMT_JWT_KEYS_ALL), n++) {
 		snprintf(
-		    ring.k[n].kid, sizeof(ring.k[n].kid), "%s", db_text(db, STMT_JWT_KEYS_ALL, 0));
-		snprintf(ring.k[n].secret, sizeof(ring.k[n].secret), "%s",
+		    next.k[n].kid, sizeof(next.k[n].kid), "%s", db_text(db, STMT_JWT_KEYS_ALL, 0));
+		snprintf(next.k[n].secret, sizeof(next.k[n].secret), "%s",
 		    db_text(db, STMT_JWT_KEYS_ALL, 1));
-		ring.k[n].len = strlen(ring.k[n].secret);
+		next.k[n].len = strlen(next.k[n].secret);
 	}
 	db_end(db, STMT_JWT_KEYS_ALL);
 	if (rc != DB_ROW && rc != DB_DONE)
 		return -1;
-	env_kid(ring.k[n].kid, sizeof(ring.k[n].kid));
-	memcpy(ring.k[n].secret, cfg.jwt_secret, cfg.jwt_secret_len);
-	ring.k[n].len = cfg.jwt_secret_len;
+	env_kid(next.k[n].kid, sizeof(next.k[n].kid));
+	memcpy(next.k[n].secret, cfg.jwt_secret, cfg.jwt_secret_len);
+	next.k[n].len = cfg.jwt_secret_len;
 	for (int i = 0; i <= n; i++)
-		hmac_key_init(&ring.k[i].mac, ring.k[i].secret, ring.k[i].len);
-	ring.n = n + 1;
-	ring.loaded_at = tg_now_ms() / 1000;
+		hmac_key_init(&next.k[i].mac, next.k[i].secret, next.k[i].len);
+	next.n = n + 1;
+	next.loaded_at = tg_now_ms() / 1000;
+	ring = next;
+	OPENSSL_cleanse(&next, sizeof(next));
 	return 0;
 }
 
@@ -251,8 +256,8 @@ signature_valid(
  * read by the small parser below, not by json-c (a tree of a dozen
  * allocations per segment, two segments a request): a member whose value
  * is an object or an array, a repeated name, a byte outside ASCII or a
- * \u escape to one, a control character, anything but strict JSON, and
- * the token is refused. Tokens this server signs never have them. */
+ * \u escape to one, a control character (raw or escaped), anything but
+ * strict JSON, and the token is refused. Tokens this server signs never have them. */
 
 #define SEG_MEMBERS 16
 #define SEG_NAME_MAX 16
@@ -288,13 +293,16 @@ hex4(const char *p, const char *end)
 	for (int i = 0; i < 4; i++) {
 		int c = (unsigned char)p[i];
 
-		v = v * 16 +
-		    (c >= '0' && c <= '9'          ? c - '0'
-		            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		                                   : -4096);
+		if (c >= '0' && c <= '9')
+			v = v * 16 + c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v = v * 16 + c - 'A' + 10;
+		else
+			return -1;
 	}
-	return v < 0 ? -1 : v;
+	return v;
 }
 
 /* A string at *pp (at its opening quote) into out (outlen, NUL-terminated;
@@ -322,18 +330,15 @@ seg_string(const char **pp, const char *end, char *out, size_t outlen)
 			case '"': c = '"'; break;
 			case '\\': c = '\\'; break;
 			case '/': c = '/'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'n': c = '\n'; break;
-			case 'r': c = '\r'; break;
-			case 't': c = '\t'; break;
 			case 'u':
-				if ((c = hex4(p, end)) < 1 || c >= 0x7f)
+				if ((c = hex4(p, end)) < 0 || c >= 0x7f)
 					return -1;
 				p += 4;
 				break;
 			default: return -1;
 			}
+			if (c < 0x20) /* escaped or not, no control characters */
+				return -1;
 		}
 		if (out != NULL) {
 			if (o + 1 >= outlen)

@@ -189,8 +189,9 @@ policy_copy(const char *name, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/* Takes a unit from (RL_TAKE), looks at (RL_PEEK) or gives a unit taken in
- * the current window back to (RL_GIVE) bucket name and fills out. Returns 0, or -1 with out
+/* Takes a unit from (RL_TAKE), looks at (RL_PEEK) or gives a unit back to
+ * (RL_GIVE: only to the window that ends at give_reset, the one it was
+ * taken from) bucket name and fills out. Returns 0, or -1 with out
  * untouched when the limiter is closed, the arguments are out of range or the stripe cannot be
  * locked.
  *
@@ -199,8 +200,8 @@ policy_copy(const char *name, char *out, size_t outlen)
  * count, then its reset (until the reset, the old expired one stands); a new
  * window gets its count, then its reset. */
 static int
-bucket_use(
-    const char *name, long limit, long window, int64_t now, enum rl_op op, struct rl_result *out)
+bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op,
+    int64_t give_reset, struct rl_result *out)
 {
 	struct rl_stripe *st;
 	struct rl_slot *s = NULL, *spare = NULL;
@@ -241,7 +242,7 @@ bucket_use(
 		reset = now + window;
 	}
 	if (op == RL_GIVE) {
-		if (s != NULL && s->reset > now && count > 0)
+		if (s != NULL && s->reset > now && s->reset == give_reset && count > 0)
 			__atomic_store_n(&s->count, --count, __ATOMIC_RELEASE);
 		allowed = 1;
 	} else if (s == NULL && spare == NULL) {
@@ -288,13 +289,13 @@ bucket_use(
 int
 ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl_result *out)
 {
-	return bucket_use(name, limit, window, now, RL_TAKE, out);
+	return bucket_use(name, limit, window, now, RL_TAKE, 0, out);
 }
 
 int
 ratelimit_peek(const char *name, long limit, long window, int64_t now, struct rl_result *out)
 {
-	return bucket_use(name, limit, window, now, RL_PEEK, out);
+	return bucket_use(name, limit, window, now, RL_PEEK, 0, out);
 }
 
 /* ---- addresses ---- */
@@ -864,20 +865,22 @@ ratelimit_login_account_or_reply(struct req *r, const char *email)
 		reply_unavailable(r);
 		return -1;
 	}
-	if (res.allowed)
+	if (res.allowed) {
+		r->login_window = res.reset;
 		return 0;
+	}
 	ratelimit_headers(r, &res);
 	return -1;
 }
 
 void
-ratelimit_login_refund(const char *email)
+ratelimit_login_refund(const struct req *r, const char *email)
 {
 	struct rl_result res;
 	char name[320];
 
 	account_bucket(email, name, sizeof(name));
 	if (bucket_use(name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(),
-	        RL_GIVE, &res) < 0)
+	        RL_GIVE, r->login_window, &res) < 0)
 		log_msg(NULL, "ratelimit: a login's attempt could not be given back");
 }

@@ -64,8 +64,9 @@ int ratelimit_request_or_reply(struct req *r);
  * a 15-minute window), or answers 429 and returns -1 when none is left. */
 int ratelimit_login_account_or_reply(struct req *r, const char *email);
 /* The attempt was not a wrong password (it was right, or the store
- * failed): gives it back, so only failures count. */
-void ratelimit_login_refund(const char *email);
+ * failed): gives it back to the window it was taken from (r->login_window),
+ * so only failures count. */
+void ratelimit_login_refund(const struct req *r, const char *email);
 
 /* The client's address: remote_addr, or, when remote_addr is one of
  * cfg.trusted_proxies (IPs or CIDRs, separated by commas or spaces), the

@@ -342,6 +342,9 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 		if (r->method == M_GET)
 			db_read_begin(r->db);
 		auth_or_reply(r, r->route->access, r->route->perm, r->route->scope);
+		/* A last-seen write (once a minute at most) ended it: again. */
+		if (r->method == M_GET)
+			db_read_begin(r->db);
 	}
 	/* Every request is counted, errors included, before any body is read
 	 * or password hashed: by key, user, or else client IP. The headers go
@@ -358,4 +361,9 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	}
 out:
 	db_read_end(r->db);
+	if (db_writing(r->db)) { /* a bug: every handler commits or rolls back */
+		log_msg(r->request_id, "router: %s %s left a write transaction open; rolled back",
+		    r->method_str, r->route->pattern);
+		db_rollback(r->db);
+	}
 }

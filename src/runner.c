@@ -39,7 +39,8 @@ enum outcome {
 
 struct job {
 	char id[40], org_id[40], spinner_id[40];
-	int64_t seq, attempts;
+	int64_t seq, attempts, started;
+	int counted; /* its claim counted an attempt (not one claimed behind another) */
 	int ran; /* job_run has begun it */
 	enum outcome outcome;
 	const char *status, *reason; /* static text */
@@ -83,8 +84,8 @@ job_settle(struct db *db, struct job *j)
 	int rc = DB_OK;
 
 	if (j->outcome == OUT_FINISH) {
-		rc = db_run(db, STMT_JOB_FINISH, "tttttii", j->id, runner.id, j->status, j->result,
-		    j->reason, j->last_seq, tg_now());
+		rc = db_run(db, STMT_JOB_FINISH, "tttttiii", j->id, runner.id, j->status, j->result,
+		    j->reason, j->last_seq, tg_now(), j->started);
 		if (rc != DB_OK)
 			log_msg(NULL, "runner: finish %s: database error %d", j->id, rc);
 		else if (db_changes(db) == 0)
@@ -93,7 +94,7 @@ job_settle(struct db *db, struct job *j)
 			log_msg(NULL, "runner: %s %s%s%s", j->id, j->status, j->reason ? ": " : "",
 			    j->reason ? j->reason : "");
 	} else if (j->outcome == OUT_RELEASE) {
-		rc = db_run(db, STMT_JOB_RELEASE, "tt", j->id, runner.id);
+		rc = db_run(db, STMT_JOB_RELEASE, "tti", j->id, runner.id, (int64_t)j->counted);
 		if (rc != DB_OK)
 			log_msg(NULL,
 			    "runner: cannot release %s; it runs again when its lease ends", j->id);
@@ -157,6 +158,34 @@ job_chunk_count(struct db *db, const char *table, int64_t lo, int64_t hi, int64_
 	return rc == DB_DONE ? DB_OK : rc;
 }
 
+/* Every job of the batch holds a lease, not only the one running: they are
+ * all renewed together, every third of a lease, between jobs and between a
+ * job's steps. A job whose lease lapsed anyway (the process stalled) may
+ * have been claimed by another runner; the finish then changes nothing. */
+static struct timespec leases_renewed;
+
+static void
+leases_claimed(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &leases_renewed);
+}
+
+/* Renews the batch's leases if a third of a lease has gone by; -1 when the
+ * store refused. */
+static int
+leases_renew(struct db *db)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - leases_renewed.tv_sec < JOB_LEASE / 3)
+		return 0;
+	if (db_run(db, STMT_JOB_RENEW_ALL, "ti", runner.id, tg_now() + JOB_LEASE) != DB_OK)
+		return -1;
+	leases_renewed = now;
+	return 0;
+}
+
 /* Runs the claimed job j to its end: succeeded, failed, or (stopping, busy
  * store) back in the queue, as j's outcome. from is where the spinner's
  * previous job stopped when that job is in this batch, still unwritten;
@@ -170,6 +199,7 @@ job_run(struct db *db, struct job *j, int64_t from)
 	int rc;
 
 	j->ran = 1;
+	j->started = tg_now();
 	if (j->attempts > JOB_MAX_ATTEMPTS) {
 		job_finish(j, "failed", NULL,
 		    "The job was interrupted 3 times before it could finish. Trigger it again.", 0);
@@ -214,8 +244,9 @@ job_run(struct db *db, struct job *j, int64_t from)
 		if ((rc = job_chunk_count(db, table, lo, hi, &processed, nonnull)) != DB_OK)
 			break;
 		lo = hi;
-		if (lo >= end)
-			break; /* the finish is the next write; no lease to renew */
+		if (lo >= end || leases_renew(db) < 0)
+			continue; /* the finish is the next write */
+		/* Still this runner's, or claimed by another while this one stalled? */
 		rc = db_run(db, STMT_JOB_RENEW, "tti", j->id, runner.id, tg_now() + JOB_LEASE);
 		if (rc == DB_OK && db_changes(db) == 0) {
 			log_msg(NULL, "runner: lost the lease of %s; leaving it", j->id);
@@ -265,8 +296,13 @@ claimed_rows(struct db *db, enum stmt s, int rc, struct job *b, int *n)
 		snprintf(j->spinner_id, sizeof(j->spinner_id), "%s", db_text(db, s, 2));
 		j->attempts = db_int(db, s, 3);
 		j->seq = db_int(db, s, 4);
-		log_msg(NULL, "runner: %s of %s claimed (attempt %lld)", j->id, j->spinner_id,
-		    (long long)j->attempts);
+		j->counted = s == STMT_JOB_CLAIM;
+		if (j->counted)
+			log_msg(NULL, "runner: %s of %s claimed (attempt %lld)", j->id,
+			    j->spinner_id, (long long)j->attempts);
+		else
+			log_msg(NULL, "runner: %s of %s claimed behind the one before it", j->id,
+			    j->spinner_id);
 	}
 	db_end(db, s);
 	return rc == DB_DONE ? DB_OK : rc;
@@ -284,8 +320,11 @@ batch_turn(struct db *db, struct job *b, int *n)
 
 	if ((rc = db_begin(db)) != DB_OK)
 		return rc;
+	/* An outcome the store refuses (other than busy) is dropped, not retried
+	 * forever: the job stays claimed until its lease ends and runs again. */
 	for (int i = 0; i < *n && rc == DB_OK; i++)
-		rc = job_settle(db, &b[i]);
+		if ((rc = job_settle(db, &b[i])) != DB_BUSY)
+			rc = DB_OK;
 	while (rc == DB_OK && claimed < JOB_BATCH && !atomic_load(&runner.stopping)) {
 		int first = claimed, got;
 
@@ -313,23 +352,45 @@ batch_turn(struct db *db, struct job *b, int *n)
 		job_clear(&b[i]);
 	memcpy(b, next, sizeof(next[0]) * (size_t)claimed);
 	*n = claimed;
+	leases_claimed();
 	return DB_OK;
 }
 
 /* Runs the batch b in order: a job whose spinner's previous job is earlier
- * in b starts where that one stopped (not yet written). */
+ * in b starts where that one stopped (not yet written). A spinner's jobs
+ * behind one that went back to the queue, or was lost, go back too: they
+ * never overtake it. */
 static void
 batch_run(struct db *db, struct job *b, int n)
 {
 	for (int i = 0; i < n; i++) {
 		int64_t from = -1;
+		int behind_stopped = 0;
 
 		if (atomic_load(&runner.stopping))
 			break; /* the rest go back to the queue (runner_main) */
+		for (int k = i - 1; k >= 0; k--) {
+			if (strcmp(b[k].spinner_id, b[i].spinner_id) != 0)
+				continue;
+			if (b[k].outcome != OUT_FINISH)
+				behind_stopped = 1;
+			else if (strcmp(b[k].status, "succeeded") == 0)
+				from = b[k].last_seq;
+			break; /* the nearest earlier job of the spinner decides */
+		}
+		if (behind_stopped) {
+			job_release(&b[i]);
+			continue;
+		}
+		/* The nearest was failed: start where the last success stopped. */
 		for (int k = i - 1; k >= 0 && from < 0; k--)
 			if (strcmp(b[k].spinner_id, b[i].spinner_id) == 0 &&
 			    b[k].outcome == OUT_FINISH && strcmp(b[k].status, "succeeded") == 0)
 				from = b[k].last_seq;
+		if (leases_renew(db) < 0) {
+			job_release(&b[i]);
+			continue;
+		}
 		job_run(db, &b[i], from);
 	}
 }

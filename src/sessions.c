@@ -139,7 +139,7 @@ handle_login(struct req *r)
 	}
 	db_end(r->db, STMT_USER_BY_EMAIL);
 	if (rc != DB_ROW && rc != DB_DONE) {
-		ratelimit_login_refund(email);
+		ratelimit_login_refund(r, email);
 		reply_db_error(r, rc, "login: user");
 		return;
 	}
@@ -153,7 +153,7 @@ handle_login(struct req *r)
 		reply_error(r, ERR_INVALID_CREDENTIALS, NULL, NULL);
 		return; /* the attempt taken stays taken */
 	}
-	ratelimit_login_refund(email);
+	ratelimit_login_refund(r, email);
 	snprintf(r->who.org_id, sizeof(r->who.org_id), "%s", org_id);
 	device_name(r, device_in, device, sizeof(device));
 	now = tg_now();

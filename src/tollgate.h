@@ -129,6 +129,7 @@ enum stmt {
 	STMT_JOB_CLAIM,
 	STMT_JOB_CLAIM_FOLLOWERS,
 	STMT_JOB_RENEW,
+	STMT_JOB_RENEW_ALL,
 	STMT_JOB_RELEASE,
 	STMT_JOB_FINISH,
 	STMT_JOB_SOURCE,
@@ -162,6 +163,7 @@ int db_read_begin(struct db *db);
 void db_read_end(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+int db_writing(const struct db *db); /* between db_begin and its commit or rollback */
 /* A piece of write work for db_write_grouped: it runs inside a write
  * transaction, in a savepoint of its own, on the connection it is given
  * (perhaps another thread's, while this one waits). It answers DB_OK to
@@ -170,7 +172,8 @@ typedef int db_work_fn(struct db *db, void *arg);
 /* Runs fn(db, arg) in a write transaction it may share with other threads'
  * pieces (group commit: one BEGIN IMMEDIATE and one COMMIT for them all).
  * Returns fn's answer, or the transaction's store error when it could not
- * commit (then nothing of fn's is kept). */
+ * commit (then nothing of fn's is kept). Like db_begin, it ends db's read
+ * snapshot (db_read_begin) first. */
 int db_write_grouped(struct db *db, db_work_fn *fn, void *arg);
 /* Binds args by types ('i' int64_t, 't' const char * or NULL, 'd' double)
  * and steps once. db_query leaves the cursor open on DB_ROW (end it with
@@ -268,6 +271,7 @@ struct req {
 	const char *user_agent;
 	char request_id[65];
 	char client_ip[64];
+	int64_t login_window; /* the account's failed-login window an attempt was taken from */
 	char path_buf[2048]; /* SCRIPT_NAME + PATH_INFO, when that is the path */
 	/* What the router found. */
 	const struct route *route;

@@ -40,7 +40,9 @@ digits(char *out, unsigned v, int n)
 void
 tg_time_format(int64_t t, char *out, size_t outlen)
 {
-	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400, secs = t - days * 86400;
+	/* Years 0000 to 9999 only: the arithmetic below cannot overflow. */
+	int64_t tt = t < -62167219200 || t > 253402300799 ? 0 : t;
+	int64_t days = tt >= 0 ? tt / 86400 : (tt - 86399) / 86400, secs = tt - days * 86400;
 	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097, year;
 	unsigned doe = (unsigned)(z - era * 146097);
 	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
@@ -49,7 +51,7 @@ tg_time_format(int64_t t, char *out, size_t outlen)
 	char buf[21];
 
 	year = (int64_t)yoe + era * 400 + (month <= 2);
-	if (year < 0 || year > 9999 || outlen < sizeof(buf)) {
+	if (tt != t || year < 0 || year > 9999 || outlen < sizeof(buf)) {
 		if (outlen > 0)
 			*out = '\0';
 		return;

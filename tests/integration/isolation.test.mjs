@@ -19,7 +19,7 @@ after(async () => { await stack?.stop(); });
 export function routeTable() {
   const src = readFileSync(join(TOP, 'src', 'router.c'), 'utf8');
   const table = src.slice(src.indexOf('routes[] = {'), src.indexOf('#define NROUTES'));
-  const re = /\{\s*M_(\w+),\s*"([^"]+)",\s*\w+,\s*(BODY_\w+),\s*(PUBLIC|USER\(\w+\)|ANY\(\w+,\s*(\w+)\))\s*\}/g;
+  const re = /\{\s*M_(\w+),\s*"([^"]+)",\s*\w+,\s*(BODY_\w+),\s*(PUBLIC(?:_KDF)?|USER(?:_KDF)?\(\w+\)|ANY\(\w+,\s*(\w+)\))\s*\}/g;
   const routes = [...table.matchAll(re)].map((m) => ({
     method: m[1], pattern: m[2], body: m[3],
     access: m[4].startsWith('ANY') ? 'any' : m[4].startsWith('USER') ? 'user' : 'public', scope: m[5] || null,

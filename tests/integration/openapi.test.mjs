@@ -17,7 +17,7 @@ import { openapiJsonText } from '../../docs/openapi-json.mjs';
 function routeRows(source) {
   const table = source.slice(source.indexOf('routes[] = {'), source.indexOf('};', source.indexOf('routes[] = {')));
   const rows = new Map();
-  const re = /\{\s*M_([A-Z]+),\s*"([^"]+)",\s*(\w+),\s*(\w+),\s*(PUBLIC|USER\(\w+\)|ANY\(\w+,\s*\w+\))\s*\}/g;
+  const re = /\{\s*M_([A-Z]+),\s*"([^"]+)",\s*(\w+),\s*(\w+),\s*(PUBLIC(?:_KDF)?|USER(?:_KDF)?\(\w+\)|ANY\(\w+,\s*\w+\))\s*\}/g;
   for (const m of table.matchAll(re)) {
     rows.set(`${m[1]} ${m[2]}`, { handler: m[3], body: m[4], access: m[5].replace(/\s+/g, ' ') });
   }
@@ -63,7 +63,7 @@ test('each operation names the access its route has', () => {
     const perm = { PERM_NONE: 'none', PERM_READ: 'read', PERM_WRITE: 'write', PERM_ADMIN: 'admin' };
     const scope = { SCOPE_INGEST: 'ingest', SCOPE_TRIGGER: 'trigger', SCOPE_READ: 'read' };
     let want;
-    const m = route.access.match(/^(PUBLIC|USER|ANY)(?:\((\w+)(?:, (\w+))?\))?$/);
+    const m = route.access.replace('_KDF', '').match(/^(PUBLIC|USER|ANY)(?:\((\w+)(?:, (\w+))?\))?$/);
     // A public route whose handler checks a credential of its own
     // (GET /v1/metrics) says so with x-credential: handler.
     if (m[1] === 'PUBLIC') want = { security: op['x-credential'] === 'handler' ? [{ metricsToken: [] }] : [] };

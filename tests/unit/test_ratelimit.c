@@ -724,8 +724,22 @@ test_login_account(void)
 	/* Right passwords give their attempt back: they never use it up. */
 	for (int i = 0; i < 5; i++) {
 		CHECK(ratelimit_login_account_or_reply(&r, "bob@example.com") == 0 && !r.replied);
-		ratelimit_login_refund("BOB@example.com");
+		ratelimit_login_refund(&r, "BOB@example.com");
 	}
+	/* A give-back that comes after its window ended does not touch the next. */
+	CHECK(ratelimit_login_account_or_reply(&r, "carol@example.com") == 0);
+	cfg.now = 70000 + 900;
+	CHECK(ratelimit_login_account_or_reply(&r, "carol@example.com") == 0);
+	{
+		struct req late = r;
+		struct rl_result res;
+
+		late.login_window = 70000 + 900; /* the old window's end */
+		ratelimit_login_refund(&late, "carol@example.com");
+		CHECK(ratelimit_peek("login-acct:carol@example.com", 3, 900, cfg.now, &res) == 0 &&
+		    res.remaining == 2);
+	}
+	cfg.now = 70000;
 	/* Three wrong ones (any case of the address) keep theirs. */
 	for (int i = 0; i < 3; i++)
 		CHECK(ratelimit_login_account_or_reply(

@@ -207,8 +207,9 @@ test_route_kdf(void)
 	/* Every route that hashes a password, and only those, goes to them. */
 	for (size_t i = 0; i < NROUTES; i++) {
 		handler_fn *h = routes[i].handler;
-		int hashes = h == handle_signup || h == handle_login || h == handle_password_change ||
-		    h == handle_users_create || h == handle_users_password_reset;
+		int hashes = h == handle_signup || h == handle_login ||
+		    h == handle_password_change || h == handle_users_create ||
+		    h == handle_users_password_reset;
 
 		CHECK(routes[i].kdf == hashes);
 	}

@@ -41,6 +41,10 @@ test_time_format(void)
 	/* Outside four-digit years: empty, never a wrong date. */
 	tg_time_format(253402300800, out, sizeof(out));
 	CHECK(*out == '\0');
+	tg_time_format(INT64_MIN, out, sizeof(out));
+	CHECK(*out == '\0');
+	tg_time_format(INT64_MAX, out, sizeof(out));
+	CHECK(*out == '\0');
 	tg_time_format(1700000000, out, 10);
 	CHECK(*out == '\0');
 }
