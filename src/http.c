@@ -409,24 +409,62 @@ log_safe(const char *s, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+/* Appends s (at most max bytes of it) to the log text at *n. */
+static void
+log_put(char *out, size_t outlen, size_t *n, const char *s, size_t max)
+{
+	for (; *s != '\0' && max-- > 0 && *n + 1 < outlen; s++)
+		out[(*n)++] = *s;
+	out[*n] = '\0';
+}
+
+static void
+log_num(char *out, size_t outlen, size_t *n, int64_t v)
+{
+	char digits[24];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t d = sizeof(digits) - 1;
+
+	digits[d] = '\0';
+	do
+		digits[--d] = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		digits[--d] = '-';
+	log_put(out, outlen, n, digits + d, sizeof(digits));
+}
+
+/* One line a request, put together without printf (it was a twentieth of
+ * a small request's time): method path status duration principal code. */
 void
 req_log(const struct req *r)
 {
-	const char *who = "-";
-	char whobuf[96], method[16], path[208];
+	char text[600], method[16], path[208];
+	size_t n = 0;
 
-	if (r->who.kind == PRINCIPAL_USER) {
-		snprintf(whobuf, sizeof(whobuf), "user=%s", r->who.user_id);
-		who = whobuf;
-	} else if (r->who.kind == PRINCIPAL_KEY) {
-		snprintf(whobuf, sizeof(whobuf), "key=%s", r->who.key_id);
-		who = whobuf;
-	}
 	log_safe(r->method_str, method, sizeof(method));
 	log_safe(r->path, path, sizeof(path));
-	log_msg(r->request_id, "%s %s %d %lldms %s%s%s", method, path, r->status,
-	    (long long)(tg_now_ms() - r->start_ms), who, r->error_code ? " " : "",
-	    r->error_code ? r->error_code : "");
+	log_put(text, sizeof(text), &n, method, sizeof(method));
+	log_put(text, sizeof(text), &n, " ", 1);
+	log_put(text, sizeof(text), &n, path, sizeof(path));
+	log_put(text, sizeof(text), &n, " ", 1);
+	log_num(text, sizeof(text), &n, r->status);
+	log_put(text, sizeof(text), &n, " ", 1);
+	log_num(text, sizeof(text), &n, tg_now_ms() - r->start_ms);
+	log_put(text, sizeof(text), &n, "ms ", 3);
+	if (r->who.kind == PRINCIPAL_USER) {
+		log_put(text, sizeof(text), &n, "user=", 5);
+		log_put(text, sizeof(text), &n, r->who.user_id, sizeof(r->who.user_id));
+	} else if (r->who.kind == PRINCIPAL_KEY) {
+		log_put(text, sizeof(text), &n, "key=", 4);
+		log_put(text, sizeof(text), &n, r->who.key_id, sizeof(r->who.key_id));
+	} else
+		log_put(text, sizeof(text), &n, "-", 1);
+	if (r->error_code != NULL) {
+		log_put(text, sizeof(text), &n, " ", 1);
+		log_put(text, sizeof(text), &n, r->error_code, 64);
+	}
+	log_text(r->request_id, text);
 }
 
 /* ---- pages of lists ---- */

@@ -31,18 +31,10 @@ meter_name(enum meter m)
 void
 meter_period(int64_t t, char *out, size_t outlen, int64_t *next_start)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	snprintf(out, outlen, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
-	if (next_start != NULL) {
-		struct tm n = { 0 };
-
-		n.tm_year = tm.tm_mon == 11 ? tm.tm_year + 1 : tm.tm_year;
-		n.tm_mon = (tm.tm_mon + 1) % 12;
-		n.tm_mday = 1;
-		*next_start = (int64_t)timegm(&n);
+	if (tg_month(t, out, outlen, next_start) < 0) { /* not a date this side of 9999 */
+		snprintf(out, outlen, "0000-00");
+		if (next_start != NULL)
+			*next_start = 0;
 	}
 }
 

@@ -41,6 +41,7 @@ int config_load(const char *path, char *err, size_t errlen);
 /* ---- log.c: one line per event on stderr ---- */
 
 void log_msg(const char *rid, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_text(const char *rid, const char *text); /* log_msg of text as it is */
 
 /* ---- util.c: clock, randomness, identifiers ---- */
 
@@ -53,6 +54,9 @@ int tg_id_new(const char *prefix, char *out, size_t outlen);
 int tg_ulid_new(char *out, size_t outlen);
 /* RFC 3339 UTC "2026-12-01T00:00:00Z" of t in out (at least 21 bytes). */
 void tg_time_format(int64_t t, char *out, size_t outlen);
+/* t's month as "YYYY-MM" in out (8 bytes at least) and, if next_start is
+ * not NULL, when the next month starts (UTC); -1 outside years 0000-9999. */
+int tg_month(int64_t t, char *out, size_t outlen, int64_t *next_start);
 /* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", offsets allowed); -1 if malformed. */
 int tg_time_parse(const char *s, int64_t *out);
 

@@ -1,5 +1,6 @@
 /* util.c: the clock, the OS random source, and identifiers made from them. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -70,6 +71,42 @@ tg_time_format(int64_t t, char *out, size_t outlen)
 	buf[19] = 'Z';
 	buf[20] = '\0';
 	memcpy(out, buf, sizeof(buf));
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's
+ * days_from_civil). */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+int
+tg_month(int64_t t, char *out, size_t outlen, int64_t *next_start)
+{
+	char when[32];
+	int y, m;
+
+	tg_time_format(t, when, sizeof(when));
+	if (*when == '\0' || outlen < 8)
+		return -1;
+	memcpy(out, when, 7); /* YYYY-MM */
+	out[7] = '\0';
+	if (next_start != NULL) {
+		y = atoi(when);
+		m = atoi(when + 5);
+		*next_start =
+		    days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : (unsigned)m + 1, 1) * 86400;
+	}
+	return 0;
 }
 
 /* ---- randomness and ids ---- */

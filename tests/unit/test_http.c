@@ -1,5 +1,8 @@
 /* test_http.c: reading a request's parameters, and log lines that cannot be forged. */
+#include <regex.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../src/http.c"
 #include "unit.h"
@@ -38,10 +41,72 @@ test_log_safe(void)
 	CHECK(strlen(out) == 200);
 }
 
+/* The request's log line as req_log writes it on stderr. */
+static void
+logged(const struct req *r, char *out, size_t outlen)
+{
+	char path[] = "/tmp/tollgate-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	dup2(fd, STDERR_FILENO);
+	req_log(r);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, out, outlen - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+}
+
+static int
+matches(const char *s, const char *pattern)
+{
+	regex_t re;
+	int ok;
+
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+		return 0;
+	ok = regexec(&re, s, 0, NULL, 0) == 0;
+	regfree(&re);
+	if (!ok)
+		printf("#   %s does not match %s\n", s, pattern);
+	return ok;
+}
+
+static void
+test_log_line(void)
+{
+	char out[1024];
+	struct req r;
+
+	memset(&r, 0, sizeof(r));
+	r.method_str = "GET";
+	r.path = "/v1/billing/usage";
+	r.status = 200;
+	r.start_ms = tg_now_ms();
+	snprintf(r.request_id, sizeof(r.request_id), "01ABC");
+	r.who.kind = PRINCIPAL_KEY;
+	snprintf(r.who.key_id, sizeof(r.who.key_id), "key_9");
+	logged(&r, out, sizeof(out));
+	CHECK(matches(out,
+	    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z 01ABC "
+	    "GET /v1/billing/usage 200 [0-9]+ms key=key_9\n$"));
+	r.who.kind = PRINCIPAL_NONE;
+	r.status = 404;
+	r.method_str = "DEL\nETE";
+	r.path = "/v1/x\ny";
+	r.error_code = "NOT_FOUND";
+	*r.request_id = '\0';
+	logged(&r, out, sizeof(out));
+	CHECK(matches(out, "Z - DEL\\?ETE /v1/x\\?y 404 [0-9]+ms - NOT_FOUND\n$"));
+}
+
 int
 main(void)
 {
 	TEST(test_params_one_pass);
 	TEST(test_log_safe);
+	TEST(test_log_line);
 	return unit_done();
 }

@@ -49,9 +49,39 @@ test_time_format(void)
 	CHECK(*out == '\0');
 }
 
+static void
+test_month(void)
+{
+	char out[16];
+	int64_t next = 0;
+	int bad = 0;
+
+	CHECK(tg_month(1700000000, out, sizeof(out), &next) == 0 && strcmp(out, "2023-11") == 0);
+	CHECK(next == 1701388800); /* 2023-12-01T00:00:00Z */
+	CHECK(tg_month(1703980800, out, sizeof(out), &next) == 0 && strcmp(out, "2023-12") == 0);
+	CHECK(next == 1704067200); /* 2024-01-01 */
+	CHECK(tg_month(951782400, out, sizeof(out), &next) == 0 && strcmp(out, "2000-02") == 0);
+	CHECK(next == 951868800); /* 2000-03-01, after a leap day */
+	/* Against timegm, every month start from 1900 to 2200. */
+	for (int y = 1900; y < 2200 && bad < 5; y++)
+		for (int m = 0; m < 12; m++) {
+			struct tm tm = { .tm_year = y - 1900, .tm_mon = m, .tm_mday = 1 };
+			int64_t start = (int64_t)timegm(&tm), want;
+
+			tm.tm_mon++;
+			want = (int64_t)timegm(&tm);
+			if (tg_month(start + 86400 * 3 + 5, out, sizeof(out), &next) != 0 ||
+			    next != want)
+				bad++;
+		}
+	CHECK(bad == 0);
+	CHECK(tg_month(INT64_MAX, out, sizeof(out), &next) == -1);
+}
+
 int
 main(void)
 {
 	TEST(test_time_format);
+	TEST(test_month);
 	return unit_done();
 }
