@@ -76,6 +76,7 @@ export TOLLGATE_JWT_SECRET="bench-secret-0123456789abcdef0123456789abcdef"
 export TOLLGATE_RATE_KEY=1000000000 TOLLGATE_RATE_USER=1000000000 TOLLGATE_RATE_IP=1000000000
 export TOLLGATE_RATE_LOGIN=1000000000 TOLLGATE_RATE_LOGIN_ACCOUNT=1000000000
 export TOLLGATE_DB="$work/tollgate.db"
+export TOLLGATE_METRICS_TOKEN="bench-metrics-token"
 
 wait_up() { # port
 	i=0
@@ -216,6 +217,14 @@ for r in $(seq "$ROUNDS"); do
 		fi
 	done
 done
+
+# Triggers per shared write transaction (src/db.c, db_write_grouped), from
+# the server's own counters.
+if echo "$cases" | grep -qw trigger; then
+	curl -fsS -H "Authorization: Bearer $TOLLGATE_METRICS_TOKEN" "http://127.0.0.1:$tg_port/v1/metrics" |
+	    awk '/^tollgate_db_group_commits_total/ { c = $2 } /^tollgate_db_group_pieces_total/ { p = $2 }
+	    END { if (c > 0) printf "%.2f (%d in %d)\n", p / c, p, c; else print "–" }' >"$work/group" || true
+fi
 
 # ---- ingest: 500-record batches from 8 clients against the SQLite floor.
 if has ingest; then
@@ -368,7 +377,7 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 			echo
 			echo "Trigger: the CPU per request includes running the jobs; after each ${DURATION}s run" \
 			    "the runner took a median $(fig trigger tg drain_s) s more to finish the jobs still queued" \
-			    "(the next case waits for it)."
+			    "(the next case waits for it). Triggers per group commit: $(cat "$work/group" 2>/dev/null)."
 		fi
 	fi
 	echo

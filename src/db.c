@@ -13,6 +13,7 @@
 #include "tollgate.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
+#define GROUP_GATHER_US 100 /* a group's leader waits this long for more pieces */
 
 /* The statements, in enum stmt order. */
 static const char *const stmts[STMT__COUNT] = {
@@ -537,7 +538,7 @@ static struct {
 	pthread_cond_t cv;
 	struct work *head, *tail;
 	int leading;
-	atomic_long commits, pieces; /* for the tests: groups and pieces committed */
+	atomic_long commits, pieces; /* groups and pieces committed (/v1/metrics) */
 } group = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /* Runs the pieces of batch in one transaction on db, setting each one's rc. */
@@ -579,6 +580,13 @@ group_run(struct db *db, struct work *batch)
 			w->rc = rc;
 }
 
+void
+db_group_counts(unsigned long *commits, unsigned long *pieces)
+{
+	*commits = (unsigned long)atomic_load(&group.commits);
+	*pieces = (unsigned long)atomic_load(&group.pieces);
+}
+
 int
 db_write_grouped(struct db *db, db_work_fn *fn, void *arg)
 {
@@ -598,8 +606,12 @@ db_write_grouped(struct db *db, db_work_fn *fn, void *arg)
 		pthread_mutex_unlock(&group.mu);
 		return me.rc;
 	}
-	/* Lead: take every piece queued by now, this one among them. */
+	/* Lead: take every piece queued by now, this one among them, after a
+	 * moment for the pieces on their way. */
 	group.leading = 1;
+	pthread_mutex_unlock(&group.mu);
+	nanosleep(&(struct timespec){ .tv_nsec = GROUP_GATHER_US * 1000L }, NULL);
+	pthread_mutex_lock(&group.mu);
 	batch = group.head;
 	group.head = group.tail = NULL;
 	pthread_mutex_unlock(&group.mu);

@@ -94,7 +94,7 @@ handle_metrics(struct req *r)
 {
 	const char *a = r->authorization;
 	size_t tlen = strlen(cfg.metrics_token), len = 0, cap = 0;
-	unsigned long cumulative = 0;
+	unsigned long cumulative = 0, commits, pieces;
 	char *buf = NULL;
 
 	/* Off unless configured: then the route does not exist. */
@@ -155,13 +155,22 @@ handle_metrics(struct req *r)
 			    "tollgate_request_duration_seconds_count %lu\n",
 			    cumulative, atomic_load(&duration_ms_sum) / 1000.0, cumulative);
 	}
+	db_group_counts(&commits, &pieces);
 	put(&buf, &len, &cap,
 	    "# HELP tollgate_ingest_records_total Records stored by ingest and import.\n"
 	    "# TYPE tollgate_ingest_records_total counter\n"
 	    "tollgate_ingest_records_total %lu\n"
-	    "# HELP tollgate_db_busy_retries_total Waits for another writer's lock.\n"
+	    "# HELP tollgate_db_busy_retries_total Waits for another process's writer (or a "
+	    "checkpoint) in SQLite's busy handler.\n"
 	    "# TYPE tollgate_db_busy_retries_total counter\n"
-	    "tollgate_db_busy_retries_total %lu\n",
-	    atomic_load(&ingested), atomic_load(&busy_retries));
+	    "tollgate_db_busy_retries_total %lu\n"
+	    "# HELP tollgate_db_group_commits_total Write transactions shared by concurrent "
+	    "triggers.\n"
+	    "# TYPE tollgate_db_group_commits_total counter\n"
+	    "tollgate_db_group_commits_total %lu\n"
+	    "# HELP tollgate_db_group_pieces_total Triggers those transactions carried.\n"
+	    "# TYPE tollgate_db_group_pieces_total counter\n"
+	    "tollgate_db_group_pieces_total %lu\n",
+	    atomic_load(&ingested), atomic_load(&busy_retries), commits, pieces);
 	reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
 }

@@ -179,6 +179,8 @@ typedef int db_work_fn(struct db *db, void *arg);
  * commit (then nothing of fn's is kept). Like db_begin, it ends db's read
  * snapshot (db_read_begin) first. */
 int db_write_grouped(struct db *db, db_work_fn *fn, void *arg);
+/* Group commits so far in this process, and the pieces they carried. */
+void db_group_counts(unsigned long *commits, unsigned long *pieces);
 /* Binds args by types ('i' int64_t, 't' const char * or NULL, 'd' double)
  * and steps once. db_query leaves the cursor open on DB_ROW (end it with
  * db_end); db_run always ends it and answers DB_OK or an error. */

@@ -40,6 +40,8 @@ test('only to its bearer; counts requests, latency, ingest and busy waits', asyn
     assert.match(text, /^tollgate_request_duration_seconds_bucket\{le="0.001"\} \d+$/m);
     assert.match(text, /^tollgate_ingest_records_total 3$/m);
     assert.match(text, /^tollgate_db_busy_retries_total \d+$/m);
+    assert.match(text, /^tollgate_db_group_commits_total \d+$/m);
+    assert.match(text, /^tollgate_db_group_pieces_total \d+$/m);
     const count = Number(text.match(/^tollgate_request_duration_seconds_count (\d+)$/m)[1]);
     const sum = [...text.matchAll(/^tollgate_requests_total\{.*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
     assert.equal(count, sum, 'the histogram counts every request');
