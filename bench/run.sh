@@ -13,6 +13,12 @@
 # login with bench/argon2_floor.c (argon2id verification alone). Then: reads
 # while logins run, throughput by thread count, peak RSS.
 #
+# Each small-request run also reads the server's CPU time (user + system,
+# /proc/PID/stat) before and after: CPU per request, the figure that moves
+# least with the neighbours' load. The trigger case counts the job runner's
+# work too: it waits for the queue to drain before the next case, and takes
+# from /v1/metrics how many triggers each group commit carried.
+#
 #   DURATION  seconds a measurement (5)   CONNS    connections for reads (32)
 #   ROUNDS    A/B rounds (3)              THREADS  worker threads (4)
 #   LOGIN_CONNS  logins running during the starvation check (= THREADS)
