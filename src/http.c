@@ -211,13 +211,16 @@ req_free(struct req *r)
 void
 req_header_add(struct req *r, const char *name, const char *value)
 {
-	size_t room = sizeof(r->headers) - r->headers_len;
-	int n = snprintf(r->headers + r->headers_len, room, "%s: %s\r\n", name, value);
+	size_t nlen = strlen(name), vlen = strlen(value);
 
-	if (n > 0 && (size_t)n < room)
-		r->headers_len += (size_t)n;
-	else
-		r->headers[r->headers_len] = '\0';
+	/* Whole or not at all. */
+	if (r->headers_len + nlen + vlen + 5 > sizeof(r->headers))
+		return;
+	memcpy(r->headers + r->headers_len, name, nlen);
+	memcpy(r->headers + r->headers_len + nlen, ": ", 2);
+	memcpy(r->headers + r->headers_len + nlen + 2, value, vlen);
+	memcpy(r->headers + r->headers_len + nlen + 2 + vlen, "\r\n", 3);
+	r->headers_len += nlen + vlen + 4;
 }
 
 static int
@@ -372,27 +375,27 @@ status_text(int status)
 void
 req_write(struct req *r, body_write_fn *put, void *ctx)
 {
-	char head[2048];
-	int n;
+	char head[2048]; /* fits: r->headers is 1 KiB, the rest under 300 bytes */
+	size_t n = 0, z = sizeof(head);
 
 	if (!r->replied)
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
-	n = snprintf(head, sizeof(head),
-	    "Status: %d %s\r\n"
-	    "X-Request-Id: %s\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "%s%s%s"
-	    "%s"
-	    "\r\n",
-	    r->status, status_text(r->status), r->request_id,
-	    r->resp_body != NULL ? "Content-Type: " : "",
-	    r->resp_body == NULL ? ""
-	        : r->resp_type   ? r->resp_type
-	                         : "application/json; charset=utf-8",
-	    r->resp_body != NULL ? "\r\n" : "", r->headers);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		n = snprintf(head, sizeof(head), "Status: 500 Internal Server Error\r\n\r\n");
-	put(ctx, head, n);
+	n = tg_append(head, z, n, "Status: ", 8);
+	n = tg_append_num(head, z, n, r->status);
+	n = tg_append(head, z, n, " ", 1);
+	n = tg_append(head, z, n, status_text(r->status), 64);
+	n = tg_append(head, z, n, "\r\nX-Request-Id: ", 16);
+	n = tg_append(head, z, n, r->request_id, sizeof(r->request_id));
+	n = tg_append(head, z, n, "\r\nCache-Control: no-store\r\n", 28);
+	if (r->resp_body != NULL) {
+		n = tg_append(head, z, n, "Content-Type: ", 14);
+		n = tg_append(head, z, n,
+		    r->resp_type ? r->resp_type : "application/json; charset=utf-8", 128);
+		n = tg_append(head, z, n, "\r\n", 2);
+	}
+	n = tg_append(head, z, n, r->headers, sizeof(r->headers));
+	n = tg_append(head, z, n, "\r\n", 2);
+	put(ctx, head, (int)n);
 	if (r->resp_body != NULL)
 		put(ctx, r->resp_body, (int)r->resp_len);
 }
@@ -409,60 +412,35 @@ log_safe(const char *s, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/* Appends s (at most max bytes of it) to the log text at *n. */
-static void
-log_put(char *out, size_t outlen, size_t *n, const char *s, size_t max)
-{
-	for (; *s != '\0' && max-- > 0 && *n + 1 < outlen; s++)
-		out[(*n)++] = *s;
-	out[*n] = '\0';
-}
-
-static void
-log_num(char *out, size_t outlen, size_t *n, int64_t v)
-{
-	char digits[24];
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	size_t d = sizeof(digits) - 1;
-
-	digits[d] = '\0';
-	do
-		digits[--d] = (char)('0' + u % 10);
-	while ((u /= 10) > 0);
-	if (v < 0)
-		digits[--d] = '-';
-	log_put(out, outlen, n, digits + d, sizeof(digits));
-}
-
 /* One line a request, put together without printf (it was a twentieth of
  * a small request's time): method path status duration principal code. */
 void
 req_log(const struct req *r)
 {
 	char text[600], method[16], path[208];
-	size_t n = 0;
+	size_t n = 0, z = sizeof(text);
 
 	log_safe(r->method_str, method, sizeof(method));
 	log_safe(r->path, path, sizeof(path));
-	log_put(text, sizeof(text), &n, method, sizeof(method));
-	log_put(text, sizeof(text), &n, " ", 1);
-	log_put(text, sizeof(text), &n, path, sizeof(path));
-	log_put(text, sizeof(text), &n, " ", 1);
-	log_num(text, sizeof(text), &n, r->status);
-	log_put(text, sizeof(text), &n, " ", 1);
-	log_num(text, sizeof(text), &n, tg_now_ms() - r->start_ms);
-	log_put(text, sizeof(text), &n, "ms ", 3);
+	n = tg_append(text, z, n, method, sizeof(method));
+	n = tg_append(text, z, n, " ", 1);
+	n = tg_append(text, z, n, path, sizeof(path));
+	n = tg_append(text, z, n, " ", 1);
+	n = tg_append_num(text, z, n, r->status);
+	n = tg_append(text, z, n, " ", 1);
+	n = tg_append_num(text, z, n, tg_now_ms() - r->start_ms);
+	n = tg_append(text, z, n, "ms ", 3);
 	if (r->who.kind == PRINCIPAL_USER) {
-		log_put(text, sizeof(text), &n, "user=", 5);
-		log_put(text, sizeof(text), &n, r->who.user_id, sizeof(r->who.user_id));
+		n = tg_append(text, z, n, "user=", 5);
+		n = tg_append(text, z, n, r->who.user_id, sizeof(r->who.user_id));
 	} else if (r->who.kind == PRINCIPAL_KEY) {
-		log_put(text, sizeof(text), &n, "key=", 4);
-		log_put(text, sizeof(text), &n, r->who.key_id, sizeof(r->who.key_id));
+		n = tg_append(text, z, n, "key=", 4);
+		n = tg_append(text, z, n, r->who.key_id, sizeof(r->who.key_id));
 	} else
-		log_put(text, sizeof(text), &n, "-", 1);
+		n = tg_append(text, z, n, "-", 1);
 	if (r->error_code != NULL) {
-		log_put(text, sizeof(text), &n, " ", 1);
-		log_put(text, sizeof(text), &n, r->error_code, 64);
+		n = tg_append(text, z, n, " ", 1);
+		tg_append(text, z, n, r->error_code, 64);
 	}
 	log_text(r->request_id, text);
 }

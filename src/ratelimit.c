@@ -730,18 +730,30 @@ ratelimit_headers(struct req *r, const struct rl_result *res)
 	static const char *const fields[] = { "X-RateLimit-Limit", "X-RateLimit-Remaining",
 		"X-RateLimit-Reset", "RateLimit-Policy", "RateLimit", "Retry-After" };
 	char v[128];
+	size_t n, z = sizeof(v);
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		header_drop(r, fields[i]);
-	snprintf(v, sizeof(v), "%ld", res->limit);
+	if (r->headers_len > 0) /* a second budget's headers replace the first's */
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+			header_drop(r, fields[i]);
+	tg_append_num(v, z, 0, res->limit);
 	req_header_add(r, "X-RateLimit-Limit", v);
-	snprintf(v, sizeof(v), "%ld", res->remaining);
+	tg_append_num(v, z, 0, res->remaining);
 	req_header_add(r, "X-RateLimit-Remaining", v);
-	snprintf(v, sizeof(v), "%lld", (long long)res->reset);
+	tg_append_num(v, z, 0, res->reset);
 	req_header_add(r, "X-RateLimit-Reset", v);
-	snprintf(v, sizeof(v), "\"%s\";q=%ld;w=%ld", res->policy, res->limit, res->window);
+	n = tg_append(v, z, 0, "\"", 1);
+	n = tg_append(v, z, n, res->policy, sizeof(res->policy));
+	n = tg_append(v, z, n, "\";q=", 4);
+	n = tg_append_num(v, z, n, res->limit);
+	n = tg_append(v, z, n, ";w=", 3);
+	tg_append_num(v, z, n, res->window);
 	req_header_add(r, "RateLimit-Policy", v);
-	snprintf(v, sizeof(v), "\"%s\";r=%ld;t=%ld", res->policy, res->remaining, res->reset_in);
+	n = tg_append(v, z, 0, "\"", 1);
+	n = tg_append(v, z, n, res->policy, sizeof(res->policy));
+	n = tg_append(v, z, n, "\";r=", 4);
+	n = tg_append_num(v, z, n, res->remaining);
+	n = tg_append(v, z, n, ";t=", 3);
+	tg_append_num(v, z, n, res->reset_in);
 	req_header_add(r, "RateLimit", v);
 	if (!res->allowed) {
 		snprintf(v, sizeof(v), "%ld", res->retry_after);

@@ -57,6 +57,11 @@ void tg_time_format(int64_t t, char *out, size_t outlen);
 /* t's month as "YYYY-MM" in out (8 bytes at least) and, if next_start is
  * not NULL, when the next month starts (UTC); -1 outside years 0000-9999. */
 int tg_month(int64_t t, char *out, size_t outlen, int64_t *next_start);
+/* Appends at most max bytes of s (or v in decimal) to out, which holds n
+ * bytes, keeping it NUL-terminated within outlen; the new length. For the
+ * lines every request writes, where snprintf was a tenth of the work. */
+size_t tg_append(char *out, size_t outlen, size_t n, const char *s, size_t max);
+size_t tg_append_num(char *out, size_t outlen, size_t n, int64_t v);
 /* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", offsets allowed); -1 if malformed. */
 int tg_time_parse(const char *s, int64_t *out);
 

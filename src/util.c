@@ -109,6 +109,34 @@ tg_month(int64_t t, char *out, size_t outlen, int64_t *next_start)
 	return 0;
 }
 
+/* ---- text without printf ---- */
+
+size_t
+tg_append(char *out, size_t outlen, size_t n, const char *s, size_t max)
+{
+	for (; *s != '\0' && max-- > 0 && n + 1 < outlen; s++)
+		out[n++] = *s;
+	if (n < outlen)
+		out[n] = '\0';
+	return n;
+}
+
+size_t
+tg_append_num(char *out, size_t outlen, size_t n, int64_t v)
+{
+	char digits[24];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t d = sizeof(digits) - 1;
+
+	digits[d] = '\0';
+	do
+		digits[--d] = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		digits[--d] = '-';
+	return tg_append(out, outlen, n, digits + d, sizeof(digits));
+}
+
 /* ---- randomness and ids ---- */
 
 int
