@@ -2,5 +2,7 @@
 -- random id. A claim left unfinished for a minute is taken over by a retry;
 -- the first request, if it was only slow and not dead, then finds the key
 -- no longer its own when it stores its answer, and rolls its work back
--- instead of committing it a second time.
+-- instead of committing it a second time. Stop every process of the older
+-- version before this migration runs: an older process finishes a key by its
+-- request hash, not by its claim.
 ALTER TABLE idempotency ADD COLUMN claim TEXT;

@@ -208,15 +208,21 @@ static const char *const stmts[STMT__COUNT] = {
 	"SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, started_at, "
 	"finished_at FROM jobs WHERE org_id = ?1 AND (?2 IS NULL OR spinner_id = ?2) AND seq > ?3 "
 	"ORDER BY seq LIMIT ?4",
-	/* STMT_JOB_CLAIM: runner ?1 at time ?2 takes the oldest queued job, or one whose lease
-	 * ran out, of a spinner with no other live job: a spinner's jobs run one at a time, in
-	 * order */
-	"UPDATE jobs SET status = 'running', runner = ?1, lease_until = ?2 + ?3, started_at = ?2, "
-	"attempts = attempts + 1 WHERE seq = (SELECT j.seq FROM jobs j WHERE j.status IN "
-	"('queued', 'running') AND (j.status = 'queued' OR j.lease_until < ?2) AND NOT EXISTS "
-	"(SELECT 1 FROM jobs o WHERE o.spinner_id = j.spinner_id AND o.status = 'running' AND "
-	"o.lease_until >= ?2) ORDER BY j.seq LIMIT 1) RETURNING id, org_id, spinner_id, attempts, "
-	"seq",
+	/* STMT_JOB_RECOVER: runner ?1 at time ?2 takes the oldest job whose runner's lease ran
+	 * out (its process died or stalled): one more attempt; it runs alone */
+	"UPDATE jobs SET runner = ?1, lease_until = ?2 + ?3, started_at = ?2, attempts = attempts "
+	"+ "
+	"1 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_spinner_running WHERE status = "
+	"'running' AND lease_until < ?2 ORDER BY seq LIMIT 1) RETURNING id, org_id, spinner_id, "
+	"attempts, seq",
+	/* STMT_JOB_CLAIM: runner ?1 at time ?2 takes the oldest queued job of a spinner with no
+	 * running job (a spinner's jobs run one at a time, in order); ?4 = 1 counts an attempt
+	 * and starts it now (the first job of a batch), 0 leaves both to when it starts */
+	"UPDATE jobs SET status = 'running', runner = ?1, lease_until = ?2 + ?3, started_at = CASE "
+	"WHEN ?4 = 1 THEN ?2 END, attempts = attempts + ?4 WHERE seq = (SELECT j.seq FROM jobs j "
+	"WHERE j.status IN ('queued', 'running') AND j.status = 'queued' AND NOT EXISTS (SELECT 1 "
+	"FROM jobs o WHERE o.spinner_id = j.spinner_id AND o.status = 'running') ORDER BY j.seq "
+	"LIMIT 1) RETURNING id, org_id, spinner_id, attempts, seq",
 	/* STMT_JOB_CLAIM_FOLLOWERS: with a job of spinner ?4 (seq ?5) just claimed, the next ?6
 	 * queued jobs of that spinner too, to run after it in order (RETURNING's order is not
 	 * promised: the runner sorts by seq). Not an attempt yet, nor started: a crash while an
@@ -226,8 +232,6 @@ static const char *const stmts[STMT__COUNT] = {
 	"seq LIMIT ?6) RETURNING id, org_id, spinner_id, attempts, seq",
 	/* STMT_JOB_RENEW */
 	"UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND runner = ?2 AND status = 'running'",
-	/* STMT_JOB_RENEW_ALL: every job runner ?1 holds (its batch) */
-	"UPDATE jobs SET lease_until = ?2 WHERE runner = ?1 AND status = 'running'",
 	/* STMT_JOB_RELEASE: back to the queue, its attempt (?3: 1 if the claim counted one) not
 	 * counted */
 	"UPDATE jobs SET status = 'queued', runner = NULL, lease_until = NULL, started_at = NULL, "

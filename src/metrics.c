@@ -164,11 +164,12 @@ handle_metrics(struct req *r)
 	    "checkpoint) in SQLite's busy handler.\n"
 	    "# TYPE tollgate_db_busy_retries_total counter\n"
 	    "tollgate_db_busy_retries_total %lu\n"
-	    "# HELP tollgate_db_group_commits_total Write transactions shared by concurrent "
-	    "triggers.\n"
+	    "# HELP tollgate_db_group_commits_total Write transactions of triggers committed (one "
+	    "trigger or several sharing one).\n"
 	    "# TYPE tollgate_db_group_commits_total counter\n"
 	    "tollgate_db_group_commits_total %lu\n"
-	    "# HELP tollgate_db_group_pieces_total Triggers those transactions carried.\n"
+	    "# HELP tollgate_db_group_pieces_total Triggers those transactions carried, refused "
+	    "ones included.\n"
 	    "# TYPE tollgate_db_group_pieces_total counter\n"
 	    "tollgate_db_group_pieces_total %lu\n",
 	    atomic_load(&ingested), atomic_load(&busy_retries), commits, pieces);

@@ -728,7 +728,7 @@ void
 ratelimit_headers(struct req *r, const struct rl_result *res)
 {
 	static const char *const fields[] = { "X-RateLimit-Limit", "X-RateLimit-Remaining",
-		"X-RateLimit-Reset", "RateLimit-Policy", "RateLimit", "Retry-After" };
+		"X-RateLimit-Reset", "RateLimit-Policy", "RateLimit" };
 	char v[128];
 	size_t n, z = sizeof(v);
 
@@ -756,6 +756,9 @@ ratelimit_headers(struct req *r, const struct rl_result *res)
 	tg_append_num(v, z, n, res->reset_in);
 	req_header_add(r, "RateLimit", v);
 	if (!res->allowed) {
+		/* A 429 replaces whatever was answered before, its Retry-After too
+		 * (a 503 from the credential check keeps its own otherwise). */
+		header_drop(r, "Retry-After");
 		snprintf(v, sizeof(v), "%ld", res->retry_after);
 		req_header_add(r, "Retry-After", v);
 		snprintf(v, sizeof(v), "Rate limit exceeded. Try again in %ld seconds.",

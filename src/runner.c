@@ -40,8 +40,9 @@ enum outcome {
 struct job {
 	char id[40], org_id[40], spinner_id[40];
 	int64_t seq, attempts, started;
-	int counted; /* its claim counted an attempt (not one claimed behind another) */
+	int counted; /* its claim counted an attempt (the first job of a batch) */
 	int ran; /* job_run has begun it */
+	int lost; /* its lease was found taken: nothing of it is written */
 	enum outcome outcome;
 	const char *status, *reason; /* static text */
 	char *result; /* JSON (malloc), or NULL */
@@ -158,31 +159,57 @@ job_chunk_count(struct db *db, const char *table, int64_t lo, int64_t hi, int64_
 	return rc == DB_DONE ? DB_OK : rc;
 }
 
-/* Every job of the batch holds a lease, not only the one running: they are
- * all renewed together, every third of a lease, between jobs and between a
- * job's steps. A job whose lease lapsed anyway (the process stalled) may
- * have been claimed by another runner; the finish then changes nothing. */
-static struct timespec leases_renewed;
+/* Every job of the batch holds a lease, not only the one running: each is
+ * renewed, every third of a lease, between jobs and between a job's steps.
+ * A job whose lease lapsed anyway (the process stalled) may have been
+ * claimed by another runner: it is marked lost, nothing of it is written,
+ * and its spinner's later jobs in the batch go back to the queue. */
+static struct {
+	struct timespec renewed;
+	struct job *b; /* the batch (the runner thread's own) */
+	int n;
+} leases;
 
 static void
-leases_claimed(void)
+leases_claimed(struct job *b, int n)
 {
-	clock_gettime(CLOCK_MONOTONIC, &leases_renewed);
+	clock_gettime(CLOCK_MONOTONIC, &leases.renewed);
+	leases.b = b;
+	leases.n = n;
 }
 
-/* Renews the batch's leases if a third of a lease has gone by; -1 when the
- * store refused. */
+/* Renews the batch's leases if a third of a lease has gone by, in one
+ * transaction; -1 when the store refused. */
 static int
 leases_renew(struct db *db)
 {
 	struct timespec now;
+	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - leases_renewed.tv_sec < JOB_LEASE / 3)
+	if (now.tv_sec - leases.renewed.tv_sec < JOB_LEASE / 3)
 		return 0;
-	if (db_run(db, STMT_JOB_RENEW_ALL, "ti", runner.id, tg_now() + JOB_LEASE) != DB_OK)
+	if ((rc = db_begin(db)) != DB_OK)
 		return -1;
-	leases_renewed = now;
+	for (int i = 0; i < leases.n && rc == DB_OK; i++) {
+		struct job *j = &leases.b[i];
+
+		if (j->lost || j->outcome == OUT_RELEASE)
+			continue;
+		rc = db_run(db, STMT_JOB_RENEW, "tti", j->id, runner.id, tg_now() + JOB_LEASE);
+		if (rc == DB_OK && db_changes(db) == 0) {
+			log_msg(NULL, "runner: lost the lease of %s; leaving it", j->id);
+			j->lost = 1;
+			j->outcome = OUT_NONE;
+		}
+	}
+	if (rc == DB_OK)
+		rc = db_commit(db);
+	else
+		db_rollback(db);
+	if (rc != DB_OK)
+		return -1;
+	leases.renewed = now;
 	return 0;
 }
 
@@ -244,14 +271,10 @@ job_run(struct db *db, struct job *j, int64_t from)
 		if ((rc = job_chunk_count(db, table, lo, hi, &processed, nonnull)) != DB_OK)
 			break;
 		lo = hi;
-		if (lo >= end || leases_renew(db) < 0)
-			continue; /* the finish is the next write */
-		/* Still this runner's, or claimed by another while this one stalled? */
-		rc = db_run(db, STMT_JOB_RENEW, "tti", j->id, runner.id, tg_now() + JOB_LEASE);
-		if (rc == DB_OK && db_changes(db) == 0) {
-			log_msg(NULL, "runner: lost the lease of %s; leaving it", j->id);
+		if (lo < end)
+			leases_renew(db);
+		if (j->lost)
 			goto out;
-		}
 	}
 	if (rc == DB_BUSY) {
 		job_release(j);
@@ -285,8 +308,11 @@ job_by_seq(const void *a, const void *b)
 /* Steps statement s (opened by db_query with answer rc) through its
  * RETURNING rows of claimed jobs into b[*n...]: DB_OK, or a store error. */
 static int
-claimed_rows(struct db *db, enum stmt s, int rc, struct job *b, int *n)
+claimed_rows(struct db *db, enum stmt s, int rc, int counted, struct job *b, int *n)
 {
+	const char *how = s == STMT_JOB_CLAIM_FOLLOWERS ? "claimed behind the one before it"
+	                                                : "claimed into the batch";
+
 	for (; rc == DB_ROW; rc = db_next(db, s)) {
 		struct job *j = &b[(*n)++];
 
@@ -296,13 +322,12 @@ claimed_rows(struct db *db, enum stmt s, int rc, struct job *b, int *n)
 		snprintf(j->spinner_id, sizeof(j->spinner_id), "%s", db_text(db, s, 2));
 		j->attempts = db_int(db, s, 3);
 		j->seq = db_int(db, s, 4);
-		j->counted = s == STMT_JOB_CLAIM;
+		j->counted = counted;
 		if (j->counted)
 			log_msg(NULL, "runner: %s of %s claimed (attempt %lld)", j->id,
 			    j->spinner_id, (long long)j->attempts);
 		else
-			log_msg(NULL, "runner: %s of %s claimed behind the one before it", j->id,
-			    j->spinner_id);
+			log_msg(NULL, "runner: %s of %s %s", j->id, j->spinner_id, how);
 	}
 	db_end(db, s);
 	return rc == DB_DONE ? DB_OK : rc;
@@ -320,25 +345,48 @@ batch_turn(struct db *db, struct job *b, int *n)
 
 	if ((rc = db_begin(db)) != DB_OK)
 		return rc;
-	/* An outcome the store refuses (other than busy) is dropped, not retried
-	 * forever: the job stays claimed until its lease ends and runs again. */
-	for (int i = 0; i < *n && rc == DB_OK; i++)
-		if ((rc = job_settle(db, &b[i])) != DB_BUSY)
-			rc = DB_OK;
-	while (rc == DB_OK && claimed < JOB_BATCH && !atomic_load(&runner.stopping)) {
-		int first = claimed, got;
+	/* An outcome the store refuses (other than busy) is not retried forever:
+	 * the job goes back to the queue instead (or, if even that fails, runs
+	 * again when its lease ends), and so do its spinner's later jobs of the
+	 * batch, which started where it stopped. */
+	for (int i = 0; i < *n && rc == DB_OK; i++) {
+		for (int k = 0; k < i; k++)
+			if (b[k].outcome == OUT_RELEASE && b[i].outcome == OUT_FINISH &&
+			    strcmp(b[k].spinner_id, b[i].spinner_id) == 0)
+				job_release(&b[i]);
+		if ((rc = job_settle(db, &b[i])) == DB_BUSY || rc == DB_OK)
+			continue;
+		if (b[i].outcome == OUT_FINISH) {
+			job_release(&b[i]);
+			job_settle(db, &b[i]);
+		}
+		rc = DB_OK;
+	}
+	/* A job whose runner died goes first, alone: if it is what kills the
+	 * process, no other job is charged an attempt for it. */
+	if (rc == DB_OK && !atomic_load(&runner.stopping)) {
+		rc = db_query(db, STMT_JOB_RECOVER, "tii", runner.id, tg_now(), (int64_t)JOB_LEASE);
+		rc = claimed_rows(db, STMT_JOB_RECOVER, rc, 1, next, &claimed);
+	}
+	/* Otherwise the oldest queued job of each spinner free to run, and its
+	 * queued jobs behind it. Only the first counts an attempt and starts
+	 * now; the others when they start. */
+	if (rc == DB_OK && claimed == 0) {
+		while (rc == DB_OK && claimed < JOB_BATCH && !atomic_load(&runner.stopping)) {
+			int first = claimed, got;
 
-		rc = db_query(db, STMT_JOB_CLAIM, "tii", runner.id, tg_now(), (int64_t)JOB_LEASE);
-		if ((rc = claimed_rows(db, STMT_JOB_CLAIM, rc, next, &claimed)) != DB_OK ||
-		    claimed == first)
-			break;
-		/* The same spinner's queued jobs behind it, to run after it. */
-		rc = db_query(db, STMT_JOB_CLAIM_FOLLOWERS, "tiitii", runner.id, tg_now(),
-		    (int64_t)JOB_LEASE, next[first].spinner_id, next[first].seq,
-		    (int64_t)(JOB_BATCH - claimed));
-		got = claimed;
-		rc = claimed_rows(db, STMT_JOB_CLAIM_FOLLOWERS, rc, next, &claimed);
-		qsort(next + got, (size_t)(claimed - got), sizeof(next[0]), job_by_seq);
+			rc = db_query(db, STMT_JOB_CLAIM, "tiii", runner.id, tg_now(),
+			    (int64_t)JOB_LEASE, (int64_t)(first == 0));
+			rc = claimed_rows(db, STMT_JOB_CLAIM, rc, first == 0, next, &claimed);
+			if (rc != DB_OK || claimed == first)
+				break;
+			rc = db_query(db, STMT_JOB_CLAIM_FOLLOWERS, "tiitii", runner.id, tg_now(),
+			    (int64_t)JOB_LEASE, next[first].spinner_id, next[first].seq,
+			    (int64_t)(JOB_BATCH - claimed));
+			got = claimed;
+			rc = claimed_rows(db, STMT_JOB_CLAIM_FOLLOWERS, rc, 0, next, &claimed);
+			qsort(next + got, (size_t)(claimed - got), sizeof(next[0]), job_by_seq);
+		}
 	}
 	if (rc == DB_OK)
 		rc = db_commit(db);
@@ -352,7 +400,7 @@ batch_turn(struct db *db, struct job *b, int *n)
 		job_clear(&b[i]);
 	memcpy(b, next, sizeof(next[0]) * (size_t)claimed);
 	*n = claimed;
-	leases_claimed();
+	leases_claimed(b, claimed);
 	return DB_OK;
 }
 
@@ -372,7 +420,7 @@ batch_run(struct db *db, struct job *b, int n)
 		for (int k = i - 1; k >= 0; k--) {
 			if (strcmp(b[k].spinner_id, b[i].spinner_id) != 0)
 				continue;
-			if (b[k].outcome != OUT_FINISH)
+			if (b[k].outcome != OUT_FINISH || b[k].lost)
 				behind_stopped = 1;
 			else if (strcmp(b[k].status, "succeeded") == 0)
 				from = b[k].last_seq;
@@ -391,6 +439,8 @@ batch_run(struct db *db, struct job *b, int n)
 			job_release(&b[i]);
 			continue;
 		}
+		if (b[i].lost)
+			continue;
 		job_run(db, &b[i], from);
 	}
 }
@@ -475,7 +525,7 @@ runner_main(void *arg)
 	}
 	/* Stopping: what ran is written, what did not goes back to the queue. */
 	for (int i = 0; i < n; i++)
-		if (!batch[i].ran)
+		if (!batch[i].ran && !batch[i].lost)
 			job_release(&batch[i]);
 	if (n > 0 && batch_turn(db, batch, &n) != DB_OK)
 		log_msg(NULL, "runner: the last batch stays claimed until its leases end");

@@ -282,6 +282,27 @@ test('jobs queued behind a running one are claimed in one batch and run in order
   assert.deepEqual(next.result, { processed: 1, nonNull: { email: 1, name: 0, age: 0 } });
 });
 
+test('one batch takes the queued jobs of several spinners; only its first job counts an attempt', async () => {
+  const { admin, project, table } = await workspace();
+  await ingest(stack, admin.token, table, [{ email: 'a@x.test' }]);
+  const spA = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
+  const spB = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
+  for (const [h, sp] of [['job_holdA', spA], ['job_holdB', spB]])
+    sqlite(stack.db, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
+      VALUES ('${h}', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_other', strftime('%s','now') + 600, strftime('%s','now'))`);
+  const a = (await trigger(stack, admin.token, spA.id)).id;
+  const b = (await trigger(stack, admin.token, spB.id)).id;
+  await sleep(300);
+  sqlite(stack.db, "UPDATE jobs SET status = 'failed', lease_until = NULL WHERE id IN ('job_holdA', 'job_holdB')");
+  const [ja, jb] = [await waitJob(stack, admin.token, a), await waitJob(stack, admin.token, b)];
+  assert.deepEqual([ja.status, jb.status], ['succeeded', 'succeeded']);
+  // Each spinner's job reads the table from the start.
+  assert.deepEqual([ja.result.processed, jb.result.processed], [1, 1]);
+  assert.deepEqual(sqlite(stack.db, `SELECT attempts FROM jobs WHERE id IN ('${a}', '${b}') ORDER BY seq`).map((r) => r[0]), ['1', '0']);
+  assert.match(stack.log(), new RegExp(`runner: ${b} of ${spB.id} claimed into the batch`));
+  assert.ok(jb.startedAt && jb.startedAt <= jb.finishedAt, JSON.stringify(jb));
+});
+
 test('a job interrupted by kill -9 is resumed after a restart', async () => {
   const s1 = await startStack({}, { keep: true });
   let s2;

@@ -712,6 +712,31 @@ test_request_policy(void)
 	cleanup();
 }
 
+/* Found in review: a 503 from the credential check lost its Retry-After
+ * when the rate-limit headers were added after it. */
+static void
+test_retry_after_kept(void)
+{
+	struct rl_result res;
+	struct req r;
+
+	fresh();
+	memset(&r, 0, sizeof(r));
+	reply_error(&r, ERR_UNAVAILABLE, NULL, NULL);
+	CHECK(take("key:busy", 5, 60, 100, &res) == 0 && res.allowed);
+	ratelimit_headers(&r, &res);
+	CHECK(header_count(&r, "Retry-After: 1\r\n") == 1);
+	CHECK(header_count(&r, "X-RateLimit-Remaining: 4\r\n") == 1);
+	/* Over the limit: the 429's own Retry-After, once. */
+	for (int i = 0; i < 5; i++)
+		take("key:busy", 5, 60, 100, &res);
+	ratelimit_headers(&r, &res);
+	CHECK(r.status == 429 && header_count(&r, "Retry-After: 60\r\n") == 1);
+	CHECK(header_count(&r, "Retry-After") == 1);
+	req_free(&r);
+	cleanup();
+}
+
 static void
 test_login_account(void)
 {
@@ -780,5 +805,6 @@ main(void)
 	TEST(test_headers);
 	TEST(test_request_policy);
 	TEST(test_login_account);
+	TEST(test_retry_after_kept);
 	return unit_done();
 }
