@@ -332,12 +332,17 @@ static void
 addr_format(const unsigned char a[16], char *out, size_t outlen)
 {
 	char buf[INET6_ADDRSTRLEN];
+	size_t n = 0;
 
-	if (addr_is_v4(a))
-		inet_ntop(AF_INET, a + 12, buf, sizeof(buf));
-	else
+	if (addr_is_v4(a)) { /* by hand: glibc's inet_ntop prints IPv4 with sprintf */
+		for (int i = 12; i < 16; i++) {
+			n = tg_append_num(buf, sizeof(buf), n, a[i]);
+			if (i < 15)
+				n = tg_append(buf, sizeof(buf), n, ".", 1);
+		}
+	} else
 		inet_ntop(AF_INET6, a, buf, sizeof(buf));
-	snprintf(out, outlen, "%s", buf);
+	tg_append(out, outlen, 0, buf, sizeof(buf));
 }
 
 /* An X-Forwarded-For entry: an address, "[v6]" or "[v6]:port", or

@@ -513,6 +513,8 @@ test_client_ip(void)
 	cfg.trusted_proxies[0] = '\0';
 	CHECK(client("203.0.113.5", "1.2.3.4", "203.0.113.5"));
 	CHECK(client("203.0.113.5", NULL, "203.0.113.5"));
+	CHECK(client("255.255.255.0", NULL, "255.255.255.0"));
+	CHECK(client("0.0.0.1", NULL, "0.0.0.1"));
 	snprintf(cfg.trusted_proxies, sizeof(cfg.trusted_proxies), "10.0.0.0/8, 192.168.1.1");
 	/* From a proxy that is not trusted: ignored too. */
 	CHECK(client("203.0.113.5", "1.2.3.4", "203.0.113.5"));
