@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -180,34 +181,35 @@ apikey_verify_or_reply(struct req *r, const char *key)
 
 static const char *const scope_names[] = { "ingest", "trigger", "read" };
 
-static json_object *
-scopes_json(unsigned scopes)
+/* The members of the key row of STMT_APIKEY_GET / STMT_APIKEY_LIST
+ * (columns from 1). */
+static void
+key_members(struct jw *w, struct db *db, enum stmt s)
 {
-	json_object *a = json_object_new_array();
-
-	for (unsigned i = 0; i < 3; i++)
-		if (scopes & (1u << i))
-			json_object_array_add(a, json_object_new_string(scope_names[i]));
-	return a;
-}
-
-/* The key row of STMT_APIKEY_GET / STMT_APIKEY_LIST (columns from 1). */
-static json_object *
-key_json(struct db *db, enum stmt s)
-{
-	json_object *o = json_object_new_object();
+	unsigned scopes = (unsigned)db_int(db, s, 4);
 	char prefix[16];
 
 	snprintf(prefix, sizeof(prefix), "tg_%s", db_text(db, s, 3));
-	json_object_object_add(o, "id", json_object_new_string(db_text(db, s, 1)));
-	json_object_object_add(o, "name", json_object_new_string(db_text(db, s, 2)));
-	json_object_object_add(o, "prefix", json_object_new_string(prefix));
-	json_object_object_add(o, "scopes", scopes_json((unsigned)db_int(db, s, 4)));
-	json_object_object_add(o, "createdAt", json_time(db_int(db, s, 5)));
-	json_object_object_add(o, "expiresAt", json_time(db_int(db, s, 6)));
-	json_object_object_add(o, "lastUsedAt", json_time(db_int(db, s, 7)));
-	json_object_object_add(o, "revokedAt", json_time(db_int(db, s, 8)));
-	return o;
+	jw_string(w, "id", db_text(db, s, 1));
+	jw_string(w, "name", db_text(db, s, 2));
+	jw_string(w, "prefix", prefix);
+	jw_array(w, "scopes");
+	for (unsigned i = 0; i < 3; i++)
+		if (scopes & (1u << i))
+			jw_string(w, NULL, scope_names[i]);
+	jw_array_end(w);
+	jw_time(w, "createdAt", db_int(db, s, 5));
+	jw_time(w, "expiresAt", db_int(db, s, 6));
+	jw_time(w, "lastUsedAt", db_int(db, s, 7));
+	jw_time(w, "revokedAt", db_int(db, s, 8));
+}
+
+static void
+key_write(struct jw *w, const char *key, struct db *db, enum stmt s)
+{
+	jw_object(w, key);
+	key_members(w, db, s);
+	jw_object_end(w);
 }
 
 /* Reads "scopes": a non-empty array of known scope names. */
@@ -243,19 +245,21 @@ bad:
 }
 
 /* The 201 body for the key row id with the whole key (the only time it is
- * shown), read inside the transaction that made it, so a key is never
- * committed without its answer. NULL on a database error. */
-static json_object *
-key_created_json(struct req *r, const char *id, const char *key)
+ * shown), written to w inside the transaction that made the key, so a key
+ * is never committed without its answer. DB_OK, or a database error. */
+static int
+key_created_write(struct req *r, const char *id, const char *key, struct jw *w)
 {
-	json_object *o = NULL;
+	int rc = db_query(r->db, STMT_APIKEY_GET, "tt", id, r->who.org_id);
 
-	if (db_query(r->db, STMT_APIKEY_GET, "tt", id, r->who.org_id) == DB_ROW) {
-		o = key_json(r->db, STMT_APIKEY_GET);
-		json_object_object_add(o, "key", json_object_new_string(key));
+	if (rc == DB_ROW) {
+		jw_object(w, NULL);
+		key_members(w, r->db, STMT_APIKEY_GET);
+		jw_string(w, "key", key);
+		jw_object_end(w);
 	}
 	db_end(r->db, STMT_APIKEY_GET);
-	return o;
+	return rc == DB_ROW ? DB_OK : rc == DB_DONE ? DB_ERROR : rc;
 }
 
 void
@@ -263,7 +267,7 @@ handle_api_keys_create(struct req *r)
 {
 	const char *name, *expires_s;
 	char id[40], key[KEY_LEN + 1], pub[KEY_PUBLIC_LEN + 1], hash[65];
-	json_object *o = NULL;
+	struct jw w = { 0 }; /* as jw_init */
 	int64_t expires = 0;
 	unsigned scopes;
 	int rc;
@@ -295,16 +299,16 @@ handle_api_keys_create(struct req *r)
 	    (int64_t)scopes, tg_now(), expires);
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "key.issued", r->who.user_id, id);
-	if (rc == DB_OK && (o = key_created_json(r, id, key)) == NULL)
-		rc = DB_ERROR;
+	if (rc == DB_OK)
+		rc = key_created_write(r, id, key, &w);
 	if (rc == DB_OK)
 		rc = db_commit(r->db);
 	if (rc != DB_OK) {
-		json_object_put(o);
+		jw_discard(&w);
 		reply_db_error(r, rc, "apikey: insert");
 		goto fail;
 	}
-	reply_json(r, 201, o);
+	reply_jw(r, 201, &w);
 	return;
 fail:
 	db_rollback(r->db);
@@ -319,14 +323,14 @@ handle_api_keys_list(struct req *r)
 		return;
 	reply_rows(r, STMT_APIKEY_LIST,
 	    db_query(r->db, STMT_APIKEY_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1),
-	    &p, key_json, "apikey: list");
+	    &p, key_write, "apikey: list");
 }
 
 void
 handle_api_keys_get(struct req *r)
 {
 	reply_row(r, STMT_APIKEY_GET,
-	    db_query(r->db, STMT_APIKEY_GET, "tt", r->params[0], r->who.org_id), 200, key_json,
+	    db_query(r->db, STMT_APIKEY_GET, "tt", r->params[0], r->who.org_id), 200, key_write,
 	    "apikey: get");
 }
 
@@ -368,7 +372,8 @@ handle_api_keys_delete(struct req *r)
 void
 handle_api_keys_rotate(struct req *r)
 {
-	json_object *v, *o = NULL;
+	json_object *v;
+	struct jw w = { 0 }; /* as jw_init */
 	int64_t grace = 0, now = tg_now();
 	char id[40], key[KEY_LEN + 1], pub[KEY_PUBLIC_LEN + 1], hash[65], name[128];
 	int64_t scopes, expires;
@@ -433,15 +438,15 @@ handle_api_keys_rotate(struct req *r)
 		rc = DB_ERROR;
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "key.rotated", r->who.user_id, r->params[0]);
-	if (rc == DB_OK && (o = key_created_json(r, id, key)) == NULL)
-		rc = DB_ERROR;
+	if (rc == DB_OK)
+		rc = key_created_write(r, id, key, &w);
 	if (rc == DB_OK)
 		rc = db_commit(r->db);
 	if (rc != DB_OK) {
-		json_object_put(o);
+		jw_discard(&w);
 		db_rollback(r->db);
 		reply_db_error(r, rc, "apikey: rotate");
 		return;
 	}
-	reply_json(r, 201, o);
+	reply_jw(r, 201, &w);
 }

@@ -15,18 +15,17 @@ audit_log(
 
 /* An audit row at the cursor of s (columns: seq, at, event, actor, target,
  * request_id, ip). */
-static json_object *
-audit_json(struct db *db, enum stmt s)
+static void
+audit_write(struct jw *w, const char *key, struct db *db, enum stmt s)
 {
 	static const char *const names[] = { "actor", "target", "requestId", "ip" };
-	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "at", json_time(db_int(db, s, 1)));
-	json_object_object_add(o, "event", json_object_new_string(db_text(db, s, 2)));
+	jw_object(w, key);
+	jw_time(w, "at", db_int(db, s, 1));
+	jw_string(w, "event", db_text(db, s, 2));
 	for (int c = 3; c <= 6; c++)
-		json_object_object_add(o, names[c - 3],
-		    db_isnull(db, s, c) ? NULL : json_object_new_string(db_text(db, s, c)));
-	return o;
+		jw_string(w, names[c - 3], db_isnull(db, s, c) ? NULL : db_text(db, s, c));
+	jw_object_end(w);
 }
 
 void
@@ -38,5 +37,5 @@ handle_audit_list(struct req *r)
 		return;
 	reply_rows(r, STMT_AUDIT_LIST,
 	    db_query(r->db, STMT_AUDIT_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1),
-	    &p, audit_json, "audit: list");
+	    &p, audit_write, "audit: list");
 }

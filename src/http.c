@@ -486,53 +486,53 @@ page_or_reply(struct req *r, struct page *p)
 }
 
 void
-reply_page(struct req *r, json_object *data, int64_t next)
-{
-	json_object *o = json_object_new_object();
-	char cursor[32], digits[20];
-	int n = 0;
-
-	json_object_object_add(o, "data", data);
-	if (next > 0) {
-		for (uint64_t v = (uint64_t)next; v > 0; v /= 36)
-			digits[n++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
-		cursor[0] = 'c';
-		for (int i = 0; i < n; i++)
-			cursor[1 + i] = digits[n - 1 - i];
-		cursor[1 + n] = '\0';
-		json_object_object_add(o, "nextCursor", json_object_new_string(cursor));
-	} else
-		json_object_object_add(o, "nextCursor", NULL);
-	reply_json(r, 200, o);
-}
-
-void
 reply_rows(
-    struct req *r, enum stmt s, int rc, const struct page *p, row_json_fn *row, const char *where)
+    struct req *r, enum stmt s, int rc, const struct page *p, row_write_fn *row, const char *where)
 {
-	json_object *data = json_object_new_array();
+	char cursor[32], digits[20];
 	int64_t last = 0;
-	int n = 0;
+	struct jw w;
+	int n = 0, d = 0;
 
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_array(&w, "data");
 	for (; rc == DB_ROW && ++n <= p->limit; rc = db_next(r->db, s)) {
 		last = db_int(r->db, s, 0);
-		json_object_array_add(data, row(r->db, s));
+		row(&w, NULL, r->db, s);
 	}
 	db_end(r->db, s);
 	if (rc != DB_ROW && rc != DB_DONE) {
-		json_object_put(data);
+		jw_discard(&w);
 		reply_db_error(r, rc, where);
 		return;
 	}
-	reply_page(r, data, n > p->limit ? last : 0);
+	jw_array_end(&w);
+	if (n > p->limit) {
+		/* A cursor is "c" + the last seq of this page in base 36. */
+		for (uint64_t v = (uint64_t)last; v > 0; v /= 36)
+			digits[d++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+		cursor[0] = 'c';
+		for (int i = 0; i < d; i++)
+			cursor[1 + i] = digits[d - 1 - i];
+		cursor[1 + d] = '\0';
+		jw_string(&w, "nextCursor", cursor);
+	} else
+		jw_null(&w, "nextCursor");
+	jw_object_end(&w);
+	reply_jw(r, 200, &w);
 }
 
 void
-reply_row(struct req *r, enum stmt s, int rc, int status, row_json_fn *row, const char *where)
+reply_row(struct req *r, enum stmt s, int rc, int status, row_write_fn *row, const char *where)
 {
-	if (rc == DB_ROW)
-		reply_json(r, status, row(r->db, s));
-	else if (rc == DB_DONE)
+	struct jw w;
+
+	if (rc == DB_ROW) {
+		jw_init(&w);
+		row(&w, NULL, r->db, s);
+		reply_jw(r, status, &w);
+	} else if (rc == DB_DONE)
 		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
 	else
 		reply_db_error(r, rc, where);

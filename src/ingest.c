@@ -181,10 +181,10 @@ handle_records_ingest(struct req *r)
 }
 
 /* A stored record at the cursor of s (columns: seq, data), as written. */
-static json_object *
-record_json(struct db *db, enum stmt s)
+static void
+record_write(struct jw *w, const char *key, struct db *db, enum stmt s)
 {
-	return json_tokener_parse(db_text(db, s, 1));
+	jw_stored(w, key, db_text(db, s, 1));
 }
 
 void
@@ -197,6 +197,6 @@ handle_records_list(struct req *r)
 		return;
 	reply_rows(r, STMT_RECORD_LIST,
 	    db_query(r->db, STMT_RECORD_LIST, "tii", t.id, p.after, (int64_t)p.limit + 1), &p,
-	    record_json, "ingest: list");
+	    record_write, "ingest: list");
 	table_free(&t);
 }

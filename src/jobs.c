@@ -39,28 +39,12 @@ job_write(struct jw *w, const char *key, struct db *db, enum stmt s)
 	jw_string(w, "spinnerId", db_text(db, s, 2));
 	jw_string(w, "trigger", db_text(db, s, 3));
 	jw_string(w, "status", db_text(db, s, 4));
-	/* The result is JSON the runner wrote (json-c's text), stored as is;
-	 * checked all the same, so a damaged row cannot break the answer. */
-	if (db_isnull(db, s, 5) ||
-	    json_check(db_text(db, s, 5), strlen(db_text(db, s, 5)), NULL, 0) != 0)
-		jw_null(w, "result");
-	else
-		jw_raw(w, "result", db_text(db, s, 5));
+	jw_stored(w, "result", db_isnull(db, s, 5) ? NULL : db_text(db, s, 5));
 	jw_string(w, "failureReason", db_isnull(db, s, 6) ? NULL : db_text(db, s, 6));
 	jw_time(w, "createdAt", db_int(db, s, 7));
 	jw_time(w, "startedAt", db_int(db, s, 8));
 	jw_time(w, "finishedAt", db_int(db, s, 9));
 	jw_object_end(w);
-}
-
-json_object *
-job_json(struct db *db, enum stmt s)
-{
-	struct jw w;
-
-	jw_init(&w);
-	job_write(&w, NULL, db, s);
-	return jw_tree(&w);
 }
 
 /* GET /v1/jobs?spinnerId=: the organization's jobs, oldest first; with
@@ -90,12 +74,12 @@ handle_jobs_list(struct req *r)
 	reply_rows(r, STMT_JOB_LIST,
 	    db_query(r->db, STMT_JOB_LIST, "ttii", r->who.org_id, filtered ? spinner : NULL,
 	        p.after, (int64_t)p.limit + 1),
-	    &p, job_json, "jobs: list");
+	    &p, job_write, "jobs: list");
 }
 
 void
 handle_jobs_get(struct req *r)
 {
 	reply_row(r, STMT_JOB_GET, db_query(r->db, STMT_JOB_GET, "tt", r->params[0], r->who.org_id),
-	    200, job_json, "jobs: get");
+	    200, job_write, "jobs: get");
 }

@@ -574,6 +574,15 @@ jw_raw(struct jw *w, const char *key, const char *json)
 }
 
 void
+jw_stored(struct jw *w, const char *key, const char *json)
+{
+	if (json == NULL || json_check(json, strlen(json), NULL, 0) != 0)
+		jw_null(w, key);
+	else
+		jw_raw(w, key, json);
+}
+
+void
 jw_value(struct jw *w, const char *key, json_object *v)
 {
 	size_t n = 0;
@@ -600,6 +609,14 @@ jw_finish(struct jw *w, size_t *len)
 	w->buf = NULL;
 	w->len = w->cap = 0;
 	return s;
+}
+
+void
+jw_discard(struct jw *w)
+{
+	size_t len;
+
+	free(jw_finish(w, &len));
 }
 
 json_object *

@@ -5,22 +5,21 @@
 #include "tollgate.h"
 
 /* The project row at the cursor of s (columns: seq, id, name, created_at). */
-static json_object *
-project_json(struct db *db, enum stmt s)
+static void
+project_write(struct jw *w, const char *key, struct db *db, enum stmt s)
 {
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", json_object_new_string(db_text(db, s, 1)));
-	json_object_object_add(o, "name", json_object_new_string(db_text(db, s, 2)));
-	json_object_object_add(o, "createdAt", json_time(db_int(db, s, 3)));
-	return o;
+	jw_object(w, key);
+	jw_string(w, "id", db_text(db, s, 1));
+	jw_string(w, "name", db_text(db, s, 2));
+	jw_time(w, "createdAt", db_int(db, s, 3));
+	jw_object_end(w);
 }
 
 static void
 reply_project(struct req *r, const char *id, int status)
 {
 	reply_row(r, STMT_PROJECT_GET, db_query(r->db, STMT_PROJECT_GET, "tt", id, r->who.org_id),
-	    status, project_json, "projects: get");
+	    status, project_write, "projects: get");
 }
 
 void
@@ -32,7 +31,7 @@ handle_projects_list(struct req *r)
 		return;
 	reply_rows(r, STMT_PROJECT_LIST,
 	    db_query(r->db, STMT_PROJECT_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1),
-	    &p, project_json, "projects: list");
+	    &p, project_write, "projects: list");
 }
 
 void

@@ -11,21 +11,22 @@
 
 /* The spinner row at the cursor of s (columns: seq, id, project_id,
  * table_id, name, schedule, published, next_run_at, created_at). */
-static json_object *
-spinner_json(struct db *db, enum stmt s)
+static void
+spinner_write(struct jw *w, const char *key, struct db *db, enum stmt s)
 {
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", json_object_new_string(db_text(db, s, 1)));
-	json_object_object_add(o, "projectId", json_object_new_string(db_text(db, s, 2)));
-	json_object_object_add(o, "tableId", json_object_new_string(db_text(db, s, 3)));
-	json_object_object_add(o, "name", json_object_new_string(db_text(db, s, 4)));
-	json_object_object_add(
-	    o, "schedule", db_isnull(db, s, 5) ? NULL : json_object_new_int64(db_int(db, s, 5)));
-	json_object_object_add(o, "published", json_object_new_boolean(db_int(db, s, 6) != 0));
-	json_object_object_add(o, "nextRunAt", json_time(db_int(db, s, 7)));
-	json_object_object_add(o, "createdAt", json_time(db_int(db, s, 8)));
-	return o;
+	jw_object(w, key);
+	jw_string(w, "id", db_text(db, s, 1));
+	jw_string(w, "projectId", db_text(db, s, 2));
+	jw_string(w, "tableId", db_text(db, s, 3));
+	jw_string(w, "name", db_text(db, s, 4));
+	if (db_isnull(db, s, 5))
+		jw_null(w, "schedule");
+	else
+		jw_int(w, "schedule", db_int(db, s, 5));
+	jw_bool(w, "published", db_int(db, s, 6) != 0);
+	jw_time(w, "nextRunAt", db_int(db, s, 7));
+	jw_time(w, "createdAt", db_int(db, s, 8));
+	jw_object_end(w);
 }
 
 /* 1 when the caller sees only published spinners (an API key), else 0. */
@@ -40,7 +41,7 @@ reply_spinner(struct req *r, const char *id, int status)
 {
 	reply_row(r, STMT_SPINNER_GET,
 	    db_query(r->db, STMT_SPINNER_GET, "tti", id, r->who.org_id, published_only(r)), status,
-	    spinner_json, "spinners: get");
+	    spinner_write, "spinners: get");
 }
 
 /* Reads "schedule": minutes from 1 to SCHEDULE_MAX, or null (*out 0).
@@ -144,7 +145,7 @@ handle_spinners_list(struct req *r)
 	reply_rows(r, STMT_SPINNER_LIST,
 	    db_query(r->db, STMT_SPINNER_LIST, "ttiii", r->params[0], r->who.org_id,
 	        published_only(r), p.after, (int64_t)p.limit + 1),
-	    &p, spinner_json, "spinners: list");
+	    &p, spinner_write, "spinners: list");
 }
 
 void
@@ -270,12 +271,11 @@ void
 handle_spinners_trigger(struct req *r)
 {
 	struct trigger t = { .org_id = r->who.org_id, .spinner_id = r->params[0] };
-	size_t unused;
 	int rc;
 
 	jw_init(&t.answer);
 	if ((rc = db_write_grouped(r->db, trigger_work, &t)) != DB_OK) {
-		free(jw_finish(&t.answer, &unused));
+		jw_discard(&t.answer);
 		if (rc == DB_DONE)
 			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
 		else if (rc == METER_FULL)

@@ -22,35 +22,25 @@ tables_published_only(const struct req *r)
 
 /* The table row at the cursor of s (columns: seq, id, name, project_id,
  * schema, published, created_at) as the API shows it. */
-static json_object *
-table_json(struct db *db, enum stmt s)
+static void
+table_write(struct jw *w, const char *key, struct db *db, enum stmt s)
 {
-	json_object *o = json_object_new_object(), *schema = NULL;
-
-	if (!db_isnull(db, s, 4))
-		schema = json_tokener_parse(db_text(db, s, 4));
-	json_object_object_add(o, "id", json_object_new_string(db_text(db, s, 1)));
-	json_object_object_add(o, "name", json_object_new_string(db_text(db, s, 2)));
-	json_object_object_add(o, "projectId", json_object_new_string(db_text(db, s, 3)));
-	json_object_object_add(o, "schema", schema);
-	json_object_object_add(o, "published", json_object_new_boolean(db_int(db, s, 5) != 0));
-	json_object_object_add(o, "createdAt", json_time(db_int(db, s, 6)));
-	return o;
+	jw_object(w, key);
+	jw_string(w, "id", db_text(db, s, 1));
+	jw_string(w, "name", db_text(db, s, 2));
+	jw_string(w, "projectId", db_text(db, s, 3));
+	jw_stored(w, "schema", db_isnull(db, s, 4) ? NULL : db_text(db, s, 4));
+	jw_bool(w, "published", db_int(db, s, 5) != 0);
+	jw_time(w, "createdAt", db_int(db, s, 6));
+	jw_object_end(w);
 }
 
 static void
 reply_table(struct req *r, const char *id, int status)
 {
-	int rc =
-	    db_query(r->db, STMT_TABLE_GET, "tti", id, r->who.org_id, tables_published_only(r));
-
-	if (rc == DB_ROW)
-		reply_json(r, status, table_json(r->db, STMT_TABLE_GET));
-	else if (rc == DB_DONE)
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-	else
-		reply_db_error(r, rc, "tables: get");
-	db_end(r->db, STMT_TABLE_GET);
+	reply_row(r, STMT_TABLE_GET,
+	    db_query(r->db, STMT_TABLE_GET, "tti", id, r->who.org_id, tables_published_only(r)),
+	    status, table_write, "tables: get");
 }
 
 int
@@ -112,7 +102,7 @@ handle_tables_list(struct req *r)
 	reply_rows(r, STMT_TABLE_LIST,
 	    db_query(r->db, STMT_TABLE_LIST, "ttiii", r->params[0], r->who.org_id,
 	        tables_published_only(r), p.after, (int64_t)p.limit + 1),
-	    &p, table_json, "tables: list");
+	    &p, table_write, "tables: list");
 }
 
 void

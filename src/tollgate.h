@@ -342,22 +342,21 @@ struct page {
 
 /* Reads the page parameters; answers 400 INVALID_BODY for bad ones. */
 int page_or_reply(struct req *r, struct page *p);
-/* Answers {"data": data, "nextCursor": ...}; next is the seq to continue
- * after, or 0 when this was the last page. */
-void reply_page(struct req *r, json_object *data, int64_t next);
-
-/* A row at the cursor of s as the API shows it. */
-typedef json_object *row_json_fn(struct db *db, enum stmt s);
+/* A row at the cursor of s as the API shows it: an object written to w
+ * (as member key, or NULL inside an array or at the top). */
+struct jw;
+typedef void row_write_fn(struct jw *w, const char *key, struct db *db, enum stmt s);
 
 /* With s's cursor just opened by db_query (answer rc), asked for
  * p->limit + 1 rows with the seq in column 0: answers the page of rows made
  * by row, or the database error (logged with where); ends the cursor. */
 void reply_rows(
-    struct req *r, enum stmt s, int rc, const struct page *p, row_json_fn *row, const char *where);
+    struct req *r, enum stmt s, int rc, const struct page *p, row_write_fn *row, const char *where);
 /* With s's cursor just opened (answer rc): answers status with the row made
  * by row, 404 NOT_FOUND when there is none, or the database error; ends the
  * cursor. */
-void reply_row(struct req *r, enum stmt s, int rc, int status, row_json_fn *row, const char *where);
+void reply_row(
+    struct req *r, enum stmt s, int rc, int status, row_write_fn *row, const char *where);
 
 /* ---- json.c: strict parsing of outside input ---- */
 
@@ -403,8 +402,13 @@ void jw_null(struct jw *w, const char *key);
 void jw_time(struct jw *w, const char *key, int64_t t); /* RFC 3339, or null for 0 */
 void jw_value(struct jw *w, const char *key, json_object *v); /* a json-c value; takes it */
 void jw_raw(struct jw *w, const char *key, const char *json); /* JSON text as it is; NULL: null */
+/* JSON text Tollgate stored (a record, a schema, a job's result), as it
+ * is once a strict check passes; null for NULL or a damaged value, so a
+ * bad row cannot break the answer. */
+void jw_stored(struct jw *w, const char *key, const char *json);
 /* The text (the caller frees it) and its length; NULL if the writer failed. */
 char *jw_finish(struct jw *w, size_t *len);
+void jw_discard(struct jw *w); /* frees what was written: the answer is another */
 /* The text as a json-c value, for a caller that adds it to a tree. */
 json_object *jw_tree(struct jw *w);
 
@@ -600,7 +604,6 @@ int job_queue(struct db *db, const char *org_id, const char *spinner_id, const c
     char *id, size_t idlen, struct meter_state *full);
 /* The job row at the cursor of s (columns: seq, id, spinner_id, trigger,
  * status, result, reason, created_at, started_at, finished_at). */
-json_object *job_json(struct db *db, enum stmt s);
 void job_write(struct jw *w, const char *key, struct db *db, enum stmt s);
 /* Starts this process's job runner thread (its own database connection).
  * Call with SIGTERM and SIGINT blocked. -1 on failure, with a log line. */

@@ -52,7 +52,7 @@ static void
 reply_user(struct req *r, const char *id, int status)
 {
 	reply_row(r, STMT_USER_GET, db_query(r->db, STMT_USER_GET, "tt", id, r->who.org_id), status,
-	    user_json, "users: get");
+	    user_write, "users: get");
 }
 
 void
@@ -64,7 +64,7 @@ handle_users_list(struct req *r)
 		return;
 	reply_rows(r, STMT_USER_LIST,
 	    db_query(r->db, STMT_USER_LIST, "tii", r->who.org_id, p.after, (int64_t)p.limit + 1),
-	    &p, user_json, "users: list");
+	    &p, user_write, "users: list");
 }
 
 void

@@ -155,6 +155,17 @@ test_writer(void)
 	CHECK(s != NULL && strstr(s, "\"s\":\"q\\\"b\\\\s/\\n\\t\\u0001\\u001f") != NULL);
 	json_object_put(back);
 	free(s);
+	/* Stored JSON goes out as it is; a damaged or missing value as null. */
+	jw_init(&w);
+	jw_array(&w, NULL);
+	jw_stored(&w, NULL, "{\"a\":[1,2.5,\"x\"]}");
+	jw_stored(&w, NULL, "not json");
+	jw_stored(&w, NULL, "{\"a\":1} trailing");
+	jw_stored(&w, NULL, NULL);
+	jw_array_end(&w);
+	s = written(&w);
+	CHECK(s != NULL && strcmp(s, "[{\"a\":[1,2.5,\"x\"]},null,null,null]") == 0);
+	free(s);
 	/* Deeper than the writer goes: it fails, and says so once. */
 	jw_init(&w);
 	for (int i = 0; i < JW_DEPTH + 2; i++)
