@@ -698,10 +698,10 @@ db_stmt(struct db *db, enum stmt s)
 	return db->prepared[s];
 }
 
+/* Binds the values of types to st (statement s, just reset) and steps it once. */
 static int
-db_bind_step(struct db *db, enum stmt s, const char *types, va_list ap)
+db_bind_step(struct db *db, enum stmt s, sqlite3_stmt *st, const char *types, va_list ap)
 {
-	sqlite3_stmt *st = db_stmt(db, s);
 	int rc;
 
 	if (st == NULL)
@@ -748,7 +748,7 @@ db_query(struct db *db, enum stmt s, const char *types, ...)
 	int rc;
 
 	va_start(ap, types);
-	rc = db_bind_step(db, s, types, ap);
+	rc = db_bind_step(db, s, db_stmt(db, s), types, ap);
 	va_end(ap);
 	return rc;
 }
@@ -756,13 +756,14 @@ db_query(struct db *db, enum stmt s, const char *types, ...)
 int
 db_run(struct db *db, enum stmt s, const char *types, ...)
 {
+	sqlite3_stmt *st = db_stmt(db, s);
 	va_list ap;
 	int rc, alone = 0;
 
 	/* A write outside a write transaction is a transaction of its own: it
 	 * ends a read snapshot (db_read_begin) first, as db_begin does, and
 	 * queues on writer_lock like db_begin's. */
-	if (!db->writing && db_stmt(db, s) != NULL && !sqlite3_stmt_readonly(db->prepared[s])) {
+	if (!db->writing && st != NULL && !sqlite3_stmt_readonly(st)) {
 		db_read_end(db);
 		if (sqlite3_get_autocommit(db->conn)) {
 			if ((rc = writer_enter(db)) != DB_OK)
@@ -771,7 +772,7 @@ db_run(struct db *db, enum stmt s, const char *types, ...)
 		}
 	}
 	va_start(ap, types);
-	rc = db_bind_step(db, s, types, ap);
+	rc = db_bind_step(db, s, st, types, ap);
 	va_end(ap);
 	db_end(db, s);
 	if (alone)

@@ -292,12 +292,6 @@ ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl
 	return bucket_use(name, limit, window, now, RL_TAKE, 0, out);
 }
 
-int
-ratelimit_peek(const char *name, long limit, long window, int64_t now, struct rl_result *out)
-{
-	return bucket_use(name, limit, window, now, RL_PEEK, 0, out);
-}
-
 /* ---- addresses ---- */
 
 /* Parses an IPv4 or IPv6 address (exactly len bytes of s, nothing else)

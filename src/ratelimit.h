@@ -40,8 +40,6 @@ void ratelimit_close(void);
  * its lock cannot be had within 2 seconds. No allocation, no system call
  * unless another thread holds the same stripe. */
 int ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl_result *out);
-/* As ratelimit_take, but takes nothing: whether one more unit would be given. */
-int ratelimit_peek(const char *name, long limit, long window, int64_t now, struct rl_result *out);
 
 /* Replaces r's rate-limit fields with res's: X-RateLimit-Limit, -Remaining,
  * -Reset (unix time), RateLimit-Policy and RateLimit (IETF draft 10); when

@@ -44,6 +44,26 @@ reply_spinner(struct req *r, const char *id, int status)
 	    spinner_write, "spinners: get");
 }
 
+/* After the insert or update of spinner id (answer rc) in the caller's
+ * transaction: commits and answers status with the spinner, or rolls back
+ * and answers 409 for a name the project has, or the database error. */
+static void
+spinner_saved_reply(struct req *r, int rc, const char *id, int status, const char *where)
+{
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc == DB_OK) {
+		reply_spinner(r, id, status);
+		return;
+	}
+	db_rollback(r->db);
+	if (rc == DB_CONSTRAINT)
+		reply_error(
+		    r, ERR_CONFLICT, "A spinner with this name exists in the project.", NULL);
+	else
+		reply_db_error(r, rc, where);
+}
+
 /* Reads "schedule": minutes from 1 to SCHEDULE_MAX, or null (*out 0).
  * *present tells whether the field was there at all. Answers 400. */
 static int
@@ -108,18 +128,7 @@ handle_spinners_create(struct req *r)
 	if (rc == DB_ROW)
 		rc = db_run(r->db, STMT_SPINNER_INSERT, "tttttii", id, r->who.org_id, r->params[0],
 		    table_id, name, schedule, tg_now());
-	if (rc == DB_CONSTRAINT) {
-		reply_error(
-		    r, ERR_CONFLICT, "A spinner with this name exists in the project.", NULL);
-		goto fail;
-	}
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "spinners: insert");
-		goto fail;
-	}
-	reply_spinner(r, id, 201);
+	spinner_saved_reply(r, rc, id, 201, "spinners: insert");
 	return;
 fail:
 	db_rollback(r->db);
@@ -193,18 +202,7 @@ handle_spinners_update(struct req *r)
 		next = published && schedule > 0 ? tg_now() + schedule * 60 : 0;
 	rc = db_run(r->db, STMT_SPINNER_UPDATE, "tttii", r->params[0], r->who.org_id,
 	    name != NULL ? name : old_name, schedule, next);
-	if (rc == DB_CONSTRAINT) {
-		reply_error(
-		    r, ERR_CONFLICT, "A spinner with this name exists in the project.", NULL);
-		goto fail;
-	}
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "spinners: update");
-		goto fail;
-	}
-	reply_spinner(r, r->params[0], 200);
+	spinner_saved_reply(r, rc, r->params[0], 200, "spinners: update");
 	return;
 fail:
 	db_rollback(r->db);

@@ -13,6 +13,13 @@
 #include "../../src/ratelimit.c"
 #include "unit.h"
 
+/* What the bucket holds, taking nothing. */
+static int
+peek(const char *name, long limit, long window, int64_t now, struct rl_result *out)
+{
+	return bucket_use(name, limit, window, now, RL_PEEK, 0, out);
+}
+
 static char dir[64], db[128], file[160];
 
 /* A fresh directory and a limiter opened on "<dir>/t.db". */
@@ -140,15 +147,15 @@ test_peek_takes_nothing(void)
 	struct rl_result res;
 
 	fresh();
-	CHECK(ratelimit_peek("login-acct:a@b.c", 2, 900, 100, &res) == 0);
+	CHECK(peek("login-acct:a@b.c", 2, 900, 100, &res) == 0);
 	CHECK(res.allowed && res.remaining == 2 && res.reset == 1000);
 	CHECK(take("login-acct:a@b.c", 2, 900, 100, &res) == 0 && res.remaining == 1);
-	CHECK(ratelimit_peek("login-acct:a@b.c", 2, 900, 200, &res) == 0);
+	CHECK(peek("login-acct:a@b.c", 2, 900, 200, &res) == 0);
 	CHECK(res.allowed && res.remaining == 1 && res.reset == 1000);
 	CHECK(take("login-acct:a@b.c", 2, 900, 200, &res) == 0 && res.remaining == 0);
-	CHECK(ratelimit_peek("login-acct:a@b.c", 2, 900, 300, &res) == 0);
+	CHECK(peek("login-acct:a@b.c", 2, 900, 300, &res) == 0);
 	CHECK(!res.allowed && res.retry_after == 700);
-	CHECK(ratelimit_peek("login-acct:a@b.c", 2, 900, 1000, &res) == 0 && res.allowed);
+	CHECK(peek("login-acct:a@b.c", 2, 900, 1000, &res) == 0 && res.allowed);
 	cleanup();
 }
 
@@ -259,7 +266,7 @@ test_processes_exact(void)
 	CHECK(processes_hammer(2, "key:shared", 300, 50) == 300);
 	CHECK(processes_hammer(4, "ip:198.51.100.1", 77, 40) == 77);
 	/* This process sees what the others counted. */
-	CHECK(ratelimit_peek("key:shared", 300, 60, 9000, &res) == 0);
+	CHECK(peek("key:shared", 300, 60, 9000, &res) == 0);
 	CHECK(!res.allowed && res.remaining == 0);
 	cleanup();
 }
@@ -387,7 +394,7 @@ test_table_full(void)
 	CHECK(!res.allowed && res.full && res.remaining == 0 && res.limit == 10);
 	CHECK(res.reset == 2060 && res.retry_after == 50);
 	CHECK(rl.hdr->full_refusals == before + 1);
-	CHECK(ratelimit_peek(names[RL_SLOTS], 10, 60, 2010, &res) == 0 && !res.allowed && res.full);
+	CHECK(peek(names[RL_SLOTS], 10, 60, 2010, &res) == 0 && !res.allowed && res.full);
 	/* The buckets already there go on. */
 	CHECK(take(names[5], 10, 60, 2010, &res) == 0 && res.allowed && res.remaining == 8);
 	/* Once windows end their slots are reused, and nothing else is lost. */
@@ -413,7 +420,7 @@ test_file_reused_and_replaced(void)
 	/* Reopened: the same file and the counts in it. */
 	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
 	CHECK(stat(file, &st2) == 0 && st2.st_ino == st1.st_ino);
-	CHECK(ratelimit_peek("key:keep", 5, 60, 100, &res) == 0 && res.remaining == 3);
+	CHECK(peek("key:keep", 5, 60, 100, &res) == 0 && res.remaining == 3);
 	/* An older layout is replaced by a fresh table. */
 	ratelimit_close();
 	memset(&h, 0, sizeof(h));
@@ -426,7 +433,7 @@ test_file_reused_and_replaced(void)
 	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
 	CHECK(stat(file, &st2) == 0 && st2.st_ino != st1.st_ino && (st2.st_mode & 0777) == 0600);
 	CHECK(rl.hdr->version == RL_VERSION);
-	CHECK(ratelimit_peek("key:keep", 5, 60, 100, &res) == 0 && res.remaining == 5);
+	CHECK(peek("key:keep", 5, 60, 100, &res) == 0 && res.remaining == 5);
 	/* So is one from before this boot, and one that is no table at all. */
 	snprintf(rl.hdr->boot_id, sizeof(rl.hdr->boot_id), "another-boot");
 	st1 = st2;
@@ -472,7 +479,7 @@ test_concurrent_creation(void)
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
 	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
-	CHECK(ratelimit_peek("key:race", 100, 60, 100, &res) == 0 && res.remaining == 94);
+	CHECK(peek("key:race", 100, 60, 100, &res) == 0 && res.remaining == 94);
 	CHECK(stat(file, &st) == 0 && (size_t)st.st_size == RL_FILE_SIZE);
 	CHECK(dir_entries() == 1);
 	cleanup();
@@ -763,7 +770,7 @@ test_login_account(void)
 
 		late.login_window = 70000 + 900; /* the old window's end */
 		ratelimit_login_refund(&late, "carol@example.com");
-		CHECK(ratelimit_peek("login-acct:carol@example.com", 3, 900, cfg.now, &res) == 0 &&
+		CHECK(peek("login-acct:carol@example.com", 3, 900, cfg.now, &res) == 0 &&
 		    res.remaining == 2);
 	}
 	cfg.now = 70000;
