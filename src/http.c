@@ -10,7 +10,7 @@
 #include "ratelimit.h"
 #include "tollgate.h"
 
-/* The contract's error table (API.md), in enum err order. */
+/* The error table (docs/openapi.yaml, ErrorCode), in enum err order. */
 static const struct {
 	int status;
 	const char *code;

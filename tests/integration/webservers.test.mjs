@@ -65,7 +65,7 @@ function wwwCopy(dir) {
   return www;
 }
 
-// Signs up an organization and logs in (API.md "Authentication"); answers the token.
+// Signs up an organization and logs in (docs/api-guide.md, "Accounts"); answers the token.
 async function signIn(ws, tag) {
   const email = `admin-${tag}@example.com`;
   const password = 'correct horse battery staple';

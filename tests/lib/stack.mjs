@@ -105,7 +105,7 @@ export async function api(stack, method, path, { json, body, headers = {}, token
   return res;
 }
 
-// Asserts the contract's error body (API.md "Error body").
+// Asserts the error body of docs/openapi.yaml (components.schemas.Error).
 export function isErrorBody(res, status, code) {
   const b = res.body;
   return res.status === status && b !== null && typeof b.error === 'string' &&

@@ -1,4 +1,4 @@
-// api.js: the web app's one door to the public API (../shared/API.md).
+// api.js: the web app's one door to the public API (docs/openapi.yaml).
 // It attaches the bearer token, turns every error body into an ApiError,
 // sends any 401 to the sign-in page with a banner and any PLAN_LIMIT to
 // Billing with the meter named, and never retries: a request is sent once.
