@@ -138,7 +138,7 @@ for (const { kind, file } of SERVERS) {
         assert.ok(!p.HTTP_PROXY, `HTTP_PROXY reached the application: ${p.HTTP_PROXY}`);
       });
 
-      test('opens a connection a request (no FCGI_KEEP_CONN: see README.md, "Deploying")', async () => {
+      test('opens a connection a request (no FCGI_KEEP_CONN: see docs/deploying.md)', async () => {
         for (let i = 0; i < 3; i++) {
           const r = await call(ws, 'GET', '/v1/health');
           assert.equal(r.body.keepConn, false);

@@ -8,7 +8,7 @@ import { TOP, api } from './stack.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-// Where screenshots go: var/screenshots, or TOLLGATE_SCREENSHOTS (the README's
+// Where screenshots go: var/screenshots, or TOLLGATE_SCREENSHOTS (docs/webapp.md's
 // images are refreshed with TOLLGATE_SCREENSHOTS=docs/screenshots make check).
 export function screenshotPath(name) {
   const dir = resolve(TOP, process.env.TOLLGATE_SCREENSHOTS || join('var', 'screenshots'));
