@@ -5,7 +5,7 @@
 #include "tollgate.h"
 
 static const char *const plan_columns[METER__COUNT] = { "projects", "users", "apiKeys", "jobs",
-	"records" };
+	"records", "webhooks" };
 
 /* Answers the usage of the caller's organization with status. */
 static void

@@ -42,6 +42,10 @@ static const struct setting {
 	{ "TOLLGATE_NOW", K_LONG, offsetof(struct config, now), 0, 4102444800LL, 0 },
 	{ "TOLLGATE_CLOCK_OFFSET", K_LONG, offsetof(struct config, clock_offset), -315360000,
 	    315360000, 0 },
+	{ "TOLLGATE_WEBHOOK_ALLOW_HOSTS", K_STR, offsetof(struct config, webhook_allow_hosts), 0, 0,
+	    sizeof(cfg.webhook_allow_hosts) },
+	{ "TOLLGATE_WEBHOOK_BACKOFF_BASE", K_LONG, offsetof(struct config, webhook_backoff_base), 1,
+	    3600, 0 },
 };
 
 static void
@@ -60,6 +64,7 @@ config_defaults(void)
 	cfg.signup_open = 1;
 	cfg.threads = 4;
 	cfg.max_body = 8LL << 20;
+	cfg.webhook_backoff_base = 30;
 }
 
 /* Parses "8388608", "512k", "8M" or "1G" into *out. Returns -1 if malformed. */

@@ -86,15 +86,16 @@ static const char *const stmts[STMT__COUNT] = {
 	"> ?2 ORDER BY seq LIMIT ?3",
 	/* STMT_METERS: the plan, its limits (NULL: unlimited), and what is used:
 	 * live projects, users and unrevoked API keys; this month's jobs and
-	 * records. Columns in enum meter order (meters.c). */
-	"SELECT o.plan, p.name, p.projects, p.users, p.api_keys, p.jobs, p.records, "
+	 * records; live webhooks. Columns in enum meter order (meters.c). */
+	"SELECT o.plan, p.name, p.projects, p.users, p.api_keys, p.jobs, p.records, p.webhooks, "
 	"(SELECT count(*) FROM projects WHERE org_id = ?1), "
 	"(SELECT count(*) FROM users WHERE org_id = ?1), "
 	"(SELECT count(*) FROM api_keys WHERE org_id = ?1 AND revoked_at IS NULL), "
 	"coalesce((SELECT used FROM usage WHERE org_id = ?1 AND meter = 'jobs' AND period = ?2), "
 	"0), "
 	"coalesce((SELECT used FROM usage WHERE org_id = ?1 AND meter = 'records' AND period = "
-	"?2), 0) "
+	"?2), 0), "
+	"(SELECT count(*) FROM webhooks WHERE org_id = ?1) "
 	"FROM organizations o JOIN plans p ON p.id = o.plan WHERE o.id = ?1",
 	/* STMT_USAGE_ADD */
 	"INSERT INTO usage (org_id, meter, period, used) VALUES (?1, ?2, ?3, ?4) ON CONFLICT "
@@ -120,7 +121,8 @@ static const char *const stmts[STMT__COUNT] = {
 	"UPDATE api_keys SET revoked_at = ?3, rotated_to = ?4 WHERE id = ?1 AND org_id = ?2 AND "
 	"revoked_at IS NULL",
 	/* STMT_PLANS_ALL */
-	"SELECT id, name, projects, users, api_keys, jobs, records FROM plans ORDER BY position",
+	"SELECT id, name, projects, users, api_keys, jobs, records, webhooks FROM plans ORDER BY "
+	"position",
 	/* STMT_USAGE_HISTORY */
 	"SELECT period, meter, used FROM usage WHERE org_id = ?1 AND period < ?2 ORDER BY period "
 	"DESC, meter",
@@ -256,11 +258,82 @@ static const char *const stmts[STMT__COUNT] = {
 	/* STMT_JOB_CHUNK_NONNULL: per field, the records of (?2, ?3] where it is not null */
 	"SELECT f.key, count(*) FROM records r, json_each(r.data) f WHERE r.table_id = ?1 AND "
 	"r.seq > ?2 AND r.seq <= ?3 AND f.type <> 'null' GROUP BY f.key",
+	/* ---- webhooks.c, webhook_send.c ---- */
+	/* STMT_WEBHOOK_INSERT */
+	"INSERT INTO webhooks (id, org_id, url, events, secret, created_at) VALUES (?1, ?2, ?3, "
+	"?4, ?5, ?6)",
+	/* STMT_WEBHOOK_GET */
+	"SELECT seq, id, url, events, created_at FROM webhooks WHERE id = ?1 AND org_id = ?2",
+	/* STMT_WEBHOOK_LIST */
+	"SELECT seq, id, url, events, created_at FROM webhooks WHERE org_id = ?1 AND seq > ?2 "
+	"ORDER BY seq LIMIT ?3",
+	/* STMT_WEBHOOK_DELETE: its deliveries go with it (ON DELETE CASCADE) */
+	"DELETE FROM webhooks WHERE id = ?1 AND org_id = ?2",
+	/* STMT_WEBHOOK_SUBSCRIBED: how many webhooks of org ?1 take events of type ?2 */
+	"SELECT count(*) FROM webhooks w WHERE w.org_id = ?1 AND EXISTS (SELECT 1 FROM "
+	"json_each(w.events) j WHERE j.value = ?2)",
+	/* STMT_WEBHOOK_MARK: no change when the mark ?2 was taken before */
+	"INSERT INTO webhook_marks (org_id, mark, at) VALUES (?1, ?2, ?3) ON CONFLICT (org_id, "
+	"mark) DO NOTHING",
+	/* STMT_WEBHOOK_EVENT_INSERT */
+	"INSERT INTO webhook_events (id, org_id, type, body, created_at) VALUES (?1, ?2, ?3, ?4, "
+	"?5)",
+	/* STMT_WEBHOOK_FAN_OUT: a pending delivery of event ?3 (type ?2) to every webhook of
+	 * org ?1 that takes it, due now (?4), given up 24 hours (?5 seconds) later */
+	"INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, next_attempt_at, "
+	"created_at, give_up_at) SELECT 'dlv_' || lower(hex(randomblob(10))), w.id, ?3, "
+	"'pending', ?4, ?4, ?4 + ?5 FROM webhooks w WHERE w.org_id = ?1 AND EXISTS (SELECT 1 "
+	"FROM json_each(w.events) j WHERE j.value = ?2) ORDER BY w.seq",
+	/* STMT_DELIVERY_LIST: the deliveries of webhook ?1 of org ?2 */
+	"SELECT d.seq, d.id, d.event_id, e.type, d.status, d.attempts, d.last_status, "
+	"d.last_error, d.last_attempt_at, CASE WHEN d.status = 'pending' THEN d.next_attempt_at "
+	"END, d.created_at FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN "
+	"webhook_events e ON e.id = d.event_id WHERE d.webhook_id = ?1 AND w.org_id = ?2 AND "
+	"d.seq > ?3 ORDER BY d.seq LIMIT ?4",
+	/* STMT_DELIVERY_GET: delivery ?1 of webhook ?2 of org ?3, columns as STMT_DELIVERY_LIST */
+	"SELECT d.seq, d.id, d.event_id, e.type, d.status, d.attempts, d.last_status, "
+	"d.last_error, d.last_attempt_at, CASE WHEN d.status = 'pending' THEN d.next_attempt_at "
+	"END, d.created_at FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN "
+	"webhook_events e ON e.id = d.event_id WHERE d.id = ?1 AND d.webhook_id = ?2 AND "
+	"w.org_id = ?3",
+	/* STMT_DELIVERY_RETRY: due now (?4) again, for another 24 hours (?5 seconds), its lease
+	 * (if a sender holds it) void */
+	"UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?4, give_up_at = ?4 + "
+	"?5, sender = NULL, lease_until = NULL WHERE id = ?1 AND webhook_id = ?2 AND webhook_id "
+	"IN (SELECT id FROM webhooks WHERE org_id = ?3)",
+	/* STMT_DELIVERY_CLAIM: sender ?1 at time ?2 leases (for ?3 seconds) up to ?4 due
+	 * deliveries no live lease holds: one more attempt each */
+	"UPDATE webhook_deliveries SET sender = ?1, lease_until = ?2 + ?3, attempts = attempts + "
+	"1 WHERE seq IN (SELECT seq FROM webhook_deliveries WHERE status = 'pending' AND "
+	"next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until < ?2) ORDER BY "
+	"next_attempt_at, seq LIMIT ?4) RETURNING id, attempts, give_up_at",
+	/* STMT_DELIVERY_TARGET: what an attempt of delivery ?1 sends, and where */
+	"SELECT w.id, w.url, w.secret, e.id, e.type, e.body FROM webhook_deliveries d JOIN "
+	"webhooks w ON w.id = d.webhook_id JOIN webhook_events e ON e.id = d.event_id WHERE d.id "
+	"= ?1",
+	/* STMT_DELIVERY_FINISH: by the sender ?2 that holds it */
+	"UPDATE webhook_deliveries SET status = ?3, last_status = NULLIF(?4, 0), last_error = ?5, "
+	"last_attempt_at = ?6, next_attempt_at = ?7, sender = NULL, lease_until = NULL WHERE id = "
+	"?1 AND sender = ?2",
+	/* STMT_DELIVERY_RELEASE: unsent (the sender stops): its attempt not counted */
+	"UPDATE webhook_deliveries SET sender = NULL, lease_until = NULL, attempts = attempts - 1 "
+	"WHERE id = ?1 AND sender = ?2",
+	/* STMT_WEBHOOK_KEYS_EXPIRING: at time ?1, unrevoked keys expiring within 7 days (?2
+	 * seconds) of organizations with a webhook taking key.expiring, whose notice for that
+	 * time left (7d, or 1d within ?3 seconds) is not marked yet */
+	"SELECT k.id, k.org_id, k.name, k.expires_at, CASE WHEN k.expires_at - ?1 <= ?3 THEN '1d' "
+	"ELSE '7d' END FROM webhooks w JOIN api_keys k ON k.org_id = w.org_id WHERE "
+	"EXISTS (SELECT 1 FROM json_each(w.events) j WHERE j.value = 'key.expiring') AND "
+	"k.revoked_at IS NULL AND k.expires_at > ?1 AND k.expires_at <= ?1 + ?2 AND NOT EXISTS "
+	"(SELECT 1 FROM webhook_marks m WHERE m.org_id = k.org_id AND m.mark = 'key.expiring:' "
+	"|| k.id || ':' || CASE WHEN k.expires_at - ?1 <= ?3 THEN '1d' ELSE '7d' END) GROUP BY "
+	"k.id LIMIT 32",
 };
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
 extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[];
+extern const char tg_sql_013[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -274,6 +347,7 @@ static const struct migration {
 	{ "007_idempotency_expiry", tg_sql_007 },
 	{ "008_job_indexes", tg_sql_008 },
 	{ "009_idempotency_claim", tg_sql_009 },
+	{ "013_webhooks", tg_sql_013 },
 };
 
 /* The transaction statements, prepared once per connection like stmts[]:

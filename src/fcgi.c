@@ -16,6 +16,7 @@
 #include <fcgiapp.h>
 
 #include "tollgate.h"
+#include "webhooks.h"
 
 #define LISTEN_BACKLOG 512
 #define KDF_THREADS_MAX 16
@@ -324,6 +325,9 @@ fcgi_serve(int listen_fd, int nthreads, int owned)
 	sigaction(SIGUSR1, &sa, NULL);
 	if (runner_start() < 0)
 		log_msg(NULL, "serve: no job runner in this process; jobs wait for another");
+	if (webhook_sender_start() < 0)
+		log_msg(
+		    NULL, "serve: no webhook sender in this process; deliveries wait for another");
 	kdf_start(nthreads);
 
 	for (int i = 0; i < nthreads; i++) {
@@ -355,6 +359,7 @@ fcgi_serve(int listen_fd, int nthreads, int owned)
 	workers_join(workers, started);
 	kdf_stop();
 	runner_stop();
+	webhook_sender_stop();
 	close(listen_fd);
 	free(workers);
 	log_msg(NULL, "serve: stopped");

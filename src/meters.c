@@ -8,9 +8,10 @@
 #include <time.h>
 
 #include "tollgate.h"
+#include "webhooks.h"
 
 /* In enum meter order, as STMT_METERS answers them: for meter m, the
- * limit is column 2 + m and the use column 7 + m. */
+ * limit is column 2 + m and the use column 2 + METER__COUNT + m. */
 static const struct {
 	const char *name; /* in the API */
 	const char *usage; /* in the usage table, for monthly meters */
@@ -20,6 +21,7 @@ static const struct {
 	[METER_API_KEYS] = { "apiKeys", NULL },
 	[METER_JOBS] = { "jobs", "jobs" },
 	[METER_RECORDS] = { "records", "records" },
+	[METER_WEBHOOKS] = { "webhooks", NULL },
 };
 
 const char *
@@ -57,7 +59,7 @@ meter_read_all(struct db *db, const char *org_id, struct meter_state st[METER__C
 			st[m].meter = (enum meter)m;
 			st[m].limit =
 			    db_isnull(db, STMT_METERS, 2 + m) ? -1 : db_int(db, STMT_METERS, 2 + m);
-			st[m].used = db_int(db, STMT_METERS, 7 + m);
+			st[m].used = db_int(db, STMT_METERS, 2 + METER__COUNT + m);
 			st[m].resets_at = meters[m].usage != NULL ? resets : 0;
 		}
 	}
@@ -117,6 +119,9 @@ meter_add(struct db *db, const char *org_id, struct meter_state *st, int64_t n)
 
 	if (st->limit >= 0 && st->used + n > st->limit)
 		return METER_FULL;
+	/* 80 % and 100 % reached: meter.threshold, in this same transaction. */
+	if ((rc = webhook_meter_crossed(db, org_id, st, n)) != DB_OK)
+		return rc;
 	if (meters[m].usage != NULL && n > 0) {
 		meter_period(tg_now(), period, sizeof(period), NULL);
 		rc = db_run(db, STMT_USAGE_ADD, "ttti", org_id, meters[m].usage, period, n);

@@ -37,5 +37,9 @@ tg_sql_008:
 tg_sql_009:
 	.incbin "sql/009_idempotency_claim.sql"
 	.byte 0
+	.global tg_sql_013
+tg_sql_013:
+	.incbin "sql/013_webhooks.sql"
+	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

@@ -7,6 +7,7 @@
 
 #include "ratelimit.h"
 #include "tollgate.h"
+#include "webhooks.h"
 
 typedef void handler_fn(struct req *r);
 
@@ -90,6 +91,15 @@ static const struct route routes[] = {
 	{ M_PUT, "/v1/billing/plan", handle_billing_plan_set, BODY_JSON, USER(PERM_ADMIN) },
 
 	{ M_GET, "/v1/audit", handle_audit_list, BODY_NONE, USER(PERM_ADMIN) },
+
+	{ M_POST, "/v1/webhooks", handle_webhooks_create, BODY_JSON, USER(PERM_ADMIN) },
+	{ M_GET, "/v1/webhooks", handle_webhooks_list, BODY_NONE, USER(PERM_ADMIN) },
+	{ M_GET, "/v1/webhooks/{id}", handle_webhooks_get, BODY_NONE, USER(PERM_ADMIN) },
+	{ M_DELETE, "/v1/webhooks/{id}", handle_webhooks_delete, BODY_NONE, USER(PERM_ADMIN) },
+	{ M_GET, "/v1/webhooks/{id}/deliveries", handle_webhook_deliveries_list, BODY_NONE,
+	    USER(PERM_ADMIN) },
+	{ M_POST, "/v1/webhooks/{id}/deliveries/{id}/retry", handle_webhook_delivery_retry,
+	    BODY_NONE, USER(PERM_ADMIN) },
 
 	{ M_POST, "/v1/projects/{id}/spinners", handle_spinners_create, BODY_JSON,
 	    USER(PERM_WRITE) },

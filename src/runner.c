@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "tollgate.h"
+#include "webhooks.h"
 
 #define RUNNER_POLL_MS 200 /* longest wait between looks at the queue */
 #define RUNNER_GATHER_MS 2 /* before claiming what is left after a short batch, or on waking */
@@ -91,7 +92,8 @@ job_settle(struct db *db, struct job *j)
 			log_msg(NULL, "runner: finish %s: database error %d", j->id, rc);
 		else if (db_changes(db) == 0)
 			log_msg(NULL, "runner: %s was no longer ours to finish", j->id);
-		else
+		else if ((rc = webhook_job_finished(db, j->org_id, j->id, j->spinner_id, j->status,
+		              j->result, j->reason)) == DB_OK)
 			log_msg(NULL, "runner: %s %s%s%s", j->id, j->status, j->reason ? ": " : "",
 			    j->reason ? j->reason : "");
 	} else if (j->outcome == OUT_RELEASE) {

@@ -7,6 +7,7 @@
 
 #include "ratelimit.h"
 #include "tollgate.h"
+#include "webhooks.h"
 
 #define DEVICE_MAX 100
 
@@ -105,6 +106,16 @@ session_take_over_or_reply(struct req *r, const char *user_id, const char *new_s
 	rc = db_run(db, STMT_SESSION_REPLACE, "itt", now, new_sid, old);
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "session.takeover", user_id, old);
+	if (rc == DB_OK) { /* webhooks: session.replaced, with the device taking over */
+		json_object *v;
+		char device[DEVICE_MAX + 1];
+
+		device_name(r,
+		    json_object_object_get_ex(r->json, "device", &v) ? json_object_get_string(v)
+		                                                     : NULL,
+		    device, sizeof(device));
+		rc = webhook_session_replaced(db, r->who.org_id, user_id, old, new_sid, device);
+	}
 	if (rc != DB_OK) {
 		reply_db_error(r, rc, "login: replace");
 		return -1;

@@ -30,6 +30,9 @@ struct config {
 	long long now; /* test clock: fixed unix time, 0 for the real one */
 	char metrics_token[256]; /* bearer token for GET /v1/metrics; empty: off */
 	long clock_offset; /* test clock: seconds added to the real one */
+	char webhook_allow_hosts[1024]; /* hosts webhooks may reach over http:// and in private
+	                                   ranges */
+	long webhook_backoff_base; /* seconds before a webhook's first retry (tests shorten it) */
 };
 
 extern struct config cfg;
@@ -147,6 +150,23 @@ enum stmt {
 	STMT_JOB_CHUNK_END,
 	STMT_JOB_CHUNK_COUNT,
 	STMT_JOB_CHUNK_NONNULL,
+	/* webhooks.c, webhook_send.c */
+	STMT_WEBHOOK_INSERT,
+	STMT_WEBHOOK_GET,
+	STMT_WEBHOOK_LIST,
+	STMT_WEBHOOK_DELETE,
+	STMT_WEBHOOK_SUBSCRIBED,
+	STMT_WEBHOOK_MARK,
+	STMT_WEBHOOK_EVENT_INSERT,
+	STMT_WEBHOOK_FAN_OUT,
+	STMT_DELIVERY_LIST,
+	STMT_DELIVERY_GET,
+	STMT_DELIVERY_RETRY,
+	STMT_DELIVERY_CLAIM,
+	STMT_DELIVERY_TARGET,
+	STMT_DELIVERY_FINISH,
+	STMT_DELIVERY_RELEASE,
+	STMT_WEBHOOK_KEYS_EXPIRING,
 	STMT__COUNT
 };
 
@@ -484,7 +504,15 @@ int audit_log(
 
 /* ---- meters.c: plan limits, exact inside the caller's transaction ---- */
 
-enum meter { METER_PROJECTS, METER_USERS, METER_API_KEYS, METER_JOBS, METER_RECORDS, METER__COUNT };
+enum meter {
+	METER_PROJECTS,
+	METER_USERS,
+	METER_API_KEYS,
+	METER_JOBS,
+	METER_RECORDS,
+	METER_WEBHOOKS,
+	METER__COUNT
+};
 
 struct meter_state {
 	enum meter meter;
