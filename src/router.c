@@ -20,7 +20,7 @@ enum body_kind {
 
 struct route {
 	enum method method;
-	const char *pattern; /* "{id}" matches one id segment */
+	const char *pattern; /* "{id}" (or another {name}) matches one id segment */
 	handler_fn *handler;
 	enum body_kind body;
 	enum access access; /* who may call it */
@@ -98,7 +98,7 @@ static const struct route routes[] = {
 	{ M_DELETE, "/v1/webhooks/{id}", handle_webhooks_delete, BODY_NONE, USER(PERM_ADMIN) },
 	{ M_GET, "/v1/webhooks/{id}/deliveries", handle_webhook_deliveries_list, BODY_NONE,
 	    USER(PERM_ADMIN) },
-	{ M_POST, "/v1/webhooks/{id}/deliveries/{id}/retry", handle_webhook_delivery_retry,
+	{ M_POST, "/v1/webhooks/{id}/deliveries/{deliveryId}/retry", handle_webhook_delivery_retry,
 	    BODY_NONE, USER(PERM_ADMIN) },
 
 	{ M_POST, "/v1/projects/{id}/spinners", handle_spinners_create, BODY_JSON,
@@ -161,7 +161,7 @@ route_match(const char *pattern, const char *path, struct req *r)
 	int n = 0;
 
 	while (*pattern != '\0' && *path != '\0') {
-		if (strncmp(pattern, "{id}", 4) == 0) {
+		if (*pattern == '{' && strchr(pattern, '}') != NULL) { /* "{id}", "{deliveryId}" */
 			size_t len = strcspn(path, "/");
 
 			if (!id_segment(path, len) || n >= REQ_MAX_PARAMS)
@@ -171,7 +171,7 @@ route_match(const char *pattern, const char *path, struct req *r)
 				r->params[n][len] = '\0';
 			}
 			n++;
-			pattern += 4;
+			pattern = strchr(pattern, '}') + 1;
 			path += len;
 			continue;
 		}
