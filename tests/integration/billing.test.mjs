@@ -54,6 +54,7 @@ test('usage has exactly the contract shape; who may read it', async () => {
       { meter: 'apiKeys', used: 0, limit: 2, resetsAt: null },
       { meter: 'jobs', used: 0, limit: 50, resetsAt: DEC_1 },
       { meter: 'records', used: 0, limit: 10000, resetsAt: DEC_1 },
+      { meter: 'webhooks', used: 0, limit: 1, resetsAt: null },
     ],
   });
   // Each meter moves with what it counts.
@@ -68,7 +69,7 @@ test('usage has exactly the contract shape; who may read it', async () => {
   const byKey = await api(stack, 'GET', '/v1/billing/usage', { token: readKey.key });
   assert.equal(byKey.status, 200, byKey.text);
   assert.deepEqual(byKey.body.meters.map((m) => [m.meter, m.used]),
-    [['projects', 1], ['users', 2], ['apiKeys', 2], ['jobs', 1], ['records', 812]]);
+    [['projects', 1], ['users', 2], ['apiKeys', 2], ['jobs', 1], ['records', 812], ['webhooks', 0]]);
   assert.deepEqual((await api(stack, 'GET', '/v1/billing/usage', { token: admin.token })).body, byKey.body);
 
   const noScope = await api(stack, 'GET', '/v1/billing/usage', { token: triggerKey.key });
@@ -86,10 +87,10 @@ test('plans are the contract table; null is unlimited', async () => {
   assert.equal(r.status, 200);
   assert.deepEqual(r.body, {
     data: [
-      { id: 'trial', name: 'Trial', limits: { projects: 1, users: 2, apiKeys: 2, jobs: 50, records: 10000 } },
-      { id: 'starter', name: 'Starter', limits: { projects: 5, users: 10, apiKeys: 10, jobs: 1000, records: 1000000 } },
-      { id: 'pro', name: 'Pro', limits: { projects: 25, users: 50, apiKeys: 50, jobs: 20000, records: 20000000 } },
-      { id: 'enterprise', name: 'Enterprise', limits: { projects: null, users: null, apiKeys: null, jobs: null, records: null } },
+      { id: 'trial', name: 'Trial', limits: { projects: 1, users: 2, apiKeys: 2, jobs: 50, records: 10000, webhooks: 1 } },
+      { id: 'starter', name: 'Starter', limits: { projects: 5, users: 10, apiKeys: 10, jobs: 1000, records: 1000000, webhooks: 5 } },
+      { id: 'pro', name: 'Pro', limits: { projects: 25, users: 50, apiKeys: 50, jobs: 20000, records: 20000000, webhooks: 25 } },
+      { id: 'enterprise', name: 'Enterprise', limits: { projects: null, users: null, apiKeys: null, jobs: null, records: null, webhooks: null } },
     ],
   });
   const bad = await api(stack, 'PUT', '/v1/billing/plan', { token: admin.token, json: { plan: 'platinum' } });
@@ -230,7 +231,7 @@ test('the month rolls over on the 1st (UTC): jobs and records reset, history kep
     s2 = await startStack({ TOLLGATE_DB: s1.db, TOLLGATE_NOW: at('2026-12-01T00:00:30Z') });
     const u = (await api(s2, 'GET', '/v1/billing/usage', { token: admin.token })).body;
     assert.deepEqual(u.period, { start: DEC_1, end: '2027-01-01T00:00:00Z' });
-    assert.deepEqual(u.meters.slice(3), [
+    assert.deepEqual(u.meters.slice(3, 5), [
       { meter: 'jobs', used: 0, limit: 50, resetsAt: '2027-01-01T00:00:00Z' },
       { meter: 'records', used: 0, limit: 10000, resetsAt: '2027-01-01T00:00:00Z' },
     ]);

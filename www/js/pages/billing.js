@@ -10,6 +10,7 @@ export const METERS = {
   apiKeys: { label: 'API keys', short: 'API keys', unit: 'API keys', free: 'Revoke a key you no longer use' },
   jobs: { label: 'Jobs this month', short: 'Jobs / month', unit: 'jobs', free: null },
   records: { label: 'Records this month', short: 'Records / month', unit: 'records', free: null },
+  webhooks: { label: 'Webhooks', short: 'Webhooks', unit: 'webhooks', free: 'Delete a webhook you no longer use' },
 };
 const meterInfo = (m) => METERS[m] || { label: m, short: m, unit: m, free: null };
 
