@@ -328,6 +328,10 @@ static const char *const stmts[STMT__COUNT] = {
 	"(SELECT 1 FROM webhook_marks m WHERE m.org_id = k.org_id AND m.mark = 'key.expiring:' "
 	"|| k.id || ':' || CASE WHEN k.expires_at - ?1 <= ?3 THEN '1d' ELSE '7d' END) GROUP BY "
 	"k.id LIMIT 32",
+	/* STMT_DELIVERY_DUE: whether STMT_DELIVERY_CLAIM at time ?1 would find one (a read,
+	 * so an idle sender takes no write lock) */
+	"SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 AND "
+	"(lease_until IS NULL OR lease_until < ?1) LIMIT 1",
 };
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */

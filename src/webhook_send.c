@@ -291,9 +291,10 @@ out:
 static int
 deliveries_claim(struct db *db, struct delivery *b)
 {
-	int n = 0, rc;
+	int n = 0, rc = db_query(db, STMT_DELIVERY_DUE, "i", tg_now());
 
-	if (db_begin(db) != DB_OK)
+	db_end(db, STMT_DELIVERY_DUE);
+	if (rc != DB_ROW || db_begin(db) != DB_OK)
 		return 0;
 	for (rc = db_query(db, STMT_DELIVERY_CLAIM, "tiii", sender.id, tg_now(),
 	         (int64_t)SENDER_LEASE, (int64_t)SENDER_BATCH);
@@ -311,7 +312,7 @@ deliveries_claim(struct db *db, struct delivery *b)
 }
 
 /* key.expiring for keys that reached 7 days or 1 day before their expiry
- * (each notice once: webhook_marks), in one transaction. */
+ * (each notice once: webhook_marks), in one transaction when there are any. */
 static void
 keys_scan(struct db *db)
 {
@@ -322,8 +323,9 @@ keys_scan(struct db *db)
 	int64_t now = tg_now();
 	int n = 0, rc;
 
-	if (db_begin(db) != DB_OK)
-		return;
+	/* Read outside a transaction: an idle scan takes no write lock. The
+	 * marks, taken in the write transaction below, keep a notice found by
+	 * two processes at once from going out twice. */
 	for (rc = db_query(db, STMT_WEBHOOK_KEYS_EXPIRING, "iii", now, (int64_t)KEY_NOTICE_7D,
 	         (int64_t)KEY_NOTICE_1D);
 	     rc == DB_ROW && n < 32; rc = db_next(db, STMT_WEBHOOK_KEYS_EXPIRING), n++) {
@@ -338,7 +340,9 @@ keys_scan(struct db *db)
 		    db_text(db, STMT_WEBHOOK_KEYS_EXPIRING, 4));
 	}
 	db_end(db, STMT_WEBHOOK_KEYS_EXPIRING);
-	rc = rc == DB_ROW || rc == DB_DONE ? DB_OK : rc;
+	if ((rc != DB_ROW && rc != DB_DONE) || n == 0 || db_begin(db) != DB_OK)
+		return;
+	rc = DB_OK;
 	for (int i = 0; i < n && rc == DB_OK; i++) {
 		char mark[128], *data;
 		struct jw w;

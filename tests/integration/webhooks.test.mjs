@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { startStack, api, isErrorBody, sqlite, freePort } from '../lib/stack.mjs';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { startStack, api, isErrorBody, sqlite, freePort, BIN, SECRET } from '../lib/stack.mjs';
 import {
   adminSession, userWithRole, login, tableWithSchema, importCsv, setPlan, createSpinner,
   publishSpinner, trigger, waitJob, createKey, PASSWORD,
@@ -319,6 +321,34 @@ test('kill -9 with deliveries pending loses none and invents none', async () => 
   }
   assert.deepEqual(rx.got.map((g) => JSON.parse(g.body).data.replacedBy.device).sort(), ['device-0', 'device-1', 'device-2']);
   await until(async () => (await deliveries(stack, admin.token, w.id)).every((d) => d.status === 'succeeded'), 5000, 'all succeeded');
+});
+
+test('two serve processes on one database send each delivery once', async () => {
+  const second = spawn(BIN, ['serve', '--socket', join(stack.dir, 'second.sock')], {
+    env: { ...process.env, ...ENV, TOLLGATE_DB: stack.db, TOLLGATE_JWT_SECRET: SECRET },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  second.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((resolve) => second.on('close', resolve));
+  try {
+    await until(() => log.includes('webhooks: sender'), 5000, 'the second sender');
+    const rx = await openReceiver(() => ({ status: 200 }));
+    const admin = await adminSession(stack);
+    await createWebhook(stack, admin.token, rx.url(), ['session.replaced']);
+    const N = 16;
+    for (let i = 0; i < N; i++) await replaceSession(stack, admin, `d${i}`);
+    await until(() => rx.got.length >= N, 15000, `${N} deliveries`);
+    await sleep(2000);
+    const ids = rx.got.map((g) => g.headers['tollgate-event-id']);
+    assert.equal(new Set(ids).size, N);
+    assert.equal(ids.length, N, 'no delivery sent twice');
+    const bySecond = (log.match(/webhooks: dlv_\w+ attempt 1 succeeded/g) || []).length;
+    console.log(`# the second process sent ${bySecond} of ${N}`);
+  } finally {
+    second.kill('SIGTERM');
+    await exited;
+  }
 });
 
 test('job.finished and key.expiring (7 days and 1 day before), each once', async () => {
