@@ -35,6 +35,7 @@ async function until(fn, ms, what) {
 // n-th request (from 1) of an event id. Keeps every request it got.
 async function receiver(answer = () => ({ status: 200 }), port = 0) {
   const got = [];
+  const hanging = [];
   const perEvent = new Map();
   const server = createServer((req, res) => {
     const chunks = [];
@@ -47,6 +48,10 @@ async function receiver(answer = () => ({ status: 200 }), port = 0) {
       const r = { method: req.method, path: req.url, headers: req.headers, body, n };
       got.push(r);
       const a = answer(r, n);
+      if (a.hang) { // never answers: the sender gives up after its timeout
+        hanging.push(res);
+        return;
+      }
       res.writeHead(a.status, a.headers || {});
       res.end('ok');
     });
@@ -59,7 +64,11 @@ async function receiver(answer = () => ({ status: 200 }), port = 0) {
     port: server.address().port,
     got,
     url(path = '/hook') { return `http://127.0.0.1:${this.port}${path}`; },
-    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
+    close: () => new Promise((resolve) => {
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections?.();
+      server.close(() => resolve());
+    }),
   };
 }
 
@@ -290,10 +299,39 @@ test('a redirect is not followed: it counts as a failure and is retried', async 
   assert.match(d.error, /redirect/i);
   assert.ok(d.nextAttemptAt !== null);
   assert.ok(rx.got.every((g) => g.path === '/hook'), `followed to ${rx.got.map((g) => g.path)}`);
+  // Past its 24 hours (moved into the past here), the next failure is the last.
+  sqlite(stack.db, `UPDATE webhook_deliveries SET give_up_at = strftime('%s', 'now') - 1 WHERE id = '${d.id}'`);
+  const failed = await until(async () => (await deliveries(stack, admin.token, w.id)).find((x) => x.status === 'failed'), 10000, 'failed');
+  assert.equal(failed.nextAttemptAt, null);
+  assert.equal(failed.lastStatus, 302);
+  const seen = rx.got.length;
+  await sleep(2500);
+  assert.equal(rx.got.length, seen, 'a failed delivery is not retried by itself');
+  // A retry makes it pending again, for another 24 hours.
+  const again = await api(stack, 'POST', `/v1/webhooks/${w.id}/deliveries/${d.id}/retry`, { token: admin.token });
+  assert.equal(again.status, 202, again.text);
+  assert.equal(again.body.status, 'pending');
+  await until(() => rx.got.length > seen, 5000, 'the retried attempt');
   assert.equal((await api(stack, 'DELETE', `/v1/webhooks/${w.id}`, { token: admin.token })).status, 204);
   const n = rx.got.length;
   await sleep(2500);
   assert.ok(rx.got.length <= n + 1, 'a deleted webhook is not retried');
+});
+
+test('a receiver that does not answer within 5 seconds is a failure, retried', async () => {
+  const rx = await openReceiver((r, n) => (n === 1 ? { hang: true } : { status: 200 }));
+  const admin = await adminSession(stack);
+  const w = await createWebhook(stack, admin.token, rx.url(), ['session.replaced']);
+  await replaceSession(stack, admin);
+  const [d] = await until(async () => {
+    const x = await deliveries(stack, admin.token, w.id);
+    return x[0]?.status === 'succeeded' && x;
+  }, 20000, 'the delivery after a timeout');
+  assert.equal(d.attempts, 2);
+  assert.equal(rx.got.length, 2);
+  assert.equal(rx.got[0].headers['tollgate-event-id'], rx.got[1].headers['tollgate-event-id']);
+  const log = stack.log();
+  assert.match(log, new RegExp(`${d.id} attempt 1 pending: .*(timed out|Timeout)`, 'i'));
 });
 
 test('kill -9 with deliveries pending loses none and invents none', async () => {

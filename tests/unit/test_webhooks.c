@@ -115,6 +115,12 @@ test_url_form(void)
 	CHECK(ssrf_url_check("https://[::ffff:127.0.0.1]/", "127.0.0.1", err, sizeof(err)) < 0);
 	CHECK(ssrf_url_check("http://[::ffff:127.0.0.1]:9/", "127.0.0.1", err, sizeof(err)) < 0);
 	CHECK(ssrf_url_check("https://[fe80::1%25eth0]/", "", err, sizeof(err)) < 0);
+	/* Other spellings of 127.0.0.1 are the address libcurl would connect to. */
+	CHECK(ssrf_url_check("https://2130706433/", "", err, sizeof(err)) < 0);
+	CHECK(ssrf_url_check("https://0x7f.1/", "", err, sizeof(err)) < 0);
+	CHECK(ssrf_url_check("https://0177.0.0.1/", "", err, sizeof(err)) < 0);
+	CHECK(ssrf_url_check("https://127.1/", "", err, sizeof(err)) < 0);
+	CHECK(ssrf_url_check("https://[::ffff:7f00:1]/", "", err, sizeof(err)) < 0);
 	CHECK(ssrf_url_check("https://user:pw@public.example/", "", err, sizeof(err)) < 0);
 	CHECK(ssrf_url_check("ftp://public.example/", "", err, sizeof(err)) < 0);
 	CHECK(ssrf_url_check("file:///etc/passwd", "", err, sizeof(err)) < 0);
