@@ -30,7 +30,7 @@ export function routeTable() {
 }
 
 // What kind of object a route's {id} names, from the path segment before it.
-const KIND = { users: 'user', 'api-keys': 'apiKey', projects: 'project', tables: 'table', spinners: 'spinner', jobs: 'job' };
+const KIND = { users: 'user', 'api-keys': 'apiKey', projects: 'project', tables: 'table', spinners: 'spinner', jobs: 'job', webhooks: 'webhook' };
 
 // A body the route accepts in shape, so the answer is about the id.
 function bodyFor(route, victim) {
@@ -59,6 +59,13 @@ test('every {id} route: another organization gets exactly a missing id\'s answer
   const a = await tableWithSchema(stack, 'batch,seq\nseed,0\n');
   const aKey = await createKey(stack, a.admin.token, ['ingest', 'trigger', 'read']);
   const victim = { user: a.admin.user.id, apiKey: aKey.id, project: a.project.id, table: a.table.id };
+  if (kinds.has('webhook')) {
+    // localhost: never looked up outside this machine, and refused at each
+    // attempt (loopback), so nothing is sent anywhere.
+    const w = await api(stack, 'POST', '/v1/webhooks', { token: a.admin.token, json: { url: 'https://localhost:9/victim', events: ['job.finished'] } });
+    assert.equal(w.status, 201, w.text);
+    victim.webhook = w.body.id;
+  }
   if (kinds.has('spinner') || kinds.has('job')) {
     const s = await api(stack, 'POST', `/v1/projects/${victim.project}/spinners`, { token: a.admin.token, json: { name: 'victim', tableId: victim.table } });
     assert.equal(s.status, 201, s.text);
@@ -67,6 +74,14 @@ test('every {id} route: another organization gets exactly a missing id\'s answer
     const j = await api(stack, 'POST', `/v1/spinners/${victim.spinner}/trigger`, { token: a.admin.token });
     assert.equal(j.status, 201, j.text);
     victim.job = j.body.job.id;
+  }
+  if (victim.webhook) { // the job's end makes the webhook's first delivery
+    for (let i = 0; i < 100 && !victim.delivery; i++) {
+      const d = await api(stack, 'GET', `/v1/webhooks/${victim.webhook}/deliveries`, { token: a.admin.token });
+      victim.delivery = d.body.data[0]?.id;
+      if (!victim.delivery) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(victim.delivery, 'the victim webhook has a delivery');
   }
   // The intruder: an admin of another organization and its widest key.
   const b = await adminSession(stack);
@@ -81,7 +96,8 @@ test('every {id} route: another organization gets exactly a missing id\'s answer
     for (const [who, auth] of Object.entries(intruders)) {
       const send = (id) => {
         const opts = bodyFor(route, victim);
-        return api(stack, route.method, route.pattern.replace('{id}', id), { ...auth, ...opts, headers: { ...auth.headers, ...opts.headers } });
+        const path = route.pattern.replace('{id}', id).replace('{deliveryId}', victim.delivery);
+        return api(stack, route.method, path, { ...auth, ...opts, headers: { ...auth.headers, ...opts.headers } });
       };
       const foreign = await send(victim[kind]);
       const missing = await send(`${victim[kind].slice(0, 4)}zzzzzzzzzzzzzzzzzzzz`);
@@ -118,6 +134,10 @@ test('every {id} route: another organization gets exactly a missing id\'s answer
   assert.equal(t.body.name, a.table.name);
   const recs = await api(stack, 'GET', `/v1/tables/${victim.table}/records`, own);
   assert.deepEqual(recs.body.data, [{ batch: 'seed', seq: 0 }]);
+  if (victim.webhook) {
+    const d = await api(stack, 'GET', `/v1/webhooks/${victim.webhook}/deliveries`, own);
+    assert.deepEqual(d.body.data.map((x) => x.id), [victim.delivery], 'the victim webhook and its delivery are still there');
+  }
   const users = await api(stack, 'GET', '/v1/users', own);
   assert.deepEqual(users.body.data.map((u) => u.role), ['admin']);
   if (victim.spinner) {
