@@ -6,6 +6,7 @@ import { h } from './ui.js';
 import { signIn, signUp, signOut } from './pages/auth.js';
 import { billing } from './pages/billing.js';
 import { apiKeys } from './pages/keys.js';
+import { webhooks } from './pages/webhooks.js';
 import { projects, project, table, spinner } from './pages/projects.js';
 
 // path pattern, page, who may see it ('public', 'any' signed in, 'admin').
@@ -18,6 +19,7 @@ const ROUTES = [
   ['/tables/:id', table, 'any'],
   ['/spinners/:id', spinner, 'any'],
   ['/keys', apiKeys, 'admin'],
+  ['/webhooks', webhooks, 'admin'],
   ['/billing', billing, 'any'], // non-admins see the meter that stopped them
 ];
 
@@ -156,6 +158,7 @@ function renderNav(me, path) {
       h('br'), h('span', { class: 'muted' }, `Role: ${me.user.role}`)),
     h('ul', { role: 'list' },
       admin ? h('li', {}, h('a', { href: '#/billing', class: 'menu-item' }, 'Billing')) : null,
+      admin ? h('li', {}, h('a', { href: '#/webhooks', class: 'menu-item' }, 'Webhooks')) : null,
       h('li', {}, h('a', { href: '#/signout', class: 'menu-item' }, 'Sign out'))));
 
   nav.replaceChildren(

@@ -81,6 +81,17 @@ function planLimits(p) {
   });
 }
 
+// Which usage alerts are on: the webhooks taking meter.threshold.
+function alertsLine(hooks) {
+  if (!hooks) return null;
+  const on = items(hooks).filter((w) => (w.events || []).includes('meter.threshold'));
+  const link = h('a', { href: '#/webhooks' }, 'Webhooks');
+  return h('p', { class: 'alerts', 'data-alerts': on.length ? 'on' : 'off' },
+    on.length
+      ? ['Usage alerts at 80 % and 100 % of each limit go to ', on.map((w, i) => [i ? ', ' : '', h('code', {}, w.url)]), ' (', link, ').']
+      : ['Usage alerts are off: add a webhook for meter.threshold in ', link, ' to hear before a limit is reached.']);
+}
+
 export async function billing(ctx) {
   const stored = takePlanLimit();
   const meterName = ctx.query.get('meter') || (stored && stored.meter) || null;
@@ -102,9 +113,10 @@ export async function billing(ctx) {
     return;
   }
 
-  const [usage, plans] = await Promise.all([
+  const [usage, plans, hooks] = await Promise.all([
     get('/v1/billing/usage'),
     get('/v1/billing/plans').catch((err) => { if (err.handled) throw err; return null; }),
+    get('/v1/webhooks?limit=500').catch((err) => { if (err.handled) throw err; return null; }),
   ]);
   if (!ctx.alive()) return;
 
@@ -158,7 +170,8 @@ export async function billing(ctx) {
       h('div', { class: 'section-head' },
         h('h2', { id: 'usage-h' }, 'Usage'),
         period.start ? h('p', { class: 'muted' }, `This period: ${day(period.start)} – ${day(period.end)}`) : null),
-      meterList),
+      meterList,
+      alertsLine(hooks)),
     planSection,
   ]);
   if (stored) requestAnimationFrame(() => slot.append(limitBanner(stored)));
