@@ -108,15 +108,44 @@ delivery_release(struct db *db, const struct delivery *d)
 		    NULL, "webhooks: cannot give %s back; it is sent when its lease ends", d->id);
 }
 
+/* Whether a and b are the same address and port. */
+static int
+same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	struct sockaddr_in a4, b4;
+	struct sockaddr_in6 a6, b6;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		memcpy(&a4, a, sizeof(a4));
+		memcpy(&b4, b, sizeof(b4));
+		return a4.sin_port == b4.sin_port && a4.sin_addr.s_addr == b4.sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		memcpy(&a6, a, sizeof(a6));
+		memcpy(&b6, b, sizeof(b6));
+		return a6.sin6_port == b6.sin6_port &&
+		    memcmp(&a6.sin6_addr, &b6.sin6_addr, sizeof(a6.sin6_addr)) == 0;
+	}
+	return 0;
+}
+
 /* libcurl's socket opener: only to the address that was checked. */
 static curl_socket_t
 open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	const struct ssrf_target *t = arg;
+	struct sockaddr_storage to;
 
-	if (purpose != CURLSOCKTYPE_IPCXN || a->addrlen != t->salen ||
-	    memcmp(&a->addr, &t->sa, t->salen) != 0)
+	if (purpose != CURLSOCKTYPE_IPCXN || a->addrlen > sizeof(to))
 		return CURL_SOCKET_BAD;
+	memset(&to, 0, sizeof(to));
+	memcpy(&to, &a->addr, a->addrlen);
+	if (!same_endpoint(&to, &t->sa)) {
+		log_msg(NULL, "webhooks: libcurl asked for another address than the one checked");
+		return CURL_SOCKET_BAD;
+	}
 	return socket(a->family, a->socktype, a->protocol);
 }
 
