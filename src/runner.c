@@ -93,7 +93,10 @@ job_settle(struct db *db, struct job *j)
 		else if (db_changes(db) == 0)
 			log_msg(NULL, "runner: %s was no longer ours to finish", j->id);
 		else if ((rc = webhook_job_finished(db, j->org_id, j->id, j->spinner_id, j->status,
-		              j->result, j->reason)) == DB_OK)
+		              j->result, j->reason)) != DB_OK)
+			log_msg(NULL, "runner: %s: its job.finished event: database error %d",
+			    j->id, rc);
+		else
 			log_msg(NULL, "runner: %s %s%s%s", j->id, j->status, j->reason ? ": " : "",
 			    j->reason ? j->reason : "");
 	} else if (j->outcome == OUT_RELEASE) {
