@@ -62,7 +62,7 @@ device_create(struct db *db, const char *user_id, const char *name, int64_t now,
 	token[DEVICE_TOKEN_LEN] = '\0';
 	explicit_bzero(raw, sizeof(raw));
 	tg_sha256_hex(token, hash);
-	rc = db_run(db, STMT_DEVICE_INSERT, "ttttti", id, user_id, hash, name, now);
+	rc = db_run(db, STMT_DEVICE_INSERT, "tttti", id, user_id, hash, name, now);
 	if (rc == DB_OK)
 		rc = db_run(db, STMT_DEVICE_PRUNE, "ti", user_id, (int64_t)DEVICES_MAX);
 	return rc;

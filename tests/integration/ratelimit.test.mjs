@@ -169,7 +169,7 @@ test('login budgets: per IP, and failed attempts per account', async () => {
     // Two failures: even the right password is refused for now.
     const right = await api(stack, 'POST', '/v1/auth/login', { json: { email: s.email, password: PASSWORD } });
     assert.ok(isErrorBody(right, 429, 'RATE_LIMITED'), right.text);
-    assert.match(right.headers.get('ratelimit-policy'), /"login-acct";q=2;w=900/);
+    assert.match(right.headers.get('ratelimit-policy'), /"login-acct";q=2;w=3600/);
     // The per-IP login budget (4 a minute) is spent now, for any account.
     const other = await api(stack, 'POST', '/v1/auth/login', { json: { email: 'x@example.test', password: 'whatever12' } });
     assert.ok(isErrorBody(other, 429, 'RATE_LIMITED'), other.text);
