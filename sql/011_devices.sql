@@ -28,3 +28,5 @@ CREATE TABLE login_budgets (
 	reset_at INTEGER NOT NULL,
 	failures INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+
+CREATE INDEX login_budgets_user ON login_budgets(user_id);

@@ -96,6 +96,8 @@ static const char *const stmts[STMT__COUNT] = {
 	"WHERE reset_at <= ?3 OR failures < ?5",
 	/* STMT_LOGIN_BUDGET_GET */
 	"SELECT failures, reset_at FROM login_budgets WHERE subject = ?1",
+	/* STMT_LOGIN_BUDGET_PRUNE: user ?1's windows that ended before ?2 (devices gone) */
+	"DELETE FROM login_budgets WHERE user_id = ?1 AND reset_at <= ?2",
 	/* STMT_LOGIN_BUDGET_GIVE: back to the window ending at ?2, the one it was taken from */
 	"UPDATE login_budgets SET failures = failures - 1 WHERE subject = ?1 AND reset_at = ?2 AND "
 	"failures > 0",

@@ -65,6 +65,8 @@ device_create(struct db *db, const char *user_id, const char *name, int64_t now,
 	rc = db_run(db, STMT_DEVICE_INSERT, "tttti", id, user_id, hash, name, now);
 	if (rc == DB_OK)
 		rc = db_run(db, STMT_DEVICE_PRUNE, "ti", user_id, (int64_t)DEVICES_MAX);
+	if (rc == DB_OK)
+		rc = db_run(db, STMT_LOGIN_BUDGET_PRUNE, "ti", user_id, now);
 	return rc;
 }
 

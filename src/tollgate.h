@@ -100,6 +100,7 @@ enum stmt {
 	STMT_DEVICE_PRUNE,
 	STMT_LOGIN_BUDGET_TAKE,
 	STMT_LOGIN_BUDGET_GET,
+	STMT_LOGIN_BUDGET_PRUNE,
 	STMT_LOGIN_BUDGET_GIVE,
 	STMT_JWT_KEYS_ALL,
 	STMT_JWT_KEY_INSERT,
@@ -570,7 +571,8 @@ void password_set_and_reply(struct req *r, const char *user_id, const char *pw, 
 int device_find(struct db *db, const char *user_id, const char *token, char id[40]);
 /* Inside a write transaction: a new device of user_id named name, its id in
  * id and its credential (shown once) in token; the account keeps its
- * DEVICES_MAX most recently used. Returns DB_OK or the store's error. */
+ * DEVICES_MAX most recently used, and its sign-in budgets whose windows
+ * ended go. Returns DB_OK or the store's error. */
 int device_create(struct db *db, const char *user_id, const char *name, int64_t now, char id[40],
     char token[DEVICE_TOKEN_LEN + 1]);
 /* The device was used to sign in at now. Returns DB_OK or an error. */
