@@ -1,7 +1,8 @@
 /* ratelimit.c: the host-wide rate limiter: fixed-window counters in a file
  * every process serving the database maps, guarded by striped robust
- * process-shared mutexes; the policy that gives a request its buckets; and
- * the client address behind trusted proxies.
+ * process-shared mutexes; the policy that gives a request its buckets; the
+ * failed sign-in budgets (in the database: a flood of names cannot evict
+ * them); and the client address behind trusted proxies.
  *
  * The algorithm is a fixed window per bucket: a bucket's window opens at its
  * first request after the last one closed and lasts `window` seconds; at most

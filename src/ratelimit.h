@@ -1,6 +1,7 @@
 /* ratelimit.h: the host-wide rate limiter: fixed-window counters in a file
  * that every worker thread and every `tollgate serve` process on the host
- * maps, and the policy that picks a request's bucket. */
+ * maps, the policy that picks a request's bucket, and the failed sign-in
+ * budgets of accounts and devices, kept in the database. */
 #ifndef RATELIMIT_H
 #define RATELIMIT_H
 
