@@ -4,16 +4,12 @@
  * base62: a mistyped key is refused before any database look-up, and secret
  * scanners can recognise a leaked one. Only its SHA-256 is stored; the
  * whole key is shown once, when it is made. */
-/* SHA256_Init & co.: see sha256_hex. */
-#define OPENSSL_SUPPRESS_DEPRECATED
-
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "tollgate.h"
 
@@ -76,24 +72,6 @@ random_base62(char *out, size_t n)
 	return 0;
 }
 
-static void
-sha256_hex(const char *s, char out[65])
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256_CTX c;
-
-	/* Not SHA256(): in OpenSSL 3 that fetches the algorithm from its
-	 * provider on every call, a third of a key check's time. */
-	SHA256_Init(&c);
-	SHA256_Update(&c, s, strlen(s));
-	SHA256_Final(md, &c);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 /* A new key in key (KEY_LEN + 1 bytes) with its public id and hash. */
 static int
 key_new(char *key, char pub[KEY_PUBLIC_LEN + 1], char hash[65])
@@ -108,7 +86,7 @@ key_new(char *key, char pub[KEY_PUBLIC_LEN + 1], char hash[65])
 	key[KEY_LEN] = '\0';
 	memcpy(pub, key + 3, KEY_PUBLIC_LEN);
 	pub[KEY_PUBLIC_LEN] = '\0';
-	sha256_hex(key, hash);
+	tg_sha256_hex(key, hash);
 	return 0;
 }
 
@@ -144,7 +122,7 @@ apikey_verify_or_reply(struct req *r, const char *key)
 	}
 	memcpy(pub, key + 3, KEY_PUBLIC_LEN);
 	pub[KEY_PUBLIC_LEN] = '\0';
-	sha256_hex(key, hash);
+	tg_sha256_hex(key, hash);
 	rc = db_query(db, STMT_APIKEY_BY_PUBLIC, "t", pub);
 	if (rc != DB_ROW) {
 		db_end(db, STMT_APIKEY_BY_PUBLIC);

@@ -46,7 +46,7 @@ static const char *const stmts[STMT__COUNT] = {
 	"SELECT count(*) FROM users WHERE org_id = ?1 AND role = 'admin'",
 	/* STMT_SESSION_INSERT */
 	"INSERT INTO sessions (id, user_id, org_id, device, ip, created_at, last_seen_at, "
-	"expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	"expires_at, device_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	/* STMT_SESSION_AUTH */
 	"SELECT s.user_id, s.org_id, s.last_seen_at, s.expires_at, s.ended_at, s.end_reason, "
 	"u.role, n.device FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN sessions n ON "
@@ -58,8 +58,8 @@ static const char *const stmts[STMT__COUNT] = {
 	"s.created_at, s.last_seen_at, s.expires_at, o.name, o.plan FROM sessions s "
 	"JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id WHERE s.id = ?1",
 	/* STMT_SESSION_LIVE_OF_USER */
-	"SELECT id, device, created_at, last_seen_at, expires_at FROM sessions WHERE user_id = ?1 "
-	"AND ended_at IS NULL",
+	"SELECT id, device, created_at, last_seen_at, expires_at, device_id FROM sessions WHERE "
+	"user_id = ?1 AND ended_at IS NULL",
 	/* STMT_SESSION_TOUCH */
 	"UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1 AND ended_at IS NULL AND last_seen_at "
 	"< ?2",
@@ -71,6 +71,36 @@ static const char *const stmts[STMT__COUNT] = {
 	/* STMT_SESSION_REVOKE_USER */
 	"UPDATE sessions SET ended_at = ?2, end_reason = 'revoked' WHERE user_id = ?1 AND ended_at "
 	"IS NULL",
+	/* STMT_DEVICE_INSERT */
+	"INSERT INTO devices (id, user_id, secret_hash, name, created_at, last_used_at) VALUES "
+	"(?1, ?2, ?3, ?4, ?5, ?5)",
+	/* STMT_DEVICE_BY_HASH */
+	"SELECT id FROM devices WHERE secret_hash = ?1 AND user_id = ?2",
+	/* STMT_DEVICE_TOUCH */
+	"UPDATE devices SET last_used_at = ?2 WHERE id = ?1",
+	/* STMT_DEVICE_LIST */
+	"SELECT seq, id, name, created_at, last_used_at FROM devices WHERE user_id = ?1 AND seq > "
+	"?2 ORDER BY seq LIMIT ?3",
+	/* STMT_DEVICE_DELETE */
+	"DELETE FROM devices WHERE id = ?1 AND user_id = ?2",
+	/* STMT_DEVICE_DELETE_USER */
+	"DELETE FROM devices WHERE user_id = ?1",
+	/* STMT_DEVICE_PRUNE: all but the ?2 most recently used devices of ?1 */
+	"DELETE FROM devices WHERE user_id = ?1 AND seq NOT IN (SELECT seq FROM devices WHERE "
+	"user_id = ?1 ORDER BY last_used_at DESC, seq DESC LIMIT ?2)",
+	/* STMT_LOGIN_BUDGET_TAKE: one failure of ?1 (of user ?2) at ?3, in a window of ?4
+	 * seconds, if fewer than ?5 are taken: no change when the budget is spent */
+	"INSERT INTO login_budgets (subject, user_id, reset_at, failures) VALUES (?1, ?2, ?3 + ?4, "
+	"1) ON CONFLICT (subject) DO UPDATE SET failures = CASE WHEN reset_at <= ?3 THEN 1 ELSE "
+	"failures + 1 END, reset_at = CASE WHEN reset_at <= ?3 THEN ?3 + ?4 ELSE reset_at END "
+	"WHERE reset_at <= ?3 OR failures < ?5",
+	/* STMT_LOGIN_BUDGET_GET */
+	"SELECT failures, reset_at FROM login_budgets WHERE subject = ?1",
+	/* STMT_LOGIN_BUDGET_PRUNE: user ?1's windows that ended before ?2 (devices gone) */
+	"DELETE FROM login_budgets WHERE user_id = ?1 AND reset_at <= ?2",
+	/* STMT_LOGIN_BUDGET_GIVE: back to the window ending at ?2, the one it was taken from */
+	"UPDATE login_budgets SET failures = failures - 1 WHERE subject = ?1 AND reset_at = ?2 AND "
+	"failures > 0",
 	/* STMT_JWT_KEYS_ALL */
 	"SELECT kid, secret FROM jwt_keys ORDER BY created_at DESC, rowid DESC",
 	/* STMT_JWT_KEY_INSERT */
@@ -260,7 +290,7 @@ static const char *const stmts[STMT__COUNT] = {
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
-extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[];
+extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[], tg_sql_011[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -274,6 +304,7 @@ static const struct migration {
 	{ "007_idempotency_expiry", tg_sql_007 },
 	{ "008_job_indexes", tg_sql_008 },
 	{ "009_idempotency_claim", tg_sql_009 },
+	{ "011_devices", tg_sql_011 },
 };
 
 /* The transaction statements, prepared once per connection like stmts[]:

@@ -37,5 +37,9 @@ tg_sql_008:
 tg_sql_009:
 	.incbin "sql/009_idempotency_claim.sql"
 	.byte 0
+	.global tg_sql_011
+tg_sql_011:
+	.incbin "sql/011_devices.sql"
+	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

@@ -64,7 +64,8 @@ void
 handle_signup(struct req *r)
 {
 	const char *org, *email, *password, *name;
-	char org_id[40], user_id[40];
+	char org_id[40], user_id[40], device_id[40], device_token[DEVICE_TOKEN_LEN + 1];
+	char device[101];
 	json_object *o, *org_o;
 	int rc, conflict;
 
@@ -87,12 +88,28 @@ handle_signup(struct req *r)
 		reply_db_error(r, rc, "signup");
 		return;
 	}
+	/* The device that made the account gets a device credential, as a
+	 * login's; without one (the store failed) it signs in as a new device. */
+	device_name_of(r, NULL, device, sizeof(device));
+	rc = db_begin(r->db);
+	if (rc == DB_OK)
+		rc = device_create(r->db, user_id, device, tg_now(), device_id, device_token);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		db_rollback(r->db);
+		log_msg(r->request_id, "signup: the device credential could not be stored");
+		device_token[0] = '\0';
+	}
 	o = json_object_new_object();
 	org_o = json_object_new_object();
 	json_object_object_add(org_o, "id", json_object_new_string(org_id));
 	json_object_object_add(org_o, "name", json_object_new_string(org));
 	json_object_object_add(org_o, "plan", json_object_new_string("trial"));
 	json_object_object_add(o, "organization", org_o);
+	if (device_token[0] != '\0')
+		json_object_object_add(o, "deviceToken", json_object_new_string(device_token));
+	explicit_bzero(device_token, sizeof(device_token));
 	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
 	json_object_object_add(o, "user", rc == DB_ROW ? user_json(r->db, STMT_USER_GET) : NULL);
 	db_end(r->db, STMT_USER_GET);

@@ -1,7 +1,8 @@
 /* ratelimit.c: the host-wide rate limiter: fixed-window counters in a file
  * every process serving the database maps, guarded by striped robust
- * process-shared mutexes; the policy that gives a request its buckets; and
- * the client address behind trusted proxies.
+ * process-shared mutexes; the policy that gives a request its buckets; the
+ * failed sign-in budgets (in the database: a flood of names cannot evict
+ * them); and the client address behind trusted proxies.
  *
  * The algorithm is a fixed window per bucket: a bucket's window opens at its
  * first request after the last one closed and lasts `window` seconds; at most
@@ -19,7 +20,10 @@
  * stripe and home slot come from the hash, its slot is found by linear
  * probing within the stripe, and the whole hash is stored, so only a 64-bit
  * collision can merge two buckets. Slots are never emptied; an expired slot
- * is reused by a new bucket. */
+ * is reused by a new bucket. When every slot of a stripe holds a live
+ * bucket, a new one takes the slot of the live bucket with the fewest takes
+ * (the one a flood of new names made, not a busy client's): a flood can
+ * make a one-request bucket start over, never refuse a new client. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -41,7 +45,7 @@
 #include "ratelimit.h"
 
 #define RL_MAGIC "TGRLIMIT" /* 8 bytes, no NUL */
-#define RL_VERSION 1
+#define RL_VERSION 2
 #define RL_STRIPES 1024 /* a power of two */
 #define RL_SLOTS 64 /* a power of two */
 #define RL_HEADER_SIZE 4096
@@ -71,7 +75,7 @@ struct rl_header {
 	uint64_t file_size;
 	uint64_t sipkey[2]; /* random: names cannot be chosen to collide */
 	char boot_id[40];
-	uint64_t full_refusals; /* new buckets refused for want of room (atomic) */
+	uint64_t evictions; /* live buckets that gave way to a new one (atomic) */
 	uint64_t owner_dead; /* stripes recovered from a dead holder (atomic) */
 };
 
@@ -204,11 +208,11 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
     int64_t give_reset, struct rl_result *out)
 {
 	struct rl_stripe *st;
-	struct rl_slot *s = NULL, *spare = NULL;
-	int64_t count, reset, soonest = INT64_MAX;
+	struct rl_slot *s = NULL, *spare = NULL, *victim = NULL;
+	int64_t count, reset;
 	uint64_t key;
 	unsigned home;
-	int full = 0, allowed;
+	int evict = 0, allowed;
 
 	if (rl.hdr == NULL || limit < 1 || window < 1 || name == NULL)
 		return -1;
@@ -231,8 +235,9 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 				spare = c;
 			if (c->key == 0)
 				break;
-		} else if (c->reset < soonest)
-			soonest = c->reset;
+		} else if (victim == NULL || c->count < victim->count ||
+		    (c->count == victim->count && c->reset < victim->reset))
+			victim = c;
 	}
 	if (s != NULL && s->reset > now) {
 		count = s->count;
@@ -245,15 +250,18 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 		if (s != NULL && s->reset > now && s->reset == give_reset && count > 0)
 			__atomic_store_n(&s->count, --count, __ATOMIC_RELEASE);
 		allowed = 1;
-	} else if (s == NULL && spare == NULL) {
-		/* Every slot of the stripe holds a live bucket: refuse the new
-		 * one until the first of them expires (never fail open). */
-		full = 1;
-		allowed = 0;
-		reset = soonest;
 	} else
 		allowed = count < limit;
 	if (allowed && op == RL_TAKE) {
+		if (s == NULL && spare == NULL) {
+			/* Every slot of the stripe holds a live bucket: the one with
+			 * the fewest takes (then the soonest reset) gives way. It is
+			 * expired first, so a holder dying before the new bucket is
+			 * whole leaves an expired slot. */
+			spare = victim;
+			evict = 1;
+			__atomic_store_n(&spare->reset, now, __ATOMIC_RELEASE);
+		}
 		if (s == NULL) {
 			s = spare;
 			__atomic_store_n(&s->key, key, __ATOMIC_RELEASE);
@@ -265,23 +273,24 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 	}
 	pthread_mutex_unlock(&st->mu);
 
-	if (full) {
+	if (evict) {
 		static int64_t logged;
 
-		__atomic_fetch_add(&rl.hdr->full_refusals, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&rl.hdr->evictions, 1, __ATOMIC_RELAXED);
 		if (__atomic_exchange_n(&logged, now, __ATOMIC_RELAXED) != now)
-			log_msg(NULL, "ratelimit: stripe %u is full: a new bucket is refused",
+			log_msg(NULL,
+			    "ratelimit: stripe %u is full: its bucket with the fewest takes gave "
+			    "way",
 			    (unsigned)(key & (RL_STRIPES - 1)));
 	}
 	memset(out, 0, sizeof(*out));
 	out->allowed = allowed;
 	out->limit = limit;
 	out->window = window;
-	out->remaining = full || count >= limit ? 0 : (long)(limit - count);
+	out->remaining = count >= limit ? 0 : (long)(limit - count);
 	out->reset = reset;
 	out->reset_in = (long)(reset - now);
 	out->retry_after = allowed ? 0 : out->reset_in;
-	out->full = full;
 	policy_copy(name, out->policy, sizeof(out->policy));
 	return 0;
 }
@@ -562,8 +571,13 @@ table_create(const char *path, int replace, const char *boot, char *err, size_t 
 		snprintf(err, errlen, "ratelimit: %s: path too long", path);
 		goto out;
 	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) { /* mode 0600 */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "ratelimit: cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	/* 0600 whatever the umask: mkostemp's 0600 is only what it may clear. */
+	if (fchmod(fd, 0600) < 0) {
+		snprintf(err, errlen, "ratelimit: cannot chmod %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (ftruncate(fd, (off_t)RL_FILE_SIZE) < 0 ||
@@ -662,7 +676,14 @@ ratelimit_open(const char *db_path, char *err, size_t errlen)
 		}
 		if (stat(path, &named) == 0 && named.st_ino == st.st_ino &&
 		    named.st_dev == st.st_dev) {
-			if (st.st_size == (off_t)RL_FILE_SIZE &&
+			/* A table others may write (its counters, its mutexes) is
+			 * not trusted: it is replaced by a fresh one of mode 0600. */
+			if ((st.st_mode & 077) != 0)
+				log_msg(NULL,
+				    "ratelimit: %s has mode %04o: replaced by a new table", path,
+				    (unsigned)(st.st_mode & 0777));
+			if (S_ISREG(st.st_mode) && (st.st_mode & 077) == 0 &&
+			    st.st_size == (off_t)RL_FILE_SIZE &&
 			    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
 			    header_current(&h, boot)) {
 				map = mmap(
@@ -853,48 +874,65 @@ out:
 	return rc;
 }
 
-/* "login-acct:" and email in lower case, so case does not buy attempts. */
-static void
-account_bucket(const char *email, char *out, size_t outlen)
-{
-	size_t o = (size_t)snprintf(out, outlen, "login-acct:");
-
-	for (; email != NULL && *email != '\0' && o + 1 < outlen; email++)
-		out[o++] = (char)tolower((unsigned char)*email);
-	out[o] = '\0';
-}
+/* The subject of the budget that cannot run out, for attempts at no account. */
+#define SIGNIN_NOBODY "-"
 
 int
-ratelimit_login_account_or_reply(struct req *r, const char *email)
+ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *user_id, int device)
 {
 	struct rl_result res;
-	char name[320];
+	int64_t now = tg_now(), reset = now;
+	long limit = device ? cfg.rate_login_device : cfg.rate_login_account;
+	long window = device ? RATELIMIT_LOGIN_DEVICE_WINDOW : RATELIMIT_LOGIN_ACCOUNT_WINDOW;
+	int rc, taken;
 
 	/* Taken now, not after a wrong password: logins hashed at the same
 	 * time could otherwise all pass a look and go over the budget
-	 * together (found in review). */
-	account_bucket(email, name, sizeof(name));
-	if (ratelimit_take(
-	        name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(), &res) < 0) {
-		reply_unavailable(r);
-		return -1;
+	 * together. */
+	if ((rc = db_begin(r->db)) != DB_OK)
+		goto fail;
+	rc = db_run(r->db, STMT_LOGIN_BUDGET_TAKE, "ttiii", subject ? subject : SIGNIN_NOBODY,
+	    subject ? user_id : NULL, now, (int64_t)window, subject ? (int64_t)limit : INT64_MAX);
+	taken = rc == DB_OK && db_changes(r->db) > 0;
+	if (rc == DB_OK) {
+		rc = db_query(r->db, STMT_LOGIN_BUDGET_GET, "t", subject ? subject : SIGNIN_NOBODY);
+		if (rc == DB_ROW) {
+			reset = db_int(r->db, STMT_LOGIN_BUDGET_GET, 1);
+			rc = DB_OK;
+		}
+		db_end(r->db, STMT_LOGIN_BUDGET_GET);
 	}
-	if (res.allowed) {
-		r->login_window = res.reset;
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		db_rollback(r->db);
+		goto fail;
+	}
+	r->login_window = reset;
+	if (taken || subject == NULL)
 		return 0;
-	}
+	memset(&res, 0, sizeof(res));
+	res.limit = limit;
+	res.window = window;
+	res.reset = reset;
+	res.reset_in = reset > now ? (long)(reset - now) : 1;
+	res.retry_after = res.reset_in;
+	policy_copy(device ? "login-device" : "login-acct", res.policy, sizeof(res.policy));
 	ratelimit_headers(r, &res);
+	return -1;
+fail:
+	reply_db_error(r, rc, "ratelimit: sign-in budget");
 	return -1;
 }
 
 void
-ratelimit_login_refund(const struct req *r, const char *email)
+ratelimit_signin_refund(const struct req *r, const char *subject)
 {
-	struct rl_result res;
-	char name[320];
+	int rc;
 
-	account_bucket(email, name, sizeof(name));
-	if (bucket_use(name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(),
-	        RL_GIVE, r->login_window, &res) < 0)
-		log_msg(NULL, "ratelimit: a login's attempt could not be given back");
+	if (subject == NULL)
+		return;
+	rc = db_run(r->db, STMT_LOGIN_BUDGET_GIVE, "ti", subject, r->login_window);
+	if (rc != DB_OK)
+		log_msg(r->request_id, "ratelimit: a sign-in's failure could not be given back");
 }

@@ -48,6 +48,8 @@ static const struct route routes[] = {
 	{ M_POST, "/v1/auth/logout", handle_logout, BODY_NONE, USER(PERM_NONE) },
 	{ M_GET, "/v1/auth/session", handle_session_get, BODY_NONE, USER(PERM_NONE) },
 	{ M_POST, "/v1/auth/password", handle_password_change, BODY_JSON, USER_KDF(PERM_NONE) },
+	{ M_GET, "/v1/auth/devices", handle_devices_list, BODY_NONE, USER(PERM_NONE) },
+	{ M_DELETE, "/v1/auth/devices/{id}", handle_devices_delete, BODY_NONE, USER(PERM_NONE) },
 
 	{ M_GET, "/v1/users", handle_users_list, BODY_NONE, USER(PERM_ADMIN) },
 	{ M_POST, "/v1/users", handle_users_create, BODY_JSON, USER_KDF(PERM_ADMIN) },

@@ -1,7 +1,9 @@
 /* sessions.c: sign-in and the single active session. An account has at
  * most one live session: a second login gets 409 SESSION_ACTIVE, or with
  * "force" ends the first as replaced, whose token then gets
- * SESSION_REPLACED with when and from which device. */
+ * SESSION_REPLACED with when and from which device. A login that carries
+ * the credential of the device the live session was signed in from
+ * (devices.c) takes it over without "force". */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,9 +12,8 @@
 
 #define DEVICE_MAX 100
 
-/* The device a session is named after: the body's, else the User-Agent. */
-static void
-device_name(const struct req *r, const char *given, char *out, size_t outlen)
+void
+device_name_of(const struct req *r, const char *given, char *out, size_t outlen)
 {
 	const char *src = given != NULL && *given != '\0'     ? given
 	    : r->user_agent != NULL && *r->user_agent != '\0' ? r->user_agent
@@ -56,11 +57,13 @@ session_json(
 }
 
 /* Inside the login transaction: ends the account's live session if it has
- * timed out or force is set; otherwise answers 409 SESSION_ACTIVE. Returns
- * 1 if a session was taken over, 0 if there was none to take, -1 after
- * answering. */
+ * timed out, force is set or it was signed in from device_id (the device
+ * this login proved it is; NULL: none); otherwise answers 409
+ * SESSION_ACTIVE. Returns 1 if a session was taken over, 0 if there was none
+ * to take, -1 after answering. */
 static int
-session_take_over_or_reply(struct req *r, const char *user_id, const char *new_sid, int force)
+session_take_over_or_reply(
+    struct req *r, const char *user_id, const char *new_sid, int force, const char *device_id)
 {
 	struct db *db = r->db;
 	int64_t now = tg_now(), last_seen, expires;
@@ -87,6 +90,9 @@ session_take_over_or_reply(struct req *r, const char *user_id, const char *new_s
 		}
 		return 0;
 	}
+	if (device_id != NULL && !db_isnull(db, STMT_SESSION_LIVE_OF_USER, 5) &&
+	    strcmp(db_text(db, STMT_SESSION_LIVE_OF_USER, 5), device_id) == 0)
+		force = 1; /* the same device signing in again */
 	if (!force) {
 		d = json_object_new_object();
 		json_object_object_add(d, "activeSession",
@@ -115,20 +121,20 @@ session_take_over_or_reply(struct req *r, const char *user_id, const char *new_s
 void
 handle_login(struct req *r)
 {
-	const char *email, *password, *device_in;
+	const char *email, *password, *device_in, *device_token;
 	char user_id[40], org_id[40], hash[256], sid[40], device[DEVICE_MAX + 1], token[2048];
+	char device_id[40], new_device_token[DEVICE_TOKEN_LEN + 1];
+	const char *subject;
 	struct token t;
 	json_object *o;
-	int force = 0, rc, found;
+	int force = 0, rc, found, known_device = 0;
 	int64_t now;
 
 	if (json_string_or_reply(r, r->json, "email", 1, 1, 254, &email) < 0 ||
 	    json_string_or_reply(r, r->json, "password", 1, 0, 1024, &password) < 0 ||
 	    json_string_or_reply(r, r->json, "device", 0, 0, 1000, &device_in) < 0 ||
+	    json_string_or_reply(r, r->json, "deviceToken", 0, 0, 1000, &device_token) < 0 ||
 	    json_bool_or_reply(r, r->json, "force", &force) < 0)
-		return;
-	/* Too many failed logins for this account: 429 before any hashing. */
-	if (ratelimit_login_account_or_reply(r, email) < 0)
 		return;
 	rc = db_query(r->db, STMT_USER_BY_EMAIL, "t", email);
 	found = rc == DB_ROW;
@@ -139,23 +145,38 @@ handle_login(struct req *r)
 	}
 	db_end(r->db, STMT_USER_BY_EMAIL);
 	if (rc != DB_ROW && rc != DB_DONE) {
-		ratelimit_login_refund(r, email);
 		reply_db_error(r, rc, "login: user");
 		return;
 	}
+	/* A device credential of this account moves the attempt to the
+	 * device's budget; any other (revoked, unknown, another's) is none. */
+	if (found) {
+		rc = device_find(r->db, user_id, device_token, device_id);
+		if (rc != DB_ROW && rc != DB_DONE) {
+			reply_db_error(r, rc, "login: device");
+			return;
+		}
+		known_device = rc == DB_ROW;
+	}
+	subject = !found ? NULL : known_device ? device_id : user_id;
+	/* Too many failed sign-ins for this account or device: 429 before any
+	 * hashing. */
+	if (ratelimit_signin_take_or_reply(r, subject, found ? user_id : NULL, known_device) < 0)
+		return;
 	/* Unknown email and wrong password: the same work, the same answer. */
 	if (!password_verify(found ? hash : NULL, password)) {
 		/* The audit write too, for an unknown email under no organization
 		 * (no admin sees it), so both take the same time (found in review). */
-		audit_log(r, found ? org_id : NULL, "login.failed", found ? user_id : NULL,
-		    found ? user_id : NULL);
+		if (audit_log(r, found ? org_id : NULL, "login.failed", found ? user_id : NULL,
+		        found ? user_id : NULL) != DB_OK)
+			log_msg(r->request_id, "login: the failure could not be audited");
 		memset(&r->who, 0, sizeof(r->who));
 		reply_error(r, ERR_INVALID_CREDENTIALS, NULL, NULL);
-		return; /* the attempt taken stays taken */
+		return; /* the failure taken stays taken */
 	}
-	ratelimit_login_refund(r, email);
+	ratelimit_signin_refund(r, subject);
 	snprintf(r->who.org_id, sizeof(r->who.org_id), "%s", org_id);
-	device_name(r, device_in, device, sizeof(device));
+	device_name_of(r, device_in, device, sizeof(device));
 	now = tg_now();
 	memset(&t, 0, sizeof(t));
 	if (tg_id_new("ses", sid, sizeof(sid)) < 0 || tg_id_new("jti", t.jti, sizeof(t.jti)) < 0) {
@@ -176,10 +197,14 @@ handle_login(struct req *r)
 		reply_db_error(r, rc, "login: begin");
 		return;
 	}
-	if (session_take_over_or_reply(r, user_id, sid, force) < 0)
+	if (session_take_over_or_reply(r, user_id, sid, force, known_device ? device_id : NULL) < 0)
 		goto fail;
-	rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiii", sid, user_id, org_id, device,
-	    r->client_ip, now, now, t.exp);
+	/* A device that signed in keeps its credential; a new one gets one. */
+	rc = known_device ? device_touch(r->db, device_id, now)
+	                  : device_create(r->db, user_id, device, now, device_id, new_device_token);
+	if (rc == DB_OK)
+		rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiiit", sid, user_id, org_id, device,
+		    r->client_ip, now, now, t.exp, device_id);
 	if (rc == DB_OK)
 		rc = audit_log(r, org_id, "login", user_id, sid);
 	if (rc == DB_OK)
@@ -194,10 +219,13 @@ handle_login(struct req *r)
 	json_object_object_add(o, "token", json_object_new_string(token));
 	json_object_object_add(o, "tokenType", json_object_new_string("Bearer"));
 	json_object_object_add(o, "expiresAt", json_time(t.exp));
+	json_object_object_add(o, "deviceToken",
+	    json_object_new_string(known_device ? device_token : new_device_token));
 	json_object_object_add(o, "session", session_json(sid, device, now, 0, 0));
 	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
 	json_object_object_add(o, "user", rc == DB_ROW ? user_json(r->db, STMT_USER_GET) : NULL);
 	db_end(r->db, STMT_USER_GET);
+	explicit_bzero(new_device_token, sizeof(new_device_token));
 	reply_json(r, 200, o);
 	return;
 fail:
@@ -255,8 +283,9 @@ handle_session_get(struct req *r)
 	reply_jw(r, 200, &w);
 }
 
-/* Sets user_id's password to pw and revokes their sessions, in one
- * transaction, with an audit event. Answers 204, or an error. */
+/* Sets user_id's password to pw and revokes their sessions and device
+ * credentials, in one transaction, with an audit event. Answers 204, or an
+ * error. */
 void
 password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event)
 {
@@ -275,6 +304,8 @@ password_set_and_reply(struct req *r, const char *user_id, const char *pw, const
 	if (rc == DB_OK)
 		rc = db_run(r->db, STMT_SESSION_REVOKE_USER, "ti", user_id, tg_now());
 	if (rc == DB_OK)
+		rc = device_revoke_user(r->db, user_id);
+	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, event, r->who.user_id, user_id);
 	if (rc == DB_OK)
 		rc = db_commit(r->db);
@@ -286,11 +317,15 @@ password_set_and_reply(struct req *r, const char *user_id, const char *pw, const
 	reply_empty(r, 204);
 }
 
+/* The current password is checked against the account's failed sign-in
+ * budget (a stolen token may not guess it forever); a wrong one is audited
+ * as "password.change_failed" and stays taken. */
 void
 handle_password_change(struct req *r)
 {
 	const char *current, *next;
 	char hash[256] = "";
+	json_object *d;
 	int rc;
 
 	if (json_string_or_reply(r, r->json, "currentPassword", 1, 0, 1024, &current) < 0 ||
@@ -304,12 +339,20 @@ handle_password_change(struct req *r)
 		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "password: user");
 		return;
 	}
+	if (ratelimit_signin_take_or_reply(r, r->who.user_id, r->who.user_id, 0) < 0)
+		return;
 	if (!password_verify(hash, current)) {
-		json_object *d = json_object_new_object();
-
+		rc = audit_log(
+		    r, r->who.org_id, "password.change_failed", r->who.user_id, r->who.user_id);
+		if (rc != DB_OK) {
+			reply_db_error(r, rc, "password: audit");
+			return;
+		}
+		d = json_object_new_object();
 		json_object_object_add(d, "field", json_object_new_string("currentPassword"));
 		reply_error(r, ERR_INVALID_CREDENTIALS, "The current password is wrong.", d);
 		return;
 	}
+	ratelimit_signin_refund(r, r->who.user_id);
 	password_set_and_reply(r, r->who.user_id, next, "password.changed");
 }

@@ -19,7 +19,8 @@ struct config {
 	long rate_ip; /* requests a minute per unauthenticated IP */
 	long rate_user; /* requests a minute per signed-in user */
 	long rate_login; /* login/signup attempts a minute per IP */
-	long rate_login_account; /* failed logins per account per 15 minutes */
+	long rate_login_account; /* failed sign-ins per account an hour, from unknown devices */
+	long rate_login_device; /* failed sign-ins per device credential per 15 minutes */
 	long rate_window; /* seconds of a rate-limit window (60) */
 	long session_idle; /* seconds */
 	long session_ttl; /* seconds */
@@ -48,6 +49,8 @@ void log_text(const char *rid, const char *text); /* log_msg of text as it is */
 int64_t tg_now(void); /* unix seconds (cfg.now when set, else shifted by cfg.clock_offset) */
 int64_t tg_now_ms(void); /* unix milliseconds, real clock, for durations */
 int tg_random(void *buf, size_t len); /* OS CSPRNG; -1 on failure */
+/* The SHA-256 of the string s in lower-case hex. */
+void tg_sha256_hex(const char *s, char out[65]);
 /* A fresh id like "usr_4k2m..." in out (at least 32 bytes); -1 on failure. */
 int tg_id_new(const char *prefix, char *out, size_t outlen);
 /* A ULID (26 Crockford base32 characters) in out (at least 27 bytes). */
@@ -88,6 +91,17 @@ enum stmt {
 	STMT_SESSION_END,
 	STMT_SESSION_REPLACE,
 	STMT_SESSION_REVOKE_USER,
+	STMT_DEVICE_INSERT,
+	STMT_DEVICE_BY_HASH,
+	STMT_DEVICE_TOUCH,
+	STMT_DEVICE_LIST,
+	STMT_DEVICE_DELETE,
+	STMT_DEVICE_DELETE_USER,
+	STMT_DEVICE_PRUNE,
+	STMT_LOGIN_BUDGET_TAKE,
+	STMT_LOGIN_BUDGET_GET,
+	STMT_LOGIN_BUDGET_PRUNE,
+	STMT_LOGIN_BUDGET_GIVE,
 	STMT_JWT_KEYS_ALL,
 	STMT_JWT_KEY_INSERT,
 	STMT_JWT_KEY_PRUNE,
@@ -540,8 +554,31 @@ int password_or_reply(struct req *r, json_object *obj, const char *field, const 
 
 /* ---- sessions.c ---- */
 
-/* Sets a user's password and revokes their sessions; answers 204 or an error. */
+/* The name of the device r signs in from: given (the body's "device"), else
+ * its User-Agent; at most 100 bytes, in out (at least 101). */
+void device_name_of(const struct req *r, const char *given, char *out, size_t outlen);
+/* Sets a user's password and revokes their sessions and device credentials;
+ * answers 204 or an error. */
 void password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event);
+
+/* ---- devices.c: device credentials (OWASP "device cookies") ---- */
+
+#define DEVICE_TOKEN_LEN 68 /* "tgd_" + 64 hex characters */
+
+/* The device of user_id whose credential is token: DB_ROW with its id in
+ * id; DB_DONE when token is NULL, malformed, unknown, revoked or another
+ * account's (all the same to the caller: no device); else the store's error. */
+int device_find(struct db *db, const char *user_id, const char *token, char id[40]);
+/* Inside a write transaction: a new device of user_id named name, its id in
+ * id and its credential (shown once) in token; the account keeps its
+ * DEVICES_MAX most recently used, and its sign-in budgets whose windows
+ * ended go. Returns DB_OK or the store's error. */
+int device_create(struct db *db, const char *user_id, const char *name, int64_t now, char id[40],
+    char token[DEVICE_TOKEN_LEN + 1]);
+/* The device was used to sign in at now. Returns DB_OK or an error. */
+int device_touch(struct db *db, const char *id, int64_t now);
+/* Revokes every device of user_id (password changed). DB_OK or an error. */
+int device_revoke_user(struct db *db, const char *user_id);
 
 /* ---- users.c ---- */
 
@@ -623,6 +660,8 @@ void handle_login(struct req *r);
 void handle_logout(struct req *r);
 void handle_session_get(struct req *r);
 void handle_password_change(struct req *r);
+void handle_devices_list(struct req *r);
+void handle_devices_delete(struct req *r);
 void handle_users_list(struct req *r);
 void handle_users_create(struct req *r);
 void handle_users_update(struct req *r);

@@ -30,7 +30,7 @@ export function routeTable() {
 }
 
 // What kind of object a route's {id} names, from the path segment before it.
-const KIND = { users: 'user', 'api-keys': 'apiKey', projects: 'project', tables: 'table', spinners: 'spinner', jobs: 'job' };
+const KIND = { users: 'user', 'api-keys': 'apiKey', projects: 'project', tables: 'table', spinners: 'spinner', jobs: 'job', auth: 'device' };
 
 // A body the route accepts in shape, so the answer is about the id.
 function bodyFor(route, victim) {
@@ -59,6 +59,9 @@ test('every {id} route: another organization gets exactly a missing id\'s answer
   const a = await tableWithSchema(stack, 'batch,seq\nseed,0\n');
   const aKey = await createKey(stack, a.admin.token, ['ingest', 'trigger', 'read']);
   const victim = { user: a.admin.user.id, apiKey: aKey.id, project: a.project.id, table: a.table.id };
+  const devices = await api(stack, 'GET', '/v1/auth/devices', { token: a.admin.token });
+  assert.equal(devices.status, 200, devices.text);
+  victim.device = devices.body.data[0].id;
   if (kinds.has('spinner') || kinds.has('job')) {
     const s = await api(stack, 'POST', `/v1/projects/${victim.project}/spinners`, { token: a.admin.token, json: { name: 'victim', tableId: victim.table } });
     assert.equal(s.status, 201, s.text);
@@ -111,6 +114,7 @@ test('every {id} route: another organization gets exactly a missing id\'s answer
   const own = { token: a.admin.token };
   assert.equal((await api(stack, 'GET', '/v1/auth/session', own)).status, 200, 'the victim admin is still signed in');
   assert.equal((await api(stack, 'GET', `/v1/api-keys/${victim.apiKey}`, own)).body.revokedAt, null);
+  assert.ok((await api(stack, 'GET', '/v1/auth/devices', own)).body.data.some((d) => d.id === victim.device));
   assert.equal((await api(stack, 'GET', '/v1/billing/usage', { headers: { 'X-API-Key': aKey.key } })).status, 200);
   assert.equal((await api(stack, 'GET', `/v1/projects/${victim.project}`, own)).status, 200);
   const t = await api(stack, 'GET', `/v1/tables/${victim.table}`, own);

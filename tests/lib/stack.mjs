@@ -49,6 +49,7 @@ export async function startStack(env = {}, opts = {}) {
       TOLLGATE_RATE_KEY: '100000',
       TOLLGATE_RATE_LOGIN: '100000',
       TOLLGATE_RATE_LOGIN_ACCOUNT: '100000',
+      TOLLGATE_RATE_LOGIN_DEVICE: '100000',
       ...env,
     },
     detached: true,
