@@ -1,9 +1,12 @@
 // app.test.mjs: the web app's shell in a real browser: security headers,
-// no inline script, no CSP violation, sign-up, and a 401 that goes to the
-// sign-in page once, without a retry loop.
+// no inline script, no CSP violation, sign-up with its welcome, a 401 that
+// goes to the sign-in page once, without a retry loop, and the layout of
+// www/js: one page module per resource, every request URL built in api.js.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack } from '../lib/stack.mjs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startStack, TOP } from '../lib/stack.mjs';
 import { launch } from '../lib/browser.mjs';
 
 let stack;
@@ -70,7 +73,7 @@ test('a bad token is one 401: the sign-in page with its banner, no retry', async
   await page.context().close();
 });
 
-test('sign-up creates an organization and signs its admin in', async () => {
+test('sign-up creates an organization, signs its admin in and says welcome', async () => {
   const page = await browser.device(stack);
   await page.goto('/#/signup');
   await page.getByLabel('Organization').fill('Signup Co');
@@ -83,9 +86,65 @@ test('sign-up creates an organization and signs its admin in', async () => {
   await page.getByLabel('Password').fill('a long enough password');
   await page.getByRole('button', { name: 'Create organization' }).click();
   await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+  // Projects says welcome, once.
+  await page.getByRole('status').getByText(
+    'Welcome to Tollgate, Grace Hopper. Your organization “Signup Co” is ready and you are its admin. Start by creating a project.',
+  ).waitFor();
   await page.getByRole('button', { name: /Grace Hopper/ }).click();
-  await page.getByText('Signup Co').waitFor();
+  await page.locator('.menu').getByText('Signup Co').waitFor();
   await page.getByRole('link', { name: 'Billing' }).waitFor(); // the first user is admin
+  await page.getByRole('link', { name: 'Billing' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Billing' }).waitFor();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+  assert.equal(await page.getByText(/Welcome to Tollgate/).count(), 0);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('one page module per resource, and no page builds a request URL', async () => {
+  for (const f of ['projects', 'tables', 'spinners', 'keys', 'billing', 'auth']) {
+    const r = await fetch(`${stack.base}/js/pages/${f}.js`);
+    assert.equal(r.status, 200, `pages/${f}.js`);
+    await r.arrayBuffer();
+  }
+  const dir = join(TOP, 'www', 'js', 'pages');
+  for (const f of readdirSync(dir)) {
+    const src = readFileSync(join(dir, f), 'utf8');
+    assert.doesNotMatch(src, /['"`]\/v1\//, `pages/${f} holds a request URL`);
+  }
+  assert.doesNotMatch(readFileSync(join(TOP, 'www', 'js', 'app.js'), 'utf8'), /['"`]\/v1\//, 'app.js holds a request URL');
+  assert.doesNotMatch(readFileSync(join(TOP, 'www', 'js', 'pages', 'projects.js'), 'utf8'), /export async function (table|spinner)\b/);
+});
+
+test('api.js encodes every path segment and query value', async () => {
+  const page = await browser.device(stack);
+  const seen = [];
+  await page.route('**/v1/**', (route) => {
+    seen.push(new URL(route.request().url()).pathname + new URL(route.request().url()).search);
+    return route.fulfill({ status: 200, contentType: 'application/json', body: '{"data":[],"nextCursor":null}' });
+  });
+  await page.goto('/#/signin');
+  await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  const refused = await page.evaluate(async () => {
+    const { api } = await import('/js/api.js');
+    await api.tables.records('a/b?c#d', { limit: 5, cursor: 'x y&z' });
+    await api.jobs.list('s/1', { cursor: 'c=1' });
+    await api.projects.list();
+    // A segment the browser would resolve ("..", ".") or drop ("") is
+    // refused as not found, never sent.
+    const codes = [];
+    for (const id of ['..', '.', '']) {
+      try { await api.spinners.get(id); } catch (e) { codes.push(e.code); }
+    }
+    return codes;
+  });
+  assert.deepEqual(seen, [
+    '/v1/tables/a%2Fb%3Fc%23d/records?limit=5&cursor=x%20y%26z',
+    '/v1/jobs?spinnerId=s%2F1&limit=50&cursor=c%3D1',
+    '/v1/projects?limit=50',
+  ]);
+  assert.deepEqual(refused, ['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND']);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
