@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, api } from '../lib/stack.mjs';
-import { launch, loginToken, signInUI, signUp } from '../lib/browser.mjs';
+import { launch, loginToken, screenshotPath, signInUI, signUp } from '../lib/browser.mjs';
 
 let stack;
 let browser;
@@ -211,6 +211,7 @@ test('on a 390 px screen nothing is wider than the screen', async () => {
   await signInUI(page, who);
   const fits = async (where) => {
     const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    // The elements past the right edge, outside a scrolling table frame.
     const culprits = w <= 390 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
       .filter((e) => e.getBoundingClientRect().right > 390 && !e.closest('.table-wrap table'))
       .map((e) => `${e.tagName.toLowerCase()}.${e.className}`).slice(0, 8));
@@ -230,8 +231,10 @@ test('on a 390 px screen nothing is wider than the screen', async () => {
   await page.getByText('Imported 1 record.').waitFor();
   await page.getByRole('button', { name: 'Publish' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Publish table' }).click();
+  await page.getByText(/is published\./).waitFor();
   await page.locator('code', { hasText: /^POST \/v1\/tables\// }).waitFor();
   await fits('a published table with its endpoint and records');
+  await page.screenshot({ path: screenshotPath('table-390.png'), fullPage: true });
   // The records table scrolls inside its frame; its last column is reachable.
   const frame = page.getByRole('table', { name: 'Records' }).locator('xpath=..');
   assert.ok(await frame.evaluate((e) => e.scrollWidth > e.clientWidth && getComputedStyle(e).overflowX === 'auto'));
