@@ -160,6 +160,30 @@ test('sign-up keeps the device token its answer carries for the first login', as
   await page.context().close();
 });
 
+test('a device token the server refuses as malformed is forgotten, and signing in works', async () => {
+  const who = await signUp(stack);
+  const page = await browser.device(stack);
+  const bodies = [];
+  await page.route(/\/v1\/auth\/login$/, async (route) => {
+    const body = JSON.parse(route.request().postData());
+    bodies.push(body);
+    if (body.deviceToken === 'stale') {
+      return route.fulfill({
+        status: 400,
+        contentType: 'application/json',
+        json: { error: 'deviceToken is not one this API gave out.', errorCode: 'INVALID_BODY', requestId: 'r1', details: { field: 'deviceToken' } },
+      });
+    }
+    return route.continue();
+  });
+  await page.goto('/#/signin');
+  await page.evaluate(() => localStorage.setItem('tollgate.deviceToken', 'stale'));
+  await signInUI(page, who);
+  assert.deepEqual(bodies.map((b) => b.deviceToken), ['stale', undefined]);
+  assert.notEqual(await page.evaluate(() => localStorage.getItem('tollgate.deviceToken')), 'stale');
+  await page.context().close();
+});
+
 test('sign-out ends the session on the server and says so', async () => {
   const who = await signUp(stack);
   const page = await browser.device(stack);

@@ -40,6 +40,9 @@ export const deviceToken = {
     if (typeof t !== 'string' || !t) return;
     try { localStorage.setItem(DEVICE, t); } catch { /* not kept: a new device next time */ }
   },
+  forget() {
+    try { localStorage.removeItem(DEVICE); } catch { /* nothing kept */ }
+  },
 };
 
 // The sign-in banners, by errorCode (and two of the app's own).
@@ -190,10 +193,19 @@ const page = ({ limit = PAGE_SIZE, cursor } = {}) => ({ limit, cursor });
 
 // Logs in with body {email, password, device, force?}, sending this
 // browser's device token when it has one and keeping the one the answer
-// carries.
+// carries. A device token the server refuses as malformed (400 naming the
+// field deviceToken) is forgotten and the login sent once without it, so a
+// stale token can never lock this browser out.
 async function login(body) {
   const t = deviceToken.get();
-  const res = await request('POST', '/v1/auth/login', { json: t ? { ...body, deviceToken: t } : body });
+  let res;
+  try {
+    res = await request('POST', '/v1/auth/login', { json: t ? { ...body, deviceToken: t } : body });
+  } catch (err) {
+    if (!(t && err.status === 400 && err.details.field === 'deviceToken')) throw err;
+    deviceToken.forget();
+    res = await request('POST', '/v1/auth/login', { json: body });
+  }
   deviceToken.keep(res);
   return res;
 }
