@@ -148,3 +148,42 @@ test('api.js encodes every path segment and query value', async () => {
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test('problems and plan limits read the same from either shape of the API', async () => {
+  const page = await browser.device(stack);
+  await page.goto('/#/signin');
+  await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  const out = await page.evaluate(async () => {
+    const { problemText } = await import('/js/pages/tables.js');
+    const { limitSentence } = await import('/js/pages/billing.js');
+    return {
+      problems: [
+        // CSV import today: 1-based line, field, problem.
+        problemText({ line: 3, field: 'age', problem: 'wrong type', expected: 'integer' }),
+        // Ingest: 0-based record.
+        problemText({ record: 0, field: null, problem: 'not an object' }),
+        // A unified shape: index, column, message, value.
+        problemText({ index: 4, column: 'vip', message: 'wrong type', expected: 'boolean', value: 'maybe' }),
+      ],
+      limits: [
+        limitSentence({ meter: 'records', used: 522, limit: 10000, resetsAt: '2027-01-01T00:00:00Z', requested: 9600, asked: { action: 'import' } }),
+        limitSentence({ meter: 'apiKeys', used: 2, limit: 2, resetsAt: null, asked: { action: 'create', count: 1 } }, { isAdmin: false }),
+        limitSentence({ meter: 'jobs', used: 50, limit: 50, resetsAt: '2027-01-01T00:00:00Z', asked: { action: 'trigger', count: 1 } }),
+        limitSentence({ meter: 'users', used: 1, limit: 1, resetsAt: null }),
+      ],
+    };
+  });
+  assert.deepEqual(out.problems, [
+    'Line 3, column “age”: wrong type; expected a whole number (integer).',
+    'Record 1: not an object.',
+    'Record 5, column “vip”: wrong type; expected true or false (boolean), not “maybe”.',
+  ]);
+  assert.deepEqual(out.limits, [
+    { first: 'Importing 9,600 records would pass your 10,000 a month; 522 are used.', next: 'To go on, upgrade your plan, or wait until the meter resets on Jan 1, 2027.' },
+    { first: "Creating an API key would pass your plan's 2 API keys; 2 are in use.", next: 'To go on, free capacity (revoke a key you no longer use) or ask an admin of your organization to upgrade the plan.' },
+    { first: 'Starting a job would pass your 50 jobs a month; 50 are used.', next: 'To go on, upgrade your plan, or wait until the meter resets on Jan 1, 2027.' },
+    { first: 'Your plan allows 1 user; 1 is in use.', next: 'To go on, free capacity (remove a user who no longer needs access) or upgrade your plan.' },
+  ]);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

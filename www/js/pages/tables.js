@@ -23,7 +23,8 @@ const TYPE_WORDS = { integer: 'a whole number (integer)', number: 'a number', bo
 // wrong type; expected a whole number (integer)." Reads a CSV import's
 // 1-based `line` and an ingest batch's 0-based `record` (or `index`), the
 // column as `field` (or `column`), and what is wrong as `problem` (or
-// `message`), so either shape the API gives reads the same.
+// `message`), the type from `expected` and the value when one is sent, so
+// either shape the API gives reads the same.
 export function problemText(p) {
   const where = [];
   const index = Number.isInteger(p.record) ? p.record : Number.isInteger(p.index) ? p.index : null;
@@ -33,6 +34,7 @@ export function problemText(p) {
   if (typeof column === 'string' && column) where.push(`column “${column}”`);
   let what = p.problem || p.message || 'does not match the table';
   if (p.expected) what += `; expected ${TYPE_WORDS[p.expected] || p.expected}`;
+  if (typeof p.value === 'string' || typeof p.value === 'number') what += `, not “${p.value}”`;
   return `${where.length ? `${where.join(', ')}: ` : ''}${what}.`;
 }
 
