@@ -1,5 +1,6 @@
 /* db.c: the store. Every SQL statement Tollgate runs is in stmts[] below;
  * callers name one by its enum stmt and bind values, never build SQL. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -7,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -75,6 +78,8 @@ static const char *const stmts[STMT__COUNT] = {
 	"SELECT kid, secret FROM jwt_keys ORDER BY created_at DESC, rowid DESC",
 	/* STMT_JWT_KEY_INSERT */
 	"INSERT INTO jwt_keys (kid, secret, created_at) VALUES (?1, ?2, ?3)",
+	/* STMT_JWT_KEY_SET_SECRET */
+	"UPDATE jwt_keys SET secret = ?2 WHERE kid = ?1",
 	/* STMT_JWT_KEY_PRUNE */
 	"DELETE FROM jwt_keys AS k WHERE EXISTS (SELECT 1 FROM jwt_keys n WHERE n.created_at > "
 	"k.created_at AND n.created_at < ?1)",
@@ -355,6 +360,29 @@ db_busy_wait(void *unused, int n)
 	return 1;
 }
 
+int
+db_files_private(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	char p[4096];
+	struct stat st;
+	int rc = 0;
+
+	if (path == NULL || *path == '\0' || strcmp(path, ":memory:") == 0 ||
+	    strncmp(path, "file:", 5) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix[i]) >= sizeof(p))
+			return -1;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
+		    chmod(p, st.st_mode & 0700) < 0) {
+			log_msg(NULL, "db: chmod %s: %s", p, strerror(errno));
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
 struct db *
 db_open(const char *path, char *err, size_t errlen)
 {
@@ -374,6 +402,9 @@ db_open(const char *path, char *err, size_t errlen)
 		    db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
 		goto fail;
 	}
+	/* Before WAL mode makes the -wal and -shm files, which SQLite creates
+	 * with the database's mode: an earlier version's 0644 becomes 0600. */
+	(void)db_files_private(path); /* logged; the database still serves */
 	sqlite3_busy_handler(db->conn, db_busy_wait, NULL);
 	sqlite3_extended_result_codes(db->conn, 1);
 	if (sqlite3_exec(db->conn,

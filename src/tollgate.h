@@ -90,6 +90,7 @@ enum stmt {
 	STMT_SESSION_REVOKE_USER,
 	STMT_JWT_KEYS_ALL,
 	STMT_JWT_KEY_INSERT,
+	STMT_JWT_KEY_SET_SECRET,
 	STMT_JWT_KEY_PRUNE,
 	STMT_AUDIT_INSERT,
 	STMT_AUDIT_LIST,
@@ -158,6 +159,10 @@ struct db;
  * On error returns NULL with a sentence in err. */
 struct db *db_open(const char *path, char *err, size_t errlen);
 void db_close(struct db *db);
+/* Takes group and other permissions off the database file at path and its
+ * -wal, -shm and -journal (those that exist): they hold password hashes
+ * and wrapped keys. 0, or -1 (logged) when one could not be changed. */
+int db_files_private(const char *path);
 /* Applies the compiled-in migrations newer than PRAGMA user_version, each in
  * its own transaction. Returns the number applied, or -1. */
 int db_migrate(struct db *db);
@@ -473,8 +478,23 @@ int jwt_token_issue(struct db *db, const struct token *t, char *out, size_t outl
  * iat/exp (and nbf). 0 with t filled; JWT_EXPIRED for a genuine token past
  * its exp; -1 for anything else. */
 int jwt_token_verify(struct db *db, const char *s, struct token *t);
-/* A new random signing key in the database (rotation); -1 on failure. */
+/* A new random signing key in the database (rotation), stored wrapped;
+ * -1 on failure. */
 int jwt_key_rotate(struct db *db, char *kid, size_t kidlen);
+/* Wraps every stored key that is not wrapped yet (keys stored in clear by
+ * earlier versions), in one transaction; the number wrapped, or -1 with
+ * nothing changed. Needs cfg.jwt_secret. */
+int jwt_keys_wrap(struct db *db);
+/* secret (len bytes, at most 128) sealed for the row kid with AES-256-GCM
+ * under HKDF-SHA256(TOLLGATE_JWT_SECRET), as text for jwt_keys.secret, in
+ * out (at least 256 bytes); -1 on failure. */
+int jwt_key_wrap(const char *kid, const char *secret, size_t len, char *out, size_t outlen);
+/* The secret of stored (from jwt_key_wrap for the same kid) in out,
+ * NUL-terminated, and its length; -1 when it does not open (another
+ * TOLLGATE_JWT_SECRET, another row's, or changed), out then cleared. */
+int jwt_key_unwrap(const char *kid, const char *stored, char *out, size_t outlen, size_t *len);
+/* Frees this thread's copy of the keys (a thread calls it before it ends). */
+void jwt_thread_end(void);
 
 /* ---- audit.c ---- */
 
