@@ -281,7 +281,8 @@ handle_api_keys_create(struct req *r)
 
 		json_object_object_add(d, "field", json_object_new_string("expiresAt"));
 		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"expiresAt\" must be a time in the future, like 2027-01-01T00:00:00Z.",
+		    "Field \"expiresAt\" must be an RFC 3339 time in the future, like "
+		    "2027-01-01T00:00:00Z.",
 		    d);
 		return;
 	}

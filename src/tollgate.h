@@ -62,7 +62,9 @@ int tg_month(int64_t t, char *out, size_t outlen, int64_t *next_start);
  * lines every request writes, where snprintf was a tenth of the work. */
 size_t tg_append(char *out, size_t outlen, size_t n, const char *s, size_t max);
 size_t tg_append_num(char *out, size_t outlen, size_t n, int64_t v);
-/* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", offsets allowed); -1 if malformed. */
+/* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", "2026-12-01t01:30:00.5+01:30")
+ * strictly: digits only, each field in range, days per month and leap
+ * year; -1 for anything else. */
 int tg_time_parse(const char *s, int64_t *out);
 
 /* ---- db.c: the store; every SQL statement lives in its table ---- */

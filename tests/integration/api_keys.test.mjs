@@ -129,6 +129,29 @@ test('bad scopes and names are 400 with details.field', async () => {
   }
 });
 
+test('expiresAt is RFC 3339, strictly: impossible dates and fields are 400 naming it', async () => {
+  const admin = await adminSession(stack);
+  // Found in review: February 31 became March 3, and negative fields passed.
+  for (const expiresAt of ['2027-02-31T10:00:00Z', '2027-01-01T-1:-1:-1Z', '2027-02-29T00:00:00Z',
+    '2027-04-31T00:00:00Z', '2027-01-01T24:00:00Z', '2027-01-01T12:00:60Z', '2027-01-01T00:00:00',
+    '2027-01-01 00:00:00Z', '2027-01-01T00:00:00+0100', '２027-01-01T00:00:00Z', '2027-1-1T0:0:0Z']) {
+    const r = await api(stack, 'POST', '/v1/api-keys', { token: admin.token, json: { name: 'k', scopes: ['read'], expiresAt } });
+    assert.ok(isErrorBody(r, 400, 'INVALID_BODY'), `${expiresAt}: ${r.text}`);
+    assert.equal(r.body.details.field, 'expiresAt');
+    assert.match(r.body.error, /expiresAt/);
+  }
+  // Nothing was made by the refusals.
+  const list = await api(stack, 'GET', '/v1/api-keys', { token: admin.token });
+  assert.equal(list.body.data.length, 0);
+  // Leap days, offsets, fractions and lower case are times.
+  for (const [expiresAt, want] of [['2028-02-29T12:00:00Z', '2028-02-29T12:00:00Z'],
+    ['2030-01-01T01:30:00.25+01:30', '2030-01-01T00:00:00Z'], ['2029-06-30t23:00:00z', '2029-06-30T23:00:00Z']]) {
+    const k = await createKey(stack, admin.token, ['read'], { expiresAt });
+    assert.equal(k.expiresAt, want);
+    assert.equal((await api(stack, 'DELETE', `/v1/api-keys/${k.id}`, { token: admin.token })).status, 204);
+  }
+});
+
 test('a person signing in elsewhere never breaks a key', async () => {
   const admin = await adminSession(stack);
   const k = await createKey(stack, admin.token, ['read']);

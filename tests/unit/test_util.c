@@ -1,4 +1,5 @@
-/* test_util.c: times written by arithmetic match the C library's gmtime. */
+/* test_util.c: times written by arithmetic match the C library's gmtime;
+ * times are read by RFC 3339's grammar and nothing looser. */
 #include <string.h>
 #include <time.h>
 
@@ -78,10 +79,59 @@ test_month(void)
 	CHECK(tg_month(INT64_MAX, out, sizeof(out), &next) == -1);
 }
 
+static void
+test_time_parse(void)
+{
+	static const struct {
+		const char *in;
+		int64_t want;
+	} good[] = {
+		{ "1970-01-01T00:00:00Z", 0 },
+		{ "2027-01-01T00:00:00Z", 1798761600 },
+		{ "2027-01-01t00:00:00z", 1798761600 },
+		{ "2027-01-01T00:00:00.123456Z", 1798761600 },
+		{ "2027-01-01T01:30:00+01:30", 1798761600 },
+		{ "2026-12-31T22:00:00-02:00", 1798761600 },
+		{ "2028-02-29T12:00:00Z", 1835438400 }, /* a leap year */
+		{ "2000-02-29T00:00:00Z", 951782400 }, /* divisible by 400 */
+		{ "2026-12-31T23:59:60Z", 1798761600 }, /* a leap second */
+		{ "2027-01-01T00:59:60+01:00", 1798761600 },
+		{ "9999-12-31T23:59:59Z", 253402300799 },
+		{ "2027-04-30T23:59:59Z", 1809129599 },
+	};
+	static const char *const bad[] = { "2027-02-31T10:00:00Z", "2027-01-01T-1:-1:-1Z",
+		"2027-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2027-04-31T00:00:00Z",
+		"2027-13-01T00:00:00Z", "2027-00-01T00:00:00Z", "2027-01-00T00:00:00Z",
+		"2027-01-32T00:00:00Z", "2027-01-01T24:00:00Z", "2027-01-01T23:60:00Z",
+		"2027-01-01T23:59:61Z", "2027-01-01T12:00:60Z", "2027-01-01T00:00:00",
+		"2027-01-01 00:00:00Z", "2027-01-01T00:00:00+0100", "2027-01-01T00:00:00+24:00",
+		"2027-01-01T00:00:00+01:60", "2027-01-01T00:00:00.Z", "2027-01-01T00:00:00Zx",
+		"2027-1-01T00:00:00Z", "27-01-01T00:00:00Z", "+2027-01-01T00:00:00Z",
+		"2027-01-01T0:00:00Z", "2027-01-01T 1:00:00Z", "2027-01-01T+1:00:00Z", "2027-01-01",
+		"", "2027-01-01T00:00:00ZZ", "2027/01/01T00:00:00Z", "2027-01-01T00:00:00+01:00 ",
+		"\xef\xbc\x92"
+		"027-01-01T00:00:00Z" };
+	int64_t t;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		t = -1;
+		if (tg_time_parse(good[i].in, &t) != 0 || t != good[i].want)
+			printf("#   %s: %lld\n", good[i].in, (long long)t);
+		CHECK(tg_time_parse(good[i].in, &t) == 0 && t == good[i].want);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (tg_time_parse(bad[i], &t) == 0)
+			printf("#   accepted: %s\n", bad[i]);
+		CHECK(tg_time_parse(bad[i], &t) < 0);
+	}
+	CHECK(tg_time_parse(NULL, &t) < 0);
+}
+
 int
 main(void)
 {
 	TEST(test_time_format);
 	TEST(test_month);
+	TEST(test_time_parse);
 	return unit_done();
 }
