@@ -90,12 +90,14 @@ static const char *const stmts[STMT__COUNT] = {
 	"SELECT seq, at, event, actor, target, request_id, ip FROM audit WHERE org_id = ?1 AND seq "
 	"> ?2 ORDER BY seq LIMIT ?3",
 	/* STMT_METERS: the plan, its limits (NULL: unlimited), and what is used:
-	 * live projects, users and unrevoked API keys; this month's jobs and
-	 * records. Columns in enum meter order (meters.c). */
+	 * live projects, users and live API keys (not revoked at ?3, the time
+	 * now: an old key in its grace period after a rotation counts); this
+	 * month's jobs and records. Columns in enum meter order (meters.c). */
 	"SELECT o.plan, p.name, p.projects, p.users, p.api_keys, p.jobs, p.records, "
 	"(SELECT count(*) FROM projects WHERE org_id = ?1), "
 	"(SELECT count(*) FROM users WHERE org_id = ?1), "
-	"(SELECT count(*) FROM api_keys WHERE org_id = ?1 AND revoked_at IS NULL), "
+	"(SELECT count(*) FROM api_keys WHERE org_id = ?1 AND (revoked_at IS NULL OR revoked_at > "
+	"?3)), "
 	"coalesce((SELECT used FROM usage WHERE org_id = ?1 AND meter = 'jobs' AND period = ?2), "
 	"0), "
 	"coalesce((SELECT used FROM usage WHERE org_id = ?1 AND meter = 'records' AND period = "

@@ -160,7 +160,7 @@ test('a person signing in elsewhere never breaks a key', async () => {
   assert.equal((await api(stack, 'GET', '/v1/billing/usage', { token: k.key })).status, 200);
 });
 
-test('the apiKeys meter: Trial allows 2; revoking frees a slot; rotation takes none', async () => {
+test('the apiKeys meter: Trial allows 2; revoking frees a slot; rotation with no grace takes none', async () => {
   const admin = await adminSession(stack);
   const a = await createKey(stack, admin.token, ['read']);
   await createKey(stack, admin.token, ['read']);
@@ -171,6 +171,62 @@ test('the apiKeys meter: Trial allows 2; revoking frees a slot; rotation takes n
   assert.equal(rot.status, 201, rot.text);
   assert.equal((await api(stack, 'DELETE', `/v1/api-keys/${rot.body.id}`, { token: admin.token })).status, 204);
   assert.equal((await api(stack, 'POST', '/v1/api-keys', { token: admin.token, json: { name: 'again', scopes: ['read'] } })).status, 201);
+});
+
+// The keys of a list that still work: not revoked, or revoked from a time
+// still to come (an old key in its grace period).
+const live = (keys) => keys.filter((k) => k.revokedAt === null || Date.parse(k.revokedAt) > Date.now());
+
+async function apiKeysUsed(token) {
+  const u = await api(stack, 'GET', '/v1/billing/usage', { token });
+  return u.body.meters.find((m) => m.meter === 'apiKeys').used;
+}
+
+test('chained rotations: a key in its grace period holds its slot; meter and list agree', async () => {
+  const admin = await adminSession(stack); // Trial: 2 keys
+  const keys = async () => (await api(stack, 'GET', '/v1/api-keys', { token: admin.token })).body.data;
+  const a = await createKey(stack, admin.token, ['read']);
+  assert.equal(await apiKeysUsed(admin.token), 1);
+  // Rotating with a grace period: the old key stays live, and counts.
+  const b = await api(stack, 'POST', `/v1/api-keys/${a.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 604800 } });
+  assert.equal(b.status, 201, b.text);
+  assert.equal(b.body.revokedAt, null);
+  let list = await keys();
+  assert.equal(Date.parse(list.find((k) => k.id === a.id).revokedAt) > Date.now() + 600000, true);
+  assert.equal(live(list).length, 2);
+  assert.equal(await apiKeysUsed(admin.token), 2);
+  // Found in review: rotating the new key again and again, each with a
+  // 7-day grace, left 5 live keys on Trial while usage said used: 1.
+  for (let i = 0; i < 3; i++) {
+    const again = await api(stack, 'POST', `/v1/api-keys/${b.body.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 604800 } });
+    assert.ok(isErrorBody(again, 403, 'PLAN_LIMIT'), again.text);
+    assert.deepEqual(again.body.details, { meter: 'apiKeys', used: 2, limit: 2, resetsAt: null });
+  }
+  list = await keys();
+  assert.equal(list.length, 2);
+  assert.equal(live(list).length, 2);
+  for (const k of [a.key, b.body.key]) assert.equal((await api(stack, 'GET', '/v1/billing/usage', { token: k })).status, 200);
+  // Without a grace period the new key takes the old one's slot: no limit.
+  let newest = b.body;
+  for (let i = 0; i < 3; i++) {
+    const next = await api(stack, 'POST', `/v1/api-keys/${newest.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 0 } });
+    assert.equal(next.status, 201, next.text);
+    assert.ok(isErrorBody(await api(stack, 'GET', '/v1/billing/usage', { token: newest.key }), 401, 'INVALID_API_KEY'));
+    newest = next.body;
+    assert.equal(await apiKeysUsed(admin.token), 2);
+    assert.equal(live(await keys()).length, 2);
+  }
+  const third = await api(stack, 'POST', '/v1/api-keys', { token: admin.token, json: { name: 'third', scopes: ['read'] } });
+  assert.ok(isErrorBody(third, 403, 'PLAN_LIMIT'), third.text);
+  // Revoking the old key ends its grace period and frees its slot.
+  assert.equal((await api(stack, 'DELETE', `/v1/api-keys/${a.id}`, { token: admin.token })).status, 204);
+  assert.ok(isErrorBody(await api(stack, 'GET', '/v1/billing/usage', { token: a.key }), 401, 'INVALID_API_KEY'));
+  assert.equal(await apiKeysUsed(admin.token), 1);
+  assert.equal(live(await keys()).length, 1);
+  const g = await api(stack, 'POST', `/v1/api-keys/${newest.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 60 } });
+  assert.equal(g.status, 201, g.text);
+  assert.equal(await apiKeysUsed(admin.token), 2);
+  assert.equal(live(await keys()).length, 2);
 });
 
 test('rotation: both keys work inside the grace period, only the new one after', async () => {
@@ -189,11 +245,10 @@ test('rotation: both keys work inside the grace period, only the new one after',
   assert.equal((await api(stack, 'GET', '/v1/billing/usage', { token: r.body.key })).status, 200);
   const again = await api(stack, 'POST', `/v1/api-keys/${old.id}/rotate`, { token: admin.token });
   assert.ok(isErrorBody(again, 409, 'CONFLICT'));
-  // Found in review: a key in its grace period could be rotated again and
-  // again, each time one more live key past the apiKeys meter.
+  // A key is rotated once: rotating it again is 409, whatever the grace.
   const fresh = await createKey(stack, admin.token, ['read']);
-  const first = await api(stack, 'POST', `/v1/api-keys/${fresh.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 600 } });
-  assert.equal(first.status, 201);
+  const first = await api(stack, 'POST', `/v1/api-keys/${fresh.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 0 } });
+  assert.equal(first.status, 201, first.text);
   const second = await api(stack, 'POST', `/v1/api-keys/${fresh.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 600 } });
   assert.ok(isErrorBody(second, 409, 'CONFLICT'), second.text);
   const usage = await api(stack, 'GET', '/v1/billing/usage', { token: first.body.key });
