@@ -188,9 +188,9 @@ static const char *const stmts[STMT__COUNT] = {
 	"SELECT seq, id, project_id, table_id, name, schedule, published, next_run_at, created_at "
 	"FROM spinners WHERE project_id = ?1 AND org_id = ?2 AND published >= ?3 AND seq > ?4 "
 	"ORDER BY seq LIMIT ?5",
-	/* STMT_SPINNER_UPDATE */
-	"UPDATE spinners SET name = ?3, schedule = NULLIF(?4, 0), next_run_at = NULLIF(?5, 0) "
-	"WHERE id = ?1 AND org_id = ?2",
+	/* STMT_SPINNER_UPDATE: ?3 NULL keeps the name */
+	"UPDATE spinners SET name = coalesce(?3, name), schedule = NULLIF(?4, 0), next_run_at = "
+	"NULLIF(?5, 0) WHERE id = ?1 AND org_id = ?2",
 	/* STMT_SPINNER_DELETE */
 	"DELETE FROM spinners WHERE id = ?1 AND org_id = ?2",
 	/* STMT_SPINNER_PUBLISH: a scheduled spinner first runs one interval after ?3 */

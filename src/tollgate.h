@@ -62,6 +62,11 @@ int tg_month(int64_t t, char *out, size_t outlen, int64_t *next_start);
  * lines every request writes, where snprintf was a tenth of the work. */
 size_t tg_append(char *out, size_t outlen, size_t n, const char *s, size_t max);
 size_t tg_append_num(char *out, size_t outlen, size_t n, int64_t v);
+/* Copies src into out as valid UTF-8: each byte that starts no valid
+ * sequence becomes U+FFFD, and the copy ends at a character boundary within
+ * max bytes (and outlen - 1). Always NUL-terminated (outlen > 0); the
+ * length. */
+size_t tg_utf8_clean(const char *src, size_t max, char *out, size_t outlen);
 /* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", "2026-12-01t01:30:00.5+01:30")
  * strictly: digits only, each field in range, days per month and leap
  * year; -1 for anything else. */

@@ -137,6 +137,68 @@ tg_append_num(char *out, size_t outlen, size_t n, int64_t v)
 	return tg_append(out, outlen, n, digits + d, sizeof(digits));
 }
 
+/* ---- UTF-8 ---- */
+
+/* The length of the valid UTF-8 sequence (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF) at p, or 0 when there is none. */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	unsigned c = p[0], lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		lo = c == 0xe0 ? 0xa0 : 0x80;
+		hi = c == 0xed ? 0x9f : 0xbf;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		lo = c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xf4 ? 0x8f : 0xbf;
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+size_t
+tg_utf8_clean(const char *src, size_t max, char *out, size_t outlen)
+{
+	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+	const unsigned char *p = (const unsigned char *)src;
+	size_t n = 0;
+
+	if (outlen == 0)
+		return 0;
+	if (max > outlen - 1)
+		max = outlen - 1;
+	while (*p != '\0') {
+		size_t len = utf8_seq(p);
+		const char *from = (const char *)p;
+
+		if (len == 0) { /* an invalid byte: one U+FFFD for it */
+			from = replacement;
+			len = 3;
+			p++;
+		} else
+			p += len;
+		if (n + len > max)
+			break;
+		memcpy(out + n, from, len);
+		n += len;
+	}
+	out[n] = '\0';
+	return n;
+}
+
 /* ---- randomness and ids ---- */
 
 int

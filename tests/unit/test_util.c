@@ -127,11 +127,60 @@ test_time_parse(void)
 	CHECK(tg_time_parse(NULL, &t) < 0);
 }
 
+/* Whether s is valid UTF-8 (the shortest forms, no surrogates). */
+static int
+valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n = utf8_seq(p);
+
+		if (n == 0)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+static void
+test_utf8_clean(void)
+{
+	char out[128], e64[129] = "";
+	size_t n;
+
+	CHECK(tg_utf8_clean("Mozilla/5.0", 100, out, sizeof(out)) == 11 &&
+	    strcmp(out, "Mozilla/5.0") == 0);
+	/* Found in review: a User-Agent "Mozilla \xff\xfe" answered as it came. */
+	n = tg_utf8_clean("Mozilla \xff\xfe", 100, out, sizeof(out));
+	CHECK(n == 14 && strcmp(out, "Mozilla \xef\xbf\xbd\xef\xbf\xbd") == 0);
+	/* Overlong forms, surrogates, past U+10FFFF, a cut sequence: replaced. */
+	static const char *const bad[] = { "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
+		"\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82", "a\xc3", "\x80", "\xfe\xff" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tg_utf8_clean(bad[i], 100, out, sizeof(out));
+		CHECK(valid_utf8(out) && strstr(out, "\xef\xbf\xbd") != NULL);
+	}
+	/* Valid characters of every length stay as they are. */
+	CHECK(tg_utf8_clean("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", 100, out,
+	          sizeof(out)) == 13);
+	/* Cut at a character boundary: 100 bytes of "é"s is 50 of them; 101
+	 * bytes is 50 too, never half of the 51st. */
+	for (int i = 0; i < 64; i++)
+		strcat(e64, "\xc3\xa9");
+	CHECK(tg_utf8_clean(e64, 100, out, sizeof(out)) == 100 && valid_utf8(out));
+	CHECK(tg_utf8_clean(e64, 101, out, sizeof(out)) == 100 && valid_utf8(out));
+	CHECK(tg_utf8_clean(e64, 1000, out, 10) == 8 && valid_utf8(out));
+	CHECK(tg_utf8_clean("\xff\xff", 4, out, sizeof(out)) == 3 && valid_utf8(out));
+	CHECK(tg_utf8_clean("abc", 0, out, sizeof(out)) == 0 && *out == '\0');
+}
+
 int
 main(void)
 {
 	TEST(test_time_format);
 	TEST(test_month);
 	TEST(test_time_parse);
+	TEST(test_utf8_clean);
 	return unit_done();
 }
