@@ -164,8 +164,11 @@ out:
 	return rc;
 }
 
-int
-jwt_key_wrap(const char *kid, const char *secret, size_t len, char *out, size_t outlen)
+/* secret (len bytes, at most WRAP_SECRET_MAX) sealed for the row kid, as
+ * the text jwt_keys.secret holds, in out (at least 256 bytes); -1 on
+ * failure. */
+static int
+key_wrap(const char *kid, const char *secret, size_t len, char *out, size_t outlen)
 {
 	unsigned char buf[WRAP_NONCE + WRAP_SECRET_MAX + WRAP_TAG];
 	size_t plen = strlen(WRAP_PREFIX), total = WRAP_NONCE + len + WRAP_TAG;
@@ -184,8 +187,11 @@ out:
 	return rc;
 }
 
-int
-jwt_key_unwrap(const char *kid, const char *stored, char *out, size_t outlen, size_t *len)
+/* The secret of stored (from key_wrap for the same kid) in out,
+ * NUL-terminated, and its length; -1 when it does not open (another
+ * TOLLGATE_JWT_SECRET, another row's, cut or changed), out then cleared. */
+static int
+key_unwrap(const char *kid, const char *stored, char *out, size_t outlen, size_t *len)
 {
 	unsigned char buf[WRAP_NONCE + WRAP_SECRET_MAX + WRAP_TAG + 3];
 	size_t plen = strlen(WRAP_PREFIX), b64len;
@@ -260,7 +266,7 @@ ring_load(struct db *db)
 		}
 		k = &next.k[next.n];
 		snprintf(k->kid, sizeof(k->kid), "%s", db_text(db, STMT_JWT_KEYS_ALL, 0));
-		if (jwt_key_unwrap(k->kid, db_text(db, STMT_JWT_KEYS_ALL, 1), k->secret,
+		if (key_unwrap(k->kid, db_text(db, STMT_JWT_KEYS_ALL, 1), k->secret,
 		        sizeof(k->secret), &k->len) < 0) {
 			skipped++;
 			continue;
@@ -324,7 +330,7 @@ jwt_key_rotate(struct db *db, char *kid, size_t kidlen)
 		goto out;
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(secret + 2 * i, 3, "%02x", raw[i]);
-	if (jwt_key_wrap(kid, secret, strlen(secret), wrapped, sizeof(wrapped)) < 0)
+	if (key_wrap(kid, secret, strlen(secret), wrapped, sizeof(wrapped)) < 0)
 		goto out;
 	/* Keys whose tokens can no longer be alive (superseded more than a
 	 * session lifetime ago) go. */
@@ -383,8 +389,8 @@ jwt_keys_wrap(struct db *db)
 	for (size_t i = 0; i < n; i++) {
 		char w[256];
 
-		if (jwt_key_wrap(
-		        keys[i].kid, keys[i].secret, strlen(keys[i].secret), w, sizeof(w)) < 0 ||
+		if (key_wrap(keys[i].kid, keys[i].secret, strlen(keys[i].secret), w, sizeof(w)) <
+		        0 ||
 		    db_run(db, STMT_JWT_KEY_SET_SECRET, "tt", keys[i].kid, w) != DB_OK)
 			goto out;
 	}

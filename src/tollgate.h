@@ -492,14 +492,6 @@ int jwt_key_rotate(struct db *db, char *kid, size_t kidlen);
  * earlier versions), in one transaction; the number wrapped, or -1 with
  * nothing changed. Needs cfg.jwt_secret. */
 int jwt_keys_wrap(struct db *db);
-/* secret (len bytes, at most 128) sealed for the row kid with AES-256-GCM
- * under HKDF-SHA256(TOLLGATE_JWT_SECRET), as text for jwt_keys.secret, in
- * out (at least 256 bytes); -1 on failure. */
-int jwt_key_wrap(const char *kid, const char *secret, size_t len, char *out, size_t outlen);
-/* The secret of stored (from jwt_key_wrap for the same kid) in out,
- * NUL-terminated, and its length; -1 when it does not open (another
- * TOLLGATE_JWT_SECRET, another row's, or changed), out then cleared. */
-int jwt_key_unwrap(const char *kid, const char *stored, char *out, size_t outlen, size_t *len);
 /* Frees this thread's copy of the keys (a thread calls it before it ends). */
 void jwt_thread_end(void);
 

@@ -213,31 +213,31 @@ test_key_wrap(void)
 	char w[256], w2[256], out[256];
 	size_t len = 0;
 
-	CHECK(jwt_key_wrap("k_1", secret, strlen(secret), w, sizeof(w)) == 0);
+	CHECK(key_wrap("k_1", secret, strlen(secret), w, sizeof(w)) == 0);
 	CHECK(strncmp(w, WRAP_PREFIX, strlen(WRAP_PREFIX)) == 0);
 	CHECK(strstr(w, secret) == NULL && strstr(w, "00ff11ee") == NULL);
-	CHECK(jwt_key_unwrap("k_1", w, out, sizeof(out), &len) == 0);
+	CHECK(key_unwrap("k_1", w, out, sizeof(out), &len) == 0);
 	CHECK(len == strlen(secret) && strcmp(out, secret) == 0);
 	/* A fresh nonce each time: the same secret never looks the same. */
-	CHECK(jwt_key_wrap("k_1", secret, strlen(secret), w2, sizeof(w2)) == 0);
+	CHECK(key_wrap("k_1", secret, strlen(secret), w2, sizeof(w2)) == 0);
 	CHECK(strcmp(w, w2) != 0);
 	/* Another row's kid, a changed byte anywhere, a cut: refused. */
-	CHECK(jwt_key_unwrap("k_2", w, out, sizeof(out), &len) < 0);
+	CHECK(key_unwrap("k_2", w, out, sizeof(out), &len) < 0);
 	CHECK(out[0] == '\0');
 	for (size_t i = strlen(WRAP_PREFIX); w[i] != '\0' && w[i] != '='; i++) {
 		memcpy(w2, w, sizeof(w));
 		w2[i] = w2[i] == 'A' ? 'B' : 'A';
-		CHECK(jwt_key_unwrap("k_1", w2, out, sizeof(out), &len) < 0);
+		CHECK(key_unwrap("k_1", w2, out, sizeof(out), &len) < 0);
 	}
 	memcpy(w2, w, sizeof(w));
 	w2[strlen(w2) - 4] = '\0';
-	CHECK(jwt_key_unwrap("k_1", w2, out, sizeof(out), &len) < 0);
-	CHECK(jwt_key_unwrap("k_1", secret, out, sizeof(out), &len) < 0); /* in clear */
+	CHECK(key_unwrap("k_1", w2, out, sizeof(out), &len) < 0);
+	CHECK(key_unwrap("k_1", secret, out, sizeof(out), &len) < 0); /* in clear */
 	/* Another TOLLGATE_JWT_SECRET opens nothing. */
 	use_secret("another-secret-0123456789abcdef0123456789");
-	CHECK(jwt_key_unwrap("k_1", w, out, sizeof(out), &len) < 0);
+	CHECK(key_unwrap("k_1", w, out, sizeof(out), &len) < 0);
 	use_secret("unit-secret-0123456789abcdef0123456789");
-	CHECK(jwt_key_unwrap("k_1", w, out, sizeof(out), &len) == 0);
+	CHECK(key_unwrap("k_1", w, out, sizeof(out), &len) == 0);
 }
 
 /* What the store holds of a rotated key: wrapped text, none of it the
