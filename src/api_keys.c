@@ -19,6 +19,7 @@
 #define KEY_LEN (3 + KEY_PUBLIC_LEN + 1 + KEY_SECRET_LEN + KEY_CHECK_LEN)
 #define KEY_TOUCH_EVERY 60 /* seconds between lastUsedAt writes */
 #define GRACE_MAX 604800
+#define ROTATE_REFUSED (-3) /* the key cannot be rotated (not a db_rc) */
 
 static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -151,9 +152,10 @@ apikey_verify_or_reply(struct req *r, const char *key)
 		reply_error(r, ERR_INVALID_API_KEY, NULL, NULL);
 		return -1;
 	}
-	/* lastUsedAt: at most one write a minute per key; a lost write is fine. */
+	/* lastUsedAt: at most one write a minute per key; a lost write is fine
+	 * (the next request a minute on writes it), so its answer goes unread. */
 	if (now - last_used >= KEY_TOUCH_EVERY)
-		db_run(db, STMT_APIKEY_TOUCH, "ti", r->who.key_id, now);
+		(void)db_run(db, STMT_APIKEY_TOUCH, "ti", r->who.key_id, now);
 	return 0;
 }
 
@@ -259,7 +261,8 @@ handle_api_keys_create(struct req *r)
 
 		json_object_object_add(d, "field", json_object_new_string("expiresAt"));
 		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"expiresAt\" must be a time in the future, like 2027-01-01T00:00:00Z.",
+		    "Field \"expiresAt\" must be an RFC 3339 time in the future, like "
+		    "2027-01-01T00:00:00Z.",
 		    d);
 		return;
 	}
@@ -353,7 +356,7 @@ handle_api_keys_rotate(struct req *r)
 	json_object *v;
 	struct jw w = { 0 }; /* as jw_init */
 	int64_t grace = 0, now = tg_now();
-	char id[40], key[KEY_LEN + 1], pub[KEY_PUBLIC_LEN + 1], hash[65], name[128];
+	char id[40], key[KEY_LEN + 1], pub[KEY_PUBLIC_LEN + 1], hash[65], *name = NULL;
 	int64_t scopes, expires;
 	int rc;
 
@@ -381,32 +384,38 @@ handle_api_keys_rotate(struct req *r)
 		return;
 	}
 	rc = db_query(r->db, STMT_APIKEY_GET, "tt", r->params[0], r->who.org_id);
-	if (rc != DB_ROW) {
-		db_end(r->db, STMT_APIKEY_GET);
-		db_rollback(r->db);
-		if (rc == DB_DONE)
-			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		else
-			reply_db_error(r, rc, "apikey: rotate");
-		return;
-	}
-	snprintf(name, sizeof(name), "%s", db_text(r->db, STMT_APIKEY_GET, 2));
-	scopes = db_int(r->db, STMT_APIKEY_GET, 4);
-	expires = db_int(r->db, STMT_APIKEY_GET, 6);
-	/* A key is rotated once: one in its grace period, revoked or expired
-	 * is not (else rotations could stack live keys past the meter). */
-	if (!db_isnull(r->db, STMT_APIKEY_GET, 8) || (expires != 0 && expires <= now)) {
-		db_end(r->db, STMT_APIKEY_GET);
-		db_rollback(r->db);
-		reply_error(r, ERR_CONFLICT,
-		    "This key is already rotated, revoked or expired; rotate its newest key or "
-		    "create "
-		    "a new one.",
-		    NULL);
-		return;
+	if (rc == DB_ROW) {
+		/* The whole name, whatever its length (up to 100 characters). */
+		name = strdup(db_text(r->db, STMT_APIKEY_GET, 2));
+		scopes = db_int(r->db, STMT_APIKEY_GET, 4);
+		expires = db_int(r->db, STMT_APIKEY_GET, 6);
+		/* A key is rotated once: one in its grace period, revoked or
+		 * expired is not. */
+		if (!db_isnull(r->db, STMT_APIKEY_GET, 8) || (expires != 0 && expires <= now))
+			rc = ROTATE_REFUSED;
 	}
 	db_end(r->db, STMT_APIKEY_GET);
-	/* The new key takes the old one's place: no extra meter slot. */
+	if (rc == DB_DONE) {
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		goto fail;
+	}
+	if (rc == ROTATE_REFUSED) {
+		reply_error(r, ERR_CONFLICT,
+		    "This key is already rotated, revoked or expired; rotate its newest key or "
+		    "create a new one.",
+		    NULL);
+		goto fail;
+	}
+	if (rc != DB_ROW || name == NULL) {
+		reply_db_error(r, rc == DB_ROW ? DB_ERROR : rc, "apikey: rotate");
+		goto fail;
+	}
+	/* With no grace period the new key takes the old one's slot at once;
+	 * with one, the old key stays live and keeps its slot until the grace
+	 * period ends, so the new key needs a free one (else chained rotations
+	 * would stack live keys past the meter). */
+	if (grace > 0 && meter_take_or_reply(r, METER_API_KEYS, 1, NULL) < 0)
+		goto fail;
 	rc = db_run(r->db, STMT_APIKEY_INSERT, "tttttiii", id, r->who.org_id, name, pub, hash,
 	    scopes, now, expires);
 	if (rc == DB_OK)
@@ -422,9 +431,13 @@ handle_api_keys_rotate(struct req *r)
 		rc = db_commit(r->db);
 	if (rc != DB_OK) {
 		jw_discard(&w);
-		db_rollback(r->db);
 		reply_db_error(r, rc, "apikey: rotate");
-		return;
+		goto fail;
 	}
+	free(name);
 	reply_jw(r, 201, &w);
+	return;
+fail:
+	free(name);
+	db_rollback(r->db);
 }

@@ -111,7 +111,9 @@ session_or_reply(struct req *r, const struct token *t)
 	r->who.role = role_parse(db_text(db, STMT_SESSION_AUTH, 6));
 	db_end(db, STMT_SESSION_AUTH);
 	if (session_timed_out(last_seen, expires_at, now)) {
-		db_run(db, STMT_SESSION_END, "itt", now, "expired", t->sid);
+		/* Unread: should the write fail, the next request finds the
+		 * session timed out by this same check and gets this answer. */
+		(void)db_run(db, STMT_SESSION_END, "itt", now, "expired", t->sid);
 		memset(&r->who, 0, sizeof(r->who));
 		reply_error(r, ERR_SESSION_EXPIRED, NULL, NULL);
 		return -1;
@@ -121,7 +123,7 @@ session_or_reply(struct req *r, const struct token *t)
 	touch_every = cfg.session_idle / 10;
 	touch_every = touch_every < 1 ? 1 : touch_every > 60 ? 60 : touch_every;
 	if (now - last_seen >= touch_every)
-		db_run(db, STMT_SESSION_TOUCH, "ti", t->sid, now);
+		(void)db_run(db, STMT_SESSION_TOUCH, "ti", t->sid, now);
 	return 0;
 }
 

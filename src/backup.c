@@ -133,6 +133,12 @@ backup_to(const char *src_path, const char *tmp, int *version, char *err, size_t
 		    dst != NULL ? sqlite3_errmsg(dst) : "out of memory");
 		goto out;
 	}
+	/* The copy is as private as the database (main sets umask 077 too),
+	 * before a journal beside it takes its mode. */
+	if (db_files_private(tmp) < 0) {
+		snprintf(err, errlen, "cannot make %s private", tmp);
+		goto out;
+	}
 	if ((pages = backup_copy(src, dst, err, errlen)) < 0)
 		goto out;
 	sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);

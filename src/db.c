@@ -1,5 +1,6 @@
 /* db.c: the store. Every SQL statement Tollgate runs is in stmts[] below;
  * callers name one by its enum stmt and bind values, never build SQL. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -7,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -105,6 +108,8 @@ static const char *const stmts[STMT__COUNT] = {
 	"SELECT kid, secret FROM jwt_keys ORDER BY created_at DESC, rowid DESC",
 	/* STMT_JWT_KEY_INSERT */
 	"INSERT INTO jwt_keys (kid, secret, created_at) VALUES (?1, ?2, ?3)",
+	/* STMT_JWT_KEY_SET_SECRET */
+	"UPDATE jwt_keys SET secret = ?2 WHERE kid = ?1",
 	/* STMT_JWT_KEY_PRUNE */
 	"DELETE FROM jwt_keys AS k WHERE EXISTS (SELECT 1 FROM jwt_keys n WHERE n.created_at > "
 	"k.created_at AND n.created_at < ?1)",
@@ -115,12 +120,14 @@ static const char *const stmts[STMT__COUNT] = {
 	"SELECT seq, at, event, actor, target, request_id, ip FROM audit WHERE org_id = ?1 AND seq "
 	"> ?2 ORDER BY seq LIMIT ?3",
 	/* STMT_METERS: the plan, its limits (NULL: unlimited), and what is used:
-	 * live projects, users and unrevoked API keys; this month's jobs and
-	 * records. Columns in enum meter order (meters.c). */
+	 * live projects, users and live API keys (not revoked at ?3, the time
+	 * now: an old key in its grace period after a rotation counts); this
+	 * month's jobs and records. Columns in enum meter order (meters.c). */
 	"SELECT o.plan, p.name, p.projects, p.users, p.api_keys, p.jobs, p.records, "
 	"(SELECT count(*) FROM projects WHERE org_id = ?1), "
 	"(SELECT count(*) FROM users WHERE org_id = ?1), "
-	"(SELECT count(*) FROM api_keys WHERE org_id = ?1 AND revoked_at IS NULL), "
+	"(SELECT count(*) FROM api_keys WHERE org_id = ?1 AND (revoked_at IS NULL OR revoked_at > "
+	"?3)), "
 	"coalesce((SELECT used FROM usage WHERE org_id = ?1 AND meter = 'jobs' AND period = ?2), "
 	"0), "
 	"coalesce((SELECT used FROM usage WHERE org_id = ?1 AND meter = 'records' AND period = "
@@ -211,9 +218,9 @@ static const char *const stmts[STMT__COUNT] = {
 	"SELECT seq, id, project_id, table_id, name, schedule, published, next_run_at, created_at "
 	"FROM spinners WHERE project_id = ?1 AND org_id = ?2 AND published >= ?3 AND seq > ?4 "
 	"ORDER BY seq LIMIT ?5",
-	/* STMT_SPINNER_UPDATE */
-	"UPDATE spinners SET name = ?3, schedule = NULLIF(?4, 0), next_run_at = NULLIF(?5, 0) "
-	"WHERE id = ?1 AND org_id = ?2",
+	/* STMT_SPINNER_UPDATE: ?3 NULL keeps the name */
+	"UPDATE spinners SET name = coalesce(?3, name), schedule = NULLIF(?4, 0), next_run_at = "
+	"NULLIF(?5, 0) WHERE id = ?1 AND org_id = ?2",
 	/* STMT_SPINNER_DELETE */
 	"DELETE FROM spinners WHERE id = ?1 AND org_id = ?2",
 	/* STMT_SPINNER_PUBLISH: a scheduled spinner first runs one interval after ?3 */
@@ -386,6 +393,29 @@ db_busy_wait(void *unused, int n)
 	return 1;
 }
 
+int
+db_files_private(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	char p[4096];
+	struct stat st;
+	int rc = 0;
+
+	if (path == NULL || *path == '\0' || strcmp(path, ":memory:") == 0 ||
+	    strncmp(path, "file:", 5) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix[i]) >= sizeof(p))
+			return -1;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
+		    chmod(p, st.st_mode & 0700) < 0) {
+			log_msg(NULL, "db: chmod %s: %s", p, strerror(errno));
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
 struct db *
 db_open(const char *path, char *err, size_t errlen)
 {
@@ -405,6 +435,9 @@ db_open(const char *path, char *err, size_t errlen)
 		    db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
 		goto fail;
 	}
+	/* Before WAL mode makes the -wal and -shm files, which SQLite creates
+	 * with the database's mode: an earlier version's 0644 becomes 0600. */
+	(void)db_files_private(path); /* logged; the database still serves */
 	sqlite3_busy_handler(db->conn, db_busy_wait, NULL);
 	sqlite3_extended_result_codes(db->conn, 1);
 	if (sqlite3_exec(db->conn,

@@ -131,6 +131,7 @@ kdf_main(void *arg)
 			FCGX_Free(fr, 1);
 		free(fr);
 	}
+	jwt_thread_end();
 	db_close(db);
 	return NULL;
 }
@@ -220,6 +221,7 @@ worker_main(void *arg)
 		FCGX_Free(fr, 0);
 		free(fr);
 	}
+	jwt_thread_end();
 	db_close(db);
 	return NULL;
 }

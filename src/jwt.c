@@ -1,7 +1,9 @@
 /* jwt.c: user tokens. HS256 only, with a kid naming the key: the configured
- * TOLLGATE_JWT_SECRET, or a newer key made by `tollgate rotate-jwt-secret`.
- * libjwt 1.10 signs; verifying (the signature, the header and every claim)
- * is done here by hand. */
+ * TOLLGATE_JWT_SECRET, or a newer key made by `tollgate rotate-jwt-secret`,
+ * stored wrapped (AES-256-GCM under a key derived from the configured
+ * secret) so that the database alone signs nothing. libjwt 1.10 signs;
+ * verifying (the signature, the header and every claim) is done here by
+ * hand. */
 /* SHA256_Init/Update/Final: deprecated in OpenSSL 3 in favour of EVP, but
  * the only way to keep HMAC's keyed inner and outer states in a plain
  * struct and copy them per token; EVP fetched the digest, allocated two
@@ -14,6 +16,8 @@
 
 #include <jwt.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/sha.h>
 
 #include "tollgate.h"
@@ -21,9 +25,16 @@
 #define JWT_ISSUER "tollgate"
 #define JWT_TYPE "access"
 #define JWT_MAX_LEN 4096
-#define JWT_MAX_KEYS 8
 #define JWT_KEYS_TTL 5 /* seconds a thread trusts its copy of the keys */
 #define JWT_SKEW 60 /* seconds of clock skew allowed for iat and nbf */
+/* A wrapped key in jwt_keys.secret: the prefix, then base64 of the 12-byte
+ * nonce, the ciphertext and the 16-byte GCM tag; the kid is the associated
+ * data, so a wrapped secret moved to another row does not open. */
+#define WRAP_PREFIX "aes256gcm:"
+#define WRAP_INFO "tollgate jwt_keys wrap v1" /* the HKDF info label */
+#define WRAP_NONCE 12
+#define WRAP_TAG 16
+#define WRAP_SECRET_MAX 128 /* bytes of a rotated key's secret */
 
 /* HMAC-SHA256 (RFC 2104) with its key already hashed into the two pads. */
 struct hmac_key {
@@ -64,18 +75,154 @@ hmac_sha256(const struct hmac_key *h, const char *data, size_t len, unsigned cha
 	OPENSSL_cleanse(&c, sizeof(c));
 }
 
-/* Each thread's copy of the keys, newest first; the configured secret last. */
+/* One key of the ring: its kid, its secret and the secret ready to verify with. */
+struct ring_key {
+	char kid[32];
+	char secret[sizeof(cfg.jwt_secret)]; /* the configured secret fits (found in review) */
+	size_t len;
+	struct hmac_key mac;
+};
+
+/* Each thread's copy of the keys, newest first; the configured secret last.
+ * Every stored key is in it: the store keeps exactly the keys that can
+ * still verify a live token (jwt_key_rotate prunes the others). */
 static __thread struct keyring {
 	int n;
 	int64_t loaded_at;
-	struct {
-		char kid[32];
-		char secret[sizeof(
-		    cfg.jwt_secret)]; /* the configured secret fits (found in review) */
-		size_t len;
-		struct hmac_key mac; /* the secret, ready to verify with */
-	} k[JWT_MAX_KEYS + 1];
+	struct ring_key *k; /* n of them, malloc'd */
 } ring;
+
+static void
+ring_free(struct keyring *kr)
+{
+	if (kr->k != NULL) {
+		OPENSSL_cleanse(kr->k, sizeof(kr->k[0]) * (size_t)kr->n);
+		free(kr->k);
+	}
+	kr->k = NULL;
+	kr->n = 0;
+}
+
+void
+jwt_thread_end(void)
+{
+	ring_free(&ring);
+}
+
+/* ---- wrapping rotated keys ---- */
+
+/* The wrapping key: HKDF-SHA256 (RFC 5869) of the configured secret, no
+ * salt, info WRAP_INFO. 0, or -1. */
+static int
+wrap_key(unsigned char out[32])
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	size_t len = 32;
+	int rc = -1;
+
+	if (c != NULL && cfg.jwt_secret_len > 0 && EVP_PKEY_derive_init(c) > 0 &&
+	    EVP_PKEY_CTX_set_hkdf_md(c, EVP_sha256()) > 0 &&
+	    EVP_PKEY_CTX_set1_hkdf_key(
+	        c, (const unsigned char *)cfg.jwt_secret, (int)cfg.jwt_secret_len) > 0 &&
+	    EVP_PKEY_CTX_add1_hkdf_info(
+	        c, (const unsigned char *)WRAP_INFO, (int)strlen(WRAP_INFO)) > 0 &&
+	    EVP_PKEY_derive(c, out, &len) > 0 && len == 32)
+		rc = 0;
+	EVP_PKEY_CTX_free(c);
+	return rc;
+}
+
+/* AES-256-GCM of in (len bytes) under the wrapping key with kid as the
+ * associated data; enc 1 seals (tag written), 0 opens (tag checked). The
+ * output length, or -1 (a wrong key or a changed byte among them). */
+static int
+wrap_gcm(int enc, const char *kid, const unsigned char nonce[WRAP_NONCE], const unsigned char *in,
+    int len, unsigned char *out, unsigned char tag[WRAP_TAG])
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	unsigned char key[32];
+	int n = 0, fin = 0, rc = -1;
+
+	if (c == NULL || wrap_key(key) < 0)
+		goto out;
+	if (EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) <= 0 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, WRAP_NONCE, NULL) <= 0 ||
+	    EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) <= 0 ||
+	    EVP_CipherUpdate(c, NULL, &n, (const unsigned char *)kid, (int)strlen(kid)) <= 0 ||
+	    EVP_CipherUpdate(c, out, &n, in, len) <= 0)
+		goto out;
+	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, WRAP_TAG, tag) <= 0)
+		goto out;
+	if (EVP_CipherFinal_ex(c, out + n, &fin) <= 0)
+		goto out;
+	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, WRAP_TAG, tag) <= 0)
+		goto out;
+	rc = n + fin;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+/* secret (len bytes, at most WRAP_SECRET_MAX) sealed for the row kid, as
+ * the text jwt_keys.secret holds, in out (at least 256 bytes); -1 on
+ * failure. */
+static int
+key_wrap(const char *kid, const char *secret, size_t len, char *out, size_t outlen)
+{
+	unsigned char buf[WRAP_NONCE + WRAP_SECRET_MAX + WRAP_TAG];
+	size_t plen = strlen(WRAP_PREFIX), total = WRAP_NONCE + len + WRAP_TAG;
+	int rc = -1;
+
+	if (len == 0 || len > WRAP_SECRET_MAX || outlen < plen + 4 * ((total + 2) / 3) + 1 ||
+	    tg_random(buf, WRAP_NONCE) < 0 ||
+	    wrap_gcm(1, kid, buf, (const unsigned char *)secret, (int)len, buf + WRAP_NONCE,
+	        buf + WRAP_NONCE + len) != (int)len)
+		goto out;
+	memcpy(out, WRAP_PREFIX, plen);
+	EVP_EncodeBlock((unsigned char *)out + plen, buf, (int)total);
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
+/* The secret of stored (from key_wrap for the same kid) in out,
+ * NUL-terminated, and its length; -1 when it does not open (another
+ * TOLLGATE_JWT_SECRET, another row's, cut or changed), out then cleared. */
+static int
+key_unwrap(const char *kid, const char *stored, char *out, size_t outlen, size_t *len)
+{
+	unsigned char buf[WRAP_NONCE + WRAP_SECRET_MAX + WRAP_TAG + 3];
+	size_t plen = strlen(WRAP_PREFIX), b64len;
+	int n, clen, rc = -1;
+
+	if (strncmp(stored, WRAP_PREFIX, plen) != 0)
+		return -1;
+	stored += plen;
+	b64len = strlen(stored);
+	if (b64len == 0 || b64len % 4 != 0 || b64len / 4 * 3 > sizeof(buf) ||
+	    (n = EVP_DecodeBlock(buf, (const unsigned char *)stored, (int)b64len)) < 0)
+		goto out;
+	/* EVP_DecodeBlock counts the padding's bytes too. */
+	if (b64len >= 1 && stored[b64len - 1] == '=')
+		n--;
+	if (b64len >= 2 && stored[b64len - 2] == '=')
+		n--;
+	clen = n - WRAP_NONCE - WRAP_TAG;
+	if (clen <= 0 || (size_t)clen >= outlen ||
+	    wrap_gcm(0, kid, buf, buf + WRAP_NONCE, clen, (unsigned char *)out,
+	        buf + WRAP_NONCE + clen) != clen)
+		goto out;
+	out[clen] = '\0';
+	*len = (size_t)clen;
+	rc = 0;
+out:
+	if (rc < 0)
+		OPENSSL_cleanse(out, outlen);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
 
 static void
 env_kid(char *out, size_t outlen)
@@ -88,33 +235,65 @@ env_kid(char *out, size_t outlen)
 }
 
 /* Reads the keys into a copy and replaces the ring only when all were read:
- * a store error leaves the ring as it was, never kids with other keys. */
+ * a store error leaves the ring as it was, never kids with other keys. A
+ * key that does not unwrap (wrapped under another TOLLGATE_JWT_SECRET, or
+ * damaged) is left out, with a log line. */
 static int
 ring_load(struct db *db)
 {
-	static __thread struct keyring next;
-	int rc, n = 0;
+	static int warned;
+	struct keyring next = { 0 };
+	int rc, cap = 0, skipped = 0;
 
-	for (rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW && n < JWT_MAX_KEYS;
-	     rc = db_next(db, STMT_JWT_KEYS_ALL), n++) {
-		snprintf(
-		    next.k[n].kid, sizeof(next.k[n].kid), "%s", db_text(db, STMT_JWT_KEYS_ALL, 0));
-		snprintf(next.k[n].secret, sizeof(next.k[n].secret), "%s",
-		    db_text(db, STMT_JWT_KEYS_ALL, 1));
-		next.k[n].len = strlen(next.k[n].secret);
+	for (rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW;
+	     rc = db_next(db, STMT_JWT_KEYS_ALL)) {
+		struct ring_key *k;
+
+		if (next.n + 1 >= cap) { /* room for this key and the configured one */
+			struct ring_key *grown;
+			int n = next.n;
+
+			cap = cap == 0 ? 8 : cap * 2;
+			if ((grown = calloc((size_t)cap, sizeof(*grown))) == NULL) {
+				rc = DB_ERROR;
+				break;
+			}
+			if (next.k != NULL)
+				memcpy(grown, next.k, sizeof(*grown) * (size_t)n);
+			ring_free(&next); /* cleansed, as every copy of a secret */
+			next.k = grown;
+			next.n = n;
+		}
+		k = &next.k[next.n];
+		snprintf(k->kid, sizeof(k->kid), "%s", db_text(db, STMT_JWT_KEYS_ALL, 0));
+		if (key_unwrap(k->kid, db_text(db, STMT_JWT_KEYS_ALL, 1), k->secret,
+		        sizeof(k->secret), &k->len) < 0) {
+			skipped++;
+			continue;
+		}
+		hmac_key_init(&k->mac, k->secret, k->len);
+		next.n++;
 	}
 	db_end(db, STMT_JWT_KEYS_ALL);
-	if (rc != DB_ROW && rc != DB_DONE)
+	if (rc != DB_DONE) {
+		ring_free(&next);
 		return -1;
-	env_kid(next.k[n].kid, sizeof(next.k[n].kid));
-	memcpy(next.k[n].secret, cfg.jwt_secret, cfg.jwt_secret_len);
-	next.k[n].len = cfg.jwt_secret_len;
-	for (int i = 0; i <= n; i++)
-		hmac_key_init(&next.k[i].mac, next.k[i].secret, next.k[i].len);
-	next.n = n + 1;
+	}
+	if (skipped > 0 && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		log_msg(NULL,
+		    "jwt: %d signing key(s) do not unwrap with this TOLLGATE_JWT_SECRET; "
+		    "tokens they signed are refused",
+		    skipped);
+	if (next.k == NULL && (next.k = calloc(1, sizeof(*next.k))) == NULL)
+		return -1;
+	env_kid(next.k[next.n].kid, sizeof(next.k[next.n].kid));
+	memcpy(next.k[next.n].secret, cfg.jwt_secret, cfg.jwt_secret_len);
+	next.k[next.n].len = cfg.jwt_secret_len;
+	hmac_key_init(&next.k[next.n].mac, next.k[next.n].secret, next.k[next.n].len);
+	next.n++;
 	next.loaded_at = tg_now_ms() / 1000;
+	ring_free(&ring);
 	ring = next;
-	OPENSSL_cleanse(&next, sizeof(next));
 	return 0;
 }
 
@@ -144,19 +323,90 @@ int
 jwt_key_rotate(struct db *db, char *kid, size_t kidlen)
 {
 	unsigned char raw[48];
-	char secret[97];
+	char secret[97], wrapped[256];
+	int rc = -1;
 
 	if (tg_random(raw, sizeof(raw)) < 0 || tg_id_new("k", kid, kidlen) < 0)
-		return -1;
+		goto out;
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(secret + 2 * i, 3, "%02x", raw[i]);
+	if (key_wrap(kid, secret, strlen(secret), wrapped, sizeof(wrapped)) < 0)
+		goto out;
 	/* Keys whose tokens can no longer be alive (superseded more than a
 	 * session lifetime ago) go. */
 	if (db_run(db, STMT_JWT_KEY_PRUNE, "i", tg_now() - cfg.session_ttl) != DB_OK ||
-	    db_run(db, STMT_JWT_KEY_INSERT, "tti", kid, secret, tg_now()) != DB_OK)
+	    db_run(db, STMT_JWT_KEY_INSERT, "tti", kid, wrapped, tg_now()) != DB_OK)
+		goto out;
+	ring.loaded_at = 0; /* the next use reloads */
+	rc = 0;
+out:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return rc;
+}
+
+/* A key stored before keys were wrapped, read out to be wrapped. */
+struct plain_key {
+	char kid[32];
+	char *secret;
+};
+
+int
+jwt_keys_wrap(struct db *db)
+{
+	struct plain_key *keys = NULL;
+	size_t n = 0, cap = 0;
+	int rc, wrapped = -1;
+
+	if ((rc = db_begin(db)) != DB_OK)
 		return -1;
-	ring.n = 0;
-	return 0;
+	for (rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW;
+	     rc = db_next(db, STMT_JWT_KEYS_ALL)) {
+		const char *secret = db_text(db, STMT_JWT_KEYS_ALL, 1);
+
+		if (strncmp(secret, WRAP_PREFIX, strlen(WRAP_PREFIX)) == 0)
+			continue; /* wrapped already */
+		if (n == cap) {
+			struct plain_key *grown;
+
+			cap = cap == 0 ? 8 : cap * 2;
+			if ((grown = realloc(keys, cap * sizeof(*keys))) == NULL) {
+				rc = DB_ERROR;
+				break;
+			}
+			keys = grown;
+		}
+		snprintf(keys[n].kid, sizeof(keys[n].kid), "%s", db_text(db, STMT_JWT_KEYS_ALL, 0));
+		if ((keys[n].secret = strdup(secret)) == NULL) {
+			rc = DB_ERROR;
+			break;
+		}
+		n++;
+	}
+	db_end(db, STMT_JWT_KEYS_ALL);
+	if (rc != DB_DONE)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char w[256];
+
+		if (key_wrap(keys[i].kid, keys[i].secret, strlen(keys[i].secret), w, sizeof(w)) <
+		        0 ||
+		    db_run(db, STMT_JWT_KEY_SET_SECRET, "tt", keys[i].kid, w) != DB_OK)
+			goto out;
+	}
+	if (db_commit(db) != DB_OK)
+		goto out;
+	wrapped = (int)n;
+	ring.loaded_at = 0;
+out:
+	if (wrapped < 0)
+		db_rollback(db);
+	for (size_t i = 0; i < n; i++) {
+		OPENSSL_cleanse(keys[i].secret, strlen(keys[i].secret));
+		free(keys[i].secret);
+	}
+	free(keys);
+	return wrapped;
 }
 
 int

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <fcgiapp.h>
 
 #include "backup.h"
@@ -37,13 +39,15 @@ usage(FILE *f)
 	    "Settings come from TOLLGATE_* variables (see tollgate(8) and README.md).\n");
 }
 
-/* Opens the configured database and brings it to the newest schema. */
+/* Opens the configured database and brings it to the newest schema; with
+ * TOLLGATE_JWT_SECRET set, wraps the signing keys an earlier version stored
+ * in clear (a wrapped key is left as it is, so running it again is safe). */
 static int
 migrate_or_fail(void)
 {
 	char err[512];
 	struct db *db = db_open(cfg.db_path, err, sizeof(err));
-	int n;
+	int n, wrapped = 0;
 
 	if (db == NULL) {
 		fprintf(stderr, "tollgate: %s\n", err);
@@ -53,8 +57,13 @@ migrate_or_fail(void)
 	if (n >= 0)
 		log_msg(
 		    NULL, "migrate: %s at version %d (%d applied)", cfg.db_path, db_version(db), n);
+	if (n >= 0 && cfg.jwt_secret_len >= JWT_SECRET_MIN && (wrapped = jwt_keys_wrap(db)) < 0)
+		fprintf(stderr, "tollgate: cannot wrap the stored signing keys\n");
+	else if (wrapped > 0)
+		log_msg(
+		    NULL, "migrate: %d signing key(s) stored in clear are now wrapped", wrapped);
 	db_close(db);
-	return n < 0 ? -1 : 0;
+	return n < 0 || wrapped < 0 ? -1 : 0;
 }
 
 static int
@@ -248,6 +257,10 @@ main(int argc, char **argv)
 	char err[512];
 	int i = 1;
 
+	/* Every file Tollgate makes (the database, its -wal and -shm, backups,
+	 * the rate-limit file) is its owner's alone, whatever the caller's
+	 * umask; the socket gets its own mode (fcgi_listen). */
+	umask(077);
 	if (i + 1 < argc && strcmp(argv[i], "--config") == 0) {
 		config_path = argv[i + 1];
 		i += 2;

@@ -1,8 +1,9 @@
 /* meters.c: the plan meters. projects, users and apiKeys count live
- * objects; jobs and records count per calendar month (UTC) in the usage
- * table, keyed by month so the reset on the 1st needs no job. A meter is
- * read and taken inside the same BEGIN IMMEDIATE transaction as what it
- * counts, so limits hold exactly under concurrency. */
+ * objects (an API key is live until its revokedAt, so an old key in its
+ * grace period after a rotation holds its slot); jobs and records count per calendar month (UTC) in
+ * the usage table, keyed by month so the reset on the 1st needs no job. A meter is read and taken
+ * inside the same BEGIN IMMEDIATE transaction as what it counts, so limits hold exactly under
+ * concurrency. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,7 +48,7 @@ meter_read_all(struct db *db, const char *org_id, struct meter_state st[METER__C
 	int rc;
 
 	meter_period(tg_now(), period, sizeof(period), &resets);
-	rc = db_query(db, STMT_METERS, "tt", org_id, period);
+	rc = db_query(db, STMT_METERS, "tti", org_id, period, tg_now());
 	if (rc == DB_ROW) {
 		if (plan_id != NULL)
 			snprintf(plan_id, planlen, "%s", db_text(db, STMT_METERS, 0));

@@ -338,12 +338,14 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 void
 router_handle(struct req *r, body_read_fn *read, void *ctx)
 {
+	int authed = -1; /* 0 once a route is found and its caller may call it */
+
 	if ((r->route = route_find_or_reply(r)) != NULL) {
 		/* A GET reads one snapshot: the credential's look-up and the
 		 * handler's statements share one read transaction. */
 		if (r->method == M_GET)
 			db_read_begin(r->db);
-		auth_or_reply(r, r->route->access, r->route->perm, r->route->scope);
+		authed = auth_or_reply(r, r->route->access, r->route->perm, r->route->scope);
 		/* A last-seen write (once a minute at most) ended it: again. */
 		if (r->method == M_GET)
 			db_read_begin(r->db);
@@ -351,7 +353,7 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	/* Every request is counted, errors included, before any body is read
 	 * or password hashed: by key, user, or else client IP. The headers go
 	 * on whatever the answer is; over the limit, the answer is 429. */
-	if (ratelimit_request_or_reply(r) < 0 || r->replied)
+	if (ratelimit_request_or_reply(r) < 0 || authed < 0)
 		goto out;
 	if (body_check_or_reply(r, read, ctx) < 0)
 		goto out;

@@ -12,22 +12,17 @@
 
 #define DEVICE_MAX 100
 
+/* The device a session is named after: the body's, else the User-Agent
+ * (raw header bytes: invalid UTF-8 in it becomes U+FFFD); at most
+ * DEVICE_MAX bytes, cut at a character boundary. */
 void
 device_name_of(const struct req *r, const char *given, char *out, size_t outlen)
 {
 	const char *src = given != NULL && *given != '\0'     ? given
 	    : r->user_agent != NULL && *r->user_agent != '\0' ? r->user_agent
 	                                                      : "unknown device";
-	size_t n = 0;
 
-	/* At most DEVICE_MAX bytes, cut on a character boundary. */
-	for (size_t i = 0; src[i] != '\0' && i < DEVICE_MAX && n + 1 < outlen; i++)
-		out[n++] = src[i];
-	while (n > 0 && ((unsigned char)out[n - 1] & 0xc0) == 0x80)
-		n--;
-	if (n > 0 && ((unsigned char)out[n - 1] & 0xc0) == 0xc0)
-		n--;
-	out[n] = '\0';
+	tg_utf8_clean(src, DEVICE_MAX, out, outlen);
 }
 
 static void
@@ -166,7 +161,7 @@ handle_login(struct req *r)
 	/* Unknown email and wrong password: the same work, the same answer. */
 	if (!password_verify(found ? hash : NULL, password)) {
 		/* The audit write too, for an unknown email under no organization
-		 * (no admin sees it), so both take the same time (found in review). */
+		 * (no admin sees it), so both take the same time. */
 		if (audit_log(r, found ? org_id : NULL, "login.failed", found ? user_id : NULL,
 		        found ? user_id : NULL) != DB_OK)
 			log_msg(r->request_id, "login: the failure could not be audited");

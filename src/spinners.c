@@ -169,7 +169,6 @@ void
 handle_spinners_update(struct req *r)
 {
 	const char *name;
-	char old_name[128];
 	int64_t schedule, old_schedule, next;
 	int present, published, rc;
 
@@ -182,7 +181,6 @@ handle_spinners_update(struct req *r)
 	}
 	rc = db_query(r->db, STMT_SPINNER_GET, "tti", r->params[0], r->who.org_id, (int64_t)0);
 	if (rc == DB_ROW) {
-		snprintf(old_name, sizeof(old_name), "%s", db_text(r->db, STMT_SPINNER_GET, 4));
 		old_schedule = db_int(r->db, STMT_SPINNER_GET, 5);
 		published = db_int(r->db, STMT_SPINNER_GET, 6) != 0;
 		next = db_int(r->db, STMT_SPINNER_GET, 7);
@@ -200,8 +198,8 @@ handle_spinners_update(struct req *r)
 		schedule = old_schedule;
 	else if (schedule != old_schedule)
 		next = published && schedule > 0 ? tg_now() + schedule * 60 : 0;
-	rc = db_run(r->db, STMT_SPINNER_UPDATE, "tttii", r->params[0], r->who.org_id,
-	    name != NULL ? name : old_name, schedule, next);
+	rc = db_run(
+	    r->db, STMT_SPINNER_UPDATE, "tttii", r->params[0], r->who.org_id, name, schedule, next);
 	spinner_saved_reply(r, rc, r->params[0], 200, "spinners: update");
 	return;
 fail:

@@ -65,7 +65,14 @@ int tg_month(int64_t t, char *out, size_t outlen, int64_t *next_start);
  * lines every request writes, where snprintf was a tenth of the work. */
 size_t tg_append(char *out, size_t outlen, size_t n, const char *s, size_t max);
 size_t tg_append_num(char *out, size_t outlen, size_t n, int64_t v);
-/* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", offsets allowed); -1 if malformed. */
+/* Copies src into out as valid UTF-8: each byte that starts no valid
+ * sequence becomes U+FFFD, and the copy ends at a character boundary within
+ * max bytes (and outlen - 1). Always NUL-terminated (outlen > 0); the
+ * length. */
+size_t tg_utf8_clean(const char *src, size_t max, char *out, size_t outlen);
+/* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", "2026-12-01t01:30:00.5+01:30")
+ * strictly: digits only, each field in range, days per month and leap
+ * year; -1 for anything else. */
 int tg_time_parse(const char *s, int64_t *out);
 
 /* ---- db.c: the store; every SQL statement lives in its table ---- */
@@ -104,6 +111,7 @@ enum stmt {
 	STMT_LOGIN_BUDGET_GIVE,
 	STMT_JWT_KEYS_ALL,
 	STMT_JWT_KEY_INSERT,
+	STMT_JWT_KEY_SET_SECRET,
 	STMT_JWT_KEY_PRUNE,
 	STMT_AUDIT_INSERT,
 	STMT_AUDIT_LIST,
@@ -172,6 +180,10 @@ struct db;
  * On error returns NULL with a sentence in err. */
 struct db *db_open(const char *path, char *err, size_t errlen);
 void db_close(struct db *db);
+/* Takes group and other permissions off the database file at path and its
+ * -wal, -shm and -journal (those that exist): they hold password hashes
+ * and wrapped keys. 0, or -1 (logged) when one could not be changed. */
+int db_files_private(const char *path);
 /* Applies the compiled-in migrations newer than PRAGMA user_version, each in
  * its own transaction. Returns the number applied, or -1. */
 int db_migrate(struct db *db);
@@ -487,8 +499,15 @@ int jwt_token_issue(struct db *db, const struct token *t, char *out, size_t outl
  * iat/exp (and nbf). 0 with t filled; JWT_EXPIRED for a genuine token past
  * its exp; -1 for anything else. */
 int jwt_token_verify(struct db *db, const char *s, struct token *t);
-/* A new random signing key in the database (rotation); -1 on failure. */
+/* A new random signing key in the database (rotation), stored wrapped;
+ * -1 on failure. */
 int jwt_key_rotate(struct db *db, char *kid, size_t kidlen);
+/* Wraps every stored key that is not wrapped yet (keys stored in clear by
+ * earlier versions), in one transaction; the number wrapped, or -1 with
+ * nothing changed. Needs cfg.jwt_secret. */
+int jwt_keys_wrap(struct db *db);
+/* Frees this thread's copy of the keys (a thread calls it before it ends). */
+void jwt_thread_end(void);
 
 /* ---- audit.c ---- */
 

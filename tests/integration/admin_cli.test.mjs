@@ -60,3 +60,18 @@ test('rotate-jwt-secret: new tokens use the new key, old ones stay valid', async
   assert.equal(decodeJwt(other.token).header.kid, kid);
   assert.equal((await api(stack, 'GET', '/v1/auth/session', { token: other.token })).status, 200);
 });
+
+test('ten rotations later, a token signed with an older rotated key still verifies', async () => {
+  const s = await adminSession(stack);
+  const first = run(['rotate-jwt-secret']);
+  assert.equal(first.status, 0, first.stderr);
+  const kid = first.stdout.match(/new signing key (\S+);/)[1];
+  await new Promise((res) => setTimeout(res, 5500)); // servers reload keys every 5 s
+  const token = await login(stack, s.email, undefined, { force: true });
+  assert.equal(decodeJwt(token).header.kid, kid);
+  // Found in review: each thread kept only the 8 newest keys.
+  for (let i = 0; i < 10; i++) assert.equal(run(['rotate-jwt-secret']).status, 0);
+  await new Promise((res) => setTimeout(res, 5500));
+  const me = await api(stack, 'GET', '/v1/auth/session', { token });
+  assert.equal(me.status, 200, me.text);
+});
