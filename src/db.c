@@ -297,7 +297,7 @@ static const char *const stmts[STMT__COUNT] = {
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
-extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[], tg_sql_011[];
+extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[], tg_sql_010[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -311,7 +311,7 @@ static const struct migration {
 	{ "007_idempotency_expiry", tg_sql_007 },
 	{ "008_job_indexes", tg_sql_008 },
 	{ "009_idempotency_claim", tg_sql_009 },
-	{ "011_devices", tg_sql_011 },
+	{ "010_devices", tg_sql_010 },
 };
 
 /* The transaction statements, prepared once per connection like stmts[]:

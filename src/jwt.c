@@ -187,6 +187,18 @@ out:
 	return rc;
 }
 
+/* 1 if stored (b64len characters) is exactly the base64 of bytes[0..n). */
+static int
+wrap_canonical(const unsigned char *bytes, size_t n, const char *stored, size_t b64len)
+{
+	unsigned char again[(WRAP_NONCE + WRAP_SECRET_MAX + WRAP_TAG + 3) / 3 * 4 + 1];
+
+	if (b64len >= sizeof(again))
+		return 0;
+	return EVP_EncodeBlock(again, bytes, (int)n) == (int)b64len &&
+	    memcmp(again, stored, b64len) == 0;
+}
+
 /* The secret of stored (from key_wrap for the same kid) in out,
  * NUL-terminated, and its length; -1 when it does not open (another
  * TOLLGATE_JWT_SECRET, another row's, cut or changed), out then cleared. */
@@ -210,6 +222,10 @@ key_unwrap(const char *kid, const char *stored, char *out, size_t outlen, size_t
 	if (b64len >= 2 && stored[b64len - 2] == '=')
 		n--;
 	clen = n - WRAP_NONCE - WRAP_TAG;
+	/* Only the canonical encoding opens: a padding bit changed decodes to
+	 * the same bytes, so it is refused by encoding them again. */
+	if (clen > 0 && !wrap_canonical(buf, (size_t)n, stored, b64len))
+		goto out;
 	if (clen <= 0 || (size_t)clen >= outlen ||
 	    wrap_gcm(0, kid, buf, buf + WRAP_NONCE, clen, (unsigned char *)out,
 	        buf + WRAP_NONCE + clen) != clen)
