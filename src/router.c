@@ -366,6 +366,25 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	return 0;
 }
 
+/* Reads and drops what the handler left of a streamed body (an import
+ * refused part way), a piece at a time and never past the cap, so the web
+ * server, which may still be sending it, reads the answer: over TCP, closing
+ * a socket with unread data resets the connection, answer and all. */
+static void
+body_rest_discard(struct req *r)
+{
+	char buf[16 * 1024];
+	size_t cap = (size_t)cfg.max_body;
+	int n;
+
+	if (r->body_read == NULL)
+		return;
+	while (r->body_have <= cap &&
+	    (r->content_length < 0 || r->body_have < (size_t)r->content_length) &&
+	    (n = r->body_read(r->body_ctx, buf, (int)sizeof(buf))) > 0)
+		r->body_have += (size_t)n;
+}
+
 void
 router_handle(struct req *r, body_read_fn *read, void *ctx)
 {
@@ -392,6 +411,7 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 		    r->route->pattern);
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 	}
+	body_rest_discard(r);
 out:
 	db_read_end(r->db);
 	if (db_writing(r->db)) { /* a bug: every handler commits or rolls back */
