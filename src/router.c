@@ -374,15 +374,21 @@ static void
 body_rest_discard(struct req *r)
 {
 	char buf[16 * 1024];
-	size_t cap = (size_t)cfg.max_body;
+	size_t cap = (size_t)cfg.max_body, want;
 	int n;
 
 	if (r->body_read == NULL)
 		return;
-	while (r->body_have <= cap &&
-	    (r->content_length < 0 || r->body_have < (size_t)r->content_length) &&
-	    (n = r->body_read(r->body_ctx, buf, (int)sizeof(buf))) > 0)
+	want = r->content_length >= 0 && (size_t)r->content_length <= cap
+	    ? (size_t)r->content_length
+	    : cap + 1;
+	while (r->body_have < want) {
+		size_t k = want - r->body_have < sizeof(buf) ? want - r->body_have : sizeof(buf);
+
+		if ((n = r->body_read(r->body_ctx, buf, (int)k)) <= 0)
+			break;
 		r->body_have += (size_t)n;
+	}
 }
 
 void
