@@ -112,6 +112,8 @@ fuzz_fill(void *ctx, char *buf, size_t n)
 		k = n;
 	if (k > m->left)
 		k = m->left;
+	if (k == 0)
+		return 0;
 	memcpy(buf, m->p, k);
 	m->p += k;
 	m->left -= k;

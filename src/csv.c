@@ -532,8 +532,9 @@ csv_mem_fill(void *ctx, char *buf, size_t n)
 
 	if (n > m->left)
 		n = m->left;
-	if (n > 0)
-		memcpy(buf, m->p, n);
+	if (n == 0)
+		return 0;
+	memcpy(buf, m->p, n);
 	m->p += n;
 	m->left -= n;
 	return (long)n;
