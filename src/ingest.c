@@ -73,8 +73,8 @@ ingest_check_or_reply(struct req *r, const struct schema *s, json_object *record
 	int64_t bad = 0;
 
 	for (size_t i = 0; i < n; i++)
-		bad += schema_check_record(s, json_object_array_get_idx(records, i), (int)i,
-		    problems, INGEST_MAX_PROBLEMS);
+		bad += schema_check_record(
+		    s, json_object_array_get_idx(records, i), i, problems, INGEST_MAX_PROBLEMS);
 	if (bad == 0) {
 		json_object_put(problems);
 		return 0;

@@ -1,5 +1,6 @@
 /* router.c: the route table (every path Tollgate answers, who may call it,
  * what body it takes) and the checks made before any handler runs. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ enum body_kind {
 	BODY_NONE, /* any body is ignored, never read */
 	BODY_JSON, /* a JSON object, required */
 	BODY_JSON_OPT, /* a JSON object, or no body at all */
-	BODY_CSV, /* text/csv */
+	BODY_CSV, /* text/csv, streamed: the handler reads it as it arrives */
 };
 
 struct route {
@@ -290,6 +291,35 @@ body_read_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	return 0;
 }
 
+long
+req_body_read_or_reply(struct req *r, char *buf, size_t n)
+{
+	size_t cap = (size_t)cfg.max_body, want;
+	int got;
+
+	want = r->content_length >= 0 ? (size_t)r->content_length : cap + 1;
+	if (r->body_have >= want)
+		return 0;
+	if (n > want - r->body_have)
+		n = want - r->body_have;
+	if (n > INT_MAX)
+		n = INT_MAX;
+	got = r->body_read != NULL ? r->body_read(r->body_ctx, buf, (int)n) : 0;
+	if (got <= 0) {
+		if (r->content_length < 0)
+			return 0;
+		reply_error(r, ERR_INVALID_BODY,
+		    "The request body is shorter than its Content-Length.", NULL);
+		return -1;
+	}
+	r->body_have += (size_t)got;
+	if (r->body_have > cap) {
+		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
+		return -1;
+	}
+	return got;
+}
+
 /* Content type, size and shape of the body, by the route's body kind. */
 static int
 body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
@@ -318,10 +348,13 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
 		return -1;
 	}
+	if (kind == BODY_CSV) {
+		r->body_read = read;
+		r->body_ctx = ctx;
+		return 0;
+	}
 	if (body_read_or_reply(r, read, ctx) < 0)
 		return -1;
-	if (kind == BODY_CSV)
-		return 0;
 	if (kind == BODY_JSON_OPT && r->body_len == 0)
 		return 0;
 	if ((r->json = json_parse_strict(r->body, r->body_len, why, sizeof(why))) == NULL) {
@@ -333,6 +366,31 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 		return -1;
 	}
 	return 0;
+}
+
+/* Reads and drops what the handler left of a streamed body (an import
+ * refused part way), a piece at a time and never past the cap, so the web
+ * server, which may still be sending it, reads the answer: over TCP, closing
+ * a socket with unread data resets the connection, answer and all. */
+static void
+body_rest_discard(struct req *r)
+{
+	char buf[16 * 1024];
+	size_t cap = (size_t)cfg.max_body, want;
+	int n;
+
+	if (r->body_read == NULL)
+		return;
+	want = r->content_length >= 0 && (size_t)r->content_length <= cap
+	    ? (size_t)r->content_length
+	    : cap + 1;
+	while (r->body_have < want) {
+		size_t k = want - r->body_have < sizeof(buf) ? want - r->body_have : sizeof(buf);
+
+		if ((n = r->body_read(r->body_ctx, buf, (int)k)) <= 0)
+			break;
+		r->body_have += (size_t)n;
+	}
 }
 
 void
@@ -363,6 +421,7 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 		    r->route->pattern);
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 	}
+	body_rest_discard(r);
 out:
 	db_read_end(r->db);
 	if (db_writing(r->db)) { /* a bug: every handler commits or rolls back */

@@ -316,6 +316,11 @@ struct req {
 	int nparams;
 	char *body;
 	size_t body_len;
+	/* A streamed body (text/csv) is not read before the handler: it reads
+	 * it with req_body_read_or_reply. */
+	body_read_fn *body_read;
+	void *body_ctx;
+	size_t body_have; /* bytes of it read so far */
 	json_object *json;
 	struct principal who;
 	struct db *db;
@@ -448,6 +453,11 @@ int router_route_kdf(struct req *r);
 /* "GET /v1/health" for route i of the table; the index of r's route, or -1. */
 void router_route_name(int i, char *out, size_t outlen);
 int router_route_index(const struct req *r);
+/* Reads up to n more bytes of a streamed body into buf, holding it to
+ * TOLLGATE_MAX_BODY and its Content-Length as it arrives. Returns the count,
+ * 0 at its end, or -1 after answering 413 PAYLOAD_TOO_LARGE (past the cap)
+ * or 400 INVALID_BODY (shorter than its Content-Length). */
+long req_body_read_or_reply(struct req *r, char *buf, size_t n);
 
 /* ---- metrics.c: counters for operators ---- */
 

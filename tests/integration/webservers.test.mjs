@@ -254,6 +254,25 @@ for (const { kind, file } of SERVERS) {
         assert.equal(r.body.usage.meter, 'records');
       });
 
+      test('an import past the plan is answered 403 PLAN_LIMIT while the rest of its body is on the way', async () => {
+        const token = await signIn(ws, `${kind}-import`);
+        const auth = { Authorization: `Bearer ${token}` };
+        const project = await call(ws, 'POST', '/v1/projects', { headers: auth, json: { name: 'big' } });
+        const table = await call(ws, 'POST', `/v1/projects/${project.body.id}/tables`, { headers: auth, json: { name: 'rows' } });
+        assert.equal(table.status, 201, table.text);
+        // 20,000 rows, twice what a Trial plan holds a month, under the 64 KiB cap:
+        // refused half way through the body.
+        const csv = `n\n${'1\n'.repeat(20000)}`;
+        assert.ok(csv.length < MAX_BODY);
+        for (let i = 0; i < 2; i++) {
+          const r = await call(ws, 'POST', `/v1/tables/${table.body.id}/import`, { headers: { ...auth, 'Content-Type': 'text/csv' }, body: csv });
+          assert.ok(isErrorBody(r, 403, 'PLAN_LIMIT'), `${r.status} ${r.text}`);
+          assert.equal(r.body.details.limit, 10000);
+        }
+        const got = await call(ws, 'GET', `/v1/tables/${table.body.id}`, { headers: auth });
+        assert.equal(got.body.schema, null);
+      });
+
       test('429 with Retry-After and the rate-limit headers', async () => {
         const probe = await call(ws, 'GET', '/v1/health');
         assert.equal(probe.headers.get('x-ratelimit-limit'), String(RATE_IP));
