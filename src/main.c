@@ -33,6 +33,7 @@ usage(FILE *f)
 	    "        make a new signing key; tokens signed before stay valid until expiry\n"
 	    "  backup PATH  copy the database to PATH, safely while serving\n"
 	    "  version   print the version\n"
+	    "  help      print this text\n"
 	    "\n"
 	    "Settings come from TOLLGATE_* variables (see tollgate(8) and README.md).\n");
 }
@@ -97,26 +98,30 @@ cmd_serve(int argc, char **argv)
 		    JWT_SECRET_MIN, cfg.jwt_secret_len);
 		return 1;
 	}
-	if (migrate_or_fail() < 0)
-		return 1;
-	if (password_init() < 0) {
-		fprintf(stderr, "tollgate: cannot prepare password hashing\n");
-		return 1;
-	}
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "tollgate: FCGX_Init failed\n");
 		return 1;
 	}
-	if (ratelimit_open(cfg.db_path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tollgate: %s\n", err);
-		return 1;
-	}
+	/* The socket first: a path where another server answers is refused
+	 * before this one touches the database. */
 	if ((fd = fcgi_listen(socket_spec, mode, err, sizeof(err))) < 0) {
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
 	}
+	rc = -1;
+	if (migrate_or_fail() < 0)
+		goto out;
+	if (password_init() < 0) {
+		fprintf(stderr, "tollgate: cannot prepare password hashing\n");
+		goto out;
+	}
+	if (ratelimit_open(cfg.db_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tollgate: %s\n", err);
+		goto out;
+	}
 	rc = fcgi_serve(fd, cfg.threads, socket_spec != NULL);
 	ratelimit_close();
+out:
 	if (socket_spec != NULL && strchr(socket_spec, '/') != NULL)
 		unlink(socket_spec);
 	return rc == 0 ? 0 : 1;

@@ -432,7 +432,8 @@ void metrics_busy_retry(void);
 /* ---- fcgi.c: the listening socket and the worker threads ---- */
 
 /* Opens spec (a UNIX socket path, created with mode, or HOST:PORT), or with
- * spec NULL the socket inherited on fd 0 or from systemd. -1 with err. */
+ * spec NULL the socket inherited on fd 0 or from systemd. A path where a
+ * server answers is refused; a stale socket there is replaced. -1 with err. */
 int fcgi_listen(const char *spec, int mode, char *err, size_t errlen);
 /* Serves until SIGTERM or SIGINT, then lets requests in flight finish.
  * owned: the socket was made by fcgi_listen (not handed over), so it may be
