@@ -336,6 +336,12 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 void
 router_handle(struct req *r, body_read_fn *read, void *ctx)
 {
+	/* The web server refused the body for its size and hands the answer
+	 * over, so it carries a request id of this server's. */
+	if (r->refused == 413) {
+		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
+		return;
+	}
 	if ((r->route = route_find_or_reply(r)) != NULL) {
 		/* A GET reads one snapshot: the credential's look-up and the
 		 * handler's statements share one read transaction. */

@@ -275,6 +275,7 @@ struct req {
 	const char *query;
 	const char *content_type;
 	long long content_length; /* -1 when absent */
+	int refused; /* 413: the web server refused the body (TOLLGATE_REFUSED) */
 	const char *authorization;
 	const char *x_api_key;
 	const char *idempotency_key;
