@@ -1,7 +1,9 @@
 #!/bin/sh
 # run.sh: serves Tollgate through a real nginx on 127.0.0.1:$PORT until
-# Ctrl-C (or SIGTERM), then stops everything it started. `make run` and the
-# integration tests both start the stack this way.
+# Ctrl-C (or SIGTERM), then stops everything it started and exits 0. `make
+# run` and the integration tests both start the stack this way. A port in
+# use, or a run directory another instance holds, ends it with exit 1
+# before it touches anything of that instance's.
 #
 #   PORT          nginx port (8080)
 #   TOLLGATE_DB   the database (var/tollgate.db)
