@@ -10,7 +10,8 @@
 # (300000), a test file once its tests are done (--test-force-exit), and
 # the whole node run within TOLLGATE_SUITE_TIMEOUT s (3600). Every temp dir
 # a test makes is under this run's own TMPDIR, so whatever a test left
-# running is found by that path, named and killed at the end.
+# running is found by it (in its environment or command line), named and
+# killed at the end.
 set -u
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,7 +70,9 @@ TMPDIR="$out/tmp" timeout -k 10 "${TOLLGATE_SUITE_TIMEOUT:-3600}" \
 rc=$?
 [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] &&
 	echo "not ok - the tests did not end within ${TOLLGATE_SUITE_TIMEOUT:-3600} s" >>"$out/node"
-left=$(pgrep -f "$out/tmp" 2>/dev/null)
+# Whatever a test started inherited TMPDIR (or names a path under it).
+left=$(grep -lsF -e "TMPDIR=$out/tmp" -e "$out/tmp/" /proc/[0-9]*/environ /proc/[0-9]*/cmdline |
+	sed 's|^/proc/\([0-9]*\)/.*|\1|' | sort -u | grep -vx "$$")
 if [ -n "$left" ]; then
 	# shellcheck disable=SC2086
 	ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | sed 's/^/  # left running, killed: /'
