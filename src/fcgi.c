@@ -240,17 +240,15 @@ fcgi_inherited(void)
 	return -1;
 }
 
-/* Clears the way for a new UNIX socket at path: nothing there, or a socket
- * nobody answers on (left by a server that died), which is removed. A
- * socket where a server accepts, or a file that is not a socket, is kept:
- * -1 with err set. */
-static int
+int
 fcgi_socket_clear(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
 	int fd, rc;
 
+	if (path == NULL || strchr(path, '/') == NULL)
+		return 0; /* not a UNIX socket path */
 	if (lstat(path, &st) < 0)
 		return 0; /* bind reports a path it cannot use */
 	if (!S_ISSOCK(st.st_mode)) {

@@ -98,30 +98,32 @@ cmd_serve(int argc, char **argv)
 		    JWT_SECRET_MIN, cfg.jwt_secret_len);
 		return 1;
 	}
+	/* A path where another server answers is refused before this one
+	 * touches the database; the socket itself is made once it is ready. */
+	if (fcgi_socket_clear(socket_spec, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tollgate: %s\n", err);
+		return 1;
+	}
+	if (migrate_or_fail() < 0)
+		return 1;
+	if (password_init() < 0) {
+		fprintf(stderr, "tollgate: cannot prepare password hashing\n");
+		return 1;
+	}
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "tollgate: FCGX_Init failed\n");
 		return 1;
 	}
-	/* The socket first: a path where another server answers is refused
-	 * before this one touches the database. */
+	if (ratelimit_open(cfg.db_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tollgate: %s\n", err);
+		return 1;
+	}
 	if ((fd = fcgi_listen(socket_spec, mode, err, sizeof(err))) < 0) {
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
 	}
-	rc = -1;
-	if (migrate_or_fail() < 0)
-		goto out;
-	if (password_init() < 0) {
-		fprintf(stderr, "tollgate: cannot prepare password hashing\n");
-		goto out;
-	}
-	if (ratelimit_open(cfg.db_path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tollgate: %s\n", err);
-		goto out;
-	}
 	rc = fcgi_serve(fd, cfg.threads, socket_spec != NULL);
 	ratelimit_close();
-out:
 	if (socket_spec != NULL && strchr(socket_spec, '/') != NULL)
 		unlink(socket_spec);
 	return rc == 0 ? 0 : 1;

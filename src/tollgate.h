@@ -436,6 +436,11 @@ void metrics_busy_retry(void);
  * spec NULL the socket inherited on fd 0 or from systemd. A path where a
  * server answers is refused; a stale socket there is replaced. -1 with err. */
 int fcgi_listen(const char *spec, int mode, char *err, size_t errlen);
+/* Clears the way for a UNIX socket at path (a spec with a '/'; any other
+ * spec passes): nothing there, or a socket nobody answers on (left by a
+ * server that died), which is removed. A socket where a server accepts, or
+ * a file that is not a socket, is kept: -1 with err set. */
+int fcgi_socket_clear(const char *path, char *err, size_t errlen);
 /* Serves until SIGTERM or SIGINT, then lets requests in flight finish.
  * owned: the socket was made by fcgi_listen (not handed over), so it may be
  * shut down. */
