@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +83,29 @@ test('a port another program holds (on 0.0.0.0) ends run.sh with the port named,
     assert.match(r.out, new RegExp(`port ${port}\\b`));
     assert.doesNotMatch(r.out, /Tollgate on http/);
     assert.equal(spawnSync('pgrep', ['-f', dir]).status, 1, 'a process of the failed run is left');
+  } finally {
+    holder.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('nginx failing to bind (the port taken after the check) ends run.sh too, naming the port', async () => {
+  const port = await freePort();
+  const holder = createServer();
+  await new Promise((resolve) => holder.listen(port, '127.0.0.1', resolve));
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-nginx-bind-'));
+  try {
+    // A perl whose port check passes: the port is taken only for nginx.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    const perl = spawnSync('sh', ['-c', 'command -v perl'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(bin, 'perl'), `#!/bin/sh\ncase "$*" in *PF_INET,*) exit 0 ;; esac\nexec ${perl} "$@"\n`, { mode: 0o755 });
+    const r = await runSh({ PATH: `${bin}:${process.env.PATH}`, PORT: String(port), TOLLGATE_RUN: join(dir, 'run'), TOLLGATE_DB: join(dir, 'db') });
+    assert.notEqual(r.code, 0, r.out);
+    assert.ok(r.ms < 10000, `took ${r.ms} ms`);
+    assert.match(r.out, new RegExp(`port ${port}\\b.*in use`));
+    assert.doesNotMatch(r.out, /Tollgate on http/);
+    assert.deepEqual(spawnSync('pgrep', ['-af', dir], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l && !/pgrep/.test(l)), []);
   } finally {
     holder.close();
     rmSync(dir, { recursive: true, force: true });
