@@ -38,8 +38,12 @@ FUZZERS = $(patsubst fuzz/%.c,$(BUILD)/%,$(wildcard fuzz/fuzz_*.c))
 
 all: $(BUILD)/tollgate
 
+# What `make run` needs (deps) and what `make check` needs besides (check-deps).
 deps:
 	@sh deploy/deps.sh
+
+check-deps:
+	@sh deploy/deps.sh check
 
 $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 	$(CC) -std=c11 $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
@@ -66,11 +70,13 @@ $(BUILD)/fuzz_%: fuzz/fuzz_%.c $(BUILD)/libtollgate.a | $(BUILD)
 $(BUILD):
 	mkdir -p $(BUILD)
 
+# exec: Ctrl-C reaches run.sh, which stops everything and exits 0, with no
+# shell in between to die of the signal (make would report it).
 run: deps
 	@$(MAKE) --no-print-directory all
-	@PORT=$(PORT) sh deploy/run.sh
+	@PORT=$(PORT) exec sh deploy/run.sh
 
-check: deps
+check: check-deps
 	@$(MAKE) --no-print-directory all $(UNIT)
 	@BUILD=$(BUILD) sh tests/run.sh
 
@@ -114,4 +120,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps run check unit format install clean openapi bench fuzz fuzzers valgrind
+.PHONY: all deps check-deps run check unit format install clean openapi bench fuzz fuzzers valgrind

@@ -86,6 +86,7 @@ enum param {
 	P_USER_AGENT,
 	P_FORWARDED_FOR,
 	P_REQUEST_ID,
+	P_REFUSED,
 	P__COUNT
 };
 
@@ -111,6 +112,8 @@ static const struct {
 	[P_USER_AGENT] = P("HTTP_USER_AGENT"),
 	[P_FORWARDED_FOR] = P("HTTP_X_FORWARDED_FOR"),
 	[P_REQUEST_ID] = P("HTTP_X_REQUEST_ID"),
+	/* Set by the web server's config alone (clients reach only HTTP_*). */
+	[P_REFUSED] = P("TOLLGATE_REFUSED"),
 };
 #undef P
 
@@ -195,6 +198,8 @@ req_init(struct req *r, char **envp, struct db *db)
 		snprintf(r->request_id, sizeof(r->request_id), "%s", v);
 	else
 		tg_ulid_new(r->request_id, sizeof(r->request_id));
+	if ((v = p[P_REFUSED]) != NULL && strcmp(v, "413") == 0)
+		r->refused = 413;
 }
 
 void

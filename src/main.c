@@ -35,6 +35,7 @@ usage(FILE *f)
 	    "        make a new signing key; tokens signed before stay valid until expiry\n"
 	    "  backup PATH  copy the database to PATH, safely while serving\n"
 	    "  version   print the version\n"
+	    "  help      print this text\n"
 	    "\n"
 	    "Settings come from TOLLGATE_* variables (see tollgate(8) and README.md).\n");
 }
@@ -104,6 +105,12 @@ cmd_serve(int argc, char **argv)
 		    "tollgate: TOLLGATE_JWT_SECRET must be at least %d bytes (it has %zu); "
 		    "make one with: openssl rand -base64 48\n",
 		    JWT_SECRET_MIN, cfg.jwt_secret_len);
+		return 1;
+	}
+	/* A path where another server answers is refused before this one
+	 * touches the database; the socket itself is made once it is ready. */
+	if (fcgi_socket_clear(socket_spec, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
 	}
 	if (migrate_or_fail() < 0)

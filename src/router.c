@@ -398,6 +398,12 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 {
 	int authed = -1; /* 0 once a route is found and its caller may call it */
 
+	/* The web server refused the body for its size and hands the answer
+	 * over, so it carries a request id of this server's. */
+	if (r->refused == 413) {
+		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
+		return;
+	}
 	if ((r->route = route_find_or_reply(r)) != NULL) {
 		/* A GET reads one snapshot: the credential's look-up and the
 		 * handler's statements share one read transaction. */

@@ -301,6 +301,7 @@ struct req {
 	const char *query;
 	const char *content_type;
 	long long content_length; /* -1 when absent */
+	int refused; /* 413: the web server refused the body (TOLLGATE_REFUSED) */
 	const char *authorization;
 	const char *x_api_key;
 	const char *idempotency_key;
@@ -468,8 +469,14 @@ void metrics_busy_retry(void);
 /* ---- fcgi.c: the listening socket and the worker threads ---- */
 
 /* Opens spec (a UNIX socket path, created with mode, or HOST:PORT), or with
- * spec NULL the socket inherited on fd 0 or from systemd. -1 with err. */
+ * spec NULL the socket inherited on fd 0 or from systemd. A path where a
+ * server answers is refused; a stale socket there is replaced. -1 with err. */
 int fcgi_listen(const char *spec, int mode, char *err, size_t errlen);
+/* Clears the way for a UNIX socket at path (a spec with a '/'; any other
+ * spec passes): nothing there, or a socket nobody answers on (left by a
+ * server that died), which is removed. A socket where a server accepts, or
+ * a file that is not a socket, is kept: -1 with err set. */
+int fcgi_socket_clear(const char *path, char *err, size_t errlen);
 /* Serves until SIGTERM or SIGINT, then lets requests in flight finish.
  * owned: the socket was made by fcgi_listen (not handed over), so it may be
  * shut down. */
