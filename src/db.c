@@ -335,6 +335,8 @@ db_configure(void)
  * DB_BUSY_TIMEOUT_MS in all, counting each wait for /v1/metrics; then the
  * call fails with SQLITE_BUSY (503). Threads of this process do not get
  * here for each other's writes: they queue on writer_lock. */
+static atomic_ulong busy_retries; /* waits in db_busy_wait (/v1/metrics) */
+
 static int
 db_busy_wait(void *unused, int n)
 {
@@ -348,7 +350,7 @@ db_busy_wait(void *unused, int n)
 		waited += pauses_us[i < NPAUSES ? i : NPAUSES - 1];
 	if (waited >= DB_BUSY_TIMEOUT_MS * 1000L)
 		return 0;
-	metrics_busy_retry();
+	atomic_fetch_add_explicit(&busy_retries, 1, memory_order_relaxed);
 	ts.tv_sec = pause / 1000000;
 	ts.tv_nsec = pause % 1000000 * 1000;
 	nanosleep(&ts, NULL);
@@ -582,6 +584,12 @@ group_run(struct db *db, struct work *batch)
 	for (struct work *w = batch; w != NULL; w = w->next)
 		if (!w->ran || w->rc == DB_OK) /* not run, or undone with the rest */
 			w->rc = rc;
+}
+
+unsigned long
+db_busy_retries(void)
+{
+	return atomic_load_explicit(&busy_retries, memory_order_relaxed);
 }
 
 void

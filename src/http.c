@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ratelimit.h"
 #include "tollgate.h"
 
 /* The contract's error table (API.md), in enum err order. */
@@ -190,7 +189,7 @@ req_init(struct req *r, char **envp, struct db *db)
 	r->remote_addr = p[P_REMOTE_ADDR] ? p[P_REMOTE_ADDR] : "";
 	r->user_agent = p[P_USER_AGENT];
 	/* X-Forwarded-For counts only from TOLLGATE_TRUSTED_PROXIES. */
-	ratelimit_client_ip(r->remote_addr, p[P_FORWARDED_FOR], r->client_ip, sizeof(r->client_ip));
+	client_ip(r->remote_addr, p[P_FORWARDED_FOR], r->client_ip, sizeof(r->client_ip));
 	if ((v = p[P_REQUEST_ID]) != NULL && request_id_sane(v))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", v);
 	else
@@ -443,6 +442,81 @@ req_log(const struct req *r)
 		tg_append(text, z, n, r->error_code, 64);
 	}
 	log_text(r->request_id, text);
+}
+
+/* ---- request fields: read, or answered 400 ---- */
+
+static size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static void
+reply_field(struct req *r, const char *field, const char *fmt, const char *extra)
+{
+	char msg[256];
+	json_object *d = json_object_new_object();
+
+	snprintf(msg, sizeof(msg), fmt, field, extra);
+	json_object_object_add(d, "field", json_object_new_string(field));
+	reply_error(r, ERR_INVALID_BODY, msg, d);
+}
+
+int
+json_string_or_reply(struct req *r, json_object *obj, const char *field, int required, size_t min,
+    size_t max, const char **out)
+{
+	json_object *v;
+	const char *s;
+	size_t len, chars;
+	char range[64];
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, field, &v) || json_object_is_type(v, json_type_null)) {
+		if (!required)
+			return 0;
+		reply_field(r, field, "Field \"%s\" is required%s.", "");
+		return -1;
+	}
+	if (!json_object_is_type(v, json_type_string)) {
+		reply_field(r, field, "Field \"%s\" must be a string%s.", "");
+		return -1;
+	}
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != len) {
+		reply_field(r, field, "Field \"%s\" must not contain NUL characters%s.", "");
+		return -1;
+	}
+	chars = utf8_chars(s, len);
+	if (chars < min || chars > max) {
+		snprintf(range, sizeof(range), "%zu to %zu", min, max);
+		reply_field(r, field, "Field \"%s\" must be %s characters long.", range);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+int
+json_bool_or_reply(struct req *r, json_object *obj, const char *field, int *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(obj, field, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean)) {
+		reply_field(r, field, "Field \"%s\" must be true or false%s.", "");
+		return -1;
+	}
+	*out = json_object_get_boolean(v);
+	return 0;
 }
 
 /* ---- pages of lists ---- */

@@ -111,6 +111,7 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
 	}
+	router_init();
 	if ((fd = fcgi_listen(socket_spec, mode, err, sizeof(err))) < 0) {
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;

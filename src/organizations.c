@@ -5,9 +5,6 @@
 
 #include "tollgate.h"
 
-#define PASSWORD_MIN 10
-#define PASSWORD_MAX 1024
-
 int
 org_create(struct db *db, struct req *r, const char *name, const char *email, const char *password,
     const char *user_name, char *org_id, char *user_id, int *conflict)
@@ -35,29 +32,6 @@ org_create(struct db *db, struct req *r, const char *name, const char *email, co
 	if (rc != DB_OK)
 		db_rollback(db);
 	return rc;
-}
-
-/* An email address as people type them: something@something, no spaces. */
-int
-email_or_reply(struct req *r, const char *email)
-{
-	const char *at = strchr(email, '@');
-
-	if (at == NULL || at == email || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
-	    strpbrk(email, " \t\r\n<>,;\"") != NULL) {
-		json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "field", json_object_new_string("email"));
-		reply_error(r, ERR_INVALID_BODY, "Field \"email\" must be an email address.", d);
-		return -1;
-	}
-	return 0;
-}
-
-int
-password_or_reply(struct req *r, json_object *obj, const char *field, const char **out)
-{
-	return json_string_or_reply(r, obj, field, 1, PASSWORD_MIN, PASSWORD_MAX, out);
 }
 
 void

@@ -110,16 +110,18 @@ static const struct route routes[] = {
 
 static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
 
-int
-router_route_count(void)
-{
-	return (int)NROUTES;
-}
-
 void
-router_route_name(int i, char *out, size_t outlen)
+router_init(void)
 {
-	snprintf(out, outlen, "%s %s", method_names[routes[i].method], routes[i].pattern);
+	static char names[NROUTES][80];
+	static const char *name_of[NROUTES];
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s %s", method_names[routes[i].method],
+		    routes[i].pattern);
+		name_of[i] = names[i];
+	}
+	metrics_routes(name_of, (int)NROUTES);
 }
 
 int

@@ -255,37 +255,6 @@ handle_session_get(struct req *r)
 	reply_jw(r, 200, &w);
 }
 
-/* Sets user_id's password to pw and revokes their sessions, in one
- * transaction, with an audit event. Answers 204, or an error. */
-void
-password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event)
-{
-	char hash[128];
-	int rc;
-
-	if (password_hash(pw, hash, sizeof(hash)) < 0) {
-		reply_error(r, ERR_INTERNAL, NULL, NULL);
-		return;
-	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "password: begin");
-		return;
-	}
-	rc = db_run(r->db, STMT_USER_SET_PASSWORD, "ttt", user_id, r->who.org_id, hash);
-	if (rc == DB_OK)
-		rc = db_run(r->db, STMT_SESSION_REVOKE_USER, "ti", user_id, tg_now());
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, event, r->who.user_id, user_id);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "password: set");
-		return;
-	}
-	reply_empty(r, 204);
-}
-
 void
 handle_password_change(struct req *r)
 {

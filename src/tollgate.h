@@ -65,6 +65,25 @@ size_t tg_append_num(char *out, size_t outlen, size_t n, int64_t v);
 /* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", offsets allowed); -1 if malformed. */
 int tg_time_parse(const char *s, int64_t *out);
 
+/* ---- client.c: the client's address ---- */
+
+/* The client's address: remote_addr, or, when remote_addr is one of
+ * cfg.trusted_proxies (IPs or CIDRs, separated by commas or spaces), the
+ * right-most X-Forwarded-For entry that is not (an entry that is no address
+ * stops the walk at the hop before it). Written in canonical form
+ * (IPv4-mapped IPv6 as IPv4) to out, at least 64 bytes. Returns 0, or -1
+ * when remote_addr is no address: then out is remote_addr's printable
+ * characters ("unknown" if none). */
+int client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen);
+
+/* Whether every entry of list (TOLLGATE_TRUSTED_PROXIES: addresses or CIDRs,
+ * separated by commas or spaces) parses; else -1 with err naming the first. */
+int client_proxies_check(const char *list, char *err, size_t errlen);
+/* The rate-limit bucket of a client address in out: the address, or for
+ * IPv6 its /64 (one subscriber's network, where each host can take any
+ * address); an address that does not parse as it is. */
+void client_bucket(const char *ip, char *out, size_t outlen);
+
 /* ---- db.c: the store; every SQL statement lives in its table ---- */
 
 enum stmt {
@@ -184,6 +203,8 @@ typedef int db_work_fn(struct db *db, void *arg);
  * commit (then nothing of fn's is kept). Like db_begin, it ends db's read
  * snapshot (db_read_begin) first. */
 int db_write_grouped(struct db *db, db_work_fn *fn, void *arg);
+/* Waits for another process's writer so far in this process. */
+unsigned long db_busy_retries(void);
 /* Group commits so far in this process, and the pieces they carried. */
 void db_group_counts(unsigned long *commits, unsigned long *pieces);
 /* Binds args by types ('i' int64_t, 't' const char * or NULL, 'd' double)
@@ -416,18 +437,20 @@ json_object *jw_tree(struct jw *w);
 
 /* Handles one request start to finish: every path ends in r->replied. */
 void router_handle(struct req *r, body_read_fn *read, void *ctx);
-int router_route_count(void);
+/* Once, before threads start: hands the route names to metrics.c. */
+void router_init(void);
 /* Whether r's route runs argon2id (login, signup, password changes). */
 int router_route_kdf(struct req *r);
-/* "GET /v1/health" for route i of the table; the index of r's route, or -1. */
-void router_route_name(int i, char *out, size_t outlen);
+/* The index of r's route in the table, or -1. */
 int router_route_index(const struct req *r);
 
 /* ---- metrics.c: counters for operators ---- */
 
+/* Names the routes, "GET /v1/health" for route 0 of the route table and so
+ * on: once, before threads start; names must outlive the process. */
+void metrics_routes(const char *const *names, int n);
 void metrics_request(int route, int status, int64_t ms);
 void metrics_ingested(long n);
-void metrics_busy_retry(void);
 
 /* ---- fcgi.c: the listening socket and the worker threads ---- */
 
@@ -519,8 +542,17 @@ const char *meter_name(enum meter m);
 /* "2026-11" for time t, and the start of the month after it. */
 void meter_period(int64_t t, char *out, size_t outlen, int64_t *next_start);
 
-/* ---- api_keys.c ---- */
+/* ---- apikey.c: the API key format, and keys checked on requests ---- */
 
+#define APIKEY_PUBLIC_LEN 8
+#define APIKEY_SECRET_LEN 40
+#define APIKEY_CHECK_LEN 6
+#define APIKEY_LEN (3 + APIKEY_PUBLIC_LEN + 1 + APIKEY_SECRET_LEN + APIKEY_CHECK_LEN)
+#define APIKEY_TOUCH_EVERY 60 /* seconds between lastUsedAt writes */
+
+/* A new key in key (APIKEY_LEN + 1 bytes) with its public id and its
+ * SHA-256 in hex (65 bytes); -1 when the CSPRNG fails. */
+int apikey_new(char *key, char pub[APIKEY_PUBLIC_LEN + 1], char hash[65]);
 /* Verifies an API key and fills r->who; answers 401 INVALID_API_KEY and
  * returns -1 otherwise. A malformed key or bad checksum never reaches the
  * database. */
@@ -534,17 +566,14 @@ long apikey_checksum_refusals(void);
  * sentence in err (and *conflict set when the email is taken). */
 int org_create(struct db *db, struct req *r, const char *name, const char *email,
     const char *password, const char *user_name, char *org_id, char *user_id, int *conflict);
-/* Field checks shared by signup, users and sessions; they answer 400. */
+
+/* ---- accounts.c: what signup, users and sessions share ---- */
+
+/* Field checks; they answer 400 INVALID_BODY (details.field). */
 int email_or_reply(struct req *r, const char *email);
 int password_or_reply(struct req *r, json_object *obj, const char *field, const char **out);
-
-/* ---- sessions.c ---- */
-
 /* Sets a user's password and revokes their sessions; answers 204 or an error. */
 void password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event);
-
-/* ---- users.c ---- */
-
 /* The user row at the cursor of s (columns: seq, id, email, name, role,
  * created_at, org_id) as the API shows it. */
 json_object *user_json(struct db *db, enum stmt s);

@@ -6,29 +6,6 @@
 
 #include "tollgate.h"
 
-void
-user_write(struct jw *w, const char *key, struct db *db, enum stmt s)
-{
-	jw_object(w, key);
-	jw_string(w, "id", db_text(db, s, 1));
-	jw_string(w, "email", db_text(db, s, 2));
-	jw_string(w, "name", db_isnull(db, s, 3) ? NULL : db_text(db, s, 3));
-	jw_string(w, "role", db_text(db, s, 4));
-	jw_time(w, "createdAt", db_int(db, s, 5));
-	jw_string(w, "organizationId", db_text(db, s, 6));
-	jw_object_end(w);
-}
-
-json_object *
-user_json(struct db *db, enum stmt s)
-{
-	struct jw w;
-
-	jw_init(&w);
-	user_write(&w, NULL, db, s);
-	return jw_tree(&w);
-}
-
 static int
 role_or_reply(struct req *r, enum role *out)
 {

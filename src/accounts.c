@@ -1,0 +1,86 @@
+/* accounts.c: what signup, users and sessions share about an account: its
+ * fields checked, its password set, its row as the API shows it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tollgate.h"
+
+#define PASSWORD_MIN 10
+#define PASSWORD_MAX 1024
+
+/* An email address as people type them: something@something, no spaces. */
+int
+email_or_reply(struct req *r, const char *email)
+{
+	const char *at = strchr(email, '@');
+
+	if (at == NULL || at == email || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+	    strpbrk(email, " \t\r\n<>,;\"") != NULL) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "field", json_object_new_string("email"));
+		reply_error(r, ERR_INVALID_BODY, "Field \"email\" must be an email address.", d);
+		return -1;
+	}
+	return 0;
+}
+
+int
+password_or_reply(struct req *r, json_object *obj, const char *field, const char **out)
+{
+	return json_string_or_reply(r, obj, field, 1, PASSWORD_MIN, PASSWORD_MAX, out);
+}
+
+/* Sets user_id's password to pw and revokes their sessions, in one
+ * transaction, with an audit event. Answers 204, or an error. */
+void
+password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event)
+{
+	char hash[128];
+	int rc;
+
+	if (password_hash(pw, hash, sizeof(hash)) < 0) {
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+		return;
+	}
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db_error(r, rc, "password: begin");
+		return;
+	}
+	rc = db_run(r->db, STMT_USER_SET_PASSWORD, "ttt", user_id, r->who.org_id, hash);
+	if (rc == DB_OK)
+		rc = db_run(r->db, STMT_SESSION_REVOKE_USER, "ti", user_id, tg_now());
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, event, r->who.user_id, user_id);
+	if (rc == DB_OK)
+		rc = db_commit(r->db);
+	if (rc != DB_OK) {
+		db_rollback(r->db);
+		reply_db_error(r, rc, "password: set");
+		return;
+	}
+	reply_empty(r, 204);
+}
+
+void
+user_write(struct jw *w, const char *key, struct db *db, enum stmt s)
+{
+	jw_object(w, key);
+	jw_string(w, "id", db_text(db, s, 1));
+	jw_string(w, "email", db_text(db, s, 2));
+	jw_string(w, "name", db_isnull(db, s, 3) ? NULL : db_text(db, s, 3));
+	jw_string(w, "role", db_text(db, s, 4));
+	jw_time(w, "createdAt", db_int(db, s, 5));
+	jw_string(w, "organizationId", db_text(db, s, 6));
+	jw_object_end(w);
+}
+
+json_object *
+user_json(struct db *db, enum stmt s)
+{
+	struct jw w;
+
+	jw_init(&w);
+	user_write(&w, NULL, db, s);
+	return jw_tree(&w);
+}
