@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "schema.h"
-#include "tollgate.h"
+#include "core.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 #define GRACE_MAX 604800
 

@@ -11,7 +11,7 @@
 #include <sqlite3.h>
 
 #include "backup.h"
-#include "tollgate.h"
+#include "core.h"
 
 #define BACKUP_STEP_PAGES 1024 /* pages a step: 4 MiB at the default page size */
 #define BACKUP_BUSY_MS 30000 /* how long a step may keep finding the database locked */

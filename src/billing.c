@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 static const char *const plan_columns[METER__COUNT] = { "projects", "users", "apiKeys", "jobs",
 	"records" };

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 /* Parses an IPv4 or IPv6 address (exactly len bytes of s, nothing else)
  * into a as IPv6, IPv4 as IPv4-mapped. Returns 0, or -1 if it is none. */

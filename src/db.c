@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
 #define GROUP_GATHER_US 100 /* a group's leader waits this long for more pieces */

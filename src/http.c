@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 /* The contract's error table (API.md), in enum err order. */
 static const struct {

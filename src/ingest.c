@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "schema.h"
-#include "tollgate.h"
+#include "core.h"
 
 #define INGEST_MAX_RECORDS 500
 #define INGEST_MAX_PROBLEMS 100

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 /* Parses what json_check accepted; NULL only when memory runs out. */
 static json_object *

@@ -9,7 +9,7 @@
 
 #include "backup.h"
 #include "ratelimit.h"
-#include "tollgate.h"
+#include "core.h"
 
 #define JWT_SECRET_MIN 32
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 /* In enum meter order, as STMT_METERS answers them: for meter m, the
  * limit is column 2 + m and the use column 7 + m. */

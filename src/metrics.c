@@ -12,7 +12,7 @@
 
 #include <openssl/crypto.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 #define METRICS_ROUTES 128 /* more than the route table holds */
 

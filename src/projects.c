@@ -2,7 +2,7 @@
  * (meter projects: Trial allows one). */
 #include <stdio.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 /* The project row at the cursor of s (columns: seq, id, name, created_at). */
 static void

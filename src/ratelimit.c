@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tollgate.h"
+#include "core.h"
 #include "ratelimit.h"
 
 #define RL_MAGIC "TGRLIMIT" /* 8 bytes, no NUL */

@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "ratelimit.h"
-#include "tollgate.h"
+#include "core.h"
 
 typedef void handler_fn(struct req *r);
 

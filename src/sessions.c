@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ratelimit.h"
-#include "tollgate.h"
+#include "core.h"
 
 #define DEVICE_MAX 100
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 #define SCHEDULE_MAX 525600 /* minutes: a year */
 

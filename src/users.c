@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 static int
 role_or_reply(struct req *r, enum role *out)

@@ -5,7 +5,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 /* ---- clock ---- */
 
