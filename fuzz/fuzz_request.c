@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "ratelimit.h"
-#include "core.h"
+#include "api.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h"
+#include "api.h"
 
 #define PASSWORD_MIN 10
 #define PASSWORD_MAX 1024

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "api.h"
 
 #define GRACE_MAX 604800
 

@@ -15,7 +15,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "core.h"
+#include "mw.h"
 
 static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 

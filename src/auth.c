@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core.h"
+#include "mw.h"
 
 /* The one table of roles: what each may do. */
 static const unsigned role_perms[] = {

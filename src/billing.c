@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h"
+#include "api.h"
 
 static const char *const plan_columns[METER__COUNT] = { "projects", "users", "apiKeys", "jobs",
 	"records" };

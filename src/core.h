@@ -1,6 +1,10 @@
-/* tollgate.h: the interfaces Tollgate's modules share; everything else is static. */
-#ifndef TOLLGATE_H
-#define TOLLGATE_H
+/* core.h: the core layer: settings, log, clock and ids, the client address,
+ * the store, requests and responses with the one error table, JSON, and
+ * counters. A core file includes only this header (and its own module's),
+ * so it cannot call the middleware (mw.h) or the resources (api.h) above
+ * it: the compiler refuses the undeclared call. Everything else is static. */
+#ifndef TOLLGATE_CORE_H
+#define TOLLGATE_CORE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -355,6 +359,13 @@ typedef int body_write_fn(void *ctx, const char *buf, int n);
 void req_write(struct req *r, body_write_fn *put, void *ctx);
 void req_log(const struct req *r);
 
+/* A string field of obj; answers 400 INVALID_BODY (details.field) and returns
+ * -1 when it is missing (if required), not a string, has NUL bytes or its
+ * length in characters is outside min..max. *out is NULL when absent. */
+int json_string_or_reply(struct req *r, json_object *obj, const char *field, int required,
+    size_t min, size_t max, const char **out);
+int json_bool_or_reply(struct req *r, json_object *obj, const char *field, int *out);
+
 /* A page of a list: ?limit= (1..500, default 50) and ?cursor=. */
 struct page {
 	int limit;
@@ -389,12 +400,6 @@ void reply_row(
 json_object *json_parse_strict(const char *buf, size_t len, char *why, size_t whylen);
 /* Only the checks of json_parse_strict: 0 if buf is such JSON, else -1. */
 int json_check(const char *buf, size_t len, char *why, size_t whylen);
-/* A string field of obj; answers 400 INVALID_BODY (details.field) and returns
- * -1 when it is missing (if required), not a string, has NUL bytes or its
- * length in characters is outside min..max. *out is NULL when absent. */
-int json_string_or_reply(struct req *r, json_object *obj, const char *field, int required,
-    size_t min, size_t max, const char **out);
-int json_bool_or_reply(struct req *r, json_object *obj, const char *field, int *out);
 json_object *json_str(const char *s); /* NULL becomes JSON null */
 json_object *json_time(int64_t t); /* RFC 3339, or null for 0 */
 
@@ -433,17 +438,6 @@ void jw_discard(struct jw *w); /* frees what was written: the answer is another 
 /* The text as a json-c value, for a caller that adds it to a tree. */
 json_object *jw_tree(struct jw *w);
 
-/* ---- router.c: the route table and the checks before a handler ---- */
-
-/* Handles one request start to finish: every path ends in r->replied. */
-void router_handle(struct req *r, body_read_fn *read, void *ctx);
-/* Once, before threads start: hands the route names to metrics.c. */
-void router_init(void);
-/* Whether r's route runs argon2id (login, signup, password changes). */
-int router_route_kdf(struct req *r);
-/* The index of r's route in the table, or -1. */
-int router_route_index(const struct req *r);
-
 /* ---- metrics.c: counters for operators ---- */
 
 /* Names the routes, "GET /v1/health" for route 0 of the route table and so
@@ -451,243 +445,8 @@ int router_route_index(const struct req *r);
 void metrics_routes(const char *const *names, int n);
 void metrics_request(int route, int status, int64_t ms);
 void metrics_ingested(long n);
-
-/* ---- fcgi.c: the listening socket and the worker threads ---- */
-
-/* Opens spec (a UNIX socket path, created with mode, or HOST:PORT), or with
- * spec NULL the socket inherited on fd 0 or from systemd. -1 with err. */
-int fcgi_listen(const char *spec, int mode, char *err, size_t errlen);
-/* Serves until SIGTERM or SIGINT, then lets requests in flight finish.
- * owned: the socket was made by fcgi_listen (not handed over), so it may be
- * shut down. */
-int fcgi_serve(int listen_fd, int nthreads, int owned);
-
-/* ---- auth.c: credentials to a principal, and the table of roles ---- */
-
-/* Sets r->who from the request's credentials and checks that it may call a
- * route with this access, permission and key scope; answers 401/403 and
- * returns -1 otherwise. */
-int auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope);
-int auth_role_allows(enum role role, enum perm perm);
-enum role role_parse(const char *s);
-const char *role_name(enum role role);
-
-/* ---- password.c: argon2id ---- */
-
-int password_init(void); /* once, before threads: the dummy hash */
-/* An encoded argon2id hash of pw in out (at least 128 bytes); -1 on failure. */
-int password_hash(const char *pw, char *out, size_t outlen);
-/* 1 when pw matches encoded, else 0. With encoded NULL, spends the same
- * time against a dummy hash and answers 0 (unknown accounts). */
-int password_verify(const char *encoded, const char *pw);
-
-/* ---- jwt.c: user tokens (HS256, kid, claims checked by hand) ---- */
-
-struct token {
-	char sub[40], org[40], sid[40], jti[40];
-	int64_t iat, exp;
-};
-
-/* Signs t with the newest key into out; -1 on failure. */
-int jwt_token_issue(struct db *db, const struct token *t, char *out, size_t outlen);
-#define JWT_EXPIRED (-2)
-
-/* Verifies s: HS256 only, a known kid, a good signature, iss, typ, integer
- * iat/exp (and nbf). 0 with t filled; JWT_EXPIRED for a genuine token past
- * its exp; -1 for anything else. */
-int jwt_token_verify(struct db *db, const char *s, struct token *t);
-/* A new random signing key in the database (rotation); -1 on failure. */
-int jwt_key_rotate(struct db *db, char *kid, size_t kidlen);
-
-/* ---- audit.c ---- */
-
-/* Records an identity or key event in the caller's transaction (if any). */
-int audit_log(
-    struct req *r, const char *org_id, const char *event, const char *actor, const char *target);
-
-/* ---- meters.c: plan limits, exact inside the caller's transaction ---- */
-
-enum meter { METER_PROJECTS, METER_USERS, METER_API_KEYS, METER_JOBS, METER_RECORDS, METER__COUNT };
-
-struct meter_state {
-	enum meter meter;
-	int64_t used;
-	int64_t limit; /* -1: unlimited */
-	int64_t resets_at; /* monthly meters: the next 1st, 00:00 UTC; else 0 */
-};
-
-/* Reads meter m of org at the current time. DB_OK or an error. */
-int meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *st);
-/* Every meter of org with its plan (id and name, when not NULL) in one
- * statement. DB_OK or an error. */
-int meter_read_all(struct db *db, const char *org_id, struct meter_state st[METER__COUNT],
-    char *plan_id, char *plan_name, size_t planlen);
-#define METER_FULL (-1)
-/* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
- * for monthly meters, adds them. DB_OK with *st after the take; METER_FULL
- * with *st as it stands and nothing taken; or a store error. */
-int meter_take(struct db *db, const char *org_id, enum meter m, int64_t n, struct meter_state *st);
-/* meter_take for a meter st already read in this transaction (by
- * meter_read_all, with others the caller checks in the same look). */
-int meter_add(struct db *db, const char *org_id, struct meter_state *st, int64_t n);
-/* Answers 403 PLAN_LIMIT for the full meter st, with its details. */
-void reply_plan_limit(struct req *r, const struct meter_state *st);
-/* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
- * for monthly meters, adds them. On PLAN_LIMIT (or a database error) answers
- * it, takes nothing and returns -1; the caller rolls back. */
-int meter_take_or_reply(struct req *r, enum meter m, int64_t n, struct meter_state *after);
-json_object *meter_json(const struct meter_state *st);
-void meter_write(struct jw *w, const char *key, const struct meter_state *st);
-const char *meter_name(enum meter m);
-/* "2026-11" for time t, and the start of the month after it. */
-void meter_period(int64_t t, char *out, size_t outlen, int64_t *next_start);
-
-/* ---- apikey.c: the API key format, and keys checked on requests ---- */
-
-#define APIKEY_PUBLIC_LEN 8
-#define APIKEY_SECRET_LEN 40
-#define APIKEY_CHECK_LEN 6
-#define APIKEY_LEN (3 + APIKEY_PUBLIC_LEN + 1 + APIKEY_SECRET_LEN + APIKEY_CHECK_LEN)
-#define APIKEY_TOUCH_EVERY 60 /* seconds between lastUsedAt writes */
-
-/* A new key in key (APIKEY_LEN + 1 bytes) with its public id and its
- * SHA-256 in hex (65 bytes); -1 when the CSPRNG fails. */
-int apikey_new(char *key, char pub[APIKEY_PUBLIC_LEN + 1], char hash[65]);
-/* Verifies an API key and fills r->who; answers 401 INVALID_API_KEY and
- * returns -1 otherwise. A malformed key or bad checksum never reaches the
- * database. */
-int apikey_verify_or_reply(struct req *r, const char *key);
-/* How many keys were refused by their checksum alone (for tests and logs). */
-long apikey_checksum_refusals(void);
-
-/* ---- organizations.c ---- */
-
-/* Creates an organization on Trial with its first admin. 0, or -1 with a
- * sentence in err (and *conflict set when the email is taken). */
-int org_create(struct db *db, struct req *r, const char *name, const char *email,
-    const char *password, const char *user_name, char *org_id, char *user_id, int *conflict);
-
-/* ---- accounts.c: what signup, users and sessions share ---- */
-
-/* Field checks; they answer 400 INVALID_BODY (details.field). */
-int email_or_reply(struct req *r, const char *email);
-int password_or_reply(struct req *r, json_object *obj, const char *field, const char **out);
-/* Sets a user's password and revokes their sessions; answers 204 or an error. */
-void password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event);
-/* The user row at the cursor of s (columns: seq, id, email, name, role,
- * created_at, org_id) as the API shows it. */
-json_object *user_json(struct db *db, enum stmt s);
-void user_write(struct jw *w, const char *key, struct db *db, enum stmt s);
-
-/* ---- tables.c: data tables ---- */
-
-/* A data table as its owner's organization sees it. */
-struct data_table {
-	char id[40];
-	char project_id[40];
-	int published;
-	char *schema; /* the schema's JSON text, NULL before the first import; owned */
-};
-
-/* Finds table id of r's organization; to an API key an unpublished table
- * does not exist. Answers 404 (or the database error) and returns -1 when it
- * is not found; on 0 the caller frees t with table_free. */
-int table_find_or_reply(struct req *r, const char *id, struct data_table *t);
-void table_free(struct data_table *t);
-
-/* ---- idempotency.c: Idempotency-Key on POST (IETF idempotency-key draft) ---- */
-
-#define IDEM_KEY_MAX 255
-
-struct idem {
-	int held; /* 1 when this request claimed a key */
-	char key[IDEM_KEY_MAX + 1];
-	char hash[65]; /* SHA-256 of method, path and body, in hex */
-	char claim[40]; /* this claim's random id */
-};
-
-/* Before the work: without an Idempotency-Key header returns 0 with nothing
- * held. With one, claims it for r's organization in its own transaction and
- * returns 0 (i->held = 1); or answers and returns -1: the first answer again
- * (same key and body within 24 h), 409 CONFLICT (the first still runs), 422
- * IDEMPOTENCY_KEY_REUSED (another body), 400 (a malformed key). */
-int idem_claim_or_reply(struct req *r, struct idem *i);
-/* Inside the work's transaction: stores the answer to replay. DB_OK, or
- * IDEM_LOST when the claim was taken over (the request ran past the minute
- * after which a retry takes an unfinished key over): the caller rolls its
- * work back, which the retry does instead; or a store error. */
-#define IDEM_LOST (-2)
-int idem_store(struct req *r, const struct idem *i, int status, const char *body);
-/* After the work answered an error (and stored nothing): frees the key, so a
- * retry runs anew. */
-void idem_release(struct req *r, const struct idem *i);
-/* ---- jobs.c and runner.c: spinner runs ---- */
-
-/* Inside the caller's BEGIN IMMEDIATE transaction: queues a job of the
- * published spinner spinner_id of org_id (trigger "api" or "schedule"),
- * taking the jobs meter, unless the records meter is full. DB_OK with the
- * job's id in id (at least 40 bytes); DB_DONE when there is no such
- * published spinner; METER_FULL with the refusing meter in *full; or a store
- * error. Nothing is taken unless DB_OK. */
-int job_queue(struct db *db, const char *org_id, const char *spinner_id, const char *trigger,
-    char *id, size_t idlen, struct meter_state *full);
-/* The job row at the cursor of s (columns: seq, id, spinner_id, trigger,
- * status, result, reason, created_at, started_at, finished_at). */
-void job_write(struct jw *w, const char *key, struct db *db, enum stmt s);
-/* Starts this process's job runner thread (its own database connection).
- * Call with SIGTERM and SIGINT blocked. -1 on failure, with a log line. */
-int runner_start(void);
-/* Stops the runner: a job in progress goes back to the queue. */
-void runner_stop(void);
-/* Tells the runner a job was queued, so it need not wait for its next poll. */
-void runner_wake(void);
-
-/* ---- handlers, one file per resource ---- */
-
-void handle_health(struct req *r);
+/* GET /v1/metrics: the counters in Prometheus' text format, to the bearer
+ * of TOLLGATE_METRICS_TOKEN (404 while it is unset). */
 void handle_metrics(struct req *r);
-void handle_openapi(struct req *r);
-void handle_signup(struct req *r);
-void handle_login(struct req *r);
-void handle_logout(struct req *r);
-void handle_session_get(struct req *r);
-void handle_password_change(struct req *r);
-void handle_users_list(struct req *r);
-void handle_users_create(struct req *r);
-void handle_users_update(struct req *r);
-void handle_users_delete(struct req *r);
-void handle_users_session_delete(struct req *r);
-void handle_users_password_reset(struct req *r);
-void handle_audit_list(struct req *r);
-void handle_projects_list(struct req *r);
-void handle_projects_create(struct req *r);
-void handle_projects_get(struct req *r);
-void handle_projects_delete(struct req *r);
-void handle_billing_usage(struct req *r);
-void handle_billing_plans(struct req *r);
-void handle_billing_history(struct req *r);
-void handle_billing_plan_set(struct req *r);
-void handle_api_keys_create(struct req *r);
-void handle_api_keys_list(struct req *r);
-void handle_api_keys_get(struct req *r);
-void handle_api_keys_delete(struct req *r);
-void handle_api_keys_rotate(struct req *r);
-void handle_tables_list(struct req *r);
-void handle_tables_create(struct req *r);
-void handle_tables_get(struct req *r);
-void handle_tables_delete(struct req *r);
-void handle_tables_import(struct req *r);
-void handle_tables_publish(struct req *r);
-void handle_records_ingest(struct req *r);
-void handle_records_list(struct req *r);
-void handle_spinners_create(struct req *r);
-void handle_spinners_list(struct req *r);
-void handle_spinners_get(struct req *r);
-void handle_spinners_update(struct req *r);
-void handle_spinners_delete(struct req *r);
-void handle_spinners_publish(struct req *r);
-void handle_spinners_trigger(struct req *r);
-void handle_jobs_list(struct req *r);
-void handle_jobs_get(struct req *r);
 
 #endif

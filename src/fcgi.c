@@ -15,7 +15,7 @@
 
 #include <fcgiapp.h>
 
-#include "core.h"
+#include "api.h"
 
 #define LISTEN_BACKLOG 512
 #define KDF_THREADS_MAX 16

@@ -11,7 +11,7 @@
 
 #include <openssl/evp.h>
 
-#include "core.h"
+#include "mw.h"
 
 #define IDEM_TTL 86400 /* seconds a key and its answer are kept */
 #define IDEM_ABANDONED 60 /* seconds after which an unfinished claim is taken over */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "schema.h"
-#include "core.h"
+#include "api.h"
 
 #define INGEST_MAX_RECORDS 500
 #define INGEST_MAX_PROBLEMS 100

@@ -16,7 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "core.h"
+#include "mw.h"
 
 #define JWT_ISSUER "tollgate"
 #define JWT_TYPE "access"

@@ -9,7 +9,7 @@
 
 #include "backup.h"
 #include "ratelimit.h"
-#include "core.h"
+#include "api.h"
 
 #define JWT_SECRET_MIN 32
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core.h"
+#include "mw.h"
 
 /* In enum meter order, as STMT_METERS answers them: for meter m, the
  * limit is column 2 + m and the use column 7 + m. */

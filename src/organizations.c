@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h"
+#include "api.h"
 
 int
 org_create(struct db *db, struct req *r, const char *name, const char *email, const char *password,

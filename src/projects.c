@@ -2,7 +2,7 @@
  * (meter projects: Trial allows one). */
 #include <stdio.h>
 
-#include "core.h"
+#include "api.h"
 
 /* The project row at the cursor of s (columns: seq, id, name, created_at). */
 static void

@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "mw.h"
 #include "ratelimit.h"
 
 #define RL_MAGIC "TGRLIMIT" /* 8 bytes, no NUL */

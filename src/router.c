@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "ratelimit.h"
-#include "core.h"
+#include "api.h"
 
 typedef void handler_fn(struct req *r);
 

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core.h"
+#include "api.h"
 
 #define RUNNER_POLL_MS 200 /* longest wait between looks at the queue */
 #define RUNNER_GATHER_MS 2 /* before claiming what is left after a short batch, or on waking */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ratelimit.h"
-#include "core.h"
+#include "api.h"
 
 #define DEVICE_MAX 100
 

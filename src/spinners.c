@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "api.h"
 
 #define SCHEDULE_MAX 525600 /* minutes: a year */
 

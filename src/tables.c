@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "schema.h"
-#include "core.h"
+#include "api.h"
 
 #define IMPORT_MAX_ROWS 1000000 /* data rows in one CSV; the body cap binds first */
 #define IMPORT_MAX_PROBLEMS 100

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h"
+#include "api.h"
 
 static int
 role_or_reply(struct req *r, enum role *out)
