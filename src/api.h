@@ -6,7 +6,7 @@
 
 #include "mw.h"
 
-/* ---- organizations.c ---- */
+/* ---- signup.c: POST /v1/signup and `tollgate create-org` ---- */
 
 /* Creates an organization on Trial with its first admin. 0, or -1 with a
  * sentence in err (and *conflict set when the email is taken). */

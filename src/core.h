@@ -131,7 +131,7 @@ enum stmt {
 	STMT_PROJECT_GET,
 	STMT_PROJECT_LIST,
 	STMT_PROJECT_DELETE,
-	/* tables.c, ingest.c, idempotency.c */
+	/* tables.c, records.c, idempotency.c */
 	STMT_TABLE_INSERT,
 	STMT_TABLE_GET,
 	STMT_TABLE_LIST,

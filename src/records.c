@@ -1,4 +1,4 @@
-/* ingest.c: a table's records: batch ingest (1..500 records checked against
+/* records.c: a table's records: batch ingest (1..500 records checked against
  * the schema, stored all or nothing with the records meter in one
  * transaction, Idempotency-Key honoured) and reading them back in ingest
  * order. */

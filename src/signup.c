@@ -1,4 +1,4 @@
-/* organizations.c: POST /v1/signup, and the organization-making step it
+/* signup.c: POST /v1/signup, and the organization-making step it
  * shares with `tollgate create-org`. */
 #include <stdio.h>
 #include <string.h>
