@@ -33,33 +33,35 @@ password_or_reply(struct req *r, json_object *obj, const char *field, const char
 
 /* Sets user_id's password to pw and revokes their sessions, in one
  * transaction, with an audit event. Answers 204, or an error. */
+struct password_set {
+	const char *user_id, *hash, *event;
+};
+
+static int
+password_store(struct req *r, void *arg)
+{
+	const struct password_set *p = arg;
+	int rc = db_run(r->db, STMT_USER_SET_PASSWORD, "ttt", p->user_id, r->who.org_id, p->hash);
+
+	if (rc == DB_OK)
+		rc = db_run(r->db, STMT_SESSION_REVOKE_USER, "ti", p->user_id, tg_now());
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, p->event, r->who.user_id, p->user_id);
+	return rc;
+}
+
 void
 password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event)
 {
 	char hash[128];
-	int rc;
+	struct password_set p = { user_id, hash, event };
 
 	if (password_hash(pw, hash, sizeof(hash)) < 0) {
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 		return;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "password: begin");
-		return;
-	}
-	rc = db_run(r->db, STMT_USER_SET_PASSWORD, "ttt", user_id, r->who.org_id, hash);
-	if (rc == DB_OK)
-		rc = db_run(r->db, STMT_SESSION_REVOKE_USER, "ti", user_id, tg_now());
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, event, r->who.user_id, user_id);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "password: set");
-		return;
-	}
-	reply_empty(r, 204);
+	if (db_tx_or_reply(r, password_store, &p, "password: set") == DB_OK)
+		reply_empty(r, 204);
 }
 
 void

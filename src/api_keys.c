@@ -92,15 +92,40 @@ key_created_write(struct req *r, const char *id, const char *key, struct jw *w)
 	return rc == DB_ROW ? DB_OK : rc == DB_DONE ? DB_ERROR : rc;
 }
 
+/* A key to store, and the writer of its 201 body. */
+struct key_new {
+	const char *id, *name, *pub, *hash, *key;
+	unsigned scopes;
+	int64_t expires;
+	struct jw *w;
+};
+
+static int
+key_insert(struct req *r, void *arg)
+{
+	const struct key_new *k = arg;
+	int rc;
+
+	if (meter_take_or_reply(r, METER_API_KEYS, 1, NULL) < 0)
+		return -1;
+	rc = db_run(r->db, STMT_APIKEY_INSERT, "tttttiii", k->id, r->who.org_id, k->name, k->pub,
+	    k->hash, (int64_t)k->scopes, tg_now(), k->expires);
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "key.issued", r->who.user_id, k->id);
+	if (rc == DB_OK)
+		rc = key_created_write(r, k->id, k->key, k->w);
+	return rc;
+}
+
 void
 handle_api_keys_create(struct req *r)
 {
 	const char *name, *expires_s;
 	char id[40], key[APIKEY_LEN + 1], pub[APIKEY_PUBLIC_LEN + 1], hash[65];
 	struct jw w = { 0 }; /* as jw_init */
+	struct key_new k;
 	int64_t expires = 0;
 	unsigned scopes;
-	int rc;
 
 	if (json_string_or_reply(r, r->json, "name", 1, 1, 100, &name) < 0 ||
 	    scopes_or_reply(r, &scopes) < 0 ||
@@ -119,29 +144,18 @@ handle_api_keys_create(struct req *r)
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 		return;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "apikey: begin");
-		return;
-	}
-	if (meter_take_or_reply(r, METER_API_KEYS, 1, NULL) < 0)
-		goto fail;
-	rc = db_run(r->db, STMT_APIKEY_INSERT, "tttttiii", id, r->who.org_id, name, pub, hash,
-	    (int64_t)scopes, tg_now(), expires);
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "key.issued", r->who.user_id, id);
-	if (rc == DB_OK)
-		rc = key_created_write(r, id, key, &w);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
+	k.id = id;
+	k.name = name;
+	k.pub = pub;
+	k.hash = hash;
+	k.key = key;
+	k.scopes = scopes;
+	k.expires = expires;
+	k.w = &w;
+	if (db_tx_or_reply(r, key_insert, &k, "apikey: insert") == DB_OK)
+		reply_jw(r, 201, &w);
+	else
 		jw_discard(&w);
-		reply_db_error(r, rc, "apikey: insert");
-		goto fail;
-	}
-	reply_jw(r, 201, &w);
-	return;
-fail:
-	db_rollback(r->db);
 }
 
 void
@@ -164,39 +178,82 @@ handle_api_keys_get(struct req *r)
 	    "apikey: get");
 }
 
-void
-handle_api_keys_delete(struct req *r)
+static int
+key_revoke(struct req *r, void *arg)
 {
-	int rc;
+	int rc = db_run(r->db, STMT_APIKEY_REVOKE, "tti", r->params[0], r->who.org_id, tg_now());
 
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "apikey: begin");
-		return;
-	}
-	rc = db_run(r->db, STMT_APIKEY_REVOKE, "tti", r->params[0], r->who.org_id, tg_now());
+	(void)arg;
 	if (rc == DB_OK && db_changes(r->db) == 0) {
 		/* Not this organization's, or revoked already: the same answer. */
 		rc = db_query(r->db, STMT_APIKEY_GET, "tt", r->params[0], r->who.org_id);
 		db_end(r->db, STMT_APIKEY_GET);
-		db_rollback(r->db);
-		if (rc == DB_ROW)
-			reply_empty(r, 204);
-		else if (rc == DB_DONE)
+		if (rc == DB_DONE) {
 			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		else
-			reply_db_error(r, rc, "apikey: revoke");
-		return;
+			return -1;
+		}
+		return rc == DB_ROW ? DB_OK : rc;
 	}
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "key.revoked", r->who.user_id, r->params[0]);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "apikey: revoke");
-		return;
+	return rc;
+}
+
+void
+handle_api_keys_delete(struct req *r)
+{
+	if (db_tx_or_reply(r, key_revoke, NULL, "apikey: revoke") == DB_OK)
+		reply_empty(r, 204);
+}
+
+/* The rotation of key r->params[0]: k holds the new key (scopes and expiry
+ * are the old key's), grace the seconds the old one keeps working. */
+struct key_rotation {
+	struct key_new k;
+	int64_t grace;
+};
+
+static int
+key_rotate(struct req *r, void *arg)
+{
+	struct key_rotation *o = arg;
+	int64_t now = tg_now(), scopes, expires;
+	char name[128];
+	int rc = db_query(r->db, STMT_APIKEY_GET, "tt", r->params[0], r->who.org_id);
+
+	if (rc != DB_ROW) {
+		db_end(r->db, STMT_APIKEY_GET);
+		if (rc == DB_DONE)
+			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		return rc == DB_DONE ? -1 : rc;
 	}
-	reply_empty(r, 204);
+	snprintf(name, sizeof(name), "%s", db_text(r->db, STMT_APIKEY_GET, 2));
+	scopes = db_int(r->db, STMT_APIKEY_GET, 4);
+	expires = db_int(r->db, STMT_APIKEY_GET, 6);
+	/* A key is rotated once: one in its grace period, revoked or expired
+	 * is not (else rotations could stack live keys past the meter). */
+	if (!db_isnull(r->db, STMT_APIKEY_GET, 8) || (expires != 0 && expires <= now)) {
+		db_end(r->db, STMT_APIKEY_GET);
+		reply_error(r, ERR_CONFLICT,
+		    "This key is already rotated, revoked or expired; rotate its newest key or "
+		    "create a new one.",
+		    NULL);
+		return -1;
+	}
+	db_end(r->db, STMT_APIKEY_GET);
+	/* The new key takes the old one's place: no extra meter slot. */
+	rc = db_run(r->db, STMT_APIKEY_INSERT, "tttttiii", o->k.id, r->who.org_id, name, o->k.pub,
+	    o->k.hash, scopes, now, expires);
+	if (rc == DB_OK)
+		rc = db_run(r->db, STMT_APIKEY_ROTATE_OLD, "ttit", r->params[0], r->who.org_id,
+		    now + o->grace, o->k.id);
+	if (rc == DB_OK && db_changes(r->db) != 1)
+		rc = DB_ERROR;
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "key.rotated", r->who.user_id, r->params[0]);
+	if (rc == DB_OK)
+		rc = key_created_write(r, o->k.id, o->k.key, o->k.w);
+	return rc;
 }
 
 void
@@ -204,10 +261,9 @@ handle_api_keys_rotate(struct req *r)
 {
 	json_object *v;
 	struct jw w = { 0 }; /* as jw_init */
-	int64_t grace = 0, now = tg_now();
-	char id[40], key[APIKEY_LEN + 1], pub[APIKEY_PUBLIC_LEN + 1], hash[65], name[128];
-	int64_t scopes, expires;
-	int rc;
+	char id[40], key[APIKEY_LEN + 1], pub[APIKEY_PUBLIC_LEN + 1], hash[65];
+	struct key_rotation o = { .k = {
+		                      .id = id, .pub = pub, .hash = hash, .key = key, .w = &w } };
 
 	if (r->json != NULL && json_object_object_get_ex(r->json, "gracePeriodSeconds", &v) &&
 	    !json_object_is_type(v, json_type_null)) {
@@ -222,61 +278,14 @@ handle_api_keys_rotate(struct req *r)
 			    d);
 			return;
 		}
-		grace = json_object_get_int64(v);
+		o.grace = json_object_get_int64(v);
 	}
 	if (tg_id_new("key", id, sizeof(id)) < 0 || apikey_new(key, pub, hash) < 0) {
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 		return;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "apikey: begin");
-		return;
-	}
-	rc = db_query(r->db, STMT_APIKEY_GET, "tt", r->params[0], r->who.org_id);
-	if (rc != DB_ROW) {
-		db_end(r->db, STMT_APIKEY_GET);
-		db_rollback(r->db);
-		if (rc == DB_DONE)
-			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		else
-			reply_db_error(r, rc, "apikey: rotate");
-		return;
-	}
-	snprintf(name, sizeof(name), "%s", db_text(r->db, STMT_APIKEY_GET, 2));
-	scopes = db_int(r->db, STMT_APIKEY_GET, 4);
-	expires = db_int(r->db, STMT_APIKEY_GET, 6);
-	/* A key is rotated once: one in its grace period, revoked or expired
-	 * is not (else rotations could stack live keys past the meter). */
-	if (!db_isnull(r->db, STMT_APIKEY_GET, 8) || (expires != 0 && expires <= now)) {
-		db_end(r->db, STMT_APIKEY_GET);
-		db_rollback(r->db);
-		reply_error(r, ERR_CONFLICT,
-		    "This key is already rotated, revoked or expired; rotate its newest key or "
-		    "create "
-		    "a new one.",
-		    NULL);
-		return;
-	}
-	db_end(r->db, STMT_APIKEY_GET);
-	/* The new key takes the old one's place: no extra meter slot. */
-	rc = db_run(r->db, STMT_APIKEY_INSERT, "tttttiii", id, r->who.org_id, name, pub, hash,
-	    scopes, now, expires);
-	if (rc == DB_OK)
-		rc = db_run(r->db, STMT_APIKEY_ROTATE_OLD, "ttit", r->params[0], r->who.org_id,
-		    now + grace, id);
-	if (rc == DB_OK && db_changes(r->db) != 1)
-		rc = DB_ERROR;
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "key.rotated", r->who.user_id, r->params[0]);
-	if (rc == DB_OK)
-		rc = key_created_write(r, id, key, &w);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
+	if (db_tx_or_reply(r, key_rotate, &o, "apikey: rotate") == DB_OK)
+		reply_jw(r, 201, &w);
+	else
 		jw_discard(&w);
-		db_rollback(r->db);
-		reply_db_error(r, rc, "apikey: rotate");
-		return;
-	}
-	reply_jw(r, 201, &w);
 }

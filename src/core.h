@@ -186,26 +186,26 @@ void db_close(struct db *db);
 int db_migrate(struct db *db);
 int db_version(struct db *db);
 int db_migration_count(void);
-int db_begin(struct db *db); /* BEGIN IMMEDIATE: DB_OK, DB_BUSY or DB_ERROR */
 /* One read snapshot for the statements until db_read_end: a single WAL read
  * transaction instead of one per statement (each takes SQLite's shared-memory
- * mutex and locks, which the worker threads contend on). db_begin ends it
- * first, so a handler that writes after all loses nothing. */
+ * mutex and locks, which the worker threads contend on). A write (db_write)
+ * ends it first, so a handler that writes after all loses nothing. */
 int db_read_begin(struct db *db);
 void db_read_end(struct db *db);
-int db_commit(struct db *db);
-void db_rollback(struct db *db);
-int db_writing(const struct db *db); /* between db_begin and its commit or rollback */
-/* A piece of write work for db_write_grouped: it runs inside a write
- * transaction, in a savepoint of its own, on the connection it is given
- * (perhaps another thread's, while this one waits). It answers DB_OK to
- * keep what it wrote; anything else is handed back and its writes undone. */
+/* A piece of write work: it runs inside a write transaction on the
+ * connection it is given. It answers DB_OK to keep what it wrote; anything
+ * else is handed back and its writes undone. */
 typedef int db_work_fn(struct db *db, void *arg);
-/* Runs fn(db, arg) in a write transaction it may share with other threads'
- * pieces (group commit: one BEGIN IMMEDIATE and one COMMIT for them all).
- * Returns fn's answer, or the transaction's store error when it could not
- * commit (then nothing of fn's is kept). Like db_begin, it ends db's read
- * snapshot (db_read_begin) first. */
+/* The one way to write: runs fn(db, arg) in a write transaction of its
+ * own (BEGIN IMMEDIATE, after this process's other writers) and commits it
+ * when fn answers DB_OK. Returns DB_OK when committed; else fn's answer or
+ * the store's error, with nothing of fn's kept. No transaction outlives the
+ * call. Ends db's read snapshot (db_read_begin) first. */
+int db_write(struct db *db, db_work_fn *fn, void *arg);
+/* As db_write, but the transaction may be shared with other threads'
+ * pieces (group commit: one BEGIN IMMEDIATE and one COMMIT for them all);
+ * fn runs in a savepoint of its own, perhaps on another thread's
+ * connection while this one waits. */
 int db_write_grouped(struct db *db, db_work_fn *fn, void *arg);
 /* Waits for another process's writer so far in this process. */
 unsigned long db_busy_retries(void);
@@ -351,6 +351,15 @@ void reply_text(struct req *r, int status, const char *content_type, char *body,
 void reply_error(struct req *r, enum err e, const char *message, json_object *details);
 /* The answer for a failed store call: 503 UNAVAILABLE for DB_BUSY, else 500. */
 void reply_db_error(struct req *r, int rc, const char *where);
+/* A request's write work for db_tx_or_reply, run inside the transaction
+ * on r->db. It answers DB_OK to commit. To refuse, it may answer the
+ * request itself (a 404, a 409) and return anything else: then nothing it
+ * wrote is kept. It never answers success: that waits for the commit. */
+typedef int req_work_fn(struct req *r, void *arg);
+/* The one transaction idiom of a handler: runs fn(r, arg) by db_write and
+ * returns DB_OK once it committed. Otherwise returns the failure and, unless
+ * fn answered, answers the store error (reply_db_error, logged with where). */
+int db_tx_or_reply(struct req *r, req_work_fn *fn, void *arg, const char *where);
 const char *err_code(enum err e);
 int err_status(enum err e);
 

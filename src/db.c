@@ -335,6 +335,10 @@ db_configure(void)
  * DB_BUSY_TIMEOUT_MS in all, counting each wait for /v1/metrics; then the
  * call fails with SQLITE_BUSY (503). Threads of this process do not get
  * here for each other's writes: they queue on writer_lock. */
+static int db_begin(struct db *db);
+static int db_commit(struct db *db);
+static void db_rollback(struct db *db);
+
 static atomic_ulong busy_retries; /* waits in db_busy_wait (/v1/metrics) */
 
 static int
@@ -512,7 +516,7 @@ writer_leave(struct db *db)
 	}
 }
 
-int
+static int
 db_begin(struct db *db)
 {
 	int rc;
@@ -523,6 +527,20 @@ db_begin(struct db *db)
 	if ((rc = db_tx(db, TX_BEGIN_IMMEDIATE)) != DB_OK)
 		writer_leave(db);
 	return rc;
+}
+
+int
+db_write(struct db *db, db_work_fn *fn, void *arg)
+{
+	int rc;
+
+	if ((rc = db_begin(db)) != DB_OK)
+		return rc;
+	if ((rc = fn(db, arg)) != DB_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	return db_commit(db); /* on failure it rolled back */
 }
 
 /* ---- group commit ----
@@ -642,12 +660,6 @@ db_write_grouped(struct db *db, db_work_fn *fn, void *arg)
 }
 
 int
-db_writing(const struct db *db)
-{
-	return db != NULL && db->writing;
-}
-
-int
 db_read_begin(struct db *db)
 {
 	int rc;
@@ -669,7 +681,7 @@ db_read_end(struct db *db)
 		db_rollback(db);
 }
 
-int
+static int
 db_commit(struct db *db)
 {
 	int rc = db_tx(db, TX_COMMIT);
@@ -680,7 +692,7 @@ db_commit(struct db *db)
 	return rc;
 }
 
-void
+static void
 db_rollback(struct db *db)
 {
 	if (!sqlite3_get_autocommit(db->conn))

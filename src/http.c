@@ -349,6 +349,32 @@ reply_db_error(struct req *r, int rc, const char *where)
 	reply_error(r, ERR_INTERNAL, NULL, NULL);
 }
 
+struct tx_call {
+	struct req *r;
+	req_work_fn *fn;
+	void *arg;
+};
+
+static int
+tx_call_run(struct db *db, void *arg)
+{
+	struct tx_call *c = arg;
+
+	(void)db;
+	return c->fn(c->r, c->arg);
+}
+
+int
+db_tx_or_reply(struct req *r, req_work_fn *fn, void *arg, const char *where)
+{
+	struct tx_call c = { r, fn, arg };
+	int rc = db_write(r->db, tx_call_run, &c);
+
+	if (rc != DB_OK && !r->replied)
+		reply_db_error(r, rc, where);
+	return rc;
+}
+
 static const char *
 status_text(int status)
 {

@@ -89,6 +89,49 @@ ingest_check_or_reply(struct req *r, const struct schema *s, json_object *record
 	return -1;
 }
 
+/* A batch of checked records to store, and the answer made for it. */
+struct batch {
+	const char *table_id;
+	const char **texts;
+	size_t n;
+	const struct idem *idem;
+	json_object *answer; /* the 200 body; the caller frees it unless answered */
+};
+
+static int
+records_insert(struct req *r, void *arg)
+{
+	struct batch *b = arg;
+	struct meter_state after;
+	int64_t now = tg_now();
+	int rc = DB_OK;
+
+	if (meter_take_or_reply(r, METER_RECORDS, (int64_t)b->n, &after) < 0)
+		return -1;
+	for (size_t i = 0; i < b->n && rc == DB_OK; i++)
+		rc = db_run(r->db, STMT_RECORD_INSERT, "tti", b->table_id, b->texts[i], now);
+	if (rc == DB_CONSTRAINT) {
+		/* The table was deleted since it was looked up. */
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		return rc;
+	}
+	if (rc != DB_OK)
+		return rc;
+	json_object_put(b->answer);
+	b->answer = json_object_new_object();
+	json_object_object_add(b->answer, "accepted", json_object_new_int64((int64_t)b->n));
+	json_object_object_add(b->answer, "usage", meter_json(&after));
+	rc = idem_store(r, b->idem, 200,
+	    json_object_to_json_string_ext(
+	        b->answer, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	if (rc == IDEM_LOST)
+		reply_error(r, ERR_CONFLICT,
+		    "This request took over a minute and a retry with the same "
+		    "Idempotency-Key took its place; that retry's answer stands.",
+		    NULL);
+	return rc;
+}
+
 /* The ingest itself, once the key (if any) is claimed: every answer but 200
  * stores nothing. */
 static void
@@ -96,12 +139,10 @@ ingest_run(struct req *r, const struct idem *idem)
 {
 	struct data_table t;
 	struct schema s;
-	struct meter_state after;
-	json_object *records, *rows[INGEST_MAX_RECORDS], *o;
-	const char *texts[INGEST_MAX_RECORDS], *answer;
+	struct batch b = { 0 };
+	json_object *records, *rows[INGEST_MAX_RECORDS];
+	const char *texts[INGEST_MAX_RECORDS];
 	size_t n = 0, nrows = 0;
-	int64_t now = tg_now();
-	int rc;
 
 	memset(&s, 0, sizeof(s));
 	if (table_find_or_reply(r, r->params[0], &t) < 0)
@@ -123,44 +164,15 @@ ingest_run(struct req *r, const struct idem *idem)
 		}
 	}
 
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "ingest: begin");
-		goto out;
-	}
-	if (meter_take_or_reply(r, METER_RECORDS, (int64_t)n, &after) < 0)
-		goto fail;
-	for (size_t i = 0; i < n && rc == DB_OK; i++)
-		rc = db_run(r->db, STMT_RECORD_INSERT, "tti", t.id, texts[i], now);
-	if (rc == DB_CONSTRAINT) {
-		/* The table was deleted since it was looked up. */
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		goto fail;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "accepted", json_object_new_int64((int64_t)n));
-	json_object_object_add(o, "usage", meter_json(&after));
-	answer = json_object_to_json_string_ext(
-	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (rc == DB_OK)
-		rc = idem_store(r, idem, 200, answer);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		json_object_put(o);
-		if (rc == IDEM_LOST)
-			reply_error(r, ERR_CONFLICT,
-			    "This request took over a minute and a retry with the same "
-			    "Idempotency-Key took its place; that retry's answer stands.",
-			    NULL);
-		else
-			reply_db_error(r, rc, "ingest: insert");
-		goto fail;
-	}
-	metrics_ingested((long)n);
-	reply_json(r, 200, o);
-	goto out;
-fail:
-	db_rollback(r->db);
+	b.table_id = t.id;
+	b.texts = texts;
+	b.n = n;
+	b.idem = idem;
+	if (db_tx_or_reply(r, records_insert, &b, "ingest: insert") == DB_OK) {
+		metrics_ingested((long)n);
+		reply_json(r, 200, b.answer);
+	} else
+		json_object_put(b.answer);
 out:
 	for (size_t i = 0; i < nrows; i++)
 		json_object_put(rows[i]);

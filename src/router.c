@@ -363,9 +363,4 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	}
 out:
 	db_read_end(r->db);
-	if (db_writing(r->db)) { /* a bug: every handler commits or rolls back */
-		log_msg(r->request_id, "router: %s %s left a write transaction open; rolled back",
-		    r->method_str, r->route->pattern);
-		db_rollback(r->db);
-	}
 }

@@ -112,12 +112,35 @@ session_take_over_or_reply(struct req *r, const char *user_id, const char *new_s
 	return 1;
 }
 
+/* A session to start, and the one it may take over (force). */
+struct session_new {
+	const char *sid, *user_id, *org_id, *device;
+	int force;
+	int64_t now, exp;
+};
+
+static int
+session_insert(struct req *r, void *arg)
+{
+	const struct session_new *n = arg;
+	int rc;
+
+	if (session_take_over_or_reply(r, n->user_id, n->sid, n->force) < 0)
+		return -1;
+	rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiii", n->sid, n->user_id, n->org_id,
+	    n->device, r->client_ip, n->now, n->now, n->exp);
+	if (rc == DB_OK)
+		rc = audit_log(r, n->org_id, "login", n->user_id, n->sid);
+	return rc;
+}
+
 void
 handle_login(struct req *r)
 {
 	const char *email, *password, *device_in;
 	char user_id[40], org_id[40], hash[256], sid[40], device[DEVICE_MAX + 1], token[2048];
 	struct token t;
+	struct session_new n;
 	json_object *o;
 	int force = 0, rc, found;
 	int64_t now;
@@ -172,22 +195,15 @@ handle_login(struct req *r)
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 		return;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "login: begin");
+	n.sid = sid;
+	n.user_id = user_id;
+	n.org_id = org_id;
+	n.device = device;
+	n.force = force;
+	n.now = now;
+	n.exp = t.exp;
+	if (db_tx_or_reply(r, session_insert, &n, "login: insert") != DB_OK)
 		return;
-	}
-	if (session_take_over_or_reply(r, user_id, sid, force) < 0)
-		goto fail;
-	rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiii", sid, user_id, org_id, device,
-	    r->client_ip, now, now, t.exp);
-	if (rc == DB_OK)
-		rc = audit_log(r, org_id, "login", user_id, sid);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "login: insert");
-		goto fail;
-	}
 	r->who.kind = PRINCIPAL_USER;
 	snprintf(r->who.user_id, sizeof(r->who.user_id), "%s", user_id);
 	o = json_object_new_object();
@@ -199,32 +215,25 @@ handle_login(struct req *r)
 	json_object_object_add(o, "user", rc == DB_ROW ? user_json(r->db, STMT_USER_GET) : NULL);
 	db_end(r->db, STMT_USER_GET);
 	reply_json(r, 200, o);
-	return;
-fail:
-	db_rollback(r->db);
+}
+
+static int
+session_end(struct req *r, void *arg)
+{
+	int rc = db_run(r->db, STMT_SESSION_END, "itt", tg_now(), "logout", r->who.session_id);
+
+	(void)arg;
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "logout", r->who.user_id, r->who.session_id);
+	return rc;
 }
 
 /* Ends the caller's session with reason ("logout") and answers 204. */
 void
 handle_logout(struct req *r)
 {
-	int rc;
-
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "logout: begin");
-		return;
-	}
-	rc = db_run(r->db, STMT_SESSION_END, "itt", tg_now(), "logout", r->who.session_id);
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "logout", r->who.user_id, r->who.session_id);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "logout");
-		return;
-	}
-	reply_empty(r, 204);
+	if (db_tx_or_reply(r, session_end, NULL, "logout") == DB_OK)
+		reply_empty(r, 204);
 }
 
 void

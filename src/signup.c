@@ -5,33 +5,42 @@
 
 #include "api.h"
 
+/* An organization and its first admin to insert. */
+struct org_new {
+	struct req *r; /* for the audit event; NULL from the command line */
+	const char *name, *email, *user_name, *hash, *org_id, *user_id;
+	int *conflict;
+};
+
+static int
+org_insert(struct db *db, void *arg)
+{
+	const struct org_new *o = arg;
+	int64_t now = tg_now();
+	int rc = db_run(db, STMT_ORG_INSERT, "tti", o->org_id, o->name, now);
+
+	if (rc == DB_OK)
+		rc = db_run(db, STMT_USER_INSERT, "tttttti", o->user_id, o->org_id, o->email,
+		    o->user_name, "admin", o->hash, now);
+	if (rc == DB_CONSTRAINT)
+		*o->conflict = 1;
+	if (rc == DB_OK && o->r != NULL)
+		rc = audit_log(o->r, o->org_id, "signup", o->user_id, o->org_id);
+	return rc;
+}
+
 int
 org_create(struct db *db, struct req *r, const char *name, const char *email, const char *password,
     const char *user_name, char *org_id, char *user_id, int *conflict)
 {
 	char hash[128];
-	int64_t now = tg_now();
-	int rc;
+	struct org_new o = { r, name, email, user_name, hash, org_id, user_id, conflict };
 
 	*conflict = 0;
 	if (password_hash(password, hash, sizeof(hash)) < 0 || tg_id_new("org", org_id, 40) < 0 ||
 	    tg_id_new("usr", user_id, 40) < 0)
 		return DB_ERROR;
-	if ((rc = db_begin(db)) != DB_OK)
-		return rc;
-	rc = db_run(db, STMT_ORG_INSERT, "tti", org_id, name, now);
-	if (rc == DB_OK)
-		rc = db_run(db, STMT_USER_INSERT, "tttttti", user_id, org_id, email, user_name,
-		    "admin", hash, now);
-	if (rc == DB_CONSTRAINT)
-		*conflict = 1;
-	if (rc == DB_OK && r != NULL)
-		rc = audit_log(r, org_id, "signup", user_id, org_id);
-	if (rc == DB_OK)
-		rc = db_commit(db);
-	if (rc != DB_OK)
-		db_rollback(db);
-	return rc;
+	return db_write(db, org_insert, &o);
 }
 
 void
