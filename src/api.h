@@ -114,6 +114,10 @@ void handle_jobs_get(struct req *r);
 void router_handle(struct req *r, body_read_fn *read, void *ctx);
 /* Once, before threads start: hands the route names to metrics.c. */
 void router_init(void);
+/* The route table as JSON (`tollgate routes`): an array of {method,
+ * pattern, access, permission, scope, body, kdf} in table order. The text
+ * (the caller frees it) and its length; NULL when memory runs out. */
+char *router_routes_json(size_t *len);
 /* Whether r's route runs argon2id (login, signup, password changes). */
 int router_route_kdf(struct req *r);
 /* The index of r's route in the table, or -1. */

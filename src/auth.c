@@ -43,7 +43,7 @@ role_name(enum role role)
 	return role_names[role];
 }
 
-static const char *
+const char *
 scope_name(unsigned scope)
 {
 	return scope == SCOPE_INGEST ? "ingest" : scope == SCOPE_TRIGGER ? "trigger" : "read";

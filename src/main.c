@@ -32,6 +32,8 @@ usage(FILE *f)
 	    "  rotate-jwt-secret\n"
 	    "        make a new signing key; tokens signed before stay valid until expiry\n"
 	    "  backup PATH  copy the database to PATH, safely while serving\n"
+	    "  routes    print the route table as JSON (method, pattern, access,\n"
+	    "        permission, scope, body)\n"
 	    "  version   print the version\n"
 	    "\n"
 	    "Settings come from TOLLGATE_* variables (see tollgate(8) and README.md).\n");
@@ -259,6 +261,18 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "version") == 0 || strcmp(argv[i], "--version") == 0) {
 		printf("tollgate %s\n", TG_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[i], "routes") == 0) {
+		size_t len;
+		char *json = router_routes_json(&len);
+
+		if (json == NULL || fwrite(json, 1, len, stdout) != len || putchar('\n') == EOF) {
+			free(json);
+			fprintf(stderr, "tollgate: cannot print the route table\n");
+			return 1;
+		}
+		free(json);
 		return 0;
 	}
 	if (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0) {

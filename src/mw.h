@@ -16,6 +16,7 @@ int auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned sc
 int auth_role_allows(enum role role, enum perm perm);
 enum role role_parse(const char *s);
 const char *role_name(enum role role);
+const char *scope_name(unsigned scope); /* "ingest", "trigger" or "read" for one SCOPE_ bit */
 
 /* ---- password.c: argon2id ---- */
 

@@ -110,6 +110,41 @@ static const struct route routes[] = {
 
 static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
 
+static const char *const body_names[] = { [BODY_NONE] = "none",
+	[BODY_JSON] = "json",
+	[BODY_JSON_OPT] = "json-optional",
+	[BODY_CSV] = "csv" };
+static const char *const access_names[] = {
+	[ACCESS_PUBLIC] = "public", [ACCESS_USER] = "user", [ACCESS_ANY] = "any"
+};
+static const char *const perm_names[] = {
+	[PERM_NONE] = "none", [PERM_READ] = "read", [PERM_WRITE] = "write", [PERM_ADMIN] = "admin"
+};
+
+char *
+router_routes_json(size_t *len)
+{
+	struct jw w;
+
+	jw_init(&w);
+	jw_array(&w, NULL);
+	for (size_t i = 0; i < NROUTES; i++) {
+		const struct route *rt = &routes[i];
+
+		jw_object(&w, NULL);
+		jw_string(&w, "method", method_names[rt->method]);
+		jw_string(&w, "pattern", rt->pattern);
+		jw_string(&w, "access", access_names[rt->access]);
+		jw_string(&w, "permission", perm_names[rt->perm]);
+		jw_string(&w, "scope", rt->scope != 0 ? scope_name(rt->scope) : NULL);
+		jw_string(&w, "body", body_names[rt->body]);
+		jw_bool(&w, "kdf", rt->kdf);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
+	return jw_finish(&w, len);
+}
+
 void
 router_init(void)
 {
