@@ -170,6 +170,23 @@ enum stmt {
 	STMT_JOB_CHUNK_END,
 	STMT_JOB_CHUNK_COUNT,
 	STMT_JOB_CHUNK_NONNULL,
+	/* the store's own: transactions, settings, the schema version */
+	STMT_TX_BEGIN,
+	STMT_TX_BEGIN_IMMEDIATE,
+	STMT_TX_COMMIT,
+	STMT_TX_ROLLBACK,
+	STMT_TX_SAVEPOINT,
+	STMT_TX_RELEASE,
+	STMT_TX_ROLLBACK_TO,
+	STMT_PRAGMA_WAL,
+	STMT_PRAGMA_SYNCHRONOUS,
+	STMT_PRAGMA_FOREIGN_KEYS,
+	STMT_VERSION_GET,
+	STMT_VERSION_SET,
+	/* backup.c */
+	STMT_BACKUP_SCHEMA_COUNT,
+	STMT_BACKUP_JOURNAL_DELETE,
+	STMT_BACKUP_INTEGRITY_CHECK,
 	STMT__COUNT
 };
 
@@ -207,6 +224,11 @@ int db_write(struct db *db, db_work_fn *fn, void *arg);
  * fn runs in a savepoint of its own, perhaps on another thread's
  * connection while this one waits. */
 int db_write_grouped(struct db *db, db_work_fn *fn, void *arg);
+/* The text of statement s, for a caller with a connection of its own
+ * (backup.c). */
+const char *db_sql(enum stmt s);
+/* The request id db's log lines carry from now on (NULL: none). */
+void db_log_request(struct db *db, const char *rid);
 /* Waits for another process's writer so far in this process. */
 unsigned long db_busy_retries(void);
 /* Group commits so far in this process, and the pieces they carried. */
@@ -256,6 +278,7 @@ enum err {
 };
 
 enum method { M_GET, M_POST, M_PUT, M_PATCH, M_DELETE, M__COUNT, M_OTHER = M__COUNT };
+const char *method_name(enum method m); /* "GET" ...; "OTHER" for M_OTHER */
 
 enum role { ROLE_NONE, ROLE_VIEWER, ROLE_MEMBER, ROLE_ADMIN };
 

@@ -55,7 +55,17 @@ static const struct {
 	[ERR_UNAVAILABLE] = { 503, "UNAVAILABLE", "The service is busy. Try again in a moment." },
 };
 
-static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+static const char *const method_names[M__COUNT] = { [M_GET] = "GET",
+	[M_POST] = "POST",
+	[M_PUT] = "PUT",
+	[M_PATCH] = "PATCH",
+	[M_DELETE] = "DELETE" };
+
+const char *
+method_name(enum method m)
+{
+	return m >= 0 && m < M__COUNT ? method_names[m] : "OTHER";
+}
 
 const char *
 err_code(enum err e)
@@ -194,6 +204,7 @@ req_init(struct req *r, char **envp, struct db *db)
 		snprintf(r->request_id, sizeof(r->request_id), "%s", v);
 	else
 		tg_ulid_new(r->request_id, sizeof(r->request_id));
+	db_log_request(db, r->request_id);
 }
 
 void

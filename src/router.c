@@ -108,8 +108,6 @@ static const struct route routes[] = {
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
-static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
-
 static const char *const body_names[] = { [BODY_NONE] = "none",
 	[BODY_JSON] = "json",
 	[BODY_JSON_OPT] = "json-optional",
@@ -132,7 +130,7 @@ router_routes_json(size_t *len)
 		const struct route *rt = &routes[i];
 
 		jw_object(&w, NULL);
-		jw_string(&w, "method", method_names[rt->method]);
+		jw_string(&w, "method", method_name(rt->method));
 		jw_string(&w, "pattern", rt->pattern);
 		jw_string(&w, "access", access_names[rt->access]);
 		jw_string(&w, "permission", perm_names[rt->perm]);
@@ -152,7 +150,7 @@ router_init(void)
 	static const char *name_of[NROUTES];
 
 	for (size_t i = 0; i < NROUTES; i++) {
-		snprintf(names[i], sizeof(names[i]), "%s %s", method_names[routes[i].method],
+		snprintf(names[i], sizeof(names[i]), "%s %s", method_name(routes[i].method),
 		    routes[i].pattern);
 		name_of[i] = names[i];
 	}
@@ -232,10 +230,10 @@ route_find_or_reply(struct req *r)
 			return &routes[i];
 		}
 		path_known = 1;
-		if (!strstr(allow, method_names[routes[i].method])) {
+		if (!strstr(allow, method_name(routes[i].method))) {
 			if (*allow != '\0')
 				strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
-			strncat(allow, method_names[routes[i].method],
+			strncat(allow, method_name(routes[i].method),
 			    sizeof(allow) - strlen(allow) - 1);
 		}
 	}
