@@ -76,13 +76,3 @@ user_write(struct jw *w, const char *key, struct db *db, enum stmt s)
 	jw_string(w, "organizationId", db_text(db, s, 6));
 	jw_object_end(w);
 }
-
-json_object *
-user_json(struct db *db, enum stmt s)
-{
-	struct jw w;
-
-	jw_init(&w);
-	user_write(&w, NULL, db, s);
-	return jw_tree(&w);
-}

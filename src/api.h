@@ -22,7 +22,6 @@ int password_or_reply(struct req *r, json_object *obj, const char *field, const 
 void password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event);
 /* The user row at the cursor of s (columns: seq, id, email, name, role,
  * created_at, org_id) as the API shows it. */
-json_object *user_json(struct db *db, enum stmt s);
 void user_write(struct jw *w, const char *key, struct db *db, enum stmt s);
 
 /* ---- tables.c: data tables ---- */

@@ -383,6 +383,12 @@ typedef int req_work_fn(struct req *r, void *arg);
  * returns DB_OK once it committed. Otherwise returns the failure and, unless
  * fn answered, answers the store error (reply_db_error, logged with where). */
 int db_tx_or_reply(struct req *r, req_work_fn *fn, void *arg, const char *where);
+/* The statuses Tollgate answers (http.c's one table of them, with their
+ * reason phrases): a status's slot in it, HTTP_STATUS_COUNT for any other;
+ * the status of a slot, 0 for HTTP_STATUS_COUNT. */
+#define HTTP_STATUS_COUNT 15
+int http_status_slot(int status);
+int http_status_code(int slot);
 const char *err_code(enum err e);
 int err_status(enum err e);
 

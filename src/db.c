@@ -53,7 +53,7 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	    "SELECT s.user_id, s.org_id, s.last_seen_at, s.expires_at, s.ended_at, "
 	    "s.end_reason, u.role, n.device FROM sessions s JOIN users u ON u.id = s.user_id "
 	    "LEFT JOIN sessions n ON n.id = s.replaced_by WHERE s.id = ?1"),
-	/* the user row as user_json reads it (columns 0-6), then the session's device and
+	/* the user row as user_write reads it (columns 0-6), then the session's device and
 	 * times and the organization's name and plan. */
 	STMT(STMT_SESSION_VIEW,
 	    "SELECT u.seq, u.id, u.email, u.name, u.role, u.created_at, u.org_id, s.device, "

@@ -386,26 +386,40 @@ db_tx_or_reply(struct req *r, req_work_fn *fn, void *arg, const char *where)
 	return rc;
 }
 
+/* The statuses Tollgate answers, with their reason phrases. */
+static const struct {
+	int code;
+	const char *text;
+} statuses[HTTP_STATUS_COUNT] = { { 200, "OK" }, { 201, "Created" }, { 204, "No Content" },
+	{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" }, { 404, "Not Found" },
+	{ 405, "Method Not Allowed" }, { 409, "Conflict" }, { 413, "Payload Too Large" },
+	{ 415, "Unsupported Media Type" }, { 422, "Unprocessable Content" },
+	{ 429, "Too Many Requests" }, { 500, "Internal Server Error" },
+	{ 503, "Service Unavailable" } };
+
+int
+http_status_slot(int status)
+{
+	int i = 0;
+
+	while (i < HTTP_STATUS_COUNT && statuses[i].code != status)
+		i++;
+	return i;
+}
+
+int
+http_status_code(int slot)
+{
+	return slot >= 0 && slot < HTTP_STATUS_COUNT ? statuses[slot].code : 0;
+}
+
+/* The reason phrase of status; any other status is answered as a 500's. */
 static const char *
 status_text(int status)
 {
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
-	}
+	int i = http_status_slot(status);
+
+	return statuses[i < HTTP_STATUS_COUNT ? i : http_status_slot(500)].text;
 }
 
 void

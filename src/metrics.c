@@ -16,10 +16,8 @@
 
 #define METRICS_ROUTES 128 /* more than the route table holds */
 
-/* The statuses Tollgate answers, and a last slot for any other. */
-static const int statuses[] = { 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429,
-	500, 503, 0 };
-#define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
+/* A slot per status Tollgate answers (http_status_slot), and one for any other. */
+#define NSTATUS (HTTP_STATUS_COUNT + 1)
 
 /* Upper bounds of the latency buckets, in milliseconds (then +Inf). */
 static const int bucket_ms[] = { 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000 };
@@ -43,12 +41,10 @@ static atomic_ulong ingested;
 void
 metrics_request(int route, int status, int64_t ms)
 {
-	size_t s = 0, b = 0;
+	size_t s = (size_t)http_status_slot(status), b = 0;
 
 	if (route < 0 || route >= METRICS_ROUTES)
 		route = METRICS_ROUTES;
-	while (s + 1 < NSTATUS && statuses[s] != status)
-		s++;
 	while (b < NBUCKET && ms > bucket_ms[b])
 		b++;
 	atomic_fetch_add_explicit(&requests[route][s], 1, memory_order_relaxed);
@@ -132,10 +128,10 @@ handle_metrics(struct req *r)
 
 			if (v == 0)
 				continue;
-			if (statuses[s] != 0)
+			if (http_status_code((int)s) != 0)
 				put(&buf, &len, &cap,
 				    "tollgate_requests_total{route=\"%s\",status=\"%d\"} %lu\n",
-				    name, statuses[s], v);
+				    name, http_status_code((int)s), v);
 			else
 				put(&buf, &len, &cap,
 				    "tollgate_requests_total{route=\"%s\",status=\"other\"} %lu\n",

@@ -44,17 +44,6 @@ session_write(struct jw *w, const char *key, const char *id, const char *device,
 	jw_object_end(w);
 }
 
-static json_object *
-session_json(
-    const char *id, const char *device, int64_t created, int64_t last_seen, int64_t expires)
-{
-	struct jw w;
-
-	jw_init(&w);
-	session_write(&w, NULL, id, device, created, last_seen, expires);
-	return jw_tree(&w);
-}
-
 /* Inside the login transaction: ends the account's live session if it has
  * timed out or force is set; otherwise answers 409 SESSION_ACTIVE. Returns
  * 1 if a session was taken over, 0 if there was none to take, -1 after
@@ -88,13 +77,17 @@ session_take_over_or_reply(struct req *r, const char *user_id, const char *new_s
 		return 0;
 	}
 	if (!force) {
-		d = json_object_new_object();
-		json_object_object_add(d, "activeSession",
-		    session_json(old, db_text(db, STMT_SESSION_LIVE_OF_USER, 1),
-		        db_int(db, STMT_SESSION_LIVE_OF_USER, 2), last_seen, 0));
-		db_end(db, STMT_SESSION_LIVE_OF_USER);
 		/* activeSession shows device, createdAt, lastSeenAt, not the id. */
-		json_object_object_del(json_object_object_get(d, "activeSession"), "id");
+		json_object *active = json_object_new_object();
+
+		json_object_object_add(active, "device",
+		    json_object_new_string(db_text(db, STMT_SESSION_LIVE_OF_USER, 1)));
+		json_object_object_add(
+		    active, "createdAt", json_time(db_int(db, STMT_SESSION_LIVE_OF_USER, 2)));
+		json_object_object_add(active, "lastSeenAt", json_time(last_seen));
+		db_end(db, STMT_SESSION_LIVE_OF_USER);
+		d = json_object_new_object();
+		json_object_object_add(d, "activeSession", active);
 		reply_error(r, ERR_SESSION_ACTIVE,
 		    "This account is signed in on another device. Sign in with \"force\": true to "
 		    "sign out there and continue.",
@@ -141,7 +134,7 @@ handle_login(struct req *r)
 	char user_id[40], org_id[40], hash[256], sid[40], device[DEVICE_MAX + 1], token[2048];
 	struct token t;
 	struct session_new n;
-	json_object *o;
+	struct jw w;
 	int force = 0, rc, found;
 	int64_t now;
 
@@ -206,15 +199,20 @@ handle_login(struct req *r)
 		return;
 	r->who.kind = PRINCIPAL_USER;
 	snprintf(r->who.user_id, sizeof(r->who.user_id), "%s", user_id);
-	o = json_object_new_object();
-	json_object_object_add(o, "token", json_object_new_string(token));
-	json_object_object_add(o, "tokenType", json_object_new_string("Bearer"));
-	json_object_object_add(o, "expiresAt", json_time(t.exp));
-	json_object_object_add(o, "session", session_json(sid, device, now, 0, 0));
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_string(&w, "token", token);
+	jw_string(&w, "tokenType", "Bearer");
+	jw_time(&w, "expiresAt", t.exp);
+	session_write(&w, "session", sid, device, now, 0, 0);
 	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
-	json_object_object_add(o, "user", rc == DB_ROW ? user_json(r->db, STMT_USER_GET) : NULL);
+	if (rc == DB_ROW)
+		user_write(&w, "user", r->db, STMT_USER_GET);
+	else
+		jw_null(&w, "user");
 	db_end(r->db, STMT_USER_GET);
-	reply_json(r, 200, o);
+	jw_object_end(&w);
+	reply_jw(r, 200, &w);
 }
 
 static int

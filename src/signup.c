@@ -48,7 +48,7 @@ handle_signup(struct req *r)
 {
 	const char *org, *email, *password, *name;
 	char org_id[40], user_id[40];
-	json_object *o, *org_o;
+	struct jw w;
 	int rc, conflict;
 
 	if (!cfg.signup_open) {
@@ -70,14 +70,19 @@ handle_signup(struct req *r)
 		reply_db_error(r, rc, "signup");
 		return;
 	}
-	o = json_object_new_object();
-	org_o = json_object_new_object();
-	json_object_object_add(org_o, "id", json_object_new_string(org_id));
-	json_object_object_add(org_o, "name", json_object_new_string(org));
-	json_object_object_add(org_o, "plan", json_object_new_string("trial"));
-	json_object_object_add(o, "organization", org_o);
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_object(&w, "organization");
+	jw_string(&w, "id", org_id);
+	jw_string(&w, "name", org);
+	jw_string(&w, "plan", "trial");
+	jw_object_end(&w);
 	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
-	json_object_object_add(o, "user", rc == DB_ROW ? user_json(r->db, STMT_USER_GET) : NULL);
+	if (rc == DB_ROW)
+		user_write(&w, "user", r->db, STMT_USER_GET);
+	else
+		jw_null(&w, "user");
 	db_end(r->db, STMT_USER_GET);
-	reply_json(r, 201, o);
+	jw_object_end(&w);
+	reply_jw(r, 201, &w);
 }
