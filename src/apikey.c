@@ -76,7 +76,7 @@ sha256_hex(const char *s, char out[65])
 	SHA256_CTX c;
 
 	/* Not SHA256(): in OpenSSL 3 that fetches the algorithm from its
-	 * provider on every call, a third of a key check's time. */
+	 * provider on every call. */
 	SHA256_Init(&c);
 	SHA256_Update(&c, s, strlen(s));
 	SHA256_Final(md, &c);

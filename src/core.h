@@ -63,7 +63,7 @@ void tg_time_format(int64_t t, char *out, size_t outlen);
 int tg_month(int64_t t, char *out, size_t outlen, int64_t *next_start);
 /* Appends at most max bytes of s (or v in decimal) to out, which holds n
  * bytes, keeping it NUL-terminated within outlen; the new length. For the
- * lines every request writes, where snprintf was a tenth of the work. */
+ * lines every request writes, without printf. */
 size_t tg_append(char *out, size_t outlen, size_t n, const char *s, size_t max);
 size_t tg_append_num(char *out, size_t outlen, size_t n, int64_t v);
 /* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", offsets allowed); -1 if malformed. */
@@ -443,8 +443,8 @@ json_object *json_time(int64_t t); /* RFC 3339, or null for 0 */
 
 /* ---- json.c: writing answers ----
  * Text straight into one growing buffer, for the answers every request
- * makes (errors, health, usage, the session, a trigger): a json-c tree
- * cost a dozen allocations and a walk per answer. Each call takes the
+ * makes (errors, health, usage, the session, a trigger), without a json-c
+ * tree. Each call takes the
  * member's key (NULL inside an array or at the top). Out of memory, the
  * writer fails once and jw_finish returns NULL. */
 #define JW_DEPTH 16

@@ -462,8 +462,8 @@ log_safe(const char *s, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/* One line a request, put together without printf (it was a twentieth of
- * a small request's time): method path status duration principal code. */
+/* One line a request, put together without printf: method path status
+ * duration principal code. */
 void
 req_log(const struct req *r)
 {

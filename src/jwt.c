@@ -70,8 +70,7 @@ static __thread struct keyring {
 	int64_t loaded_at;
 	struct {
 		char kid[32];
-		char secret[sizeof(
-		    cfg.jwt_secret)]; /* the configured secret fits (found in review) */
+		char secret[sizeof(cfg.jwt_secret)]; /* the configured secret fits */
 		size_t len;
 		struct hmac_key mac; /* the secret, ready to verify with */
 	} k[JWT_MAX_KEYS + 1];

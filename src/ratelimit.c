@@ -644,7 +644,7 @@ ratelimit_login_account_or_reply(struct req *r, const char *email)
 
 	/* Taken now, not after a wrong password: logins hashed at the same
 	 * time could otherwise all pass a look and go over the budget
-	 * together (found in review). */
+	 * together. */
 	account_bucket(email, name, sizeof(name));
 	if (ratelimit_take(
 	        name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(), &res) < 0) {

@@ -162,7 +162,7 @@ handle_login(struct req *r)
 	/* Unknown email and wrong password: the same work, the same answer. */
 	if (!password_verify(found ? hash : NULL, password)) {
 		/* The audit write too, for an unknown email under no organization
-		 * (no admin sees it), so both take the same time (found in review). */
+		 * (no admin sees it), so both take the same time. */
 		audit_log(r, found ? org_id : NULL, "login.failed", found ? user_id : NULL,
 		    found ? user_id : NULL);
 		memset(&r->who, 0, sizeof(r->who));

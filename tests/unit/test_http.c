@@ -27,7 +27,7 @@ test_params_one_pass(void)
 	CHECK(v[P_METHOD] == NULL);
 }
 
-/* Found in review: a decoded %0A in the path forged a log line. */
+/* A decoded %0A in the path cannot forge a log line. */
 static void
 test_log_safe(void)
 {

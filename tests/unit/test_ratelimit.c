@@ -626,8 +626,8 @@ test_request_policy(void)
 	cleanup();
 }
 
-/* Found in review: a 503 from the credential check lost its Retry-After
- * when the rate-limit headers were added after it. */
+/* A 503 from the credential check keeps its Retry-After when the
+ * rate-limit headers are added after it. */
 static void
 test_retry_after_kept(void)
 {
