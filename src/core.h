@@ -66,6 +66,10 @@ int tg_month(int64_t t, char *out, size_t outlen, int64_t *next_start);
  * lines every request writes, without printf. */
 size_t tg_append(char *out, size_t outlen, size_t n, const char *s, size_t max);
 size_t tg_append_num(char *out, size_t outlen, size_t n, int64_t v);
+/* The length of the UTF-8 sequence at p, before end (RFC 3629: no overlongs,
+ * no surrogates), or 0 when it is not valid: the one decoder, for JSON and
+ * CSV alike. */
+size_t tg_utf8_len(const unsigned char *p, const unsigned char *end);
 /* Parses an RFC 3339 time ("2026-12-01T00:00:00Z", offsets allowed); -1 if malformed. */
 int tg_time_parse(const char *s, int64_t *out);
 

@@ -42,39 +42,18 @@ scan_ws(struct scan *s)
 
 static int scan_value(struct scan *s);
 
-/* One UTF-8 sequence at s->p (RFC 3629: no overlongs, no surrogates). */
+/* One UTF-8 sequence at s->p (tg_utf8_len). */
 static int
 scan_utf8(struct scan *s)
 {
-	const unsigned char *p = s->p;
-	unsigned c = *p, need, min, cp;
+	size_t n = tg_utf8_len(s->p, s->end);
 
-	if (c < 0x80) {
-		s->p++;
-		return 0;
+	if (n == 0) {
+		s->why = "The request body is not valid UTF-8.";
+		return -1;
 	}
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 1, min = 0x80, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		need = 2, min = 0x800, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		need = 3, min = 0x10000, cp = c & 0x07;
-	else
-		goto bad;
-	if ((size_t)(s->end - p) <= need)
-		goto bad;
-	for (unsigned i = 1; i <= need; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			goto bad;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		goto bad;
-	s->p += need + 1;
+	s->p += n;
 	return 0;
-bad:
-	s->why = "The request body is not valid UTF-8.";
-	return -1;
 }
 
 static int

@@ -78,9 +78,34 @@ test_month(void)
 	CHECK(tg_month(INT64_MAX, out, sizeof(out), &next) == -1);
 }
 
+/* The one UTF-8 decoder: RFC 3629, no overlongs, no surrogates. */
+static size_t
+u8(const char *s)
+{
+	return tg_utf8_len((const unsigned char *)s, (const unsigned char *)s + strlen(s));
+}
+
+static void
+test_utf8(void)
+{
+	CHECK(u8("a") == 1);
+	CHECK(u8("\xc3\xa9") == 2); /* é */
+	CHECK(u8("\xe2\x82\xac") == 3); /* € */
+	CHECK(u8("\xf0\x9f\x98\x80") == 4); /* U+1F600 */
+	CHECK(u8("\xf4\x8f\xbf\xbf") == 4); /* U+10FFFF */
+	CHECK(u8("\xc0\x80") == 0); /* overlong NUL */
+	CHECK(u8("\xe0\x80\xaf") == 0); /* overlong '/' */
+	CHECK(u8("\xed\xa0\x80") == 0); /* a surrogate */
+	CHECK(u8("\xf4\x90\x80\x80") == 0); /* past U+10FFFF */
+	CHECK(u8("\xe2\x82") == 0); /* cut short */
+	CHECK(u8("\x80") == 0 && u8("\xff") == 0);
+	CHECK(u8("\xc3(") == 0);
+}
+
 int
 main(void)
 {
+	TEST(test_utf8);
 	TEST(test_time_format);
 	TEST(test_month);
 	return unit_done();
