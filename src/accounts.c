@@ -19,7 +19,7 @@ email_or_reply(struct req *r, const char *email)
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "field", json_object_new_string("email"));
-		reply_error(r, ERR_INVALID_BODY, "Field \"email\" must be an email address.", d);
+		reply_error(r, ERR_INVALID_BODY_EMAIL, NULL, d);
 		return -1;
 	}
 	return 0;

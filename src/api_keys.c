@@ -68,9 +68,7 @@ scopes_or_reply(struct req *r, unsigned *out)
 bad:
 	d = json_object_new_object();
 	json_object_object_add(d, "field", json_object_new_string("scopes"));
-	reply_error(r, ERR_INVALID_BODY,
-	    "Field \"scopes\" must be a non-empty list of \"ingest\", \"trigger\" and \"read\".",
-	    d);
+	reply_error(r, ERR_INVALID_BODY_SCOPES, NULL, d);
 	return -1;
 }
 
@@ -135,9 +133,7 @@ handle_api_keys_create(struct req *r)
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "field", json_object_new_string("expiresAt"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"expiresAt\" must be a time in the future, like 2027-01-01T00:00:00Z.",
-		    d);
+		reply_error(r, ERR_INVALID_BODY_EXPIRES_AT, NULL, d);
 		return;
 	}
 	if (tg_id_new("key", id, sizeof(id)) < 0 || apikey_new(key, pub, hash) < 0) {
@@ -234,10 +230,7 @@ key_rotate(struct req *r, void *arg)
 	 * is not (else rotations could stack live keys past the meter). */
 	if (!db_isnull(r->db, STMT_APIKEY_GET, 8) || (expires != 0 && expires <= now)) {
 		db_end(r->db, STMT_APIKEY_GET);
-		reply_error(r, ERR_CONFLICT,
-		    "This key is already rotated, revoked or expired; rotate its newest key or "
-		    "create a new one.",
-		    NULL);
+		reply_error(r, ERR_CONFLICT_KEY_ROTATED, NULL, NULL);
 		return -1;
 	}
 	db_end(r->db, STMT_APIKEY_GET);
@@ -273,9 +266,7 @@ handle_api_keys_rotate(struct req *r)
 
 			json_object_object_add(
 			    d, "field", json_object_new_string("gracePeriodSeconds"));
-			reply_error(r, ERR_INVALID_BODY,
-			    "Field \"gracePeriodSeconds\" must be a whole number from 0 to 604800.",
-			    d);
+			reply_error(r, ERR_INVALID_BODY_GRACE_PERIOD, NULL, d);
 			return;
 		}
 		o.grace = json_object_get_int64(v);

@@ -154,7 +154,6 @@ auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope)
 {
 	const char *cred;
 	struct token t;
-	char msg[64];
 	int is_key, rc;
 
 	if (access == ACCESS_PUBLIC)
@@ -167,13 +166,15 @@ auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope)
 		if (apikey_verify_or_reply(r, cred) < 0)
 			return -1;
 		if (access != ACCESS_ANY || scope == 0) {
-			reply_error(r, ERR_PERMISSION_DENIED,
-			    "API keys cannot do this; sign in as a user.", NULL);
+			reply_error(r, ERR_PERMISSION_DENIED_KEY, NULL, NULL);
 			return -1;
 		}
 		if ((r->who.scopes & scope) == 0) {
-			snprintf(msg, sizeof(msg), "Key missing %s scope", scope_name(scope));
-			reply_error(r, ERR_MISSING_SCOPE, msg, NULL);
+			reply_error(r,
+			    scope == SCOPE_INGEST        ? ERR_MISSING_SCOPE_INGEST
+			        : scope == SCOPE_TRIGGER ? ERR_MISSING_SCOPE_TRIGGER
+			                                 : ERR_MISSING_SCOPE,
+			    NULL, NULL);
 			return -1;
 		}
 		return 0;

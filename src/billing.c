@@ -133,8 +133,7 @@ plan_set(struct req *r, void *arg)
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "field", json_object_new_string("plan"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"plan\" must be one of trial, starter, pro, enterprise.", d);
+		reply_error(r, ERR_INVALID_BODY_PLAN, NULL, d);
 		return rc;
 	}
 	if (rc == DB_OK)

@@ -9,7 +9,8 @@
 
 #include "core.h"
 
-/* The contract's error table (API.md), in enum err order. */
+/* The contract's error table (API.md), in enum err order: every answered
+ * error's status, errorCode and sentence. */
 static const struct {
 	int status;
 	const char *code;
@@ -17,11 +18,12 @@ static const struct {
 } errs[ERR__COUNT] = {
 	[ERR_INVALID_BODY] = { 400, "INVALID_BODY", "The request body is not valid." },
 	[ERR_BATCH_TOO_LARGE] = { 400, "BATCH_TOO_LARGE",
-	    "Too many records in one request: send at most 500." },
+	    "A batch holds at most 500 records; split it into smaller batches." },
 	[ERR_NO_SCHEMA] = { 400, "NO_SCHEMA",
-	    "This table has no schema yet. Import a CSV file first." },
+	    "This table has no columns yet: import a CSV file first to define them." },
 	[ERR_SCHEMA_MISMATCH] = { 400, "SCHEMA_MISMATCH",
-	    "The records do not match the table's columns." },
+	    "Some records do not match the table's columns; nothing was stored. See "
+	    "details.problems." },
 	[ERR_INVALID_CSV] = { 400, "INVALID_CSV", "The CSV file cannot be read." },
 	[ERR_TOKEN_MISSING] = { 401, "TOKEN_MISSING", "Sign in to continue." },
 	[ERR_TOKEN_INVALID] = { 401, "TOKEN_INVALID",
@@ -34,7 +36,7 @@ static const struct {
 	[ERR_INVALID_CREDENTIALS] = { 401, "INVALID_CREDENTIALS", "Wrong email or password." },
 	[ERR_PERMISSION_DENIED] = { 403, "PERMISSION_DENIED",
 	    "You do not have permission to do this. Ask an admin of your organization." },
-	[ERR_MISSING_SCOPE] = { 403, "MISSING_SCOPE", "Key missing the required scope" },
+	[ERR_MISSING_SCOPE] = { 403, "MISSING_SCOPE", "Key missing read scope" },
 	[ERR_PLAN_LIMIT] = { 403, "PLAN_LIMIT",
 	    "Your plan's limit is reached: upgrade your plan or free capacity in Billing → "
 	    "Usage." },
@@ -42,17 +44,78 @@ static const struct {
 	[ERR_METHOD_NOT_ALLOWED] = { 405, "METHOD_NOT_ALLOWED",
 	    "This method is not allowed here." },
 	[ERR_SESSION_ACTIVE] = { 409, "SESSION_ACTIVE",
-	    "This account is signed in on another device." },
+	    "This account is signed in on another device. Sign in with \"force\": true to sign out "
+	    "there and continue." },
 	[ERR_CONFLICT] = { 409, "CONFLICT", "This conflicts with the current state." },
 	[ERR_IDEMPOTENCY_KEY_REUSED] = { 422, "IDEMPOTENCY_KEY_REUSED",
 	    "This Idempotency-Key was already used with a different request body." },
 	[ERR_PAYLOAD_TOO_LARGE] = { 413, "PAYLOAD_TOO_LARGE", "The request body is too large." },
 	[ERR_UNSUPPORTED_MEDIA_TYPE] = { 415, "UNSUPPORTED_MEDIA_TYPE",
-	    "Unsupported Content-Type for this endpoint." },
+	    "Send JSON with Content-Type: application/json." },
 	[ERR_RATE_LIMITED] = { 429, "RATE_LIMITED", "Rate limit exceeded." },
 	[ERR_INTERNAL] = { 500, "INTERNAL_ERROR",
 	    "Something went wrong on our side. Try again later." },
 	[ERR_UNAVAILABLE] = { 503, "UNAVAILABLE", "The service is busy. Try again in a moment." },
+	/* The same codes in other words, where a request needs them. */
+	[ERR_INVALID_BODY_EMAIL] = { 400, "INVALID_BODY",
+	    "Field \"email\" must be an email address." },
+	[ERR_INVALID_BODY_ROLE] = { 400, "INVALID_BODY",
+	    "Field \"role\" must be \"admin\", \"member\" or \"viewer\"." },
+	[ERR_INVALID_BODY_SCOPES] = { 400, "INVALID_BODY",
+	    "Field \"scopes\" must be a non-empty list of \"ingest\", \"trigger\" and \"read\"." },
+	[ERR_INVALID_BODY_EXPIRES_AT] = { 400, "INVALID_BODY",
+	    "Field \"expiresAt\" must be a time in the future, like 2027-01-01T00:00:00Z." },
+	[ERR_INVALID_BODY_GRACE_PERIOD] = { 400, "INVALID_BODY",
+	    "Field \"gracePeriodSeconds\" must be a whole number from 0 to 604800." },
+	[ERR_INVALID_BODY_PLAN] = { 400, "INVALID_BODY",
+	    "Field \"plan\" must be one of trial, starter, pro, enterprise." },
+	[ERR_INVALID_BODY_RECORDS] = { 400, "INVALID_BODY",
+	    "Field \"records\" must be a list of 1 to 500 records." },
+	[ERR_INVALID_BODY_SCHEDULE] = { 400, "INVALID_BODY",
+	    "Field \"schedule\" must be whole minutes between runs, from 1 to 525600, or null." },
+	[ERR_INVALID_BODY_TABLE_ID] = { 400, "INVALID_BODY",
+	    "This project has no table with that tableId." },
+	[ERR_INVALID_BODY_LIMIT] = { 400, "INVALID_BODY",
+	    "limit must be a whole number from 1 to 500." },
+	[ERR_INVALID_BODY_CURSOR] = { 400, "INVALID_BODY", "cursor is not one this API gave out." },
+	[ERR_INVALID_BODY_IDEMPOTENCY_KEY] = { 400, "INVALID_BODY",
+	    "The Idempotency-Key header must be 1 to 255 printable ASCII characters." },
+	[ERR_INVALID_BODY_SHORT] = { 400, "INVALID_BODY",
+	    "The request body is shorter than its Content-Length." },
+	[ERR_INVALID_BODY_CONTENT_LENGTH] = { 400, "INVALID_BODY",
+	    "The Content-Length header is not valid." },
+	[ERR_INVALID_BODY_NOT_OBJECT] = { 400, "INVALID_BODY",
+	    "The request body must be a JSON object." },
+	[ERR_SCHEMA_MISMATCH_CSV] = { 400, "SCHEMA_MISMATCH",
+	    "The CSV does not match the table's columns; see details.problems." },
+	[ERR_INVALID_CREDENTIALS_CURRENT] = { 401, "INVALID_CREDENTIALS",
+	    "The current password is wrong." },
+	[ERR_PERMISSION_DENIED_KEY] = { 403, "PERMISSION_DENIED",
+	    "API keys cannot do this; sign in as a user." },
+	[ERR_CONFLICT_EMAIL] = { 409, "CONFLICT", "An account with this email already exists." },
+	[ERR_CONFLICT_LAST_ADMIN] = { 409, "CONFLICT",
+	    "This is the organization's last admin; make someone else an admin first." },
+	[ERR_CONFLICT_KEY_ROTATED] = { 409, "CONFLICT",
+	    "This key is already rotated, revoked or expired; rotate its newest key or create a "
+	    "new one." },
+	[ERR_CONFLICT_PROJECT_NAME] = { 409, "CONFLICT",
+	    "A project with this name exists already." },
+	[ERR_CONFLICT_TABLE_NAME] = { 409, "CONFLICT",
+	    "A table with this name exists in the project already." },
+	[ERR_CONFLICT_SPINNER_NAME] = { 409, "CONFLICT",
+	    "A spinner with this name exists in the project." },
+	[ERR_CONFLICT_IMPORT_RACE] = { 409, "CONFLICT",
+	    "The table changed during the import (deleted, or another import set its columns); try "
+	    "again." },
+	[ERR_CONFLICT_IDEMPOTENCY_IN_PROGRESS] = { 409, "CONFLICT",
+	    "A request with this Idempotency-Key is still in progress; retry later." },
+	[ERR_CONFLICT_IDEMPOTENCY_TAKEN_OVER] = { 409, "CONFLICT",
+	    "This request took over a minute and a retry with the same Idempotency-Key took its "
+	    "place; that retry's answer stands." },
+	[ERR_MISSING_SCOPE_INGEST] = { 403, "MISSING_SCOPE", "Key missing ingest scope" },
+	[ERR_MISSING_SCOPE_TRIGGER] = { 403, "MISSING_SCOPE", "Key missing trigger scope" },
+	[ERR_UNSUPPORTED_MEDIA_TYPE_CSV] = { 415, "UNSUPPORTED_MEDIA_TYPE",
+	    "Send the file with Content-Type: text/csv." },
 };
 
 static const char *const method_names[M__COUNT] = { [M_GET] = "GET",
@@ -589,8 +652,7 @@ page_or_reply(struct req *r, struct page *p)
 		if (end == buf || *end != '\0' || v < 1 || v > PAGE_MAX) {
 			d = json_object_new_object();
 			json_object_object_add(d, "field", json_object_new_string("limit"));
-			reply_error(
-			    r, ERR_INVALID_BODY, "limit must be a whole number from 1 to 500.", d);
+			reply_error(r, ERR_INVALID_BODY_LIMIT, NULL, d);
 			return -1;
 		}
 		p->limit = (int)v;
@@ -602,7 +664,7 @@ page_or_reply(struct req *r, struct page *p)
 		if (v <= 0 || errno || *end != '\0') {
 			d = json_object_new_object();
 			json_object_object_add(d, "field", json_object_new_string("cursor"));
-			reply_error(r, ERR_INVALID_BODY, "cursor is not one this API gave out.", d);
+			reply_error(r, ERR_INVALID_BODY_CURSOR, NULL, d);
 			return -1;
 		}
 		p->after = v;

@@ -106,10 +106,7 @@ idem_claim(struct req *r, void *arg)
 		}
 		if (!done && created > now - IDEM_ABANDONED) {
 			db_end(r->db, STMT_IDEM_GET);
-			reply_error(r, ERR_CONFLICT,
-			    "A request with this Idempotency-Key is still in progress; retry "
-			    "later.",
-			    NULL);
+			reply_error(r, ERR_CONFLICT_IDEMPOTENCY_IN_PROGRESS, NULL, NULL);
 			return -1;
 		}
 		if (done) {
@@ -149,8 +146,7 @@ idem_claim_or_reply(struct req *r, struct idem *i)
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "field", json_object_new_string("Idempotency-Key"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "The Idempotency-Key header must be 1 to 255 printable ASCII characters.", d);
+		reply_error(r, ERR_INVALID_BODY_IDEMPOTENCY_KEY, NULL, d);
 		return -1;
 	}
 	if (idem_hash(r, i->hash) < 0) {

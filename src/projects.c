@@ -48,7 +48,7 @@ project_insert(struct req *r, void *arg)
 		return -1;
 	rc = db_run(r->db, STMT_PROJECT_INSERT, "ttti", p->id, r->who.org_id, p->name, tg_now());
 	if (rc == DB_CONSTRAINT)
-		reply_error(r, ERR_CONFLICT, "A project with this name exists already.", NULL);
+		reply_error(r, ERR_CONFLICT_PROJECT_NAME, NULL, NULL);
 	return rc;
 }
 

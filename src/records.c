@@ -24,15 +24,13 @@ ingest_records_or_reply(struct req *r, json_object **out)
 	if (!json_object_object_get_ex(r->json, "records", &a) ||
 	    !json_object_is_type(a, json_type_array) || (n = json_object_array_length(a)) == 0) {
 		json_object_object_add(d, "field", json_object_new_string("records"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"records\" must be a list of 1 to 500 records.", d);
+		reply_error(r, ERR_INVALID_BODY_RECORDS, NULL, d);
 		return -1;
 	}
 	if (n > INGEST_MAX_RECORDS) {
 		json_object_object_add(d, "limit", json_object_new_int(INGEST_MAX_RECORDS));
 		json_object_object_add(d, "received", json_object_new_int64((int64_t)n));
-		reply_error(r, ERR_BATCH_TOO_LARGE,
-		    "A batch holds at most 500 records; split it into smaller batches.", d);
+		reply_error(r, ERR_BATCH_TOO_LARGE, NULL, d);
 		return -1;
 	}
 	json_object_put(d);
@@ -49,8 +47,7 @@ ingest_schema_or_reply(struct req *r, const struct data_table *t, struct schema 
 	int rc;
 
 	if (t->schema == NULL) {
-		reply_error(r, ERR_NO_SCHEMA,
-		    "This table has no columns yet: import a CSV file first to define them.", NULL);
+		reply_error(r, ERR_NO_SCHEMA, NULL, NULL);
 		return -1;
 	}
 	o = json_tokener_parse(t->schema);
@@ -82,10 +79,7 @@ ingest_check_or_reply(struct req *r, const struct schema *s, json_object *record
 	d = json_object_new_object();
 	json_object_object_add(d, "problems", problems);
 	json_object_object_add(d, "problemCount", json_object_new_int64(bad));
-	reply_error(r, ERR_SCHEMA_MISMATCH,
-	    "Some records do not match the table's columns; nothing was stored. See "
-	    "details.problems.",
-	    d);
+	reply_error(r, ERR_SCHEMA_MISMATCH, NULL, d);
 	return -1;
 }
 
@@ -125,10 +119,7 @@ records_insert(struct req *r, void *arg)
 	    json_object_to_json_string_ext(
 	        b->answer, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	if (rc == IDEM_LOST)
-		reply_error(r, ERR_CONFLICT,
-		    "This request took over a minute and a retry with the same "
-		    "Idempotency-Key took its place; that retry's answer stands.",
-		    NULL);
+		reply_error(r, ERR_CONFLICT_IDEMPOTENCY_TAKEN_OVER, NULL, NULL);
 	return rc;
 }
 

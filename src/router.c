@@ -313,8 +313,7 @@ body_read_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	}
 	if (r->content_length >= 0 && have < want) {
 		free(buf);
-		reply_error(r, ERR_INVALID_BODY,
-		    "The request body is shorter than its Content-Length.", NULL);
+		reply_error(r, ERR_INVALID_BODY_SHORT, NULL, NULL);
 		return -1;
 	}
 	buf[have] = '\0';
@@ -333,7 +332,7 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	if (kind == BODY_NONE)
 		return 0;
 	if (r->content_length == -2) {
-		reply_error(r, ERR_INVALID_BODY, "The Content-Length header is not valid.", NULL);
+		reply_error(r, ERR_INVALID_BODY_CONTENT_LENGTH, NULL, NULL);
 		return -1;
 	}
 	/* No body: nginx passes an empty CONTENT_TYPE rather than none. */
@@ -341,10 +340,9 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	    (r->content_type == NULL || *r->content_type == '\0'))
 		return 0;
 	if (!content_type_is(r->content_type, kind == BODY_CSV ? "text/csv" : "application/json")) {
-		reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,
-		    kind == BODY_CSV ? "Send the file with Content-Type: text/csv."
-		                     : "Send JSON with Content-Type: application/json.",
-		    NULL);
+		reply_error(r,
+		    kind == BODY_CSV ? ERR_UNSUPPORTED_MEDIA_TYPE_CSV : ERR_UNSUPPORTED_MEDIA_TYPE,
+		    NULL, NULL);
 		return -1;
 	}
 	if (r->content_length > cfg.max_body) {
@@ -362,7 +360,7 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 		return -1;
 	}
 	if (!json_object_is_type(r->json, json_type_object)) {
-		reply_error(r, ERR_INVALID_BODY, "The request body must be a JSON object.", NULL);
+		reply_error(r, ERR_INVALID_BODY_NOT_OBJECT, NULL, NULL);
 		return -1;
 	}
 	return 0;

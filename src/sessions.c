@@ -88,10 +88,7 @@ session_take_over_or_reply(struct req *r, const char *user_id, const char *new_s
 		db_end(db, STMT_SESSION_LIVE_OF_USER);
 		d = json_object_new_object();
 		json_object_object_add(d, "activeSession", active);
-		reply_error(r, ERR_SESSION_ACTIVE,
-		    "This account is signed in on another device. Sign in with \"force\": true to "
-		    "sign out there and continue.",
-		    d);
+		reply_error(r, ERR_SESSION_ACTIVE, NULL, d);
 		return -1;
 	}
 	db_end(db, STMT_SESSION_LIVE_OF_USER);
@@ -284,7 +281,7 @@ handle_password_change(struct req *r)
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "field", json_object_new_string("currentPassword"));
-		reply_error(r, ERR_INVALID_CREDENTIALS, "The current password is wrong.", d);
+		reply_error(r, ERR_INVALID_CREDENTIALS_CURRENT, NULL, d);
 		return;
 	}
 	password_set_and_reply(r, r->who.user_id, next, "password.changed");

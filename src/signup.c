@@ -63,7 +63,7 @@ handle_signup(struct req *r)
 		return;
 	rc = org_create(r->db, r, org, email, password, name, org_id, user_id, &conflict);
 	if (conflict) {
-		reply_error(r, ERR_CONFLICT, "An account with this email already exists.", NULL);
+		reply_error(r, ERR_CONFLICT_EMAIL, NULL, NULL);
 		return;
 	}
 	if (rc != DB_OK) {

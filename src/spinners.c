@@ -50,8 +50,7 @@ static int
 spinner_saved(struct req *r, int rc)
 {
 	if (rc == DB_CONSTRAINT)
-		reply_error(
-		    r, ERR_CONFLICT, "A spinner with this name exists in the project.", NULL);
+		reply_error(r, ERR_CONFLICT_SPINNER_NAME, NULL, NULL);
 	return rc;
 }
 
@@ -73,8 +72,7 @@ schedule_or_reply(struct req *r, int *present, int64_t *out)
 	}
 	d = json_object_new_object();
 	json_object_object_add(d, "field", json_object_new_string("schedule"));
-	reply_error(r, ERR_INVALID_BODY,
-	    "Field \"schedule\" must be whole minutes between runs, from 1 to 525600, or null.", d);
+	reply_error(r, ERR_INVALID_BODY_SCHEDULE, NULL, d);
 	return -1;
 }
 
@@ -105,7 +103,7 @@ spinner_insert(struct req *r, void *arg)
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "field", json_object_new_string("tableId"));
-		reply_error(r, ERR_INVALID_BODY, "This project has no table with that tableId.", d);
+		reply_error(r, ERR_INVALID_BODY_TABLE_ID, NULL, d);
 		return -1;
 	}
 	if (rc == DB_ROW)

@@ -120,8 +120,7 @@ table_insert(struct req *r, void *arg)
 	rc = db_run(r->db, STMT_TABLE_INSERT, "tttti", n->id, r->who.org_id, r->params[0], n->name,
 	    tg_now());
 	if (rc == DB_CONSTRAINT)
-		reply_error(
-		    r, ERR_CONFLICT, "A table with this name exists in the project already.", NULL);
+		reply_error(r, ERR_CONFLICT_TABLE_NAME, NULL, NULL);
 	return rc;
 }
 
@@ -214,8 +213,7 @@ reply_schema_mismatch(struct req *r, json_object *problems)
 	json_object *d = json_object_new_object();
 
 	json_object_object_add(d, "problems", problems);
-	reply_error(r, ERR_SCHEMA_MISMATCH,
-	    "The CSV does not match the table's columns; see details.problems.", d);
+	reply_error(r, ERR_SCHEMA_MISMATCH_CSV, NULL, d);
 }
 
 /* Parses the body, settles the schema (inferred from this file when the table
@@ -323,10 +321,7 @@ import_store(struct req *r, void *arg)
 	    r->db, STMT_TABLE_SET_SCHEMA, "ttt", st->t->id, r->who.org_id, st->im->schema_text);
 
 	if (rc == DB_OK && db_changes(r->db) == 0) {
-		reply_error(r, ERR_CONFLICT,
-		    "The table changed during the import (deleted, or another import set its "
-		    "columns); try again.",
-		    NULL);
+		reply_error(r, ERR_CONFLICT_IMPORT_RACE, NULL, NULL);
 		return -1;
 	}
 	if (rc != DB_OK)

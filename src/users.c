@@ -17,8 +17,7 @@ role_or_reply(struct req *r, enum role *out)
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "field", json_object_new_string("role"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"role\" must be \"admin\", \"member\" or \"viewer\".", d);
+		reply_error(r, ERR_INVALID_BODY_ROLE, NULL, d);
 		return -1;
 	}
 	return 0;
@@ -60,7 +59,7 @@ user_insert(struct req *r, void *arg)
 	rc = db_run(r->db, STMT_USER_INSERT, "tttttti", u->id, r->who.org_id, u->email, u->name,
 	    role_name(u->role), u->hash, tg_now());
 	if (rc == DB_CONSTRAINT)
-		reply_error(r, ERR_CONFLICT, "An account with this email already exists.", NULL);
+		reply_error(r, ERR_CONFLICT_EMAIL, NULL, NULL);
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "user.created", r->who.user_id, u->id);
 	return rc;
@@ -120,9 +119,7 @@ not_last_admin_or_reply(struct req *r, const char *id)
 		return -1;
 	}
 	if (admin <= 1) {
-		reply_error(r, ERR_CONFLICT,
-		    "This is the organization's last admin; make someone else an admin first.",
-		    NULL);
+		reply_error(r, ERR_CONFLICT_LAST_ADMIN, NULL, NULL);
 		return -1;
 	}
 	return 0;
