@@ -402,11 +402,14 @@ void reply_json(struct req *r, int status, json_object *body);
 struct jw; /* json.c */
 void reply_jw(struct req *r, int status, struct jw *w); /* takes w's text */
 void reply_empty(struct req *r, int status);
-/* Answers status with body (owned: freed here) of the given Content-Type. */
+/* Answers status with body (owned: freed here) of the given Content-Type
+ * (NULL: JSON). */
 void reply_text(struct req *r, int status, const char *content_type, char *body, size_t len);
 /* Answers the contract's error body: message NULL means the default sentence
  * for e; details (owned) may be NULL. */
 void reply_error(struct req *r, enum err e, const char *message, json_object *details);
+/* reply_error with details written by a row writer (takes w's text). */
+void reply_error_jw(struct req *r, enum err e, const char *message, struct jw *details);
 /* The answer for a failed store call: 503 UNAVAILABLE for DB_BUSY, else 500. */
 void reply_db_error(struct req *r, int rc, const char *where);
 /* A request's write work for db_tx_or_reply, run inside the transaction
@@ -508,8 +511,6 @@ void jw_stored(struct jw *w, const char *key, const char *json);
 /* The text (the caller frees it) and its length; NULL if the writer failed. */
 char *jw_finish(struct jw *w, size_t *len);
 void jw_discard(struct jw *w); /* frees what was written: the answer is another */
-/* The text as a json-c value, for a caller that adds it to a tree. */
-json_object *jw_tree(struct jw *w);
 
 /* ---- metrics.c: counters for operators ---- */
 

@@ -392,8 +392,11 @@ reply_text(struct req *r, int status, const char *content_type, char *body, size
 	r->resp_type = content_type;
 }
 
-void
-reply_error(struct req *r, enum err e, const char *message, json_object *details)
+/* The error body, its details a json-c value (owned) or JSON text Tollgate
+ * wrote (details_text), or neither. */
+static void
+error_reply(
+    struct req *r, enum err e, const char *message, json_object *details, const char *details_text)
 {
 	struct jw w;
 
@@ -404,11 +407,33 @@ reply_error(struct req *r, enum err e, const char *message, json_object *details
 	jw_string(&w, "requestId", r->request_id);
 	if (details != NULL)
 		jw_value(&w, "details", details);
+	else if (details_text != NULL)
+		jw_raw(&w, "details", details_text);
 	jw_object_end(&w);
 	r->error_code = errs[e].code;
 	if (e == ERR_UNAVAILABLE)
 		req_header_add(r, "Retry-After", "1");
 	reply_jw(r, errs[e].status, &w);
+}
+
+void
+reply_error(struct req *r, enum err e, const char *message, json_object *details)
+{
+	error_reply(r, e, message, details, NULL);
+}
+
+void
+reply_error_jw(struct req *r, enum err e, const char *message, struct jw *details)
+{
+	size_t len;
+	char *text = jw_finish(details, &len);
+
+	if (text == NULL) {
+		reply_set(r, 500, NULL, 0);
+		return;
+	}
+	error_reply(r, e, message, NULL, text);
+	free(text);
 }
 
 void

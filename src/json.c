@@ -524,14 +524,3 @@ jw_discard(struct jw *w)
 
 	free(jw_finish(w, &len));
 }
-
-json_object *
-jw_tree(struct jw *w)
-{
-	size_t len;
-	char *s = jw_finish(w, &len);
-	json_object *o = s != NULL ? json_tokener_parse(s) : NULL;
-
-	free(s);
-	return o;
-}

@@ -83,7 +83,6 @@ void reply_plan_limit(struct req *r, const struct meter_state *st);
  * for monthly meters, adds them. On PLAN_LIMIT (or a database error) answers
  * it, takes nothing and returns -1; the caller rolls back. */
 int meter_take_or_reply(struct req *r, enum meter m, int64_t n, struct meter_state *after);
-json_object *meter_json(const struct meter_state *st);
 void meter_write(struct jw *w, const char *key, const struct meter_state *st);
 const char *meter_name(enum meter m);
 /* "2026-11" for time t, and the start of the month after it. */

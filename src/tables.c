@@ -339,7 +339,7 @@ handle_tables_import(struct req *r)
 	struct data_table t;
 	struct import im;
 	struct import_store st = { &t, &im, { 0 } };
-	json_object *o;
+	struct jw w;
 
 	memset(&im, 0, sizeof(im));
 	if (table_find_or_reply(r, r->params[0], &t) < 0)
@@ -348,12 +348,14 @@ handle_tables_import(struct req *r)
 		goto out;
 	if (db_tx_or_reply(r, import_store, &st, "tables: import") != DB_OK)
 		goto out;
-	o = json_object_new_object();
-	json_object_object_add(o, "schema", json_tokener_parse(im.schema_text));
-	json_object_object_add(o, "imported", json_object_new_int64((int64_t)im.nrows));
-	json_object_object_add(o, "usage", meter_json(&st.after));
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_stored(&w, "schema", im.schema_text);
+	jw_int(&w, "imported", (int64_t)im.nrows);
+	meter_write(&w, "usage", &st.after);
+	jw_object_end(&w);
 	metrics_ingested((long)im.nrows);
-	reply_json(r, 200, o);
+	reply_jw(r, 200, &w);
 out:
 	import_free(&im);
 	table_free(&t);
