@@ -645,8 +645,12 @@ db_sql(enum stmt s)
 void
 db_log_request(struct db *db, const char *rid)
 {
-	if (db != NULL)
-		snprintf(db->rid, sizeof(db->rid), "%s", rid != NULL ? rid : "");
+	size_t n = rid != NULL ? strnlen(rid, sizeof(db->rid) - 1) : 0;
+
+	if (db == NULL)
+		return;
+	memcpy(db->rid, rid != NULL ? rid : "", n);
+	db->rid[n] = '\0';
 }
 
 unsigned long

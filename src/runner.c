@@ -10,9 +10,8 @@
  *
  * Jobs go in batches: one write transaction records how the last batch
  * ended and claims the next (up to JOB_BATCH jobs: the oldest runnable job
- * of each spinner, and the queued jobs behind it, run in order). Claiming
- * and finishing each job in a transaction of its own took two of SQLite's
- * single writer's commits per job, more than the trigger itself. */
+ * of each spinner, and the queued jobs behind it, run in order), so a job
+ * takes no commit of SQLite's single writer of its own. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
