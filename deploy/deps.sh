@@ -17,6 +17,7 @@ if [ "${1:-}" = check ]; then
 	# The fuzz harnesses (fuzz/run.sh: libFuzzer), make check SANITIZE=1,
 	# make valgrind.
 	want="$want clang libclang-rt-14-dev valgrind"
+	want="$want python3" # tests/layers.py
 fi
 if [ "${1:-}" = bench ]; then
 	want="$want wrk jq"

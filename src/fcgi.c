@@ -16,7 +16,7 @@
 
 #include <fcgiapp.h>
 
-#include "tollgate.h"
+#include "api.h"
 
 #define LISTEN_BACKLOG 512
 #define KDF_THREADS_MAX 16
@@ -46,9 +46,8 @@ fcgi_write(void *ctx, const char *buf, int n)
  * A request whose route runs argon2id (tens of milliseconds of CPU and
  * 19 MiB each) is handed by the worker that accepted it to a few KDF
  * threads, and the worker goes back to accepting. However many clients log
- * in at once, the workers stay free for everything else: with logins on the
- * workers, four concurrent logins held all four threads and reads fell to a
- * tenth of their rate (bench/run.sh, "key reads while clients log in"). */
+ * in at once, the workers stay free for everything else (bench/run.sh
+ * measures it: "key reads while clients log in"). */
 
 #define KDF_QUEUE_MAX 256
 

@@ -1,5 +1,6 @@
 #!/bin/sh
-# run.sh: every test of `make check`: the C unit tests, a bounded run of
+# run.sh: every test of `make check`: the layers of src/ (tests/layers.py),
+# the C unit tests, a bounded run of
 # every fuzz harness (fuzz/run.sh, one pass or fail each), then the
 # integration and browser tests (Node's test runner against the real
 # stack). Ends with one line "N passed, N failed" and fails if anything
@@ -30,6 +31,11 @@ count() { # file: adds its "N passed, N failed" or TAP "# pass/# fail" lines
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-1}))
 }
+
+echo "== layers (tests/layers.py: no cycle, no call to a layer above)"
+python3 tests/layers.py src >"$out/layers" 2>&1
+cat "$out/layers"
+count "$out/layers"
 
 echo "== unit tests"
 for t in "$BUILD"/tests/test_*; do

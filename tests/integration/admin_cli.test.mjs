@@ -1,5 +1,5 @@
 // admin_cli.test.mjs: the admin subcommands: create-org (password never in
-// argv), set-plan, rotate-jwt-secret with old tokens still valid.
+// argv), set-plan, rotate-jwt-secret with old tokens still valid, routes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -104,5 +104,22 @@ test('the man page\'s synopsis and command list name every command main.c dispat
   for (const n of dispatched()) {
     assert.match(synopsis, new RegExp(`^\\.Cm ${n}$`, 'm'), `SYNOPSIS lacks ${n}`);
     assert.match(list, new RegExp(`^\\.It Cm ${n}\\b`, 'm'), `the command list lacks ${n}`);
+    }
+  });
+
+test('routes prints the route table as JSON, with no database or settings', () => {
+  const r = spawnSync(BIN, ['routes'], { encoding: 'utf8', env: { PATH: process.env.PATH, TOLLGATE_DB: '/nonexistent/dir/x.db' } });
+  assert.equal(r.status, 0, r.stderr);
+  const routes = JSON.parse(r.stdout);
+  assert.ok(Array.isArray(routes) && routes.length > 40, `${routes.length} routes`);
+  assert.deepEqual(routes[0], { method: 'GET', pattern: '/v1/health', access: 'public', permission: 'none', scope: null, body: 'none', kdf: false });
+  const login = routes.find((x) => x.method === 'POST' && x.pattern === '/v1/auth/login');
+  assert.deepEqual(login, { method: 'POST', pattern: '/v1/auth/login', access: 'public', permission: 'none', scope: null, body: 'json', kdf: true });
+  const ingest = routes.find((x) => x.method === 'POST' && x.pattern === '/v1/tables/{id}/records');
+  assert.deepEqual(ingest, { method: 'POST', pattern: '/v1/tables/{id}/records', access: 'any', permission: 'write', scope: 'ingest', body: 'json', kdf: false });
+  for (const x of routes) {
+    assert.match(x.method, /^(GET|POST|PUT|PATCH|DELETE)$/);
+    assert.ok(['public', 'user', 'any'].includes(x.access), JSON.stringify(x));
+    assert.equal(x.scope === null, x.access !== 'any', JSON.stringify(x));
   }
 });
