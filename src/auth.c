@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tollgate.h"
+#include "mw.h"
 
 /* The one table of roles: what each may do. */
 static const unsigned role_perms[] = {
@@ -43,7 +43,7 @@ role_name(enum role role)
 	return role_names[role];
 }
 
-static const char *
+const char *
 scope_name(unsigned scope)
 {
 	return scope == SCOPE_INGEST ? "ingest" : scope == SCOPE_TRIGGER ? "trigger" : "read";
@@ -111,7 +111,9 @@ session_or_reply(struct req *r, const struct token *t)
 	r->who.role = role_parse(db_text(db, STMT_SESSION_AUTH, 6));
 	db_end(db, STMT_SESSION_AUTH);
 	if (session_timed_out(last_seen, expires_at, now)) {
-		db_run(db, STMT_SESSION_END, "itt", now, "expired", t->sid);
+		/* Unread: should the write fail, the next request finds the
+		 * session timed out by this same check and gets this answer. */
+		(void)db_run(db, STMT_SESSION_END, "itt", now, "expired", t->sid);
 		memset(&r->who, 0, sizeof(r->who));
 		reply_error(r, ERR_SESSION_EXPIRED, NULL, NULL);
 		return -1;
@@ -121,7 +123,7 @@ session_or_reply(struct req *r, const struct token *t)
 	touch_every = cfg.session_idle / 10;
 	touch_every = touch_every < 1 ? 1 : touch_every > 60 ? 60 : touch_every;
 	if (now - last_seen >= touch_every)
-		db_run(db, STMT_SESSION_TOUCH, "ti", t->sid, now);
+		(void)db_run(db, STMT_SESSION_TOUCH, "ti", t->sid, now);
 	return 0;
 }
 
@@ -154,7 +156,6 @@ auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope)
 {
 	const char *cred;
 	struct token t;
-	char msg[64];
 	int is_key, rc;
 
 	if (access == ACCESS_PUBLIC)
@@ -167,13 +168,15 @@ auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope)
 		if (apikey_verify_or_reply(r, cred) < 0)
 			return -1;
 		if (access != ACCESS_ANY || scope == 0) {
-			reply_error(r, ERR_PERMISSION_DENIED,
-			    "API keys cannot do this; sign in as a user.", NULL);
+			reply_error(r, ERR_PERMISSION_DENIED_KEY, NULL, NULL);
 			return -1;
 		}
 		if ((r->who.scopes & scope) == 0) {
-			snprintf(msg, sizeof(msg), "Key missing %s scope", scope_name(scope));
-			reply_error(r, ERR_MISSING_SCOPE, msg, NULL);
+			reply_error(r,
+			    scope == SCOPE_INGEST        ? ERR_MISSING_SCOPE_INGEST
+			        : scope == SCOPE_TRIGGER ? ERR_MISSING_SCOPE_TRIGGER
+			                                 : ERR_MISSING_SCOPE,
+			    NULL, NULL);
 			return -1;
 		}
 		return 0;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 struct config cfg;
 
@@ -28,6 +28,8 @@ static const struct setting {
 	{ "TOLLGATE_RATE_USER", K_LONG, offsetof(struct config, rate_user), 1, 1000000000, 0 },
 	{ "TOLLGATE_RATE_LOGIN", K_LONG, offsetof(struct config, rate_login), 1, 1000000000, 0 },
 	{ "TOLLGATE_RATE_LOGIN_ACCOUNT", K_LONG, offsetof(struct config, rate_login_account), 1,
+	    1000000000, 0 },
+	{ "TOLLGATE_RATE_LOGIN_DEVICE", K_LONG, offsetof(struct config, rate_login_device), 1,
 	    1000000000, 0 },
 	{ "TOLLGATE_RATE_WINDOW", K_LONG, offsetof(struct config, rate_window), 1, 3600, 0 },
 	{ "TOLLGATE_SESSION_IDLE", K_LONG, offsetof(struct config, session_idle), 1, 31536000, 0 },
@@ -57,7 +59,8 @@ config_defaults(void)
 	cfg.rate_ip = 100;
 	cfg.rate_user = 600;
 	cfg.rate_login = 20;
-	cfg.rate_login_account = 10;
+	cfg.rate_login_account = 100; /* OWASP ASVS: at most 100 failures an hour */
+	cfg.rate_login_device = 10;
 	cfg.rate_window = 60;
 	cfg.session_idle = 30 * 60;
 	cfg.session_ttl = 12 * 60 * 60;

@@ -1,54 +1,42 @@
-/* csv.c: a strict RFC 4180 reader for table imports; the text is copied once
- * into an arena and every field is unquoted in place there. */
+/* csv.c: a strict RFC 4180 reader for table imports. The text arrives in
+ * chunks through a callback and leaves a row at a time, each row unquoted in
+ * place in the reader's buffer, so memory follows the longest row, not the
+ * file; csv_parse keeps every row of a text already in memory. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core.h"
 #include "schema.h"
+
+#define CSV_CHUNK (64 * 1024) /* the first buffer; it grows only for a longer row */
+#define CSV_BLOCK (64 * 1024) /* a kept text block, unless one field needs more */
 
 /* What ends a field. */
 enum csv_sep { SEP_COMMA, SEP_EOL, SEP_END, SEP_ERROR };
 
-struct csv_parser {
-	char *p, *end; /* the unread text, in the arena */
-	long line; /* the physical line of p */
-	const char **fields; /* header, then rows, flat */
-	size_t nfields, cap;
-	long *lines;
-	size_t nlines, lines_cap;
+struct csv_reader {
+	csv_fill_fn *fill;
+	void *ctx;
+	char *buf; /* cap + 1 bytes: the last field's NUL may follow the text */
+	size_t cap, len; /* buf[0..len) holds text */
+	size_t pos; /* where the unread text starts */
+	int eof, started; /* started: the BOM was looked for */
+	long line; /* the physical line of pos */
+	size_t max_rows, nrows, ncols; /* ncols: 0 until the header is read */
+	const char *fields[CSV_MAX_COLS];
 	char *why;
 	size_t whylen;
 };
 
-/* The length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates), or 0 when there is none. */
-static size_t
-csv_utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = *p, need, min, cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 1, min = 0x80, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		need = 2, min = 0x800, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		need = 3, min = 0x10000, cp = c & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - p) <= need)
-		return 0;
-	for (unsigned i = 1; i <= need; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return need + 1;
-}
+/* One row being unquoted: the text [p, end) holds all of it. */
+struct csv_parser {
+	char *p, *end;
+	long line; /* the physical line of p */
+	char *why;
+	size_t whylen;
+};
 
 /* Consumes the line end at ps->p (CRLF, LF or CR) and counts the line. */
 static void
@@ -71,11 +59,19 @@ csv_char_check(struct csv_parser *ps, const char *r)
 		snprintf(ps->why, ps->whylen, "Line %ld contains a NUL byte.", ps->line);
 		return 0;
 	}
-	n = csv_utf8_len((const unsigned char *)r, (const unsigned char *)ps->end);
+	n = tg_utf8_len((const unsigned char *)r, (const unsigned char *)ps->end);
 	if (n == 0)
 		snprintf(ps->why, ps->whylen,
 		    "Line %ld is not valid UTF-8; save the file as UTF-8 text.", ps->line);
 	return n;
+}
+
+static enum csv_sep
+csv_field_too_long(struct csv_parser *ps, size_t col)
+{
+	snprintf(ps->why, ps->whylen, "Line %ld, field %zu is longer than %d bytes.", ps->line, col,
+	    CSV_MAX_FIELD);
+	return SEP_ERROR;
 }
 
 /* Reads the field at ps->p (field number col, from 1), unquotes it in place
@@ -95,6 +91,8 @@ csv_field(struct csv_parser *ps, size_t col, const char **out)
 		w = start;
 		r++;
 		for (;;) {
+			if ((size_t)(w - start) > CSV_MAX_FIELD)
+				return csv_field_too_long(ps, col);
 			if (r >= ps->end) {
 				snprintf(ps->why, ps->whylen,
 				    "Line %ld opens a quoted field that never ends.", opened);
@@ -127,6 +125,8 @@ csv_field(struct csv_parser *ps, size_t col, const char **out)
 		}
 	} else {
 		while (r < ps->end && *r != ',' && *r != '\r' && *r != '\n') {
+			if ((size_t)(r - start) > CSV_MAX_FIELD)
+				return csv_field_too_long(ps, col);
 			if (*r == '"') {
 				snprintf(ps->why, ps->whylen,
 				    "Line %ld, field %zu has a quote inside an unquoted field; "
@@ -140,11 +140,8 @@ csv_field(struct csv_parser *ps, size_t col, const char **out)
 		}
 		w = r;
 	}
-	if ((size_t)(w - start) > CSV_MAX_FIELD) {
-		snprintf(ps->why, ps->whylen, "Line %ld, field %zu is longer than %d bytes.",
-		    ps->line, col, CSV_MAX_FIELD);
-		return SEP_ERROR;
-	}
+	if ((size_t)(w - start) > CSV_MAX_FIELD)
+		return csv_field_too_long(ps, col);
 	/* The separator is read before the NUL may overwrite it (w <= r). */
 	ps->p = r;
 	if (r >= ps->end)
@@ -161,151 +158,402 @@ csv_field(struct csv_parser *ps, size_t col, const char **out)
 	return sep;
 }
 
-/* Appends a field; -1 when memory runs out. */
+/* Reads more text after buf[len), moving the unread text to the front first
+ * and growing the buffer when it is full. Returns 1 when text came, 0 at
+ * its end (eof set), -2 when memory runs out and -3 when fill failed. */
 static int
-csv_field_push(struct csv_parser *ps, const char *f)
+csv_more(struct csv_reader *rd)
 {
-	if (ps->nfields == ps->cap) {
-		size_t cap = ps->cap ? ps->cap * 2 : 256;
-		const char **grown = realloc(ps->fields, cap * sizeof(*grown));
+	long n;
 
-		if (grown == NULL)
-			return -1;
-		ps->fields = grown;
-		ps->cap = cap;
+	if (rd->eof)
+		return 0;
+	if (rd->pos > 0) {
+		memmove(rd->buf, rd->buf + rd->pos, rd->len - rd->pos);
+		rd->len -= rd->pos;
+		rd->pos = 0;
 	}
-	ps->fields[ps->nfields++] = f;
+	if (rd->len == rd->cap) {
+		size_t cap = rd->cap * 2;
+		char *grown = realloc(rd->buf, cap + 1);
+
+		if (grown == NULL) {
+			snprintf(
+			    rd->why, rd->whylen, "The server ran out of memory reading the CSV.");
+			return -2;
+		}
+		rd->buf = grown;
+		rd->cap = cap;
+	}
+	if ((n = rd->fill(rd->ctx, rd->buf + rd->len, rd->cap - rd->len)) < 0)
+		return -3;
+	if (n == 0) {
+		rd->eof = 1;
+		return 0;
+	}
+	rd->len += (size_t)n;
+	return 1;
+}
+
+/* Finds where the row at rd->pos ends, reading text until it is whole: after
+ * its line end (and the byte after a CR, to tell CRLF from CR), at the end
+ * of the text, or early, just after a byte csv_field refuses (a stray quote,
+ * a field past CSV_MAX_FIELD, a header past CSV_MAX_COLS columns), so a
+ * refused row is not read to its end. *rowlen is counted from rd->pos.
+ * Returns 0, or csv_more's -2 or -3. */
+static int
+csv_row_scan(struct csv_reader *rd, size_t *rowlen)
+{
+	enum { F_START, F_PLAIN, F_QUOTED, F_QUOTE } st = F_START;
+	size_t i = 0, flen = 0, nf = 1;
+	int rc;
+
+	for (;;) {
+		const char *t = rd->buf + rd->pos;
+		size_t avail = rd->len - rd->pos;
+
+		while (i < avail) {
+			char ch = t[i];
+
+			if (ch == '\n' && st != F_QUOTED) {
+				*rowlen = i + 1;
+				return 0;
+			}
+			if (ch == '\r' && st != F_QUOTED) {
+				if (i + 1 == avail && !rd->eof)
+					break; /* a CRLF split between two reads */
+				*rowlen = i + 1 + (i + 1 < avail && t[i + 1] == '\n');
+				return 0;
+			}
+			i++;
+			switch (st) {
+			case F_START:
+			case F_PLAIN:
+				if (ch == ',')
+					goto next_field;
+				if (ch == '"' && st == F_PLAIN)
+					goto early; /* a quote inside an unquoted field */
+				if (ch == '"')
+					st = F_QUOTED;
+				else {
+					st = F_PLAIN;
+					flen++;
+				}
+				break;
+			case F_QUOTED:
+				if (ch == '"')
+					st = F_QUOTE;
+				else
+					flen++;
+				break;
+			case F_QUOTE:
+				if (ch == ',')
+					goto next_field;
+				if (ch != '"')
+					goto early; /* text after a closing quote */
+				st = F_QUOTED;
+				flen++;
+				break;
+			}
+			/* The + 4 lets a character cut at the cap end first. */
+			if (flen > CSV_MAX_FIELD + 4)
+				goto early;
+			continue;
+		next_field:
+			st = F_START;
+			flen = 0;
+			if (rd->ncols == 0 && ++nf > CSV_MAX_COLS + 1)
+				goto early;
+		}
+		if (rd->eof) {
+			*rowlen = avail;
+			return 0;
+		}
+		if ((rc = csv_more(rd)) < 0)
+			return rc;
+	}
+early:
+	*rowlen = i;
 	return 0;
 }
 
-/* Appends the line a data row starts on; -1 when memory runs out. */
-static int
-csv_line_push(struct csv_parser *ps, long line)
+struct csv_reader *
+csv_reader_new(csv_fill_fn *fill, void *ctx, size_t max_rows, char *why, size_t whylen)
 {
-	if (ps->nlines == ps->lines_cap) {
-		size_t cap = ps->lines_cap ? ps->lines_cap * 2 : 64;
-		long *grown = realloc(ps->lines, cap * sizeof(*grown));
+	struct csv_reader *rd = calloc(1, sizeof(*rd));
+
+	if (rd == NULL || (rd->buf = malloc(CSV_CHUNK + 1)) == NULL) {
+		free(rd);
+		return NULL;
+	}
+	rd->cap = CSV_CHUNK;
+	rd->fill = fill;
+	rd->ctx = ctx;
+	rd->line = 1;
+	rd->max_rows = max_rows;
+	rd->why = why;
+	rd->whylen = whylen;
+	if (whylen > 0)
+		why[0] = '\0';
+	return rd;
+}
+
+void
+csv_reader_free(struct csv_reader *rd)
+{
+	if (rd != NULL)
+		free(rd->buf);
+	free(rd);
+}
+
+/* Skips the BOM (once) and blank lines before the next row. Returns 1 when
+ * a row follows, 0 at the end of the text, or csv_more's -2 or -3. */
+static int
+csv_blank_skip(struct csv_reader *rd)
+{
+	int rc;
+
+	while (!rd->started && rd->len < 3 && !rd->eof)
+		if ((rc = csv_more(rd)) < 0)
+			return rc;
+	if (!rd->started) {
+		rd->started = 1;
+		if (rd->len >= 3 && memcmp(rd->buf, "\xef\xbb\xbf", 3) == 0)
+			rd->pos = 3;
+	}
+	for (;;) {
+		char ch;
+
+		/* A CR at the end may be the first half of a CRLF. */
+		if (rd->pos == rd->len || (rd->buf[rd->pos] == '\r' && rd->pos + 1 == rd->len)) {
+			if ((rc = csv_more(rd)) < 0)
+				return rc;
+			if (rc == 0 && rd->pos == rd->len)
+				return 0;
+			if (rc == 1)
+				continue;
+		}
+		ch = rd->buf[rd->pos];
+		if (ch != '\r' && ch != '\n')
+			return 1;
+		if (ch == '\r' && rd->pos + 1 < rd->len && rd->buf[rd->pos + 1] == '\n')
+			rd->pos++;
+		rd->pos++;
+		rd->line++;
+	}
+}
+
+int
+csv_reader_next(struct csv_reader *rd, const char *const **fields, size_t *nfields, long *line)
+{
+	struct csv_parser ps;
+	size_t rowlen, n = 0, keep;
+	enum csv_sep sep;
+	const char *f;
+	long start;
+	int rc;
+
+	*fields = rd->fields;
+	*nfields = 0;
+	if ((rc = csv_blank_skip(rd)) <= 0) {
+		*line = rd->line;
+		if (rc == 0 && rd->ncols == 0) {
+			snprintf(
+			    rd->why, rd->whylen, "The CSV is empty; a header row is expected.");
+			*line = 1;
+			return -1;
+		}
+		return rc;
+	}
+	start = *line = rd->line;
+	if ((rc = csv_row_scan(rd, &rowlen)) < 0)
+		return rc;
+	ps.p = rd->buf + rd->pos;
+	ps.end = ps.p + rowlen;
+	ps.line = start;
+	ps.why = rd->why;
+	ps.whylen = rd->whylen;
+	/* A data row's fields past the header's are counted, not kept. */
+	keep = rd->ncols == 0 ? CSV_MAX_COLS : rd->ncols;
+	do {
+		if ((sep = csv_field(&ps, n + 1, &f)) == SEP_ERROR) {
+			*line = ps.line;
+			return -1;
+		}
+		if (rd->ncols == 0 && n >= CSV_MAX_COLS) {
+			snprintf(rd->why, rd->whylen, "The header has more than %d columns.",
+			    CSV_MAX_COLS);
+			return -1;
+		}
+		if (n < keep)
+			rd->fields[n] = f == NULL && rd->ncols == 0 ? "" : f;
+		n++;
+	} while (sep == SEP_COMMA);
+	rd->pos = (size_t)(ps.p - rd->buf);
+	rd->line = ps.line;
+
+	if (rd->ncols == 0) {
+		rd->ncols = n;
+		*nfields = n;
+		return 1;
+	}
+	if (n != rd->ncols) {
+		snprintf(rd->why, rd->whylen, "Line %ld has %zu field%s; the header has %zu.",
+		    start, n, n == 1 ? "" : "s", rd->ncols);
+		return -1;
+	}
+	if (rd->nrows == rd->max_rows) {
+		snprintf(rd->why, rd->whylen,
+		    "The CSV has more than %zu data rows; split it into smaller imports.",
+		    rd->max_rows);
+		return -1;
+	}
+	rd->nrows++;
+	*nfields = n;
+	return 1;
+}
+
+/* ---- a whole CSV in memory ---- */
+
+/* A block of kept text; blocks never move, so cells may point into them. */
+struct csv_block {
+	struct csv_block *next;
+	size_t used, cap;
+	char text[];
+};
+
+/* A copy of s (len bytes and a NUL) in c's blocks, or NULL. */
+static const char *
+csv_text_keep(struct csv *c, const char *s, size_t len)
+{
+	struct csv_block *b = c->blocks;
+	char *out;
+
+	if (b == NULL || b->cap - b->used < len + 1) {
+		size_t cap = len + 1 > CSV_BLOCK ? len + 1 : CSV_BLOCK;
+
+		if ((b = malloc(sizeof(*b) + cap)) == NULL)
+			return NULL;
+		b->next = c->blocks;
+		b->used = 0;
+		b->cap = cap;
+		c->blocks = b;
+	}
+	out = b->text + b->used;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	b->used += len + 1;
+	return out;
+}
+
+int
+csv_row_add(struct csv *c, const char *const *fields, size_t n, long line)
+{
+	size_t need = c->nfields + n;
+
+	if (c->ncols != 0 && n != c->ncols)
+		return -1;
+	if (need > c->fields_cap) {
+		size_t cap = c->fields_cap ? c->fields_cap : 256;
+		const char **grown;
+
+		while (cap < need)
+			cap *= 2;
+		if ((grown = realloc(c->fields, cap * sizeof(*grown))) == NULL)
+			return -1;
+		c->fields = grown;
+		c->fields_cap = cap;
+	}
+	if (c->ncols != 0 && c->nrows == c->lines_cap) {
+		size_t cap = c->lines_cap ? c->lines_cap * 2 : 64;
+		long *grown = realloc(c->lines, cap * sizeof(*grown));
 
 		if (grown == NULL)
 			return -1;
-		ps->lines = grown;
-		ps->lines_cap = cap;
+		c->lines = grown;
+		c->lines_cap = cap;
 	}
-	ps->lines[ps->nlines++] = line;
+	for (size_t j = 0; j < n; j++) {
+		const char *f = fields[j];
+
+		if (f != NULL && (f = csv_text_keep(c, f, strlen(f))) == NULL)
+			return -1;
+		c->fields[c->nfields + j] = f;
+	}
+	c->nfields = need;
+	if (c->ncols == 0) {
+		c->ncols = n;
+		c->header_line = line;
+	} else
+		c->lines[c->nrows++] = line;
+	c->header = c->fields;
+	c->cells = c->fields + c->ncols;
 	return 0;
+}
+
+/* Hands out a text in memory to a reader. */
+struct csv_mem {
+	const char *p;
+	size_t left;
+};
+
+static long
+csv_mem_fill(void *ctx, char *buf, size_t n)
+{
+	struct csv_mem *m = ctx;
+
+	if (n > m->left)
+		n = m->left;
+	if (n == 0)
+		return 0;
+	memcpy(buf, m->p, n);
+	m->p += n;
+	m->left -= n;
+	return (long)n;
 }
 
 int
 csv_parse(const char *buf, size_t len, size_t max_rows, struct csv *out, long *line, char *why,
     size_t whylen)
 {
-	struct csv_parser ps;
-	char *text;
-	size_t ncols = 0, nrows = 0;
+	struct csv_mem m = { buf, len };
+	struct csv_reader *rd;
+	const char *const *fields;
+	size_t n;
+	long at;
 	int rc = -2;
 
 	memset(out, 0, sizeof(*out));
-	memset(&ps, 0, sizeof(ps));
 	*line = 0;
-	ps.why = why;
-	ps.whylen = whylen;
-	snprintf(why, whylen, "The server ran out of memory reading the CSV.");
-	/* One byte more than the text: the last field's NUL. */
-	if ((text = malloc(len + 1)) == NULL)
-		goto out;
-	if (len > 0)
-		memcpy(text, buf, len);
-	ps.p = text;
-	ps.end = text + len;
-	ps.line = 1;
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-		ps.p += 3;
-
-	for (;;) {
-		enum csv_sep sep;
-		const char *f;
-		long start;
-		size_t n = 0;
-
-		while (ps.p < ps.end && (*ps.p == '\r' || *ps.p == '\n'))
-			csv_eol_skip(&ps);
-		if (ps.p >= ps.end)
+	if ((rd = csv_reader_new(csv_mem_fill, &m, max_rows, why, whylen)) == NULL) {
+		snprintf(why, whylen, "The server ran out of memory reading the CSV.");
+		return -2;
+	}
+	while ((rc = csv_reader_next(rd, &fields, &n, &at)) == 1)
+		if (csv_row_add(out, fields, n, at) < 0) {
+			snprintf(why, whylen, "The server ran out of memory reading the CSV.");
+			rc = -2;
 			break;
-		start = ps.line;
-		do {
-			if ((sep = csv_field(&ps, n + 1, &f)) == SEP_ERROR) {
-				rc = -1;
-				goto out;
-			}
-			if (ncols == 0 && n >= CSV_MAX_COLS) {
-				snprintf(why, whylen, "The header has more than %d columns.",
-				    CSV_MAX_COLS);
-				ps.line = start;
-				rc = -1;
-				goto out;
-			}
-			/* A row's extra fields are counted, not kept. */
-			if ((ncols == 0 || n < ncols) &&
-			    csv_field_push(&ps, f == NULL && ncols == 0 ? "" : f) < 0)
-				goto out;
-			n++;
-		} while (sep == SEP_COMMA);
-
-		if (ncols == 0) {
-			ncols = n;
-			out->header_line = start;
-			continue;
 		}
-		if (n != ncols) {
-			snprintf(why, whylen, "Line %ld has %zu field%s; the header has %zu.",
-			    start, n, n == 1 ? "" : "s", ncols);
-			ps.line = start;
-			rc = -1;
-			goto out;
-		}
-		if (nrows == max_rows) {
-			snprintf(why, whylen,
-			    "The CSV has more than %zu data rows; split it into smaller imports.",
-			    max_rows);
-			ps.line = start;
-			rc = -1;
-			goto out;
-		}
-		if (csv_line_push(&ps, start) < 0)
-			goto out;
-		nrows++;
-	}
-	if (ncols == 0) {
-		snprintf(why, whylen, "The CSV is empty; a header row is expected.");
-		ps.line = 1;
-		rc = -1;
-		goto out;
-	}
-
-	out->ncols = ncols;
-	out->nrows = nrows;
-	out->fields = ps.fields;
-	out->header = ps.fields;
-	out->cells = ps.fields + ncols;
-	out->lines = ps.lines;
-	out->text = text;
-	if (whylen > 0)
-		why[0] = '\0';
-	return 0;
-out:
+	csv_reader_free(rd);
+	if (rc == 0)
+		return 0;
 	if (rc == -1)
-		*line = ps.line;
-	free(ps.fields);
-	free(ps.lines);
-	free(text);
-	return rc;
+		*line = at;
+	csv_free(out);
+	return rc == -1 ? -1 : -2;
 }
 
 void
 csv_free(struct csv *c)
 {
+	struct csv_block *b = c->blocks, *next;
+
+	for (; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
 	free(c->fields);
 	free(c->lines);
-	free(c->text);
 	memset(c, 0, sizeof(*c));
 }

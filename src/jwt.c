@@ -1,7 +1,9 @@
 /* jwt.c: user tokens. HS256 only, with a kid naming the key: the configured
- * TOLLGATE_JWT_SECRET, or a newer key made by `tollgate rotate-jwt-secret`.
- * libjwt 1.10 signs; verifying (the signature, the header and every claim)
- * is done here by hand. */
+ * TOLLGATE_JWT_SECRET, or a newer key made by `tollgate rotate-jwt-secret`,
+ * stored wrapped (AES-256-GCM under a key derived from the configured
+ * secret) so that the database alone signs nothing. libjwt 1.10 signs;
+ * verifying (the signature, the header and every claim) is done here by
+ * hand. */
 /* SHA256_Init/Update/Final: deprecated in OpenSSL 3 in favour of EVP, but
  * the only way to keep HMAC's keyed inner and outer states in a plain
  * struct and copy them per token; EVP fetched the digest, allocated two
@@ -14,16 +16,24 @@
 
 #include <jwt.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "tollgate.h"
+#include "mw.h"
 
 #define JWT_ISSUER "tollgate"
 #define JWT_TYPE "access"
 #define JWT_MAX_LEN 4096
-#define JWT_MAX_KEYS 8
 #define JWT_KEYS_TTL 5 /* seconds a thread trusts its copy of the keys */
 #define JWT_SKEW 60 /* seconds of clock skew allowed for iat and nbf */
+/* A wrapped key in jwt_keys.secret: the prefix, then base64 of the 12-byte
+ * nonce, the ciphertext and the 16-byte GCM tag; the kid is the associated
+ * data, so a wrapped secret moved to another row does not open. */
+#define WRAP_PREFIX "aes256gcm:"
+#define WRAP_INFO "tollgate jwt_keys wrap v1" /* the seal.c label */
+#define WRAP_NONCE SEAL_NONCE
+#define WRAP_TAG SEAL_TAG
+#define WRAP_SECRET_MAX 128 /* bytes of a rotated key's secret */
 
 /* HMAC-SHA256 (RFC 2104) with its key already hashed into the two pads. */
 struct hmac_key {
@@ -64,18 +74,117 @@ hmac_sha256(const struct hmac_key *h, const char *data, size_t len, unsigned cha
 	OPENSSL_cleanse(&c, sizeof(c));
 }
 
-/* Each thread's copy of the keys, newest first; the configured secret last. */
+/* One key of the ring: its kid, its secret and the secret ready to verify with. */
+struct ring_key {
+	char kid[32];
+	char secret[sizeof(cfg.jwt_secret)]; /* the configured secret fits */
+	size_t len;
+	struct hmac_key mac;
+};
+
+/* Each thread's copy of the keys, newest first; the configured secret last.
+ * Every stored key is in it: the store keeps exactly the keys that can
+ * still verify a live token (jwt_key_rotate prunes the others). */
 static __thread struct keyring {
 	int n;
 	int64_t loaded_at;
-	struct {
-		char kid[32];
-		char secret[sizeof(
-		    cfg.jwt_secret)]; /* the configured secret fits (found in review) */
-		size_t len;
-		struct hmac_key mac; /* the secret, ready to verify with */
-	} k[JWT_MAX_KEYS + 1];
+	struct ring_key *k; /* n of them, malloc'd */
 } ring;
+
+static void
+ring_free(struct keyring *kr)
+{
+	if (kr->k != NULL) {
+		OPENSSL_cleanse(kr->k, sizeof(kr->k[0]) * (size_t)kr->n);
+		free(kr->k);
+	}
+	kr->k = NULL;
+	kr->n = 0;
+}
+
+void
+jwt_thread_end(void)
+{
+	ring_free(&ring);
+}
+
+/* ---- wrapping rotated keys ---- */
+
+/* secret (len bytes, at most WRAP_SECRET_MAX) sealed for the row kid, as
+ * the text jwt_keys.secret holds, in out (at least 256 bytes); -1 on
+ * failure. */
+static int
+key_wrap(const char *kid, const char *secret, size_t len, char *out, size_t outlen)
+{
+	unsigned char buf[WRAP_NONCE + WRAP_SECRET_MAX + WRAP_TAG];
+	size_t plen = strlen(WRAP_PREFIX), total = WRAP_NONCE + len + WRAP_TAG;
+	int rc = -1;
+
+	if (len == 0 || len > WRAP_SECRET_MAX || outlen < plen + 4 * ((total + 2) / 3) + 1 ||
+	    tg_random(buf, WRAP_NONCE) < 0 ||
+	    seal_gcm(1, WRAP_INFO, kid, buf, (const unsigned char *)secret, (int)len,
+	        buf + WRAP_NONCE, buf + WRAP_NONCE + len) != (int)len)
+		goto out;
+	memcpy(out, WRAP_PREFIX, plen);
+	EVP_EncodeBlock((unsigned char *)out + plen, buf, (int)total);
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
+/* 1 if stored (b64len characters) is exactly the base64 of bytes[0..n). */
+static int
+wrap_canonical(const unsigned char *bytes, size_t n, const char *stored, size_t b64len)
+{
+	unsigned char again[(WRAP_NONCE + WRAP_SECRET_MAX + WRAP_TAG + 3) / 3 * 4 + 1];
+
+	if (b64len >= sizeof(again))
+		return 0;
+	return EVP_EncodeBlock(again, bytes, (int)n) == (int)b64len &&
+	    memcmp(again, stored, b64len) == 0;
+}
+
+/* The secret of stored (from key_wrap for the same kid) in out,
+ * NUL-terminated, and its length; -1 when it does not open (another
+ * TOLLGATE_JWT_SECRET, another row's, cut or changed), out then cleared. */
+static int
+key_unwrap(const char *kid, const char *stored, char *out, size_t outlen, size_t *len)
+{
+	unsigned char buf[WRAP_NONCE + WRAP_SECRET_MAX + WRAP_TAG + 3];
+	size_t plen = strlen(WRAP_PREFIX), b64len;
+	int n, clen, rc = -1;
+
+	if (strncmp(stored, WRAP_PREFIX, plen) != 0)
+		return -1;
+	stored += plen;
+	b64len = strlen(stored);
+	if (b64len == 0 || b64len % 4 != 0 || b64len / 4 * 3 > sizeof(buf) ||
+	    (n = EVP_DecodeBlock(buf, (const unsigned char *)stored, (int)b64len)) < 0)
+		goto out;
+	/* EVP_DecodeBlock counts the padding's bytes too. */
+	if (b64len >= 1 && stored[b64len - 1] == '=')
+		n--;
+	if (b64len >= 2 && stored[b64len - 2] == '=')
+		n--;
+	clen = n - WRAP_NONCE - WRAP_TAG;
+	/* Only the canonical encoding opens: a padding bit changed decodes to
+	 * the same bytes, so it is refused by encoding them again. */
+	if (clen > 0 && !wrap_canonical(buf, (size_t)n, stored, b64len))
+		goto out;
+	if (clen <= 0 || (size_t)clen >= outlen ||
+	    seal_gcm(0, WRAP_INFO, kid, buf, buf + WRAP_NONCE, clen, (unsigned char *)out,
+	        buf + WRAP_NONCE + clen) != clen)
+		goto out;
+	out[clen] = '\0';
+	*len = (size_t)clen;
+	rc = 0;
+out:
+	if (rc < 0)
+		OPENSSL_cleanse(out, outlen);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
 
 static void
 env_kid(char *out, size_t outlen)
@@ -88,33 +197,65 @@ env_kid(char *out, size_t outlen)
 }
 
 /* Reads the keys into a copy and replaces the ring only when all were read:
- * a store error leaves the ring as it was, never kids with other keys. */
+ * a store error leaves the ring as it was, never kids with other keys. A
+ * key that does not unwrap (wrapped under another TOLLGATE_JWT_SECRET, or
+ * damaged) is left out, with a log line. */
 static int
 ring_load(struct db *db)
 {
-	static __thread struct keyring next;
-	int rc, n = 0;
+	static int warned;
+	struct keyring next = { 0 };
+	int rc, cap = 0, skipped = 0;
 
-	for (rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW && n < JWT_MAX_KEYS;
-	     rc = db_next(db, STMT_JWT_KEYS_ALL), n++) {
-		snprintf(
-		    next.k[n].kid, sizeof(next.k[n].kid), "%s", db_text(db, STMT_JWT_KEYS_ALL, 0));
-		snprintf(next.k[n].secret, sizeof(next.k[n].secret), "%s",
-		    db_text(db, STMT_JWT_KEYS_ALL, 1));
-		next.k[n].len = strlen(next.k[n].secret);
+	for (rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW;
+	     rc = db_next(db, STMT_JWT_KEYS_ALL)) {
+		struct ring_key *k;
+
+		if (next.n + 1 >= cap) { /* room for this key and the configured one */
+			struct ring_key *grown;
+			int n = next.n;
+
+			cap = cap == 0 ? 8 : cap * 2;
+			if ((grown = calloc((size_t)cap, sizeof(*grown))) == NULL) {
+				rc = DB_ERROR;
+				break;
+			}
+			if (next.k != NULL)
+				memcpy(grown, next.k, sizeof(*grown) * (size_t)n);
+			ring_free(&next); /* cleansed, as every copy of a secret */
+			next.k = grown;
+			next.n = n;
+		}
+		k = &next.k[next.n];
+		snprintf(k->kid, sizeof(k->kid), "%s", db_text(db, STMT_JWT_KEYS_ALL, 0));
+		if (key_unwrap(k->kid, db_text(db, STMT_JWT_KEYS_ALL, 1), k->secret,
+		        sizeof(k->secret), &k->len) < 0) {
+			skipped++;
+			continue;
+		}
+		hmac_key_init(&k->mac, k->secret, k->len);
+		next.n++;
 	}
 	db_end(db, STMT_JWT_KEYS_ALL);
-	if (rc != DB_ROW && rc != DB_DONE)
+	if (rc != DB_DONE) {
+		ring_free(&next);
 		return -1;
-	env_kid(next.k[n].kid, sizeof(next.k[n].kid));
-	memcpy(next.k[n].secret, cfg.jwt_secret, cfg.jwt_secret_len);
-	next.k[n].len = cfg.jwt_secret_len;
-	for (int i = 0; i <= n; i++)
-		hmac_key_init(&next.k[i].mac, next.k[i].secret, next.k[i].len);
-	next.n = n + 1;
+	}
+	if (skipped > 0 && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		log_msg(NULL,
+		    "jwt: %d signing key(s) do not unwrap with this TOLLGATE_JWT_SECRET; "
+		    "tokens they signed are refused",
+		    skipped);
+	if (next.k == NULL && (next.k = calloc(1, sizeof(*next.k))) == NULL)
+		return -1;
+	env_kid(next.k[next.n].kid, sizeof(next.k[next.n].kid));
+	memcpy(next.k[next.n].secret, cfg.jwt_secret, cfg.jwt_secret_len);
+	next.k[next.n].len = cfg.jwt_secret_len;
+	hmac_key_init(&next.k[next.n].mac, next.k[next.n].secret, next.k[next.n].len);
+	next.n++;
 	next.loaded_at = tg_now_ms() / 1000;
+	ring_free(&ring);
 	ring = next;
-	OPENSSL_cleanse(&next, sizeof(next));
 	return 0;
 }
 
@@ -144,19 +285,110 @@ int
 jwt_key_rotate(struct db *db, char *kid, size_t kidlen)
 {
 	unsigned char raw[48];
-	char secret[97];
+	char secret[97], wrapped[256];
+	int rc = -1;
 
 	if (tg_random(raw, sizeof(raw)) < 0 || tg_id_new("k", kid, kidlen) < 0)
-		return -1;
+		goto out;
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(secret + 2 * i, 3, "%02x", raw[i]);
+	if (key_wrap(kid, secret, strlen(secret), wrapped, sizeof(wrapped)) < 0)
+		goto out;
 	/* Keys whose tokens can no longer be alive (superseded more than a
 	 * session lifetime ago) go. */
 	if (db_run(db, STMT_JWT_KEY_PRUNE, "i", tg_now() - cfg.session_ttl) != DB_OK ||
-	    db_run(db, STMT_JWT_KEY_INSERT, "tti", kid, secret, tg_now()) != DB_OK)
-		return -1;
-	ring.n = 0;
-	return 0;
+	    db_run(db, STMT_JWT_KEY_INSERT, "tti", kid, wrapped, tg_now()) != DB_OK)
+		goto out;
+	ring.loaded_at = 0; /* the next use reloads */
+	rc = 0;
+out:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return rc;
+}
+
+/* A key stored before keys were wrapped, read out to be wrapped. */
+struct plain_key {
+	char kid[32];
+	char *secret;
+};
+
+struct plain_keys {
+	struct plain_key *k;
+	size_t n, cap;
+};
+
+static void
+plain_keys_free(struct plain_keys *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		OPENSSL_cleanse(p->k[i].secret, strlen(p->k[i].secret));
+		free(p->k[i].secret);
+	}
+	p->n = 0;
+}
+
+/* The write of jwt_keys_wrap: reads the keys in clear, then stores each
+ * wrapped; DB_OK or the first failure (then nothing is kept). */
+static int
+keys_wrap_work(struct db *db, void *arg)
+{
+	struct plain_keys *p = arg;
+	int rc;
+
+	plain_keys_free(p); /* what a try before this one read */
+	for (rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW;
+	     rc = db_next(db, STMT_JWT_KEYS_ALL)) {
+		const char *secret = db_text(db, STMT_JWT_KEYS_ALL, 1);
+
+		if (strncmp(secret, WRAP_PREFIX, strlen(WRAP_PREFIX)) == 0)
+			continue; /* wrapped already */
+		if (p->n == p->cap) {
+			size_t cap = p->cap == 0 ? 8 : p->cap * 2;
+			struct plain_key *grown = realloc(p->k, cap * sizeof(*grown));
+
+			if (grown == NULL) {
+				rc = DB_ERROR;
+				break;
+			}
+			p->k = grown;
+			p->cap = cap;
+		}
+		snprintf(p->k[p->n].kid, sizeof(p->k[p->n].kid), "%s",
+		    db_text(db, STMT_JWT_KEYS_ALL, 0));
+		if ((p->k[p->n].secret = strdup(secret)) == NULL) {
+			rc = DB_ERROR;
+			break;
+		}
+		p->n++;
+	}
+	db_end(db, STMT_JWT_KEYS_ALL);
+	if (rc != DB_DONE)
+		return rc;
+	for (size_t i = 0; i < p->n; i++) {
+		char w[256];
+
+		if (key_wrap(p->k[i].kid, p->k[i].secret, strlen(p->k[i].secret), w, sizeof(w)) < 0)
+			return DB_ERROR;
+		if ((rc = db_run(db, STMT_JWT_KEY_SET_SECRET, "tt", p->k[i].kid, w)) != DB_OK)
+			return rc;
+	}
+	return DB_OK;
+}
+
+int
+jwt_keys_wrap(struct db *db)
+{
+	struct plain_keys p = { NULL, 0, 0 };
+	int wrapped = -1;
+
+	if (db_write(db, keys_wrap_work, &p) == DB_OK) {
+		wrapped = (int)p.n;
+		ring.loaded_at = 0;
+	}
+	plain_keys_free(&p);
+	free(p.k);
+	return wrapped;
 }
 
 int

@@ -5,11 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <fcgiapp.h>
 
 #include "backup.h"
 #include "ratelimit.h"
-#include "tollgate.h"
+#include "api.h"
 
 #define JWT_SECRET_MIN 32
 
@@ -32,18 +34,23 @@ usage(FILE *f)
 	    "  rotate-jwt-secret\n"
 	    "        make a new signing key; tokens signed before stay valid until expiry\n"
 	    "  backup PATH  copy the database to PATH, safely while serving\n"
+	    "  routes    print the route table as JSON (method, pattern, access,\n"
+	    "        permission, scope, body)\n"
 	    "  version   print the version\n"
+	    "  help      print this text\n"
 	    "\n"
 	    "Settings come from TOLLGATE_* variables (see tollgate(8) and README.md).\n");
 }
 
-/* Opens the configured database and brings it to the newest schema. */
+/* Opens the configured database and brings it to the newest schema; with
+ * TOLLGATE_JWT_SECRET set, wraps the signing keys an earlier version stored
+ * in clear (a wrapped key is left as it is, so running it again is safe). */
 static int
 migrate_or_fail(void)
 {
 	char err[512];
 	struct db *db = db_open(cfg.db_path, err, sizeof(err));
-	int n;
+	int n, wrapped = 0;
 
 	if (db == NULL) {
 		fprintf(stderr, "tollgate: %s\n", err);
@@ -53,8 +60,13 @@ migrate_or_fail(void)
 	if (n >= 0)
 		log_msg(
 		    NULL, "migrate: %s at version %d (%d applied)", cfg.db_path, db_version(db), n);
+	if (n >= 0 && cfg.jwt_secret_len >= JWT_SECRET_MIN && (wrapped = jwt_keys_wrap(db)) < 0)
+		fprintf(stderr, "tollgate: cannot wrap the stored signing keys\n");
+	else if (wrapped > 0)
+		log_msg(
+		    NULL, "migrate: %d signing key(s) stored in clear are now wrapped", wrapped);
 	db_close(db);
-	return n < 0 ? -1 : 0;
+	return n < 0 || wrapped < 0 ? -1 : 0;
 }
 
 static int
@@ -97,6 +109,12 @@ cmd_serve(int argc, char **argv)
 		    JWT_SECRET_MIN, cfg.jwt_secret_len);
 		return 1;
 	}
+	/* A path where another server answers is refused before this one
+	 * touches the database; the socket itself is made once it is ready. */
+	if (fcgi_socket_clear(socket_spec, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tollgate: %s\n", err);
+		return 1;
+	}
 	if (migrate_or_fail() < 0)
 		return 1;
 	if (password_init() < 0) {
@@ -111,6 +129,7 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
 	}
+	router_init();
 	if ((fd = fcgi_listen(socket_spec, mode, err, sizeof(err))) < 0) {
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
@@ -248,6 +267,10 @@ main(int argc, char **argv)
 	char err[512];
 	int i = 1;
 
+	/* Every file Tollgate makes (the database, its -wal and -shm, backups,
+	 * the rate-limit file) is its owner's alone, whatever the caller's
+	 * umask; the socket gets its own mode (fcgi_listen). */
+	umask(077);
 	if (i + 1 < argc && strcmp(argv[i], "--config") == 0) {
 		config_path = argv[i + 1];
 		i += 2;
@@ -258,6 +281,18 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "version") == 0 || strcmp(argv[i], "--version") == 0) {
 		printf("tollgate %s\n", TG_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[i], "routes") == 0) {
+		size_t len;
+		char *json = router_routes_json(&len);
+
+		if (json == NULL || fwrite(json, 1, len, stdout) != len || putchar('\n') == EOF) {
+			free(json);
+			fprintf(stderr, "tollgate: cannot print the route table\n");
+			return 1;
+		}
+		free(json);
 		return 0;
 	}
 	if (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0) {

@@ -1,14 +1,15 @@
 /* meters.c: the plan meters. projects, users and apiKeys count live
- * objects; jobs and records count per calendar month (UTC) in the usage
- * table, keyed by month so the reset on the 1st needs no job. A meter is
- * read and taken inside the same BEGIN IMMEDIATE transaction as what it
- * counts, so limits hold exactly under concurrency. */
+ * objects (an API key is live until its revokedAt, so an old key in its
+ * grace period after a rotation holds its slot), and so do webhooks; jobs and records count per
+ * calendar month (UTC) in the usage table, keyed by month so the reset on the 1st needs no job. A
+ * meter is read and taken inside the same BEGIN IMMEDIATE transaction as what it counts, so limits
+ * hold exactly under concurrency; reaching 80 % and 100 % of a limit is a webhook event. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "tollgate.h"
-#include "webhooks.h"
+#include "mw.h"
 
 /* In enum meter order, as STMT_METERS answers them: for meter m, the
  * limit is column 2 + m and the use column 2 + METER__COUNT + m. */
@@ -49,7 +50,7 @@ meter_read_all(struct db *db, const char *org_id, struct meter_state st[METER__C
 	int rc;
 
 	meter_period(tg_now(), period, sizeof(period), &resets);
-	rc = db_query(db, STMT_METERS, "tt", org_id, period);
+	rc = db_query(db, STMT_METERS, "tti", org_id, period, tg_now());
 	if (rc == DB_ROW) {
 		if (plan_id != NULL)
 			snprintf(plan_id, planlen, "%s", db_text(db, STMT_METERS, 0));
@@ -92,22 +93,51 @@ meter_write(struct jw *w, const char *key, const struct meter_state *st)
 	jw_object_end(w);
 }
 
-json_object *
-meter_json(const struct meter_state *st)
-{
-	struct jw w;
-
-	jw_init(&w);
-	meter_write(&w, NULL, st);
-	return jw_tree(&w);
-}
-
 int
 meter_take(struct db *db, const char *org_id, enum meter m, int64_t n, struct meter_state *st)
 {
 	int rc = meter_read(db, org_id, m, st);
 
 	return rc != DB_OK ? rc : meter_add(db, org_id, st, n);
+}
+
+/* Inside meter_add's transaction: st (before n more are taken) reaching
+ * 80 % or 100 % of its limit with n emits meter.threshold (outbox.c), once
+ * per meter, threshold and month. DB_OK or a store error. */
+static int
+meter_threshold_emit(struct db *db, const char *org_id, const struct meter_state *st, int64_t n)
+{
+	static const int thresholds[] = { 80, 100 };
+	char period[32], mark[128], *data;
+	int rc = DB_OK;
+
+	if (st->limit <= 0 || n <= 0)
+		return DB_OK;
+	for (size_t i = 0; i < sizeof(thresholds) / sizeof(thresholds[0]) && rc == DB_OK; i++) {
+		int64_t at =
+		    (st->limit * thresholds[i] + 99) / 100; /* the first use that reaches it */
+		struct jw w;
+		size_t len;
+
+		if (!(st->used < at && st->used + n >= at))
+			continue;
+		meter_period(tg_now(), period, sizeof(period), NULL);
+		snprintf(mark, sizeof(mark), "meter.threshold:%s:%s:%d", meter_name(st->meter),
+		    period, thresholds[i]);
+		jw_init(&w);
+		jw_object(&w, NULL);
+		jw_string(&w, "meter", meter_name(st->meter));
+		jw_int(&w, "used", st->used + n);
+		jw_int(&w, "limit", st->limit);
+		jw_int(&w, "threshold", thresholds[i]);
+		jw_time(&w, "resetsAt", st->resets_at);
+		jw_object_end(&w);
+		if ((data = jw_finish(&w, &len)) == NULL)
+			return DB_ERROR;
+		rc = webhook_emit(db, org_id, "meter.threshold", mark, data);
+		free(data);
+	}
+	return rc;
 }
 
 int
@@ -120,7 +150,7 @@ meter_add(struct db *db, const char *org_id, struct meter_state *st, int64_t n)
 	if (st->limit >= 0 && st->used + n > st->limit)
 		return METER_FULL;
 	/* 80 % and 100 % reached: meter.threshold, in this same transaction. */
-	if ((rc = webhook_meter_crossed(db, org_id, st, n)) != DB_OK)
+	if ((rc = meter_threshold_emit(db, org_id, st, n)) != DB_OK)
 		return rc;
 	if (meters[m].usage != NULL && n > 0) {
 		meter_period(tg_now(), period, sizeof(period), NULL);
@@ -136,13 +166,16 @@ void
 reply_plan_limit(struct req *r, const struct meter_state *st)
 {
 	char msg[256];
+	struct jw w;
 
 	snprintf(msg, sizeof(msg),
 	    "Your plan allows %lld %s%s and %lld %s used: upgrade your plan or free "
 	    "capacity in Billing → Usage.",
 	    (long long)st->limit, meters[st->meter].name, st->resets_at ? " a month" : "",
 	    (long long)st->used, st->used == 1 ? "is" : "are");
-	reply_error(r, ERR_PLAN_LIMIT, msg, meter_json(st));
+	jw_init(&w);
+	meter_write(&w, NULL, st);
+	reply_error_jw(r, ERR_PLAN_LIMIT, msg, &w);
 }
 
 int

@@ -37,9 +37,13 @@ tg_sql_008:
 tg_sql_009:
 	.incbin "sql/009_idempotency_claim.sql"
 	.byte 0
-	.global tg_sql_013
-tg_sql_013:
-	.incbin "sql/013_webhooks.sql"
+	.global tg_sql_010
+tg_sql_010:
+	.incbin "sql/010_devices.sql"
+	.byte 0
+	.global tg_sql_011
+tg_sql_011:
+	.incbin "sql/011_webhooks.sql"
 	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

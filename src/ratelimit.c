@@ -1,7 +1,8 @@
 /* ratelimit.c: the host-wide rate limiter: fixed-window counters in a file
  * every process serving the database maps, guarded by striped robust
  * process-shared mutexes; the policy that gives a request its buckets; and
- * the client address behind trusted proxies.
+ * the failed sign-in budgets (in the database: a flood of names cannot
+ * evict them).
  *
  * The algorithm is a fixed window per bucket: a bucket's window opens at its
  * first request after the last one closed and lasts `window` seconds; at most
@@ -19,7 +20,10 @@
  * stripe and home slot come from the hash, its slot is found by linear
  * probing within the stripe, and the whole hash is stored, so only a 64-bit
  * collision can merge two buckets. Slots are never emptied; an expired slot
- * is reused by a new bucket. */
+ * is reused by a new bucket. When every slot of a stripe holds a live
+ * bucket, a new one takes the slot of the live bucket with the fewest takes
+ * (the one a flood of new names made, not a busy client's): a flood can
+ * make a one-request bucket start over, never refuse a new client. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -37,11 +41,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tollgate.h"
+#include "mw.h"
 #include "ratelimit.h"
 
 #define RL_MAGIC "TGRLIMIT" /* 8 bytes, no NUL */
-#define RL_VERSION 1
+#define RL_VERSION 2
 #define RL_STRIPES 1024 /* a power of two */
 #define RL_SLOTS 64 /* a power of two */
 #define RL_HEADER_SIZE 4096
@@ -71,7 +75,7 @@ struct rl_header {
 	uint64_t file_size;
 	uint64_t sipkey[2]; /* random: names cannot be chosen to collide */
 	char boot_id[40];
-	uint64_t full_refusals; /* new buckets refused for want of room (atomic) */
+	uint64_t evictions; /* live buckets that gave way to a new one (atomic) */
 	uint64_t owner_dead; /* stripes recovered from a dead holder (atomic) */
 };
 
@@ -204,11 +208,11 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
     int64_t give_reset, struct rl_result *out)
 {
 	struct rl_stripe *st;
-	struct rl_slot *s = NULL, *spare = NULL;
-	int64_t count, reset, soonest = INT64_MAX;
+	struct rl_slot *s = NULL, *spare = NULL, *victim = NULL;
+	int64_t count, reset;
 	uint64_t key;
 	unsigned home;
-	int full = 0, allowed;
+	int evict = 0, allowed;
 
 	if (rl.hdr == NULL || limit < 1 || window < 1 || name == NULL)
 		return -1;
@@ -231,8 +235,9 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 				spare = c;
 			if (c->key == 0)
 				break;
-		} else if (c->reset < soonest)
-			soonest = c->reset;
+		} else if (victim == NULL || c->count < victim->count ||
+		    (c->count == victim->count && c->reset < victim->reset))
+			victim = c;
 	}
 	if (s != NULL && s->reset > now) {
 		count = s->count;
@@ -245,15 +250,18 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 		if (s != NULL && s->reset > now && s->reset == give_reset && count > 0)
 			__atomic_store_n(&s->count, --count, __ATOMIC_RELEASE);
 		allowed = 1;
-	} else if (s == NULL && spare == NULL) {
-		/* Every slot of the stripe holds a live bucket: refuse the new
-		 * one until the first of them expires (never fail open). */
-		full = 1;
-		allowed = 0;
-		reset = soonest;
 	} else
 		allowed = count < limit;
 	if (allowed && op == RL_TAKE) {
+		if (s == NULL && spare == NULL) {
+			/* Every slot of the stripe holds a live bucket: the one with
+			 * the fewest takes (then the soonest reset) gives way. It is
+			 * expired first, so a holder dying before the new bucket is
+			 * whole leaves an expired slot. */
+			spare = victim;
+			evict = 1;
+			__atomic_store_n(&spare->reset, now, __ATOMIC_RELEASE);
+		}
 		if (s == NULL) {
 			s = spare;
 			__atomic_store_n(&s->key, key, __ATOMIC_RELEASE);
@@ -265,23 +273,24 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 	}
 	pthread_mutex_unlock(&st->mu);
 
-	if (full) {
+	if (evict) {
 		static int64_t logged;
 
-		__atomic_fetch_add(&rl.hdr->full_refusals, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&rl.hdr->evictions, 1, __ATOMIC_RELAXED);
 		if (__atomic_exchange_n(&logged, now, __ATOMIC_RELAXED) != now)
-			log_msg(NULL, "ratelimit: stripe %u is full: a new bucket is refused",
+			log_msg(NULL,
+			    "ratelimit: stripe %u is full: its bucket with the fewest takes gave "
+			    "way",
 			    (unsigned)(key & (RL_STRIPES - 1)));
 	}
 	memset(out, 0, sizeof(*out));
 	out->allowed = allowed;
 	out->limit = limit;
 	out->window = window;
-	out->remaining = full || count >= limit ? 0 : (long)(limit - count);
+	out->remaining = count >= limit ? 0 : (long)(limit - count);
 	out->reset = reset;
 	out->reset_in = (long)(reset - now);
 	out->retry_after = allowed ? 0 : out->reset_in;
-	out->full = full;
 	policy_copy(name, out->policy, sizeof(out->policy));
 	return 0;
 }
@@ -290,233 +299,6 @@ int
 ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl_result *out)
 {
 	return bucket_use(name, limit, window, now, RL_TAKE, 0, out);
-}
-
-/* ---- addresses ---- */
-
-/* Parses an IPv4 or IPv6 address (exactly len bytes of s, nothing else)
- * into a as IPv6, IPv4 as IPv4-mapped. Returns 0, or -1 if it is none. */
-static int
-addr_parse(const char *s, size_t len, unsigned char a[16])
-{
-	char buf[INET6_ADDRSTRLEN];
-
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, a + 12) == 1) {
-		memset(a, 0, 10);
-		a[10] = a[11] = 0xff;
-		return 0;
-	}
-	return inet_pton(AF_INET6, buf, a) == 1 ? 0 : -1;
-}
-
-static int
-addr_is_v4(const unsigned char a[16])
-{
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return memcmp(a, mapped, sizeof(mapped)) == 0;
-}
-
-/* a in canonical text: IPv4 dotted, else RFC 5952 IPv6. */
-static void
-addr_format(const unsigned char a[16], char *out, size_t outlen)
-{
-	char buf[INET6_ADDRSTRLEN];
-	size_t n = 0;
-
-	if (addr_is_v4(a)) { /* by hand: glibc's inet_ntop prints IPv4 with sprintf */
-		for (int i = 12; i < 16; i++) {
-			n = tg_append_num(buf, sizeof(buf), n, a[i]);
-			if (i < 15)
-				n = tg_append(buf, sizeof(buf), n, ".", 1);
-		}
-	} else
-		inet_ntop(AF_INET6, a, buf, sizeof(buf));
-	tg_append(out, outlen, 0, buf, sizeof(buf));
-}
-
-/* An X-Forwarded-For entry: an address, "[v6]" or "[v6]:port", or
- * "v4:port". Returns 0, or -1 if it is none of them. */
-static int
-xff_entry_parse(const char *s, size_t len, unsigned char a[16])
-{
-	const char *host = s, *port = NULL;
-	size_t hostlen = len;
-
-	if (len > 0 && s[0] == '[') {
-		const char *rb = memchr(s, ']', len);
-
-		if (rb == NULL)
-			return -1;
-		host = s + 1;
-		hostlen = (size_t)(rb - host);
-		if (rb + 1 < s + len) {
-			if (rb[1] != ':')
-				return -1;
-			port = rb + 2;
-		}
-		if (addr_parse(host, hostlen, a) < 0 || addr_is_v4(a))
-			return -1;
-	} else {
-		const char *colon = memchr(s, ':', len);
-
-		if (colon != NULL &&
-		    memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)) == NULL) {
-			hostlen = (size_t)(colon - s);
-			port = colon + 1;
-		}
-		if (addr_parse(host, hostlen, a) < 0)
-			return -1;
-	}
-	if (port != NULL) {
-		size_t plen = len - (size_t)(port - s);
-
-		if (plen == 0 || plen > 5 || strspn(port, "0123456789") < plen)
-			return -1;
-	}
-	return 0;
-}
-
-/* One entry of TOLLGATE_TRUSTED_PROXIES: an address, or address/bits. The
- * prefix length is returned in *bits counted on the IPv6 form. */
-static int
-cidr_parse(const char *s, size_t len, unsigned char net[16], int *bits)
-{
-	const char *slash = memchr(s, '/', len);
-	size_t alen = slash ? (size_t)(slash - s) : len;
-	long n;
-
-	if (addr_parse(s, alen, net) < 0)
-		return -1;
-	if (slash == NULL) {
-		*bits = 128;
-		return 0;
-	}
-	n = 0;
-	for (const char *p = slash + 1; p < s + len; p++) {
-		if (*p < '0' || *p > '9' || n > 128)
-			return -1;
-		n = n * 10 + (*p - '0');
-	}
-	if (slash + 1 == s + len || n > (addr_is_v4(net) ? 32 : 128))
-		return -1;
-	*bits = (int)n + (addr_is_v4(net) ? 96 : 0);
-	return 0;
-}
-
-static int
-prefix_equal(const unsigned char a[16], const unsigned char b[16], int bits)
-{
-	int whole = bits / 8, rest = bits % 8;
-
-	if (memcmp(a, b, (size_t)whole) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	return ((a[whole] ^ b[whole]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
-
-/* Whether a is within an entry of list (entries that do not parse match
- * nothing; ratelimit_open refused them at start). */
-static int
-proxies_match(const char *list, const unsigned char a[16])
-{
-	unsigned char net[16];
-	int bits;
-
-	for (const char *p = list; *(p += strspn(p, ", \t")) != '\0';) {
-		size_t len = strcspn(p, ", \t");
-
-		if (cidr_parse(p, len, net, &bits) == 0 && prefix_equal(a, net, bits))
-			return 1;
-		p += len;
-	}
-	return 0;
-}
-
-/* Whether every entry of list parses; else -1 with err naming the first. */
-static int
-proxies_check(const char *list, char *err, size_t errlen)
-{
-	unsigned char net[16];
-	int bits;
-
-	for (const char *p = list; *(p += strspn(p, ", \t")) != '\0';) {
-		size_t len = strcspn(p, ", \t");
-
-		if (cidr_parse(p, len, net, &bits) < 0) {
-			snprintf(err, errlen,
-			    "TOLLGATE_TRUSTED_PROXIES: \"%.*s\" is not an IP address or CIDR",
-			    (int)(len > 64 ? 64 : len), p);
-			return -1;
-		}
-		p += len;
-	}
-	return 0;
-}
-
-int
-ratelimit_client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen)
-{
-	unsigned char a[16], hop[16];
-	const char *end;
-	size_t o = 0;
-
-	if (remote_addr == NULL || addr_parse(remote_addr, strlen(remote_addr), a) < 0) {
-		for (const char *p = remote_addr; p != NULL && *p != '\0' && o + 1 < outlen; p++)
-			if (isalnum((unsigned char)*p) || strchr(".:-_[]", *p))
-				out[o++] = *p;
-		snprintf(out + o, outlen - o, "%s", o == 0 ? "unknown" : "");
-		return -1;
-	}
-	/* Right to left: each entry was written by the hop to its right; the
-	 * first hop that is not a trusted proxy is the client. */
-	if (xff != NULL && proxies_match(cfg.trusted_proxies, a)) {
-		end = xff + strlen(xff);
-		while (end > xff) {
-			const char *start = end, *s, *e;
-
-			while (start > xff && start[-1] != ',')
-				start--;
-			for (s = start; s < end && (*s == ' ' || *s == '\t'); s++)
-				;
-			for (e = end; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
-				;
-			end = start > xff ? start - 1 : xff;
-			if (s == e)
-				continue;
-			if (xff_entry_parse(s, (size_t)(e - s), hop) < 0)
-				break;
-			memcpy(a, hop, sizeof(a));
-			if (!proxies_match(cfg.trusted_proxies, a))
-				break;
-		}
-	}
-	addr_format(a, out, outlen);
-	return 0;
-}
-
-/* The bucket of a client address: itself, or for IPv6 its /64 (one
- * subscriber's network, where each host can take any address). */
-static void
-ip_bucket(const char *ip, char *out, size_t outlen)
-{
-	unsigned char a[16];
-	char buf[INET6_ADDRSTRLEN];
-
-	if (addr_parse(ip, strlen(ip), a) < 0)
-		snprintf(out, outlen, "%s", ip);
-	else if (addr_is_v4(a))
-		addr_format(a, out, outlen);
-	else {
-		memset(a + 8, 0, 8);
-		addr_format(a, buf, sizeof(buf));
-		snprintf(out, outlen, "%s/64", buf);
-	}
 }
 
 /* ---- the file ---- */
@@ -562,8 +344,13 @@ table_create(const char *path, int replace, const char *boot, char *err, size_t 
 		snprintf(err, errlen, "ratelimit: %s: path too long", path);
 		goto out;
 	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) { /* mode 0600 */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "ratelimit: cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	/* 0600 whatever the umask: mkostemp's 0600 is only what it may clear. */
+	if (fchmod(fd, 0600) < 0) {
+		snprintf(err, errlen, "ratelimit: cannot chmod %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (ftruncate(fd, (off_t)RL_FILE_SIZE) < 0 ||
@@ -630,7 +417,7 @@ ratelimit_open(const char *db_path, char *err, size_t errlen)
 	int fd = -1, rc = -1;
 
 	ratelimit_close();
-	if (proxies_check(cfg.trusted_proxies, err, errlen) < 0)
+	if (client_proxies_check(cfg.trusted_proxies, err, errlen) < 0)
 		goto out;
 	if ((size_t)snprintf(path, sizeof(path), "%s-ratelimit", db_path) >= sizeof(path)) {
 		snprintf(err, errlen, "ratelimit: %s: path too long", db_path);
@@ -662,7 +449,14 @@ ratelimit_open(const char *db_path, char *err, size_t errlen)
 		}
 		if (stat(path, &named) == 0 && named.st_ino == st.st_ino &&
 		    named.st_dev == st.st_dev) {
-			if (st.st_size == (off_t)RL_FILE_SIZE &&
+			/* A table others may write (its counters, its mutexes) is
+			 * not trusted: it is replaced by a fresh one of mode 0600. */
+			if ((st.st_mode & 077) != 0)
+				log_msg(NULL,
+				    "ratelimit: %s has mode %04o: replaced by a new table", path,
+				    (unsigned)(st.st_mode & 0777));
+			if (S_ISREG(st.st_mode) && (st.st_mode & 077) == 0 &&
+			    st.st_size == (off_t)RL_FILE_SIZE &&
 			    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
 			    header_current(&h, boot)) {
 				map = mmap(
@@ -822,7 +616,7 @@ ratelimit_request_or_reply(struct req *r)
 	return 0;
 #endif
 
-	ip_bucket(r->client_ip, ip, sizeof(ip));
+	client_bucket(r->client_ip, ip, sizeof(ip));
 	if (r->who.kind == PRINCIPAL_KEY) {
 		snprintf(name, sizeof(name), "key:%s", r->who.key_id);
 		limit = cfg.rate_key;
@@ -853,48 +647,77 @@ out:
 	return rc;
 }
 
-/* "login-acct:" and email in lower case, so case does not buy attempts. */
-static void
-account_bucket(const char *email, char *out, size_t outlen)
-{
-	size_t o = (size_t)snprintf(out, outlen, "login-acct:");
+/* The subject of the budget that cannot run out, for attempts at no account. */
+#define SIGNIN_NOBODY "-"
 
-	for (; email != NULL && *email != '\0' && o + 1 < outlen; email++)
-		out[o++] = (char)tolower((unsigned char)*email);
-	out[o] = '\0';
+/* A sign-in budget's take, as one piece of write work. */
+struct signin_take {
+	const char *subject, *user_id;
+	int64_t now, window, limit;
+	int taken; /* out: 1 when the attempt fit the budget */
+	int64_t reset; /* out: when the budget's window ends */
+};
+
+static int
+signin_take_work(struct db *db, void *arg)
+{
+	struct signin_take *t = arg;
+	int rc;
+
+	rc = db_run(db, STMT_LOGIN_BUDGET_TAKE, "ttiii", t->subject, t->user_id, t->now, t->window,
+	    t->limit);
+	if (rc != DB_OK)
+		return rc;
+	t->taken = db_changes(db) > 0;
+	rc = db_query(db, STMT_LOGIN_BUDGET_GET, "t", t->subject);
+	if (rc == DB_ROW) {
+		t->reset = db_int(db, STMT_LOGIN_BUDGET_GET, 1);
+		rc = DB_OK;
+	}
+	db_end(db, STMT_LOGIN_BUDGET_GET);
+	return rc;
 }
 
 int
-ratelimit_login_account_or_reply(struct req *r, const char *email)
+ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *user_id, int device)
 {
 	struct rl_result res;
-	char name[320];
+	int64_t now = tg_now();
+	long limit = device ? cfg.rate_login_device : cfg.rate_login_account;
+	long window = device ? RATELIMIT_LOGIN_DEVICE_WINDOW : RATELIMIT_LOGIN_ACCOUNT_WINDOW;
+	struct signin_take t = { subject ? subject : SIGNIN_NOBODY, subject ? user_id : NULL, now,
+		(int64_t)window, subject ? (int64_t)limit : INT64_MAX, 0, now };
+	int rc;
 
 	/* Taken now, not after a wrong password: logins hashed at the same
 	 * time could otherwise all pass a look and go over the budget
-	 * together (found in review). */
-	account_bucket(email, name, sizeof(name));
-	if (ratelimit_take(
-	        name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(), &res) < 0) {
-		reply_unavailable(r);
+	 * together. */
+	if ((rc = db_write(r->db, signin_take_work, &t)) != DB_OK) {
+		reply_db_error(r, rc, "ratelimit: sign-in budget");
 		return -1;
 	}
-	if (res.allowed) {
-		r->login_window = res.reset;
+	r->login_window = t.reset;
+	if (t.taken || subject == NULL)
 		return 0;
-	}
+	memset(&res, 0, sizeof(res));
+	res.limit = limit;
+	res.window = window;
+	res.reset = t.reset;
+	res.reset_in = t.reset > now ? (long)(t.reset - now) : 1;
+	res.retry_after = res.reset_in;
+	policy_copy(device ? "login-device" : "login-acct", res.policy, sizeof(res.policy));
 	ratelimit_headers(r, &res);
 	return -1;
 }
 
 void
-ratelimit_login_refund(const struct req *r, const char *email)
+ratelimit_signin_refund(const struct req *r, const char *subject)
 {
-	struct rl_result res;
-	char name[320];
+	int rc;
 
-	account_bucket(email, name, sizeof(name));
-	if (bucket_use(name, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, tg_now(),
-	        RL_GIVE, r->login_window, &res) < 0)
-		log_msg(NULL, "ratelimit: a login's attempt could not be given back");
+	if (subject == NULL)
+		return;
+	rc = db_run(r->db, STMT_LOGIN_BUDGET_GIVE, "ti", subject, r->login_window);
+	if (rc != DB_OK)
+		log_msg(r->request_id, "ratelimit: a sign-in's failure could not be given back");
 }

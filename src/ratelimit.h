@@ -1,6 +1,7 @@
 /* ratelimit.h: the host-wide rate limiter: fixed-window counters in a file
  * that every worker thread and every `tollgate serve` process on the host
- * maps, and the policy that picks a request's bucket. */
+ * maps, the policy that picks a request's bucket, and the failed sign-in
+ * budgets of accounts and devices, kept in the database. */
 #ifndef RATELIMIT_H
 #define RATELIMIT_H
 
@@ -9,8 +10,11 @@
 
 struct req;
 
-/* The window of the per-account failed-login budget (cfg.rate_login_account). */
-#define RATELIMIT_LOGIN_ACCOUNT_WINDOW (15 * 60)
+/* The windows of the failed sign-in budgets: an account's (from unknown
+ * devices: cfg.rate_login_account) and a device credential's
+ * (cfg.rate_login_device). */
+#define RATELIMIT_LOGIN_ACCOUNT_WINDOW (60 * 60)
+#define RATELIMIT_LOGIN_DEVICE_WINDOW (15 * 60)
 
 /* What one look at a bucket found. */
 struct rl_result {
@@ -21,12 +25,13 @@ struct rl_result {
 	long reset_in; /* reset - now: seconds, >= 1 */
 	long retry_after; /* seconds, >= 1 when !allowed, else 0 */
 	long window; /* seconds */
-	int full; /* refused only because the table had no room for a new bucket */
 	char policy[16]; /* the bucket name up to ':' ("key", "ip", ...) */
 };
 
-/* Maps "<db_path>-ratelimit" (mode 0600), creating it or replacing one of
- * another layout or an earlier boot, and checks cfg.trusted_proxies. Call
+/* Maps "<db_path>-ratelimit" (mode 0600 whatever the umask), creating it or
+ * replacing one of another layout, an earlier boot, or a mode that lets
+ * others in (group or other bits); refuses one owned by another user. Checks
+ * cfg.trusted_proxies. Call
  * once per process, before its threads start. On error returns -1 with a
  * sentence in err and the limiter stays closed. */
 int ratelimit_open(const char *db_path, char *err, size_t errlen);
@@ -35,10 +40,10 @@ void ratelimit_close(void);
 
 /* Takes one unit from bucket name (limit units per window seconds) at unix
  * time now. Never refuses a request the budget allows; when the bucket is
- * spent, or new and the table has no room for it (out->full), fills out with
- * allowed 0. Returns 0, or -1 (out untouched) when the limiter is not open or
- * its lock cannot be had within 2 seconds. No allocation, no system call
- * unless another thread holds the same stripe. */
+ * spent, fills out with allowed 0. A new bucket in a full stripe takes the
+ * slot of the live bucket with the fewest takes. Returns 0, or -1 (out untouched) when the limiter
+ * is not open or its lock cannot be had within 2 seconds. No allocation, no system call unless
+ * another thread holds the same stripe. */
 int ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl_result *out);
 
 /* Replaces r's rate-limit fields with res's: X-RateLimit-Limit, -Remaining,
@@ -57,22 +62,18 @@ int ratelimit_check_or_reply(struct req *r, const char *name, long limit, long w
  * ratelimit_check_or_reply. */
 int ratelimit_request_or_reply(struct req *r);
 
-/* Before checking a password: takes one attempt from the budget of email
- * (as typed, whether or not the account exists; cfg.rate_login_account in
- * a 15-minute window), or answers 429 and returns -1 when none is left. */
-int ratelimit_login_account_or_reply(struct req *r, const char *email);
+/* Before checking a password: takes one failure from the budget of
+ * subject, kept in the store (sql/011): a device id when the attempt carries
+ * that device's credential (cfg.rate_login_device in 15 minutes), else the
+ * account's user id (cfg.rate_login_account an hour). subject NULL (no such
+ * account) takes from nothing that can run out, with the same store work.
+ * Answers 429 RATE_LIMITED (policy "login-device" or "login-acct") and
+ * returns -1 when none is left, 503 or 500 when the store fails. */
+int ratelimit_signin_take_or_reply(
+    struct req *r, const char *subject, const char *user_id, int device);
 /* The attempt was not a wrong password (it was right, or the store
- * failed): gives it back to the window it was taken from (r->login_window),
- * so only failures count. */
-void ratelimit_login_refund(const struct req *r, const char *email);
-
-/* The client's address: remote_addr, or, when remote_addr is one of
- * cfg.trusted_proxies (IPs or CIDRs, separated by commas or spaces), the
- * right-most X-Forwarded-For entry that is not (an entry that is no address
- * stops the walk at the hop before it). Written in canonical form
- * (IPv4-mapped IPv6 as IPv4) to out, at least 64 bytes. Returns 0, or -1
- * when remote_addr is no address: then out is remote_addr's printable
- * characters ("unknown" if none). */
-int ratelimit_client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen);
+ * failed): gives the failure back to the window it was taken from
+ * (r->login_window), so only failures count. */
+void ratelimit_signin_refund(const struct req *r, const char *subject);
 
 #endif

@@ -1,13 +1,13 @@
 /* router.c: the route table (every path Tollgate answers, who may call it,
  * what body it takes) and the checks made before any handler runs. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "ratelimit.h"
-#include "tollgate.h"
-#include "webhooks.h"
+#include "api.h"
 
 typedef void handler_fn(struct req *r);
 
@@ -15,7 +15,7 @@ enum body_kind {
 	BODY_NONE, /* any body is ignored, never read */
 	BODY_JSON, /* a JSON object, required */
 	BODY_JSON_OPT, /* a JSON object, or no body at all */
-	BODY_CSV, /* text/csv */
+	BODY_CSV, /* text/csv, streamed: the handler reads it as it arrives */
 };
 
 struct route {
@@ -49,6 +49,8 @@ static const struct route routes[] = {
 	{ M_POST, "/v1/auth/logout", handle_logout, BODY_NONE, USER(PERM_NONE) },
 	{ M_GET, "/v1/auth/session", handle_session_get, BODY_NONE, USER(PERM_NONE) },
 	{ M_POST, "/v1/auth/password", handle_password_change, BODY_JSON, USER_KDF(PERM_NONE) },
+	{ M_GET, "/v1/auth/devices", handle_devices_list, BODY_NONE, USER(PERM_NONE) },
+	{ M_DELETE, "/v1/auth/devices/{id}", handle_devices_delete, BODY_NONE, USER(PERM_NONE) },
 
 	{ M_GET, "/v1/users", handle_users_list, BODY_NONE, USER(PERM_ADMIN) },
 	{ M_POST, "/v1/users", handle_users_create, BODY_JSON, USER_KDF(PERM_ADMIN) },
@@ -118,18 +120,53 @@ static const struct route routes[] = {
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
-static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+static const char *const body_names[] = { [BODY_NONE] = "none",
+	[BODY_JSON] = "json",
+	[BODY_JSON_OPT] = "json-optional",
+	[BODY_CSV] = "csv" };
+static const char *const access_names[] = {
+	[ACCESS_PUBLIC] = "public", [ACCESS_USER] = "user", [ACCESS_ANY] = "any"
+};
+static const char *const perm_names[] = {
+	[PERM_NONE] = "none", [PERM_READ] = "read", [PERM_WRITE] = "write", [PERM_ADMIN] = "admin"
+};
 
-int
-router_route_count(void)
+char *
+router_routes_json(size_t *len)
 {
-	return (int)NROUTES;
+	struct jw w;
+
+	jw_init(&w);
+	jw_array(&w, NULL);
+	for (size_t i = 0; i < NROUTES; i++) {
+		const struct route *rt = &routes[i];
+
+		jw_object(&w, NULL);
+		jw_string(&w, "method", method_name(rt->method));
+		jw_string(&w, "pattern", rt->pattern);
+		jw_string(&w, "access", access_names[rt->access]);
+		jw_string(&w, "permission", perm_names[rt->perm]);
+		jw_string(&w, "scope", rt->scope != 0 ? scope_name(rt->scope) : NULL);
+		jw_string(&w, "body", body_names[rt->body]);
+		jw_bool(&w, "kdf", rt->kdf);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
+	return jw_finish(&w, len);
 }
 
 void
-router_route_name(int i, char *out, size_t outlen)
+router_init(void)
 {
-	snprintf(out, outlen, "%s %s", method_names[routes[i].method], routes[i].pattern);
+	static char names[NROUTES][80];
+	static const char *name_of[NROUTES];
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s %s", method_name(routes[i].method),
+		    routes[i].pattern);
+		name_of[i] = names[i];
+	}
+	metrics_routes(name_of, (int)NROUTES);
 }
 
 int
@@ -205,10 +242,10 @@ route_find_or_reply(struct req *r)
 			return &routes[i];
 		}
 		path_known = 1;
-		if (!strstr(allow, method_names[routes[i].method])) {
+		if (!strstr(allow, method_name(routes[i].method))) {
 			if (*allow != '\0')
 				strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
-			strncat(allow, method_names[routes[i].method],
+			strncat(allow, method_name(routes[i].method),
 			    sizeof(allow) - strlen(allow) - 1);
 		}
 	}
@@ -288,8 +325,7 @@ body_read_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	}
 	if (r->content_length >= 0 && have < want) {
 		free(buf);
-		reply_error(r, ERR_INVALID_BODY,
-		    "The request body is shorter than its Content-Length.", NULL);
+		reply_error(r, ERR_INVALID_BODY_SHORT, NULL, NULL);
 		return -1;
 	}
 	buf[have] = '\0';
@@ -308,7 +344,7 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	if (kind == BODY_NONE)
 		return 0;
 	if (r->content_length == -2) {
-		reply_error(r, ERR_INVALID_BODY, "The Content-Length header is not valid.", NULL);
+		reply_error(r, ERR_INVALID_BODY_CONTENT_LENGTH, NULL, NULL);
 		return -1;
 	}
 	/* No body: nginx passes an empty CONTENT_TYPE rather than none. */
@@ -316,20 +352,22 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	    (r->content_type == NULL || *r->content_type == '\0'))
 		return 0;
 	if (!content_type_is(r->content_type, kind == BODY_CSV ? "text/csv" : "application/json")) {
-		reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,
-		    kind == BODY_CSV ? "Send the file with Content-Type: text/csv."
-		                     : "Send JSON with Content-Type: application/json.",
-		    NULL);
+		reply_error(r,
+		    kind == BODY_CSV ? ERR_UNSUPPORTED_MEDIA_TYPE_CSV : ERR_UNSUPPORTED_MEDIA_TYPE,
+		    NULL, NULL);
 		return -1;
 	}
 	if (r->content_length > cfg.max_body) {
 		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
 		return -1;
 	}
+	if (kind == BODY_CSV) {
+		r->body_read = read;
+		r->body_ctx = ctx;
+		return 0;
+	}
 	if (body_read_or_reply(r, read, ctx) < 0)
 		return -1;
-	if (kind == BODY_CSV)
-		return 0;
 	if (kind == BODY_JSON_OPT && r->body_len == 0)
 		return 0;
 	if ((r->json = json_parse_strict(r->body, r->body_len, why, sizeof(why))) == NULL) {
@@ -337,21 +375,54 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 		return -1;
 	}
 	if (!json_object_is_type(r->json, json_type_object)) {
-		reply_error(r, ERR_INVALID_BODY, "The request body must be a JSON object.", NULL);
+		reply_error(r, ERR_INVALID_BODY_NOT_OBJECT, NULL, NULL);
 		return -1;
 	}
 	return 0;
 }
 
+/* Reads and drops what the handler left of a streamed body (an import
+ * refused part way), a piece at a time and never past the cap, so the web
+ * server, which may still be sending it, reads the answer: over TCP, closing
+ * a socket with unread data resets the connection, answer and all. */
+static void
+body_rest_discard(struct req *r)
+{
+	char buf[16 * 1024];
+	size_t cap = (size_t)cfg.max_body, want;
+	int n;
+
+	if (r->body_read == NULL)
+		return;
+	want = r->content_length >= 0 && (size_t)r->content_length <= cap
+	    ? (size_t)r->content_length
+	    : cap + 1;
+	while (r->body_have < want) {
+		size_t k = want - r->body_have < sizeof(buf) ? want - r->body_have : sizeof(buf);
+
+		if ((n = r->body_read(r->body_ctx, buf, (int)k)) <= 0)
+			break;
+		r->body_have += (size_t)n;
+	}
+}
+
 void
 router_handle(struct req *r, body_read_fn *read, void *ctx)
 {
+	int authed = -1; /* 0 once a route is found and its caller may call it */
+
+	/* The web server refused the body for its size and hands the answer
+	 * over, so it carries a request id of this server's. */
+	if (r->refused == 413) {
+		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
+		return;
+	}
 	if ((r->route = route_find_or_reply(r)) != NULL) {
 		/* A GET reads one snapshot: the credential's look-up and the
 		 * handler's statements share one read transaction. */
 		if (r->method == M_GET)
 			db_read_begin(r->db);
-		auth_or_reply(r, r->route->access, r->route->perm, r->route->scope);
+		authed = auth_or_reply(r, r->route->access, r->route->perm, r->route->scope);
 		/* A last-seen write (once a minute at most) ended it: again. */
 		if (r->method == M_GET)
 			db_read_begin(r->db);
@@ -359,7 +430,7 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	/* Every request is counted, errors included, before any body is read
 	 * or password hashed: by key, user, or else client IP. The headers go
 	 * on whatever the answer is; over the limit, the answer is 429. */
-	if (ratelimit_request_or_reply(r) < 0 || r->replied)
+	if (ratelimit_request_or_reply(r) < 0 || authed < 0)
 		goto out;
 	if (body_check_or_reply(r, read, ctx) < 0)
 		goto out;
@@ -369,11 +440,7 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 		    r->route->pattern);
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 	}
+	body_rest_discard(r);
 out:
 	db_read_end(r->db);
-	if (db_writing(r->db)) { /* a bug: every handler commits or rolls back */
-		log_msg(r->request_id, "router: %s %s left a write transaction open; rolled back",
-		    r->method_str, r->route->pattern);
-		db_rollback(r->db);
-	}
 }

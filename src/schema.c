@@ -274,11 +274,12 @@ schema_column_find(const struct schema *s, const char *name)
 
 /* ---- problems ---- */
 
-/* Appends {where: at, "field": field[0..len) or null, "problem": problem,
+/* Appends the problem {"index": index (null when negative), "line": line
+ * (when positive), "field": field[0..len) or null, "problem": problem,
  * "expected": expected (when not NULL)} to problems while it holds fewer
  * than max. */
 static void
-schema_problem_add(json_object *problems, int max, const char *where, int64_t at, const char *field,
+schema_problem_add(json_object *problems, int max, int64_t index, long line, const char *field,
     size_t len, const char *problem, const char *expected)
 {
 	json_object *p;
@@ -287,7 +288,9 @@ schema_problem_add(json_object *problems, int max, const char *where, int64_t at
 		return;
 	if ((p = json_object_new_object()) == NULL)
 		return;
-	json_object_object_add(p, where, json_object_new_int64(at));
+	json_object_object_add(p, "index", index >= 0 ? json_object_new_int64(index) : NULL);
+	if (line > 0)
+		json_object_object_add(p, "line", json_object_new_int64(line));
 	json_object_object_add(
 	    p, "field", field != NULL ? json_object_new_string_len(field, (int)len) : NULL);
 	json_object_object_add(p, "problem", json_object_new_string(problem));
@@ -365,15 +368,15 @@ out:
 }
 
 int
-schema_header_map(
-    const struct schema *s, const struct csv *c, size_t *map, json_object *problems, int max)
+schema_header_map(const struct schema *s, const char *const *header, size_t ncols, long line,
+    size_t *map, json_object *problems, int max)
 {
 	int n = 0;
 
 	for (size_t j = 0; j < s->ncols; j++)
 		map[j] = SIZE_MAX;
-	for (size_t k = 0; k < c->ncols; k++) {
-		const char *name = c->header[k];
+	for (size_t k = 0; k < ncols; k++) {
+		const char *name = header[k];
 		size_t len = strlen(name);
 		const struct column *col = NULL;
 		char key[SCHEMA_NAME_MAX + 1];
@@ -385,19 +388,19 @@ schema_header_map(
 			col = schema_column_find(s, key);
 		}
 		if (col == NULL) {
-			schema_problem_add(problems, max, "line", c->header_line, name, len,
-			    "unknown column", NULL);
+			schema_problem_add(
+			    problems, max, -1, line, name, len, "unknown column", NULL);
 			n++;
 		} else if (map[col - s->cols] != SIZE_MAX) {
-			schema_problem_add(problems, max, "line", c->header_line, name, len,
-			    "duplicate column", NULL);
+			schema_problem_add(
+			    problems, max, -1, line, name, len, "duplicate column", NULL);
 			n++;
 		} else
 			map[col - s->cols] = k;
 	}
 	for (size_t j = 0; j < s->ncols; j++)
 		if (map[j] == SIZE_MAX) {
-			schema_problem_add(problems, max, "line", c->header_line, s->cols[j].name,
+			schema_problem_add(problems, max, -1, line, s->cols[j].name,
 			    strlen(s->cols[j].name), "missing column", NULL);
 			n++;
 		}
@@ -405,15 +408,14 @@ schema_header_map(
 }
 
 int
-schema_row_json(const struct schema *s, const struct csv *c, size_t row, const size_t *map,
-    json_object **out, json_object *problems, int max)
+schema_row_json(const struct schema *s, const char *const *cells, size_t ncells, size_t index,
+    long line, const size_t *map, json_object **out, json_object *problems, int max)
 {
-	const char *const *cells = c->cells + row * c->ncols;
 	json_object *o;
 	int n = 0;
 
 	*out = NULL;
-	if ((map == NULL && c->ncols != s->ncols) || (o = json_object_new_object()) == NULL)
+	if ((map == NULL && ncells != s->ncols) || (o = json_object_new_object()) == NULL)
 		return -1;
 	for (size_t j = 0; j < s->ncols; j++) {
 		const struct column *col = &s->cols[j];
@@ -424,7 +426,7 @@ schema_row_json(const struct schema *s, const struct csv *c, size_t row, const s
 		if (cell != NULL) {
 			v = schema_cell_json(col->type, cell, &fits);
 			if (!fits) {
-				schema_problem_add(problems, max, "line", c->lines[row], col->name,
+				schema_problem_add(problems, max, (int64_t)index, line, col->name,
 				    strlen(col->name), "wrong type", schema_type_names[col->type]);
 				n++;
 				continue;
@@ -486,13 +488,14 @@ schema_json_fits(enum col_type t, json_object *v)
 
 int
 schema_check_record(
-    const struct schema *s, json_object *record, int index, json_object *problems, int max)
+    const struct schema *s, json_object *record, size_t index, json_object *problems, int max)
 {
 	struct json_object_iter it;
 	int n = 0;
 
 	if (!json_object_is_type(record, json_type_object)) {
-		schema_problem_add(problems, max, "record", index, NULL, 0, "not an object", NULL);
+		schema_problem_add(
+		    problems, max, (int64_t)index, 0, NULL, 0, "not an object", NULL);
 		return 1;
 	}
 	json_object_object_foreachC(record, it)
@@ -500,11 +503,11 @@ schema_check_record(
 		const struct column *col = schema_column_find(s, it.key);
 
 		if (col == NULL) {
-			schema_problem_add(problems, max, "record", index, it.key, strlen(it.key),
+			schema_problem_add(problems, max, (int64_t)index, 0, it.key, strlen(it.key),
 			    "unknown column", NULL);
 			n++;
 		} else if (!schema_json_fits(col->type, it.val)) {
-			schema_problem_add(problems, max, "record", index, it.key, strlen(it.key),
+			schema_problem_add(problems, max, (int64_t)index, 0, it.key, strlen(it.key),
 			    "wrong type", schema_type_names[col->type]);
 			n++;
 		}

@@ -14,7 +14,34 @@
 
 /* ---- csv.c: RFC 4180 text to rows of cells ---- */
 
-/* A parsed CSV file; every string points into one arena freed by csv_free. */
+/* Gives the reader up to n more bytes of the text in buf: answers how many,
+ * 0 at the end of the text, or -1 when reading failed. */
+typedef long csv_fill_fn(void *ctx, char *buf, size_t n);
+
+/* A CSV text read a row at a time, as RFC 4180 with a header row: quoted
+ * fields (commas, doubled quotes and line breaks inside), CRLF, LF or CR line
+ * ends, an optional UTF-8 BOM and final line end; blank lines are skipped.
+ * The text must be valid UTF-8 without NUL bytes, every row must have the
+ * header's field count, and there may be at most max_rows data rows. The
+ * reader holds the rows it has not handed out yet, never the whole text. */
+struct csv_reader;
+
+/* A reader of the text fill gives, whose refusals are sentences written to
+ * why; NULL when memory runs out. */
+struct csv_reader *csv_reader_new(
+    csv_fill_fn *fill, void *ctx, size_t max_rows, char *why, size_t whylen);
+/* Reads the next row, the header first: 1 with *fields (*n of them, valid
+ * until the next call; NULL for an empty data cell, "" for an empty header
+ * name) and the physical line it starts on in *line; 0 at the end of the
+ * text; -1 when the CSV is refused, with the problem's line in *line and a
+ * sentence safe to show to end users in why; -2 when memory runs out; -3
+ * when fill failed. After anything but 1 the reader is done. */
+int csv_reader_next(struct csv_reader *rd, const char *const **fields, size_t *n, long *line);
+void csv_reader_free(struct csv_reader *rd);
+
+struct csv_block;
+
+/* A CSV kept whole; every string is a copy in blocks freed by csv_free. */
 struct csv {
 	size_t ncols, nrows;
 	long header_line; /* the physical line of the header (1 unless blank lines lead) */
@@ -22,17 +49,18 @@ struct csv {
 	const char **cells; /* nrows * ncols, row-major; NULL for an empty cell */
 	long *lines; /* nrows: the physical line each data row starts on */
 	const char **fields; /* the allocation behind header and cells */
-	char *text; /* the arena */
+	size_t nfields, fields_cap, lines_cap;
+	struct csv_block *blocks; /* the text */
 };
 
-/* Parses buf as RFC 4180 CSV with a header row: quoted fields (commas, doubled
- * quotes and line breaks inside), CRLF, LF or CR line ends, an optional UTF-8
- * BOM and final line end; blank lines are skipped. The text must be valid
- * UTF-8 without NUL bytes, every row must have the header's field count, and
- * there may be at most max_rows data rows. Returns 0 with out filled; -1 when
- * the CSV is refused, with the 1-based physical line of the problem in *line
- * and a sentence safe to show to end users in why; -2 when memory runs out.
- * On error out holds nothing to free. */
+/* Appends a copy of a row as csv_reader_next hands it out: the first row
+ * added is the header, every later one must have its n. Returns 0, or -1
+ * (nothing added) when memory runs out or n is wrong. */
+int csv_row_add(struct csv *c, const char *const *fields, size_t n, long line);
+/* Reads all of buf (len bytes) with a csv_reader into out. Returns 0 with out
+ * filled; -1 when the CSV is refused, with the 1-based physical line of the
+ * problem in *line and the sentence in why; -2 when memory runs out. On
+ * error out holds nothing to free. */
 int csv_parse(const char *buf, size_t len, size_t max_rows, struct csv *out, long *line, char *why,
     size_t whylen);
 /* Frees what c holds and zeroes it; a zeroed csv may be freed again. */
@@ -64,36 +92,42 @@ struct schema {
  * memory runs out. On error out holds nothing to free. */
 int schema_infer(const struct csv *c, struct schema *out, char *why, size_t whylen);
 
-/* Matches a later import's header to s by name, in any order: map (s->ncols
- * entries) receives the CSV column of each schema column. Appends a problem
- * {"line", "field", "problem": "unknown column" | "missing column" |
- * "duplicate column"} to problems for each mismatch while it holds fewer than
- * max, and returns the number of mismatches (0: the header matches). */
-int schema_header_map(
-    const struct schema *s, const struct csv *c, size_t *map, json_object *problems, int max);
+/* The problems below are what SCHEMA_MISMATCH lists, one shape for imports
+ * and ingest: {"index": the 0-based index of the record in the batch, or of
+ * the data row in the CSV (null for a problem in the CSV's header), "line":
+ * the 1-based physical line in the CSV, header included (imports only),
+ * "field": the column or null, "problem", "expected": the column's type
+ * (wrong type only)}. Each function appends its problems while problems holds
+ * fewer than max, and counts all of them. */
 
-/* Converts data row `row` of c to a JSON object holding every column of s in
- * order: integers as int64, numbers as doubles, booleans, text as written,
- * empty cells as null. map is from schema_header_map, or NULL when c's columns
- * are s's in order (the import that defined s). A cell that does not fit its
- * column's type appends {"line", "field", "problem": "wrong type",
- * "expected"} to problems while it holds fewer than max. Returns the number
- * of such cells, with *out set only when it is 0; -1 when memory runs out (or
- * map is NULL and c's width is not s's). */
-int schema_row_json(const struct schema *s, const struct csv *c, size_t row, const size_t *map,
-    json_object **out, json_object *problems, int max);
+/* Matches a later import's header (ncols names, on physical line `line`) to
+ * s by name, in any order: map (s->ncols entries) receives the CSV column of
+ * each schema column. A problem "unknown column", "missing column" or
+ * "duplicate column" (index null) for each mismatch; returns their number (0:
+ * the header matches). */
+int schema_header_map(const struct schema *s, const char *const *header, size_t ncols, long line,
+    size_t *map, json_object *problems, int max);
 
-/* Checks one ingest record against s. Appends {"record": index, "field":
- * name or null, "problem": "not an object" | "unknown column" | "wrong type",
- * "expected": type (wrong type only)} to problems while it holds fewer than
- * max, and returns the number of problems in the record (all of them counted,
- * even past max). Null fits any column; a missing field is null; an integer
+/* Converts a data row (ncells cells, NULL for an empty one; the index-th of
+ * the CSV, on physical line `line`) to a JSON object holding every column of
+ * s in order: integers as int64, numbers as doubles, booleans, text as
+ * written, empty cells as null. map is from schema_header_map, or NULL when
+ * the cells are s's columns in order (the import that defined s). A problem
+ * "wrong type" for each cell that does not fit its column's type. Returns the
+ * number of such cells, with *out set only when it is 0; -1 when memory runs
+ * out (or map is NULL and ncells is not s's width). */
+int schema_row_json(const struct schema *s, const char *const *cells, size_t ncells, size_t index,
+    long line, const size_t *map, json_object **out, json_object *problems, int max);
+
+/* Checks the index-th ingest record against s: a problem "not an object"
+ * (field null), "unknown column" or "wrong type" for each fault, and returns
+ * their number. Null fits any column; a missing field is null; an integer
  * column takes integers written without fraction or exponent within
  * -INT64_MAX..INT64_MAX (json-c clamps every smaller literal to INT64_MIN, so
  * it cannot be told apart); a number column takes any finite number but the
  * clamped ends, INT64_MIN and UINT64_MAX. */
 int schema_check_record(
-    const struct schema *s, json_object *record, int index, json_object *problems, int max);
+    const struct schema *s, json_object *record, size_t index, json_object *problems, int max);
 
 /* A record that schema_check_record passed, as stored: every column of s in
  * order, missing fields as null, values shared with record. NULL when record

@@ -1,33 +1,28 @@
 /* sessions.c: sign-in and the single active session. An account has at
  * most one live session: a second login gets 409 SESSION_ACTIVE, or with
  * "force" ends the first as replaced, whose token then gets
- * SESSION_REPLACED with when and from which device. */
+ * SESSION_REPLACED with when and from which device. A login that carries
+ * the credential of the device the live session was signed in from
+ * (devices.c) takes it over without "force". */
 #include <stdio.h>
 #include <string.h>
 
 #include "ratelimit.h"
-#include "tollgate.h"
-#include "webhooks.h"
+#include "api.h"
 
 #define DEVICE_MAX 100
 
-/* The device a session is named after: the body's, else the User-Agent. */
-static void
-device_name(const struct req *r, const char *given, char *out, size_t outlen)
+/* The device a session is named after: the body's, else the User-Agent
+ * (raw header bytes: invalid UTF-8 in it becomes U+FFFD); at most
+ * DEVICE_MAX bytes, cut at a character boundary. */
+void
+device_name_of(const struct req *r, const char *given, char *out, size_t outlen)
 {
 	const char *src = given != NULL && *given != '\0'     ? given
 	    : r->user_agent != NULL && *r->user_agent != '\0' ? r->user_agent
 	                                                      : "unknown device";
-	size_t n = 0;
 
-	/* At most DEVICE_MAX bytes, cut on a character boundary. */
-	for (size_t i = 0; src[i] != '\0' && i < DEVICE_MAX && n + 1 < outlen; i++)
-		out[n++] = src[i];
-	while (n > 0 && ((unsigned char)out[n - 1] & 0xc0) == 0x80)
-		n--;
-	if (n > 0 && ((unsigned char)out[n - 1] & 0xc0) == 0xc0)
-		n--;
-	out[n] = '\0';
+	tg_utf8_clean(src, DEVICE_MAX, out, outlen);
 }
 
 static void
@@ -45,23 +40,15 @@ session_write(struct jw *w, const char *key, const char *id, const char *device,
 	jw_object_end(w);
 }
 
-static json_object *
-session_json(
-    const char *id, const char *device, int64_t created, int64_t last_seen, int64_t expires)
-{
-	struct jw w;
-
-	jw_init(&w);
-	session_write(&w, NULL, id, device, created, last_seen, expires);
-	return jw_tree(&w);
-}
-
 /* Inside the login transaction: ends the account's live session if it has
- * timed out or force is set; otherwise answers 409 SESSION_ACTIVE. Returns
- * 1 if a session was taken over, 0 if there was none to take, -1 after
- * answering. */
+ * timed out, force is set or it was signed in from device_id (the device
+ * this login proved it is; NULL: none); otherwise answers 409
+ * SESSION_ACTIVE. A session taken over is a session.replaced event, naming
+ * the device (the new session's name) taking over. Returns 1 if a session was taken over, 0 if
+ * there was none to take, -1 after answering. */
 static int
-session_take_over_or_reply(struct req *r, const char *user_id, const char *new_sid, int force)
+session_take_over_or_reply(struct req *r, const char *user_id, const char *new_sid,
+    const char *device, int force, const char *device_id)
 {
 	struct db *db = r->db;
 	int64_t now = tg_now(), last_seen, expires;
@@ -88,34 +75,30 @@ session_take_over_or_reply(struct req *r, const char *user_id, const char *new_s
 		}
 		return 0;
 	}
+	if (device_id != NULL && !db_isnull(db, STMT_SESSION_LIVE_OF_USER, 5) &&
+	    strcmp(db_text(db, STMT_SESSION_LIVE_OF_USER, 5), device_id) == 0)
+		force = 1; /* the same device signing in again */
 	if (!force) {
-		d = json_object_new_object();
-		json_object_object_add(d, "activeSession",
-		    session_json(old, db_text(db, STMT_SESSION_LIVE_OF_USER, 1),
-		        db_int(db, STMT_SESSION_LIVE_OF_USER, 2), last_seen, 0));
-		db_end(db, STMT_SESSION_LIVE_OF_USER);
 		/* activeSession shows device, createdAt, lastSeenAt, not the id. */
-		json_object_object_del(json_object_object_get(d, "activeSession"), "id");
-		reply_error(r, ERR_SESSION_ACTIVE,
-		    "This account is signed in on another device. Sign in with \"force\": true to "
-		    "sign out there and continue.",
-		    d);
+		json_object *active = json_object_new_object();
+
+		json_object_object_add(active, "device",
+		    json_object_new_string(db_text(db, STMT_SESSION_LIVE_OF_USER, 1)));
+		json_object_object_add(
+		    active, "createdAt", json_time(db_int(db, STMT_SESSION_LIVE_OF_USER, 2)));
+		json_object_object_add(active, "lastSeenAt", json_time(last_seen));
+		db_end(db, STMT_SESSION_LIVE_OF_USER);
+		d = json_object_new_object();
+		json_object_object_add(d, "activeSession", active);
+		reply_error(r, ERR_SESSION_ACTIVE, NULL, d);
 		return -1;
 	}
 	db_end(db, STMT_SESSION_LIVE_OF_USER);
 	rc = db_run(db, STMT_SESSION_REPLACE, "itt", now, new_sid, old);
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "session.takeover", user_id, old);
-	if (rc == DB_OK) { /* webhooks: session.replaced, with the device taking over */
-		json_object *v;
-		char device[DEVICE_MAX + 1];
-
-		device_name(r,
-		    json_object_object_get_ex(r->json, "device", &v) ? json_object_get_string(v)
-		                                                     : NULL,
-		    device, sizeof(device));
+	if (rc == DB_OK)
 		rc = webhook_session_replaced(db, r->who.org_id, user_id, old, new_sid, device);
-	}
 	if (rc != DB_OK) {
 		reply_db_error(r, rc, "login: replace");
 		return -1;
@@ -123,23 +106,55 @@ session_take_over_or_reply(struct req *r, const char *user_id, const char *new_s
 	return 1;
 }
 
+/* A session to start, and the one it may take over (force, or the same
+ * device). A device that proved itself (device_id set, known) keeps its
+ * credential; a new one gets one, in device_id and new_token. */
+struct session_new {
+	const char *sid, *user_id, *org_id, *device;
+	int force, known;
+	int64_t now, exp;
+	char *device_id; /* 40 bytes */
+	char *new_token; /* DEVICE_TOKEN_LEN + 1 bytes */
+};
+
+static int
+session_insert(struct req *r, void *arg)
+{
+	const struct session_new *n = arg;
+	int rc;
+
+	if (session_take_over_or_reply(
+	        r, n->user_id, n->sid, n->device, n->force, n->known ? n->device_id : NULL) < 0)
+		return -1;
+	rc = n->known
+	    ? device_touch(r->db, n->device_id, n->now)
+	    : device_create(r->db, n->user_id, n->device, n->now, n->device_id, n->new_token);
+	if (rc == DB_OK)
+		rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiiit", n->sid, n->user_id, n->org_id,
+		    n->device, r->client_ip, n->now, n->now, n->exp, n->device_id);
+	if (rc == DB_OK)
+		rc = audit_log(r, n->org_id, "login", n->user_id, n->sid);
+	return rc;
+}
+
 void
 handle_login(struct req *r)
 {
-	const char *email, *password, *device_in;
+	const char *email, *password, *device_in, *device_token;
 	char user_id[40], org_id[40], hash[256], sid[40], device[DEVICE_MAX + 1], token[2048];
+	char device_id[40], new_device_token[DEVICE_TOKEN_LEN + 1];
+	const char *subject;
 	struct token t;
-	json_object *o;
-	int force = 0, rc, found;
+	struct session_new n;
+	struct jw w;
+	int force = 0, rc, found, known_device = 0;
 	int64_t now;
 
 	if (json_string_or_reply(r, r->json, "email", 1, 1, 254, &email) < 0 ||
 	    json_string_or_reply(r, r->json, "password", 1, 0, 1024, &password) < 0 ||
 	    json_string_or_reply(r, r->json, "device", 0, 0, 1000, &device_in) < 0 ||
+	    json_string_or_reply(r, r->json, "deviceToken", 0, 0, 1000, &device_token) < 0 ||
 	    json_bool_or_reply(r, r->json, "force", &force) < 0)
-		return;
-	/* Too many failed logins for this account: 429 before any hashing. */
-	if (ratelimit_login_account_or_reply(r, email) < 0)
 		return;
 	rc = db_query(r->db, STMT_USER_BY_EMAIL, "t", email);
 	found = rc == DB_ROW;
@@ -150,23 +165,38 @@ handle_login(struct req *r)
 	}
 	db_end(r->db, STMT_USER_BY_EMAIL);
 	if (rc != DB_ROW && rc != DB_DONE) {
-		ratelimit_login_refund(r, email);
 		reply_db_error(r, rc, "login: user");
 		return;
 	}
+	/* A device credential of this account moves the attempt to the
+	 * device's budget; any other (revoked, unknown, another's) is none. */
+	if (found) {
+		rc = device_find(r->db, user_id, device_token, device_id);
+		if (rc != DB_ROW && rc != DB_DONE) {
+			reply_db_error(r, rc, "login: device");
+			return;
+		}
+		known_device = rc == DB_ROW;
+	}
+	subject = !found ? NULL : known_device ? device_id : user_id;
+	/* Too many failed sign-ins for this account or device: 429 before any
+	 * hashing. */
+	if (ratelimit_signin_take_or_reply(r, subject, found ? user_id : NULL, known_device) < 0)
+		return;
 	/* Unknown email and wrong password: the same work, the same answer. */
 	if (!password_verify(found ? hash : NULL, password)) {
 		/* The audit write too, for an unknown email under no organization
-		 * (no admin sees it), so both take the same time (found in review). */
-		audit_log(r, found ? org_id : NULL, "login.failed", found ? user_id : NULL,
-		    found ? user_id : NULL);
+		 * (no admin sees it), so both take the same time. */
+		if (audit_log(r, found ? org_id : NULL, "login.failed", found ? user_id : NULL,
+		        found ? user_id : NULL) != DB_OK)
+			log_msg(r->request_id, "login: the failure could not be audited");
 		memset(&r->who, 0, sizeof(r->who));
 		reply_error(r, ERR_INVALID_CREDENTIALS, NULL, NULL);
-		return; /* the attempt taken stays taken */
+		return; /* the failure taken stays taken */
 	}
-	ratelimit_login_refund(r, email);
+	ratelimit_signin_refund(r, subject);
 	snprintf(r->who.org_id, sizeof(r->who.org_id), "%s", org_id);
-	device_name(r, device_in, device, sizeof(device));
+	device_name_of(r, device_in, device, sizeof(device));
 	now = tg_now();
 	memset(&t, 0, sizeof(t));
 	if (tg_id_new("ses", sid, sizeof(sid)) < 0 || tg_id_new("jti", t.jti, sizeof(t.jti)) < 0) {
@@ -183,59 +213,55 @@ handle_login(struct req *r)
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 		return;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "login: begin");
+	n.sid = sid;
+	n.user_id = user_id;
+	n.org_id = org_id;
+	n.device = device;
+	n.force = force;
+	n.known = known_device;
+	n.now = now;
+	n.exp = t.exp;
+	n.device_id = device_id;
+	n.new_token = new_device_token;
+	if (db_tx_or_reply(r, session_insert, &n, "login: insert") != DB_OK)
 		return;
-	}
-	if (session_take_over_or_reply(r, user_id, sid, force) < 0)
-		goto fail;
-	rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiii", sid, user_id, org_id, device,
-	    r->client_ip, now, now, t.exp);
-	if (rc == DB_OK)
-		rc = audit_log(r, org_id, "login", user_id, sid);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "login: insert");
-		goto fail;
-	}
 	r->who.kind = PRINCIPAL_USER;
 	snprintf(r->who.user_id, sizeof(r->who.user_id), "%s", user_id);
-	o = json_object_new_object();
-	json_object_object_add(o, "token", json_object_new_string(token));
-	json_object_object_add(o, "tokenType", json_object_new_string("Bearer"));
-	json_object_object_add(o, "expiresAt", json_time(t.exp));
-	json_object_object_add(o, "session", session_json(sid, device, now, 0, 0));
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_string(&w, "token", token);
+	jw_string(&w, "tokenType", "Bearer");
+	jw_time(&w, "expiresAt", t.exp);
+	jw_string(&w, "deviceToken", known_device ? device_token : new_device_token);
+	session_write(&w, "session", sid, device, now, 0, 0);
 	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
-	json_object_object_add(o, "user", rc == DB_ROW ? user_json(r->db, STMT_USER_GET) : NULL);
+	if (rc == DB_ROW)
+		user_write(&w, "user", r->db, STMT_USER_GET);
+	else
+		jw_null(&w, "user");
 	db_end(r->db, STMT_USER_GET);
-	reply_json(r, 200, o);
-	return;
-fail:
-	db_rollback(r->db);
+	explicit_bzero(new_device_token, sizeof(new_device_token));
+	jw_object_end(&w);
+	reply_jw(r, 200, &w);
+}
+
+static int
+session_end(struct req *r, void *arg)
+{
+	int rc = db_run(r->db, STMT_SESSION_END, "itt", tg_now(), "logout", r->who.session_id);
+
+	(void)arg;
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "logout", r->who.user_id, r->who.session_id);
+	return rc;
 }
 
 /* Ends the caller's session with reason ("logout") and answers 204. */
 void
 handle_logout(struct req *r)
 {
-	int rc;
-
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "logout: begin");
-		return;
-	}
-	rc = db_run(r->db, STMT_SESSION_END, "itt", tg_now(), "logout", r->who.session_id);
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "logout", r->who.user_id, r->who.session_id);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "logout");
-		return;
-	}
-	reply_empty(r, 204);
+	if (db_tx_or_reply(r, session_end, NULL, "logout") == DB_OK)
+		reply_empty(r, 204);
 }
 
 void
@@ -266,42 +292,15 @@ handle_session_get(struct req *r)
 	reply_jw(r, 200, &w);
 }
 
-/* Sets user_id's password to pw and revokes their sessions, in one
- * transaction, with an audit event. Answers 204, or an error. */
-void
-password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event)
-{
-	char hash[128];
-	int rc;
-
-	if (password_hash(pw, hash, sizeof(hash)) < 0) {
-		reply_error(r, ERR_INTERNAL, NULL, NULL);
-		return;
-	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "password: begin");
-		return;
-	}
-	rc = db_run(r->db, STMT_USER_SET_PASSWORD, "ttt", user_id, r->who.org_id, hash);
-	if (rc == DB_OK)
-		rc = db_run(r->db, STMT_SESSION_REVOKE_USER, "ti", user_id, tg_now());
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, event, r->who.user_id, user_id);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "password: set");
-		return;
-	}
-	reply_empty(r, 204);
-}
-
+/* The current password is checked against the account's failed sign-in
+ * budget (a stolen token may not guess it forever); a wrong one is audited
+ * as "password.change_failed" and stays taken. */
 void
 handle_password_change(struct req *r)
 {
 	const char *current, *next;
 	char hash[256] = "";
+	json_object *d;
 	int rc;
 
 	if (json_string_or_reply(r, r->json, "currentPassword", 1, 0, 1024, &current) < 0 ||
@@ -315,12 +314,20 @@ handle_password_change(struct req *r)
 		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "password: user");
 		return;
 	}
+	if (ratelimit_signin_take_or_reply(r, r->who.user_id, r->who.user_id, 0) < 0)
+		return;
 	if (!password_verify(hash, current)) {
-		json_object *d = json_object_new_object();
-
+		rc = audit_log(
+		    r, r->who.org_id, "password.change_failed", r->who.user_id, r->who.user_id);
+		if (rc != DB_OK) {
+			reply_db_error(r, rc, "password: audit");
+			return;
+		}
+		d = json_object_new_object();
 		json_object_object_add(d, "field", json_object_new_string("currentPassword"));
-		reply_error(r, ERR_INVALID_CREDENTIALS, "The current password is wrong.", d);
+		reply_error(r, ERR_INVALID_CREDENTIALS_CURRENT, NULL, d);
 		return;
 	}
+	ratelimit_signin_refund(r, r->who.user_id);
 	password_set_and_reply(r, r->who.user_id, next, "password.changed");
 }

@@ -14,7 +14,7 @@
 
 #include <curl/curl.h>
 
-#include "webhooks.h"
+#include "ssrf.h"
 
 int
 ssrf_resolve_system(const char *host, struct sockaddr_storage *out, size_t max, size_t *n)
@@ -259,7 +259,7 @@ ssrf_url_check(const char *url, const char *allow, char *err, size_t errlen)
 		return -1;
 	if (!allowed && literal_addr(&t) && ssrf_addr_blocked((struct sockaddr *)&t.sa)) {
 		snprintf(err, errlen, "must not name a private, loopback or reserved address");
-		return -1;
+		return SSRF_PRIVATE;
 	}
 	return 0;
 }

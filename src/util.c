@@ -1,11 +1,17 @@
-/* util.c: the clock, the OS random source, and identifiers made from them. */
+/* util.c: the clock, the OS random source, identifiers made from them, and
+ * the hash of stored secrets. */
+/* SHA256_Init & co.: see tg_sha256_hex. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
-#include "tollgate.h"
+#include <openssl/sha.h>
+
+#include "core.h"
 
 /* ---- clock ---- */
 
@@ -137,6 +143,38 @@ tg_append_num(char *out, size_t outlen, size_t n, int64_t v)
 	return tg_append(out, outlen, n, digits + d, sizeof(digits));
 }
 
+/* ---- UTF-8 ---- */
+
+size_t
+tg_utf8_clean(const char *src, size_t max, char *out, size_t outlen)
+{
+	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+	const unsigned char *p = (const unsigned char *)src, *end = p + strlen(src);
+	size_t n = 0;
+
+	if (outlen == 0)
+		return 0;
+	if (max > outlen - 1)
+		max = outlen - 1;
+	while (p < end) {
+		size_t len = tg_utf8_len(p, end);
+		const char *from = (const char *)p;
+
+		if (len == 0) { /* an invalid byte: one U+FFFD for it */
+			from = replacement;
+			len = 3;
+			p++;
+		} else
+			p += len;
+		if (n + len > max)
+			break;
+		memcpy(out + n, from, len);
+		n += len;
+	}
+	out[n] = '\0';
+	return n;
+}
+
 /* ---- randomness and ids ---- */
 
 int
@@ -153,6 +191,24 @@ tg_random(void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+void
+tg_sha256_hex(const char *s, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
+
+	/* Not SHA256(): in OpenSSL 3 that fetches the algorithm from its
+	 * provider on every call, a third of a key check's time. */
+	SHA256_Init(&c);
+	SHA256_Update(&c, s, strlen(s));
+	SHA256_Final(md, &c);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	out[64] = '\0';
 }
 
 /* Random bytes for request ids from a per-thread pool refilled from the OS
@@ -223,38 +279,89 @@ tg_ulid_new(char *out, size_t outlen)
 	return 0;
 }
 
+/* Reads n ASCII digits at *p into *v and moves past them; -1 otherwise. */
+static int
+time_digits(const char **p, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		*v = *v * 10 + (**p - '0');
+	}
+	return 0;
+}
+
+/* RFC 3339 section 5.6, strictly: date-time = full-date "T" full-time;
+ * every field its exact digits and range, the day within its month (29
+ * February in leap years), seconds 60 only for a leap second (23:59:60
+ * UTC), "T"/"Z" in either case, an optional fraction (dropped). */
 int
 tg_time_parse(const char *s, int64_t *out)
 {
-	struct tm tm = { 0 };
-	const char *p;
-	int off = 0, n = 0;
+	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 1, leap, utc_min;
+	const char *p = s;
 
-	if (s == NULL ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-	        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-	    n != 19)
+	if (s == NULL || time_digits(&p, 4, &y) < 0 || *p++ != '-' || time_digits(&p, 2, &mo) < 0 ||
+	    *p++ != '-' || time_digits(&p, 2, &d) < 0 || (*p != 'T' && *p != 't'))
 		return -1;
-	p = s + n;
-	if (*p == '.') /* fractions of a second are dropped */
+	p++;
+	if (time_digits(&p, 2, &h) < 0 || *p++ != ':' || time_digits(&p, 2, &mi) < 0 ||
+	    *p++ != ':' || time_digits(&p, 2, &sec) < 0)
+		return -1;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
 		for (p++; *p >= '0' && *p <= '9'; p++)
 			;
-	if (*p == 'Z' && p[1] == '\0')
-		off = 0;
-	else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-		int h, m;
-
-		if (sscanf(p + 1, "%2d:%2d", &h, &m) != 2 || h > 23 || m > 59)
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (time_digits(&p, 2, &oh) < 0 || *p++ != ':' || time_digits(&p, 2, &om) < 0 ||
+		    oh > 23 || om > 59)
 			return -1;
-		off = (h * 60 + m) * 60 * (*p == '-' ? -1 : 1);
 	} else
 		return -1;
-	if (tm.tm_year < 1970 || tm.tm_year > 9999 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
-	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-	    tm.tm_sec > 60)
+	if (*p != '\0')
 		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*out = (int64_t)timegm(&tm) - off;
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -1;
+	utc_min = ((h * 60 + mi - sign * (oh * 60 + om)) % 1440 + 1440) % 1440;
+	if (sec == 60 && utc_min != 1439)
+		return -1;
+	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec -
+	    (int64_t)sign * (oh * 3600 + om * 60);
 	return 0;
+}
+
+size_t
+tg_utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = *p, need, min, cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1, min = 0x80, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		need = 2, min = 0x800, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		need = 3, min = 0x10000, cp = c & 0x07;
+	else
+		return 0;
+	if ((size_t)(end - p) <= need)
+		return 0;
+	for (unsigned i = 1; i <= need; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need + 1;
 }

@@ -22,7 +22,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "webhooks.h"
+#include "api.h"
+#include "ssrf.h"
 
 #define SENDER_POLL_MS 500 /* longest wait between looks for due deliveries */
 #define SENDER_BATCH 4 /* deliveries claimed at once */
@@ -66,44 +67,62 @@ backoff(int64_t attempts)
 	return d < 1 ? 1 : d;
 }
 
+/* How an attempt of a delivery ended, as STMT_DELIVERY_FINISH writes it. */
+struct outcome {
+	const struct delivery *d;
+	const char *state, *err;
+	int64_t status, now, next;
+};
+
+static int
+outcome_store(struct db *db, void *arg)
+{
+	const struct outcome *o = arg;
+	int rc = db_run(db, STMT_DELIVERY_FINISH, "tttitii", o->d->id, sender.id, o->state,
+	    o->status, o->err, o->now, o->next);
+
+	if (rc == DB_OK && db_changes(db) == 0)
+		log_msg(NULL, "webhooks: %s was no longer ours to finish", o->d->id);
+	return rc;
+}
+
 /* Writes how an attempt of d ended: ok (a 2xx), or retried or failed with
  * err. status is the HTTP status (0: none). */
 static void
 delivery_finish(struct db *db, const struct delivery *d, int ok, long status, const char *err)
 {
-	int64_t now = tg_now(), next = 0;
-	const char *state = "succeeded";
+	struct outcome o = { d, "succeeded", ok ? NULL : err, status, tg_now(), 0 };
 	int rc;
 
 	if (!ok) {
-		next = now + backoff(d->attempts);
-		state = next >= d->give_up_at ? "failed" : "pending";
-		if (*state == 'f')
-			next = 0;
+		o.next = o.now + backoff(d->attempts);
+		o.state = o.next >= d->give_up_at ? "failed" : "pending";
+		if (*o.state == 'f')
+			o.next = 0;
 	}
-	if ((rc = db_begin(db)) == DB_OK) {
-		rc = db_run(db, STMT_DELIVERY_FINISH, "tttitii", d->id, sender.id, state,
-		    (int64_t)status, ok ? NULL : err, now, next);
-		if (rc == DB_OK && db_changes(db) == 0)
-			log_msg(NULL, "webhooks: %s was no longer ours to finish", d->id);
-		rc = rc == DB_OK ? db_commit(db) : rc;
-	}
-	if (rc != DB_OK) {
-		db_rollback(db);
+	if ((rc = db_write(db, outcome_store, &o)) != DB_OK) {
 		log_msg(NULL,
 		    "webhooks: %s: database error %d; it is sent again when its lease ends", d->id,
 		    rc);
 		return;
 	}
-	log_msg(NULL, "webhooks: %s attempt %lld %s%s%s", d->id, (long long)d->attempts, state,
+	log_msg(NULL, "webhooks: %s attempt %lld %s%s%s", d->id, (long long)d->attempts, o.state,
 	    ok ? "" : ": ", ok ? "" : err);
+}
+
+static int
+release_store(struct db *db, void *arg)
+{
+	const struct delivery *d = arg;
+
+	return db_run(db, STMT_DELIVERY_RELEASE, "tt", d->id, sender.id);
 }
 
 /* Gives d back unsent (the sender stops), its attempt not counted. */
 static void
 delivery_release(struct db *db, const struct delivery *d)
 {
-	if (db_run(db, STMT_DELIVERY_RELEASE, "tt", d->id, sender.id) != DB_OK)
+	if (db_write(db, release_store, (void *)d) != DB_OK)
 		log_msg(
 		    NULL, "webhooks: cannot give %s back; it is sent when its lease ends", d->id);
 }
@@ -316,28 +335,80 @@ out:
 	free(body);
 }
 
+/* A batch of claimed deliveries. */
+struct claim {
+	struct delivery *b;
+	int n;
+};
+
+static int
+claim_store(struct db *db, void *arg)
+{
+	struct claim *c = arg;
+	int rc;
+
+	c->n = 0;
+	for (rc = db_query(db, STMT_DELIVERY_CLAIM, "tiii", sender.id, tg_now(),
+	         (int64_t)SENDER_LEASE, (int64_t)SENDER_BATCH);
+	     rc == DB_ROW && c->n < SENDER_BATCH; rc = db_next(db, STMT_DELIVERY_CLAIM)) {
+		struct delivery *d = &c->b[c->n++];
+
+		snprintf(d->id, sizeof(d->id), "%s", db_text(db, STMT_DELIVERY_CLAIM, 0));
+		d->attempts = db_int(db, STMT_DELIVERY_CLAIM, 1);
+		d->give_up_at = db_int(db, STMT_DELIVERY_CLAIM, 2);
+	}
+	db_end(db, STMT_DELIVERY_CLAIM);
+	return rc == DB_DONE || rc == DB_ROW ? DB_OK : rc;
+}
+
 /* Claims up to SENDER_BATCH due deliveries into b; how many. */
 static int
 deliveries_claim(struct db *db, struct delivery *b)
 {
-	int n = 0, rc = db_query(db, STMT_DELIVERY_DUE, "i", tg_now());
+	struct claim c = { b, 0 };
+	int rc = db_query(db, STMT_DELIVERY_DUE, "i", tg_now());
 
 	db_end(db, STMT_DELIVERY_DUE);
-	if (rc != DB_ROW || db_begin(db) != DB_OK)
+	if (rc != DB_ROW || db_write(db, claim_store, &c) != DB_OK)
 		return 0;
-	for (rc = db_query(db, STMT_DELIVERY_CLAIM, "tiii", sender.id, tg_now(),
-	         (int64_t)SENDER_LEASE, (int64_t)SENDER_BATCH);
-	     rc == DB_ROW && n < SENDER_BATCH; rc = db_next(db, STMT_DELIVERY_CLAIM)) {
-		snprintf(b[n].id, sizeof(b[n].id), "%s", db_text(db, STMT_DELIVERY_CLAIM, 0));
-		b[n].attempts = db_int(db, STMT_DELIVERY_CLAIM, 1);
-		b[n].give_up_at = db_int(db, STMT_DELIVERY_CLAIM, 2);
-		n++;
+	return c.n;
+}
+
+/* The keys whose notice is due, found by keys_scan. */
+struct expiring {
+	struct {
+		char id[40], org[40], name[128], notice[4];
+		int64_t expires;
+	} k[32];
+	int n;
+};
+
+/* Emits key.expiring for each key of e (once per notice: webhook_marks). */
+static int
+notices_store(struct db *db, void *arg)
+{
+	const struct expiring *e = arg;
+	int rc = DB_OK;
+
+	for (int i = 0; i < e->n && rc == DB_OK; i++) {
+		char mark[128], *data;
+		struct jw w;
+		size_t len;
+
+		snprintf(mark, sizeof(mark), "key.expiring:%.40s:%.3s", e->k[i].id, e->k[i].notice);
+		jw_init(&w);
+		jw_object(&w, NULL);
+		jw_string(&w, "keyId", e->k[i].id);
+		jw_string(&w, "name", e->k[i].name);
+		jw_time(&w, "expiresAt", e->k[i].expires);
+		jw_string(&w, "notice", e->k[i].notice);
+		jw_object_end(&w);
+		if ((data = jw_finish(&w, &len)) == NULL)
+			return DB_ERROR;
+		rc = webhook_emit(db, e->k[i].org, "key.expiring", mark, data);
+		free(data);
 	}
-	db_end(db, STMT_DELIVERY_CLAIM);
-	if ((rc == DB_DONE || rc == DB_ROW) && db_commit(db) == DB_OK)
-		return n;
-	db_rollback(db);
-	return 0;
+	return rc;
 }
 
 /* key.expiring for keys that reached 7 days or 1 day before their expiry
@@ -345,59 +416,32 @@ deliveries_claim(struct db *db, struct delivery *b)
 static void
 keys_scan(struct db *db)
 {
-	struct {
-		char id[40], org[40], name[128], notice[4];
-		int64_t expires;
-	} k[32];
+	struct expiring e;
 	int64_t now = tg_now();
-	int n = 0, rc;
+	int rc;
 
 	/* Read outside a transaction: an idle scan takes no write lock. The
 	 * marks, taken in the write transaction below, keep a notice found by
 	 * two processes at once from going out twice. */
+	e.n = 0;
 	for (rc = db_query(db, STMT_WEBHOOK_KEYS_EXPIRING, "iii", now, (int64_t)KEY_NOTICE_7D,
 	         (int64_t)KEY_NOTICE_1D);
-	     rc == DB_ROW && n < 32; rc = db_next(db, STMT_WEBHOOK_KEYS_EXPIRING), n++) {
-		snprintf(
-		    k[n].id, sizeof(k[n].id), "%s", db_text(db, STMT_WEBHOOK_KEYS_EXPIRING, 0));
-		snprintf(
-		    k[n].org, sizeof(k[n].org), "%s", db_text(db, STMT_WEBHOOK_KEYS_EXPIRING, 1));
-		snprintf(
-		    k[n].name, sizeof(k[n].name), "%s", db_text(db, STMT_WEBHOOK_KEYS_EXPIRING, 2));
-		k[n].expires = db_int(db, STMT_WEBHOOK_KEYS_EXPIRING, 3);
-		snprintf(k[n].notice, sizeof(k[n].notice), "%s",
+	     rc == DB_ROW && e.n < 32; rc = db_next(db, STMT_WEBHOOK_KEYS_EXPIRING), e.n++) {
+		snprintf(e.k[e.n].id, sizeof(e.k[e.n].id), "%s",
+		    db_text(db, STMT_WEBHOOK_KEYS_EXPIRING, 0));
+		snprintf(e.k[e.n].org, sizeof(e.k[e.n].org), "%s",
+		    db_text(db, STMT_WEBHOOK_KEYS_EXPIRING, 1));
+		snprintf(e.k[e.n].name, sizeof(e.k[e.n].name), "%s",
+		    db_text(db, STMT_WEBHOOK_KEYS_EXPIRING, 2));
+		e.k[e.n].expires = db_int(db, STMT_WEBHOOK_KEYS_EXPIRING, 3);
+		snprintf(e.k[e.n].notice, sizeof(e.k[e.n].notice), "%s",
 		    db_text(db, STMT_WEBHOOK_KEYS_EXPIRING, 4));
 	}
 	db_end(db, STMT_WEBHOOK_KEYS_EXPIRING);
-	if ((rc != DB_ROW && rc != DB_DONE) || n == 0 || db_begin(db) != DB_OK)
+	if ((rc != DB_ROW && rc != DB_DONE) || e.n == 0)
 		return;
-	rc = DB_OK;
-	for (int i = 0; i < n && rc == DB_OK; i++) {
-		char mark[128], *data;
-		struct jw w;
-		size_t len;
-
-		snprintf(mark, sizeof(mark), "key.expiring:%.40s:%.3s", k[i].id, k[i].notice);
-		jw_init(&w);
-		jw_object(&w, NULL);
-		jw_string(&w, "keyId", k[i].id);
-		jw_string(&w, "name", k[i].name);
-		jw_time(&w, "expiresAt", k[i].expires);
-		jw_string(&w, "notice", k[i].notice);
-		jw_object_end(&w);
-		if ((data = jw_finish(&w, &len)) == NULL) {
-			rc = DB_ERROR;
-			break;
-		}
-		rc = webhook_emit(db, k[i].org, "key.expiring", mark, data);
-		free(data);
-	}
-	if (rc == DB_OK)
-		rc = db_commit(db);
-	if (rc != DB_OK) {
-		db_rollback(db);
+	if ((rc = db_write(db, notices_store, &e)) != DB_OK)
 		log_msg(NULL, "webhooks: expiring keys: database error %d", rc);
-	}
 }
 
 static void *

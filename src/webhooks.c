@@ -1,23 +1,21 @@
-/* webhooks.c: an organization's webhooks (admins only), their deliveries,
- * and the outbox: webhook_emit writes an event and its deliveries inside the
- * transaction of what caused it, so an event is sent at least once if and
- * only if that committed (webhook_send.c sends them). A webhook's signing
- * secret is shown once and stored sealed under a key derived from
- * TOLLGATE_JWT_SECRET: the sender must be able to sign with it. */
+/* webhooks.c: an organization's webhooks (admins only) and their
+ * deliveries. Events are written by outbox.c and sent by webhook_send.c. A
+ * webhook's signing secret is shown once and stored sealed (seal.c) under a
+ * key derived from TOLLGATE_JWT_SECRET: the sender must be able to sign
+ * with it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
+#include <openssl/crypto.h>
 
-#include "webhooks.h"
+#include "api.h"
+#include "ssrf.h"
 
 #define SECRET_BYTES 32
 #define SECRET_LEN (6 + 2 * SECRET_BYTES) /* "whsec_" + hex */
-#define SEAL_NONCE 12
-#define SEAL_TAG 16
 #define SEALED_MAX (2 * (SEAL_NONCE + SECRET_LEN + SEAL_TAG) + 1)
+#define SEAL_LABEL "tollgate webhook secrets v1" /* seal.c's key for them */
 
 /* The event types a webhook can take. */
 static const char *const event_types[] = { "meter.threshold", "session.replaced", "key.expiring",
@@ -25,26 +23,6 @@ static const char *const event_types[] = { "meter.threshold", "session.replaced"
 #define NEVENT_TYPES (sizeof(event_types) / sizeof(event_types[0]))
 
 /* ---- sealed secrets ---- */
-
-/* The sealing key: HKDF-SHA256 of TOLLGATE_JWT_SECRET. 0, or -1. */
-static int
-seal_key(unsigned char key[32])
-{
-	static const char salt[] = "tollgate", info[] = "webhook signing secrets v1";
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-	size_t len = 32;
-	int ok;
-
-	ok = c != NULL && EVP_PKEY_derive_init(c) > 0 &&
-	    EVP_PKEY_CTX_set_hkdf_md(c, EVP_sha256()) > 0 &&
-	    EVP_PKEY_CTX_set1_hkdf_salt(c, (const unsigned char *)salt, sizeof(salt) - 1) > 0 &&
-	    EVP_PKEY_CTX_set1_hkdf_key(
-	        c, (const unsigned char *)cfg.jwt_secret, (int)cfg.jwt_secret_len) > 0 &&
-	    EVP_PKEY_CTX_add1_hkdf_info(c, (const unsigned char *)info, sizeof(info) - 1) > 0 &&
-	    EVP_PKEY_derive(c, key, &len) > 0 && len == 32;
-	EVP_PKEY_CTX_free(c);
-	return ok ? 0 : -1;
-}
 
 static void
 hex_encode(const unsigned char *b, size_t n, char *out)
@@ -86,182 +64,43 @@ hex_decode(const char *s, unsigned char *out, size_t max, size_t *n)
 int
 webhook_secret_seal(const char *id, const char *secret, char *out, size_t outlen)
 {
-	unsigned char key[32], buf[SEAL_NONCE + SECRET_LEN + SEAL_TAG];
+	unsigned char buf[SEAL_NONCE + SECRET_LEN + SEAL_TAG];
 	size_t len = strlen(secret);
-	EVP_CIPHER_CTX *c = NULL;
-	int n, ok = 0;
+	int rc = -1;
 
-	if (len > SECRET_LEN || outlen < 2 * (SEAL_NONCE + len + SEAL_TAG) + 1 ||
-	    seal_key(key) < 0 || tg_random(buf, SEAL_NONCE) < 0)
+	if (len == 0 || len > SECRET_LEN || outlen < 2 * (SEAL_NONCE + len + SEAL_TAG) + 1 ||
+	    tg_random(buf, SEAL_NONCE) < 0 ||
+	    seal_gcm(1, SEAL_LABEL, id, buf, (const unsigned char *)secret, (int)len,
+	        buf + SEAL_NONCE, buf + SEAL_NONCE + len) != (int)len)
 		goto out;
-	ok = (c = EVP_CIPHER_CTX_new()) != NULL &&
-	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, buf) > 0 &&
-	    EVP_EncryptUpdate(c, NULL, &n, (const unsigned char *)id, (int)strlen(id)) > 0 &&
-	    EVP_EncryptUpdate(c, buf + SEAL_NONCE, &n, (const unsigned char *)secret, (int)len) >
-	        0 &&
-	    EVP_EncryptFinal_ex(c, buf + SEAL_NONCE + n, &n) > 0 &&
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, SEAL_TAG, buf + SEAL_NONCE + len) > 0;
-	if (ok)
-		hex_encode(buf, SEAL_NONCE + len + SEAL_TAG, out);
+	hex_encode(buf, SEAL_NONCE + len + SEAL_TAG, out);
+	rc = 0;
 out:
-	EVP_CIPHER_CTX_free(c);
-	OPENSSL_cleanse(key, sizeof(key));
-	return ok ? 0 : -1;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
 }
 
 int
 webhook_secret_open(const char *id, const char *sealed, char *out, size_t outlen)
 {
-	unsigned char key[32], buf[SEAL_NONCE + SECRET_LEN + SEAL_TAG];
-	EVP_CIPHER_CTX *c = NULL;
+	unsigned char buf[SEAL_NONCE + SECRET_LEN + SEAL_TAG];
 	size_t n, len;
-	int k, ok = 0;
+	int rc = -1;
 
-	if (hex_decode(sealed, buf, sizeof(buf), &n) < 0 || n < SEAL_NONCE + SEAL_TAG ||
-	    (len = n - SEAL_NONCE - SEAL_TAG) + 1 > outlen || seal_key(key) < 0)
+	if (outlen > 0)
+		*out = '\0';
+	if (hex_decode(sealed, buf, sizeof(buf), &n) < 0 || n <= SEAL_NONCE + SEAL_TAG ||
+	    (len = n - SEAL_NONCE - SEAL_TAG) + 1 > outlen ||
+	    seal_gcm(0, SEAL_LABEL, id, buf, buf + SEAL_NONCE, (int)len, (unsigned char *)out,
+	        buf + SEAL_NONCE + len) != (int)len)
 		goto out;
-	ok = (c = EVP_CIPHER_CTX_new()) != NULL &&
-	    EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, buf) > 0 &&
-	    EVP_DecryptUpdate(c, NULL, &k, (const unsigned char *)id, (int)strlen(id)) > 0 &&
-	    EVP_DecryptUpdate(c, (unsigned char *)out, &k, buf + SEAL_NONCE, (int)len) > 0 &&
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, SEAL_TAG, buf + SEAL_NONCE + len) > 0 &&
-	    EVP_DecryptFinal_ex(c, (unsigned char *)out + k, &k) > 0;
-	out[ok ? len : 0] = '\0';
+	out[len] = '\0';
+	rc = 0;
 out:
-	EVP_CIPHER_CTX_free(c);
-	OPENSSL_cleanse(key, sizeof(key));
-	return ok ? 0 : -1;
-}
-
-/* ---- the outbox ---- */
-
-int
-webhook_emit(
-    struct db *db, const char *org_id, const char *type, const char *mark, const char *data)
-{
-	char id[40], created[32];
-	int64_t now = tg_now(), subscribed;
-	struct jw w;
-	char *body;
-	size_t len;
-	int rc = db_query(db, STMT_WEBHOOK_SUBSCRIBED, "tt", org_id, type);
-
-	subscribed = rc == DB_ROW ? db_int(db, STMT_WEBHOOK_SUBSCRIBED, 0) : 0;
-	db_end(db, STMT_WEBHOOK_SUBSCRIBED);
-	if (rc != DB_ROW)
-		return rc == DB_DONE ? DB_ERROR : rc;
-	if (subscribed == 0)
-		return DB_OK;
-	if (mark != NULL) {
-		if ((rc = db_run(db, STMT_WEBHOOK_MARK, "tti", org_id, mark, now)) != DB_OK)
-			return rc;
-		if (db_changes(db) == 0) /* it happened before */
-			return DB_OK;
-	}
-	if (tg_id_new("evt", id, sizeof(id)) < 0)
-		return DB_ERROR;
-	tg_time_format(now, created, sizeof(created));
-	jw_init(&w);
-	jw_object(&w, NULL);
-	jw_string(&w, "id", id);
-	jw_string(&w, "type", type);
-	jw_string(&w, "createdAt", created);
-	jw_string(&w, "organizationId", org_id);
-	jw_raw(&w, "data", data);
-	jw_object_end(&w);
-	if ((body = jw_finish(&w, &len)) == NULL)
-		return DB_ERROR;
-	rc = db_run(db, STMT_WEBHOOK_EVENT_INSERT, "tttti", id, org_id, type, body, now);
-	free(body);
-	if (rc == DB_OK)
-		rc = db_run(db, STMT_WEBHOOK_FAN_OUT, "tttii", org_id, type, id, now,
-		    (int64_t)WEBHOOK_RETRY_WINDOW);
-	if (rc != DB_OK)
-		log_msg(NULL, "webhooks: %s event of %s: database error %d", type, org_id, rc);
+	if (rc < 0 && outlen > 0)
+		OPENSSL_cleanse(out, outlen);
+	OPENSSL_cleanse(buf, sizeof(buf));
 	return rc;
-}
-
-/* Writes w's text to the outbox as an event (see webhook_emit); frees w. */
-static int
-emit_jw(struct db *db, const char *org_id, const char *type, const char *mark, struct jw *w)
-{
-	size_t len;
-	char *data = jw_finish(w, &len);
-	int rc;
-
-	if (data == NULL)
-		return DB_ERROR;
-	rc = webhook_emit(db, org_id, type, mark, data);
-	free(data);
-	return rc;
-}
-
-int
-webhook_meter_crossed(struct db *db, const char *org_id, const struct meter_state *st, int64_t n)
-{
-	static const int thresholds[] = { 80, 100 };
-	char period[32], mark[128];
-	int rc = DB_OK;
-
-	if (st->limit <= 0 || n <= 0)
-		return DB_OK;
-	for (size_t i = 0; i < sizeof(thresholds) / sizeof(thresholds[0]) && rc == DB_OK; i++) {
-		int64_t at =
-		    (st->limit * thresholds[i] + 99) / 100; /* the first use that reaches it */
-		struct jw w;
-
-		if (!(st->used < at && st->used + n >= at))
-			continue;
-		meter_period(tg_now(), period, sizeof(period), NULL);
-		snprintf(mark, sizeof(mark), "meter.threshold:%s:%s:%d", meter_name(st->meter),
-		    period, thresholds[i]);
-		jw_init(&w);
-		jw_object(&w, NULL);
-		jw_string(&w, "meter", meter_name(st->meter));
-		jw_int(&w, "used", st->used + n);
-		jw_int(&w, "limit", st->limit);
-		jw_int(&w, "threshold", thresholds[i]);
-		jw_time(&w, "resetsAt", st->resets_at);
-		jw_object_end(&w);
-		rc = emit_jw(db, org_id, "meter.threshold", mark, &w);
-	}
-	return rc;
-}
-
-int
-webhook_session_replaced(struct db *db, const char *org_id, const char *user_id,
-    const char *old_sid, const char *new_sid, const char *device)
-{
-	struct jw w;
-
-	jw_init(&w);
-	jw_object(&w, NULL);
-	jw_string(&w, "userId", user_id);
-	jw_string(&w, "sessionId", old_sid);
-	jw_object(&w, "replacedBy");
-	jw_string(&w, "sessionId", new_sid);
-	jw_string(&w, "device", device);
-	jw_object_end(&w);
-	jw_object_end(&w);
-	return emit_jw(db, org_id, "session.replaced", NULL, &w);
-}
-
-int
-webhook_job_finished(struct db *db, const char *org_id, const char *job_id, const char *spinner_id,
-    const char *status, const char *result, const char *reason)
-{
-	struct jw w;
-
-	jw_init(&w);
-	jw_object(&w, NULL);
-	jw_string(&w, "jobId", job_id);
-	jw_string(&w, "spinnerId", spinner_id);
-	jw_string(&w, "status", status);
-	jw_stored(&w, "result", result);
-	jw_string(&w, "reason", reason);
-	jw_time(&w, "finishedAt", tg_now());
-	jw_object_end(&w);
-	return emit_jw(db, org_id, "job.finished", NULL, &w);
 }
 
 /* ---- the routes ---- */
@@ -306,13 +145,14 @@ delivery_write(struct jw *w, const char *key, struct db *db, enum stmt s)
 	jw_object_end(w);
 }
 
+/* Answers 400 e for field (details.field). */
 static void
-reply_field(struct req *r, const char *field, const char *msg)
+reply_field(struct req *r, enum err e, const char *field)
 {
 	json_object *d = json_object_new_object();
 
 	json_object_object_add(d, "field", json_object_new_string(field));
-	reply_error(r, ERR_INVALID_BODY, msg, d);
+	reply_error(r, e, NULL, d);
 }
 
 /* Reads "events": a non-empty list of known event types, as the JSON text
@@ -358,26 +198,58 @@ events_or_reply(struct req *r, char *out, size_t outlen)
 	free(text);
 	return 0;
 bad:
-	reply_field(r, "events",
-	    "Field \"events\" must be a non-empty list of \"meter.threshold\", "
-	    "\"session.replaced\", \"key.expiring\" and \"job.finished\".");
+	reply_field(r, ERR_INVALID_BODY_EVENTS, "events");
 	return -1;
+}
+
+/* A webhook to add: its id, URL, events (JSON text), sealed secret, and
+ * the answer written once it is stored. */
+struct webhook_new {
+	const char *id, *url, *events, *sealed, *secret;
+	struct jw *w;
+};
+
+static int
+webhook_insert(struct req *r, void *arg)
+{
+	const struct webhook_new *h = arg;
+	int rc;
+
+	if (meter_take_or_reply(r, METER_WEBHOOKS, 1, NULL) < 0)
+		return -1;
+	rc = db_run(r->db, STMT_WEBHOOK_INSERT, "ttttti", h->id, r->who.org_id, h->url, h->events,
+	    h->sealed, tg_now());
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "webhook.created", r->who.user_id, h->id);
+	if (rc != DB_OK)
+		return rc;
+	rc = db_query(r->db, STMT_WEBHOOK_GET, "tt", h->id, r->who.org_id);
+	if (rc == DB_ROW) {
+		jw_object(h->w, NULL);
+		webhook_members(h->w, r->db, STMT_WEBHOOK_GET);
+		jw_string(h->w, "secret", h->secret);
+		jw_object_end(h->w);
+	}
+	db_end(r->db, STMT_WEBHOOK_GET);
+	return rc == DB_ROW ? DB_OK : rc == DB_DONE ? DB_ERROR : rc;
 }
 
 void
 handle_webhooks_create(struct req *r)
 {
 	const char *url;
-	char id[40], events[256], err[160], msg[256], secret[SECRET_LEN + 1], sealed[SEALED_MAX];
+	char id[40], events[256], err[160], secret[SECRET_LEN + 1], sealed[SEALED_MAX];
 	unsigned char raw[SECRET_BYTES];
 	struct jw w = { 0 }; /* as jw_init */
+	struct webhook_new h;
 	int rc;
 
 	if (json_string_or_reply(r, r->json, "url", 1, 1, WEBHOOK_URL_MAX, &url) < 0)
 		return;
-	if (ssrf_url_check(url, cfg.webhook_allow_hosts, err, sizeof(err)) < 0) {
-		snprintf(msg, sizeof(msg), "Field \"url\" %s.", err);
-		reply_field(r, "url", msg);
+	if ((rc = ssrf_url_check(url, cfg.webhook_allow_hosts, err, sizeof(err))) < 0) {
+		reply_field(r,
+		    rc == SSRF_PRIVATE ? ERR_INVALID_BODY_URL_PRIVATE : ERR_INVALID_BODY_URL,
+		    "url");
 		return;
 	}
 	if (events_or_reply(r, events, sizeof(events)) < 0)
@@ -391,43 +263,22 @@ handle_webhooks_create(struct req *r)
 	OPENSSL_cleanse(raw, sizeof(raw));
 	if (webhook_secret_seal(id, secret, sealed, sizeof(sealed)) < 0) {
 		log_msg(r->request_id, "webhooks: cannot seal a secret");
+		OPENSSL_cleanse(secret, sizeof(secret));
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 		return;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "webhooks: begin");
-		return;
-	}
-	if (meter_take_or_reply(r, METER_WEBHOOKS, 1, NULL) < 0)
-		goto fail;
-	rc = db_run(
-	    r->db, STMT_WEBHOOK_INSERT, "ttttti", id, r->who.org_id, url, events, sealed, tg_now());
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "webhook.created", r->who.user_id, id);
-	if (rc == DB_OK) {
-		rc = db_query(r->db, STMT_WEBHOOK_GET, "tt", id, r->who.org_id);
-		if (rc == DB_ROW) {
-			jw_object(&w, NULL);
-			webhook_members(&w, r->db, STMT_WEBHOOK_GET);
-			jw_string(&w, "secret", secret);
-			jw_object_end(&w);
-		}
-		db_end(r->db, STMT_WEBHOOK_GET);
-		rc = rc == DB_ROW ? DB_OK : rc == DB_DONE ? DB_ERROR : rc;
-	}
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
+	h.id = id;
+	h.url = url;
+	h.events = events;
+	h.sealed = sealed;
+	h.secret = secret;
+	h.w = &w;
+	rc = db_tx_or_reply(r, webhook_insert, &h, "webhooks: insert");
 	OPENSSL_cleanse(secret, sizeof(secret));
-	if (rc != DB_OK) {
+	if (rc == DB_OK)
+		reply_jw(r, 201, &w);
+	else
 		jw_discard(&w);
-		reply_db_error(r, rc, "webhooks: insert");
-		goto fail;
-	}
-	reply_jw(r, 201, &w);
-	return;
-fail:
-	OPENSSL_cleanse(secret, sizeof(secret));
-	db_rollback(r->db);
 }
 
 void
@@ -450,31 +301,26 @@ handle_webhooks_get(struct req *r)
 	    webhook_write, "webhooks: get");
 }
 
-void
-handle_webhooks_delete(struct req *r)
+static int
+webhook_delete(struct req *r, void *arg)
 {
-	int rc;
+	int rc = db_run(r->db, STMT_WEBHOOK_DELETE, "tt", r->params[0], r->who.org_id);
 
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "webhooks: begin");
-		return;
-	}
-	rc = db_run(r->db, STMT_WEBHOOK_DELETE, "tt", r->params[0], r->who.org_id);
+	(void)arg;
 	if (rc == DB_OK && db_changes(r->db) == 0) {
-		db_rollback(r->db);
 		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		return;
+		return -1;
 	}
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "webhook.deleted", r->who.user_id, r->params[0]);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "webhooks: delete");
-		return;
-	}
-	reply_empty(r, 204);
+	return rc;
+}
+
+void
+handle_webhooks_delete(struct req *r)
+{
+	if (db_tx_or_reply(r, webhook_delete, NULL, "webhooks: delete") == DB_OK)
+		reply_empty(r, 204);
 }
 
 /* Whether webhook params[0] is the caller's; answers 404 (or the database
@@ -507,29 +353,25 @@ handle_webhook_deliveries_list(struct req *r)
 	    &p, delivery_write, "webhooks: deliveries");
 }
 
+static int
+delivery_retry(struct req *r, void *arg)
+{
+	int rc = db_run(r->db, STMT_DELIVERY_RETRY, "tttii", r->params[1], r->params[0],
+	    r->who.org_id, tg_now(), (int64_t)WEBHOOK_RETRY_WINDOW);
+
+	(void)arg;
+	if (rc == DB_OK && db_changes(r->db) == 0) {
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		return -1;
+	}
+	return rc;
+}
+
 void
 handle_webhook_delivery_retry(struct req *r)
 {
-	int rc;
-
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "webhooks: begin");
+	if (db_tx_or_reply(r, delivery_retry, NULL, "webhooks: retry") != DB_OK)
 		return;
-	}
-	rc = db_run(r->db, STMT_DELIVERY_RETRY, "tttii", r->params[1], r->params[0], r->who.org_id,
-	    tg_now(), (int64_t)WEBHOOK_RETRY_WINDOW);
-	if (rc == DB_OK && db_changes(r->db) == 0) {
-		db_rollback(r->db);
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		return;
-	}
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "webhooks: retry");
-		return;
-	}
 	reply_row(r, STMT_DELIVERY_GET,
 	    db_query(r->db, STMT_DELIVERY_GET, "ttt", r->params[1], r->params[0], r->who.org_id),
 	    202, delivery_write, "webhooks: retry");

@@ -86,6 +86,12 @@ test('revoking asks first; then the key is refused', async () => {
   const r = await api(stack, 'GET', '/v1/billing/usage', { headers: { 'X-API-Key': key } });
   assert.equal(r.status, 401);
   assert.equal(r.body.errorCode, 'INVALID_API_KEY');
+
+  // The next action starts without the last one's message.
+  await createKey(page, 'No scopes', []);
+  await page.getByText('Choose at least one scope.').waitFor();
+  assert.equal(await page.getByText('“Nightly export” was revoked.').count(), 0);
+  assert.equal(await page.locator('#main .alert').count(), 1);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
@@ -102,7 +108,13 @@ test('a third key on Trial is PLAN_LIMIT: Billing with the API keys meter', asyn
   await createKey(page, 'three', ['ingest']);
   await page.getByRole('heading', { level: 1, name: 'Billing' }).waitFor();
   assert.match(page.url(), /meter=apiKeys$/);
-  await page.getByText("Your plan's limit for API keys is reached (2 of 2 used).").waitFor();
+  // People's words ("2 API keys", not "2 apiKeys"), and a live-object
+  // meter offers capacity to free.
+  const banner = page.locator('[data-limit="apiKeys"]');
+  await banner.waitFor();
+  assert.equal((await banner.innerText()).replace(/\s+/g, ' ').trim(),
+    "Creating an API key would pass your plan's 2 API keys; 2 are in use. That was not done. "
+    + 'To go on, free capacity (revoke a key you no longer use) or upgrade your plan.');
   assert.match(await page.locator('[data-meter="apiKeys"]').textContent(), /2\s*\/\s*2\s*API keys/);
   await page.context().close();
 });

@@ -1,9 +1,10 @@
 // billing.test.mjs: User menu → Billing in a real browser: the meters with
 // one at its limit (saved as a screenshot), PLAN_LIMIT from anywhere routing
-// to Billing with the meter named, and the plan upgrade.
+// to Billing with a sentence of what was asked, in people's words, and the
+// plan upgrade.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, api } from '../lib/stack.mjs';
+import { startStack, api, sqlite } from '../lib/stack.mjs';
 import { launch, loginToken, screenshotPath, signInUI, signUp } from '../lib/browser.mjs';
 
 let stack;
@@ -42,7 +43,7 @@ test('usage meters show used / limit and reset date; a full meter says what to d
   assert.match(await projects.textContent(), /1\s*\/\s*1\s*projects/);
   assert.match(await projects.textContent(), /Limit reached/);
   assert.match(await projects.textContent(), /You can't add more projects on this plan\..*upgrade your plan/);
-  assert.equal(await projects.getByRole('progressbar').getAttribute('aria-valuetext'), '1 of 1 projects used');
+  assert.equal(await projects.getByRole('progressbar').getAttribute('aria-valuetext'), '1 of 1 project used');
   assert.ok((await projects.getAttribute('class')).includes('meter-full'));
 
   const records = page.locator('[data-meter="records"]');
@@ -64,9 +65,45 @@ test('PLAN_LIMIT on creating a second project routes to Billing with the meter n
   await page.getByRole('button', { name: 'Create project' }).click();
   await page.getByRole('heading', { level: 1, name: 'Billing' }).waitFor();
   assert.match(page.url(), /#\/billing\?meter=projects$/);
-  await page.getByText("Your plan's limit for projects is reached (1 of 1 used).").waitFor();
+  const banner = page.locator('[data-limit="projects"]');
+  await banner.waitFor();
+  assert.equal((await banner.innerText()).replace(/\s+/g, ' ').trim(),
+    "Creating a project would pass your plan's 1 project; 1 is in use. That was not done. "
+    + 'To go on, free capacity (delete a project you no longer need) or upgrade your plan.');
   const meter = page.locator('[data-meter="projects"].meter-highlight');
   assert.equal(await meter.count(), 1);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('PLAN_LIMIT on an import says how much was asked, and offers no capacity to free', async () => {
+  const who = await signUp(stack);
+  const token = await loginToken(stack, who);
+  const p = await api(stack, 'POST', '/v1/projects', { token, json: { name: 'Imports' } });
+  const t = await api(stack, 'POST', `/v1/projects/${p.body.id}/tables`, { token, json: { name: 'rows' } });
+  const first = await api(stack, 'POST', `/v1/tables/${t.body.id}/import`,
+    { token, headers: { 'Content-Type': 'text/csv' }, body: 'name,n\na,1\n' });
+  assert.equal(first.status, 200, first.text);
+  await api(stack, 'POST', '/v1/auth/logout', { token });
+  // 9,990 of the month's 10,000 records used: 20 more do not fit.
+  sqlite(stack.db, `UPDATE usage SET used = 9990 WHERE meter = 'records'
+    AND org_id = (SELECT org_id FROM users WHERE email = '${who.email}')`);
+
+  const page = await browser.device(stack);
+  await signInUI(page, who);
+  await page.goto(`/#/tables/${t.body.id}`);
+  const csv = `name,n\n${Array.from({ length: 20 }, (_, i) => `r${i},${i}`).join('\n')}\n`;
+  await page.getByLabel('CSV file').setInputFiles({ name: 'more.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('button', { name: 'Import' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Billing' }).waitFor();
+  const banner = page.locator('[data-limit="records"]');
+  await banner.waitFor();
+  const text = (await banner.innerText()).replace(/\s+/g, ' ').trim();
+  // With the API's details.requested the count is exact; without it the
+  // app says "this CSV".
+  assert.match(text, /^Importing (20 records would pass your 10,000 a month|this CSV would pass your 10,000 records a month); 9,990 are used\. That was not done\. To go on, upgrade your plan, or wait until the meter resets on [A-Z][a-z]{2} 1, \d{4}\.$/);
+  assert.doesNotMatch(text, /free/i);
+  assert.doesNotMatch(await page.locator('[data-meter="records"]').innerText(), /free capacity|Delete|Revoke/i);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

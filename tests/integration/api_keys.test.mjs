@@ -2,8 +2,35 @@
 // expiry, checksums, rotation with a grace period, the apiKeys meter.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
 import { adminSession, createKey, login, PASSWORD } from '../lib/fixtures.mjs';
+
+// One HTTP call with node:http, answering the body's raw bytes: fetch would
+// decode them (and mend invalid UTF-8), and refuses raw bytes in a header
+// value, which node:http sends as latin1 (one byte each).
+function rawRequest(s, method, path, { headers = {}, json, token } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  const body = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
+  if (body) { h['Content-Type'] = 'application/json'; h['Content-Length'] = body.length; }
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: s.port, method, path, headers: h, timeout: 10000 }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, buf: Buffer.concat(chunks) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// The body as JSON, asserting first that every byte of it is valid UTF-8.
+function utf8Json(res) {
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(res.buf); // throws on a bad byte
+  return JSON.parse(text);
+}
 
 let stack;
 before(async () => { stack = await startStack(); });
@@ -129,6 +156,29 @@ test('bad scopes and names are 400 with details.field', async () => {
   }
 });
 
+test('expiresAt is RFC 3339, strictly: impossible dates and fields are 400 naming it', async () => {
+  const admin = await adminSession(stack);
+  // Found in review: February 31 became March 3, and negative fields passed.
+  for (const expiresAt of ['2027-02-31T10:00:00Z', '2027-01-01T-1:-1:-1Z', '2027-02-29T00:00:00Z',
+    '2027-04-31T00:00:00Z', '2027-01-01T24:00:00Z', '2027-01-01T12:00:60Z', '2027-01-01T00:00:00',
+    '2027-01-01 00:00:00Z', '2027-01-01T00:00:00+0100', '２027-01-01T00:00:00Z', '2027-1-1T0:0:0Z']) {
+    const r = await api(stack, 'POST', '/v1/api-keys', { token: admin.token, json: { name: 'k', scopes: ['read'], expiresAt } });
+    assert.ok(isErrorBody(r, 400, 'INVALID_BODY'), `${expiresAt}: ${r.text}`);
+    assert.equal(r.body.details.field, 'expiresAt');
+    assert.match(r.body.error, /expiresAt/);
+  }
+  // Nothing was made by the refusals.
+  const list = await api(stack, 'GET', '/v1/api-keys', { token: admin.token });
+  assert.equal(list.body.data.length, 0);
+  // Leap days, offsets, fractions and lower case are times.
+  for (const [expiresAt, want] of [['2028-02-29T12:00:00Z', '2028-02-29T12:00:00Z'],
+    ['2030-01-01T01:30:00.25+01:30', '2030-01-01T00:00:00Z'], ['2029-06-30t23:00:00z', '2029-06-30T23:00:00Z']]) {
+    const k = await createKey(stack, admin.token, ['read'], { expiresAt });
+    assert.equal(k.expiresAt, want);
+    assert.equal((await api(stack, 'DELETE', `/v1/api-keys/${k.id}`, { token: admin.token })).status, 204);
+  }
+});
+
 test('a person signing in elsewhere never breaks a key', async () => {
   const admin = await adminSession(stack);
   const k = await createKey(stack, admin.token, ['read']);
@@ -137,7 +187,7 @@ test('a person signing in elsewhere never breaks a key', async () => {
   assert.equal((await api(stack, 'GET', '/v1/billing/usage', { token: k.key })).status, 200);
 });
 
-test('the apiKeys meter: Trial allows 2; revoking frees a slot; rotation takes none', async () => {
+test('the apiKeys meter: Trial allows 2; revoking frees a slot; rotation with no grace takes none', async () => {
   const admin = await adminSession(stack);
   const a = await createKey(stack, admin.token, ['read']);
   await createKey(stack, admin.token, ['read']);
@@ -148,6 +198,62 @@ test('the apiKeys meter: Trial allows 2; revoking frees a slot; rotation takes n
   assert.equal(rot.status, 201, rot.text);
   assert.equal((await api(stack, 'DELETE', `/v1/api-keys/${rot.body.id}`, { token: admin.token })).status, 204);
   assert.equal((await api(stack, 'POST', '/v1/api-keys', { token: admin.token, json: { name: 'again', scopes: ['read'] } })).status, 201);
+});
+
+// The keys of a list that still work: not revoked, or revoked from a time
+// still to come (an old key in its grace period).
+const live = (keys) => keys.filter((k) => k.revokedAt === null || Date.parse(k.revokedAt) > Date.now());
+
+async function apiKeysUsed(token) {
+  const u = await api(stack, 'GET', '/v1/billing/usage', { token });
+  return u.body.meters.find((m) => m.meter === 'apiKeys').used;
+}
+
+test('chained rotations: a key in its grace period holds its slot; meter and list agree', async () => {
+  const admin = await adminSession(stack); // Trial: 2 keys
+  const keys = async () => (await api(stack, 'GET', '/v1/api-keys', { token: admin.token })).body.data;
+  const a = await createKey(stack, admin.token, ['read']);
+  assert.equal(await apiKeysUsed(admin.token), 1);
+  // Rotating with a grace period: the old key stays live, and counts.
+  const b = await api(stack, 'POST', `/v1/api-keys/${a.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 604800 } });
+  assert.equal(b.status, 201, b.text);
+  assert.equal(b.body.revokedAt, null);
+  let list = await keys();
+  assert.equal(Date.parse(list.find((k) => k.id === a.id).revokedAt) > Date.now() + 600000, true);
+  assert.equal(live(list).length, 2);
+  assert.equal(await apiKeysUsed(admin.token), 2);
+  // Found in review: rotating the new key again and again, each with a
+  // 7-day grace, left 5 live keys on Trial while usage said used: 1.
+  for (let i = 0; i < 3; i++) {
+    const again = await api(stack, 'POST', `/v1/api-keys/${b.body.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 604800 } });
+    assert.ok(isErrorBody(again, 403, 'PLAN_LIMIT'), again.text);
+    assert.deepEqual(again.body.details, { meter: 'apiKeys', used: 2, limit: 2, resetsAt: null });
+  }
+  list = await keys();
+  assert.equal(list.length, 2);
+  assert.equal(live(list).length, 2);
+  for (const k of [a.key, b.body.key]) assert.equal((await api(stack, 'GET', '/v1/billing/usage', { token: k })).status, 200);
+  // Without a grace period the new key takes the old one's slot: no limit.
+  let newest = b.body;
+  for (let i = 0; i < 3; i++) {
+    const next = await api(stack, 'POST', `/v1/api-keys/${newest.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 0 } });
+    assert.equal(next.status, 201, next.text);
+    assert.ok(isErrorBody(await api(stack, 'GET', '/v1/billing/usage', { token: newest.key }), 401, 'INVALID_API_KEY'));
+    newest = next.body;
+    assert.equal(await apiKeysUsed(admin.token), 2);
+    assert.equal(live(await keys()).length, 2);
+  }
+  const third = await api(stack, 'POST', '/v1/api-keys', { token: admin.token, json: { name: 'third', scopes: ['read'] } });
+  assert.ok(isErrorBody(third, 403, 'PLAN_LIMIT'), third.text);
+  // Revoking the old key ends its grace period and frees its slot.
+  assert.equal((await api(stack, 'DELETE', `/v1/api-keys/${a.id}`, { token: admin.token })).status, 204);
+  assert.ok(isErrorBody(await api(stack, 'GET', '/v1/billing/usage', { token: a.key }), 401, 'INVALID_API_KEY'));
+  assert.equal(await apiKeysUsed(admin.token), 1);
+  assert.equal(live(await keys()).length, 1);
+  const g = await api(stack, 'POST', `/v1/api-keys/${newest.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 60 } });
+  assert.equal(g.status, 201, g.text);
+  assert.equal(await apiKeysUsed(admin.token), 2);
+  assert.equal(live(await keys()).length, 2);
 });
 
 test('rotation: both keys work inside the grace period, only the new one after', async () => {
@@ -166,11 +272,10 @@ test('rotation: both keys work inside the grace period, only the new one after',
   assert.equal((await api(stack, 'GET', '/v1/billing/usage', { token: r.body.key })).status, 200);
   const again = await api(stack, 'POST', `/v1/api-keys/${old.id}/rotate`, { token: admin.token });
   assert.ok(isErrorBody(again, 409, 'CONFLICT'));
-  // Found in review: a key in its grace period could be rotated again and
-  // again, each time one more live key past the apiKeys meter.
+  // A key is rotated once: rotating it again is 409, whatever the grace.
   const fresh = await createKey(stack, admin.token, ['read']);
-  const first = await api(stack, 'POST', `/v1/api-keys/${fresh.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 600 } });
-  assert.equal(first.status, 201);
+  const first = await api(stack, 'POST', `/v1/api-keys/${fresh.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 0 } });
+  assert.equal(first.status, 201, first.text);
   const second = await api(stack, 'POST', `/v1/api-keys/${fresh.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 600 } });
   assert.ok(isErrorBody(second, 409, 'CONFLICT'), second.text);
   const usage = await api(stack, 'GET', '/v1/billing/usage', { token: first.body.key });
@@ -182,4 +287,22 @@ test('rotation: both keys work inside the grace period, only the new one after',
   assert.match(got.body.lastUsedAt, /Z$/);
   const events = (await api(stack, 'GET', '/v1/audit?limit=500', { token: admin.token })).body.data.map((e) => e.event);
   for (const e of ['key.issued', 'key.rotated']) assert.ok(events.includes(e), events.join());
+});
+
+test('a rotated key of 90 "é" keeps its whole name, and the list stays valid UTF-8', async () => {
+  const admin = await adminSession(stack);
+  const name = 'é'.repeat(90); // 180 bytes: found in review, cut at 127 by a buffer
+  const k = await createKey(stack, admin.token, ['read'], { name });
+  const r = await rawRequest(stack, 'POST', `/v1/api-keys/${k.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 0 } });
+  assert.equal(r.status, 201, r.buf.toString());
+  const rotated = utf8Json(r);
+  assert.equal(rotated.name, name);
+  const again = await rawRequest(stack, 'POST', `/v1/api-keys/${rotated.id}/rotate`, { token: admin.token });
+  assert.equal(utf8Json(again).name, name);
+  const list = await rawRequest(stack, 'GET', '/v1/api-keys', { token: admin.token });
+  assert.deepEqual(utf8Json(list).data.map((x) => x.name), [name, name, name]);
+  const longest = '😀'.repeat(100);
+  const l = await createKey(stack, admin.token, ['read'], { name: longest });
+  const lr = await rawRequest(stack, 'POST', `/v1/api-keys/${l.id}/rotate`, { token: admin.token });
+  assert.equal(utf8Json(lr).name, longest);
 });

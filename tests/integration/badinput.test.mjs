@@ -294,7 +294,9 @@ test('SQL metacharacters in every string field are stored as text, and find noth
     // In records, as values and as an unknown column's name.
     const rec = sound(await api(stack, 'POST', `/v1/tables/${t.table.id}/records`, { ...auth, json: { records: [{ n: i, name: s }] } }), `record ${s}`);
     assert.equal(rec.status, 200, rec.text);
-    sound(await api(stack, 'POST', `/v1/tables/${t.table.id}/records`, { ...auth, json: { records: [{ [s]: 1 }] } }), `column ${s}`);
+    const col = sound(await api(stack, 'POST', `/v1/tables/${t.table.id}/records`, { ...auth, json: { records: [{ [s]: 1 }] } }), `column ${s}`);
+    assert.ok(isErrorBody(col, 400, 'SCHEMA_MISMATCH'), col.text);
+    assert.deepEqual(col.body.details, { problems: [{ index: 0, field: s, problem: 'unknown column' }], problemCount: 1 });
     // As credentials and query values: refused, finding nothing.
     const login = sound(await api(stack, 'POST', '/v1/auth/login', { json: { email: s, password: s } }), `login ${s}`);
     assert.ok([400, 401].includes(login.status), login.text);
@@ -306,6 +308,10 @@ test('SQL metacharacters in every string field are stored as text, and find noth
     sound(await api(stack, 'POST', `/v1/tables/${t.table.id}/records`, { ...auth, json: { records: [{ n: 100 + i }] }, headers: { 'Idempotency-Key': s } }), `idempotency ${s}`);
     const csv = sound(await importCsv(stack, t.admin.token, t.table.id, `n,name,score,ok\n${50 + i},"${s.replaceAll('"', '""')}",1,false\n`), `csv ${s}`);
     assert.equal(csv.status, 200, csv.text);
+    // As a value in the wrong column: the problem names the column, not the value.
+    const wrong = sound(await importCsv(stack, t.admin.token, t.table.id, `n,name,score,ok\n1,a,1,false\n"${s.replaceAll('"', '""')}",b,2,true\n`), `csv cell ${s}`);
+    assert.ok(isErrorBody(wrong, 400, 'SCHEMA_MISMATCH'), wrong.text);
+    assert.deepEqual(wrong.body.details, { problems: [{ index: 1, line: 3, field: 'n', problem: 'wrong type', expected: 'integer' }], problemCount: 1 });
   }
   const rows = (await api(stack, 'GET', `/v1/tables/${t.table.id}/records?limit=500`, auth)).body.data;
   for (const s of evil) assert.equal(rows.filter((r) => r.name === s).length, 2, s);

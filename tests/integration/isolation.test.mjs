@@ -1,41 +1,26 @@
 // isolation.test.mjs: tenant isolation, as a matrix. Every route with an
-// {id}, read from the route table in src/router.c (so a new route cannot
+// {id}, read from the route table (`tollgate routes`, so a new route cannot
 // be forgotten), is called with another organization's user token and API
 // key on this organization's object: the answer must be the very answer a
 // missing id gets (status and body, all but the request id), and the object
 // must be untouched.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startStack, api, TOP } from '../lib/stack.mjs';
+import { startStack, api } from '../lib/stack.mjs';
+import { routeTable } from '../lib/routes.mjs';
 import { adminSession, createKey, tableWithSchema } from '../lib/fixtures.mjs';
 
 let stack;
 before(async () => { stack = await startStack(); });
 after(async () => { await stack?.stop(); });
 
-// The route table of src/router.c: [{method, pattern, body, access, scope}].
-export function routeTable() {
-  const src = readFileSync(join(TOP, 'src', 'router.c'), 'utf8');
-  const table = src.slice(src.indexOf('routes[] = {'), src.indexOf('#define NROUTES'));
-  const re = /\{\s*M_(\w+),\s*"([^"]+)",\s*\w+,\s*(BODY_\w+),\s*(PUBLIC(?:_KDF)?|USER(?:_KDF)?\(\w+\)|ANY\(\w+,\s*(\w+)\))\s*\}/g;
-  const routes = [...table.matchAll(re)].map((m) => ({
-    method: m[1], pattern: m[2], body: m[3],
-    access: m[4].startsWith('ANY') ? 'any' : m[4].startsWith('USER') ? 'user' : 'public', scope: m[5] || null,
-  }));
-  // Every entry was understood: as many routes as "{ M_" lines.
-  assert.equal(routes.length, (table.match(/\{ M_/g) || []).length, 'an entry of routes[] the parser did not read');
-  return routes;
-}
-
 // What kind of object a route's {id} names, from the path segment before it.
-const KIND = { users: 'user', 'api-keys': 'apiKey', projects: 'project', tables: 'table', spinners: 'spinner', jobs: 'job', webhooks: 'webhook' };
+const KIND = { users: 'user', 'api-keys': 'apiKey', projects: 'project', tables: 'table', spinners: 'spinner', jobs: 'job', auth: 'device', webhooks: 'webhook' };
 
 // A body the route accepts in shape, so the answer is about the id.
 function bodyFor(route, victim) {
-  if (route.body === 'BODY_CSV') return { body: 'batch,seq\nx,1\n', headers: { 'Content-Type': 'text/csv' } };
-  if (route.body === 'BODY_NONE') return {};
+  if (route.body === 'csv') return { body: 'batch,seq\nx,1\n', headers: { 'Content-Type': 'text/csv' } };
+  if (route.body === 'none') return {};
   const p = route.pattern;
   const json =
     p === '/v1/users/{id}' ? { role: 'member' }
@@ -59,6 +44,9 @@ test('every {id} route: another organization gets exactly a missing id\'s answer
   const a = await tableWithSchema(stack, 'batch,seq\nseed,0\n');
   const aKey = await createKey(stack, a.admin.token, ['ingest', 'trigger', 'read']);
   const victim = { user: a.admin.user.id, apiKey: aKey.id, project: a.project.id, table: a.table.id };
+  const devices = await api(stack, 'GET', '/v1/auth/devices', { token: a.admin.token });
+  assert.equal(devices.status, 200, devices.text);
+  victim.device = devices.body.data[0].id;
   if (kinds.has('webhook')) {
     // localhost: never looked up outside this machine, and refused at each
     // attempt (loopback), so nothing is sent anywhere.
@@ -127,6 +115,7 @@ test('every {id} route: another organization gets exactly a missing id\'s answer
   const own = { token: a.admin.token };
   assert.equal((await api(stack, 'GET', '/v1/auth/session', own)).status, 200, 'the victim admin is still signed in');
   assert.equal((await api(stack, 'GET', `/v1/api-keys/${victim.apiKey}`, own)).body.revokedAt, null);
+  assert.ok((await api(stack, 'GET', '/v1/auth/devices', own)).body.data.some((d) => d.id === victim.device));
   assert.equal((await api(stack, 'GET', '/v1/billing/usage', { headers: { 'X-API-Key': aKey.key } })).status, 200);
   assert.equal((await api(stack, 'GET', `/v1/projects/${victim.project}`, own)).status, 200);
   const t = await api(stack, 'GET', `/v1/tables/${victim.table}`, own);

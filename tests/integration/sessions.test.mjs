@@ -2,10 +2,37 @@
 // every way a user token can be refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
 import {
   signup, login, adminSession, uniqueEmail, PASSWORD, signJwt, decodeJwt, envKid, b64url,
 } from '../lib/fixtures.mjs';
+
+// One HTTP call with node:http, answering the body's raw bytes: fetch would
+// decode them (and mend invalid UTF-8), and refuses raw bytes in a header
+// value, which node:http sends as latin1 (one byte each).
+function rawRequest(s, method, path, { headers = {}, json, token } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  const body = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
+  if (body) { h['Content-Type'] = 'application/json'; h['Content-Length'] = body.length; }
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: s.port, method, path, headers: h, timeout: 10000 }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, buf: Buffer.concat(chunks) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// The body as JSON, asserting first that every byte of it is valid UTF-8.
+function utf8Json(res) {
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(res.buf); // throws on a bad byte
+  return JSON.parse(text);
+}
 
 let stack;
 before(async () => { stack = await startStack(); });
@@ -222,4 +249,25 @@ test('password change revokes the session; the new password works', async () => 
   const old = await api(stack, 'POST', '/v1/auth/login', { json: { email: s.email, password: PASSWORD } });
   assert.ok(isErrorBody(old, 401, 'INVALID_CREDENTIALS'));
   await login(stack, s.email, 'a new password 1');
+});
+
+test('a User-Agent of invalid UTF-8 names the device sanitised, in valid UTF-8 everywhere', async () => {
+  const s = await signup(stack);
+  const ua = 'Mozilla \xff\xfe'; // sent as the bytes ff fe (latin1)
+  const r = await rawRequest(stack, 'POST', '/v1/auth/login', { headers: { 'User-Agent': ua }, json: { email: s.email, password: PASSWORD } });
+  assert.equal(r.status, 200, r.buf.toString());
+  const body = utf8Json(r);
+  assert.equal(body.session.device, 'Mozilla \ufffd\ufffd');
+  const me = await rawRequest(stack, 'GET', '/v1/auth/session', { token: body.token });
+  assert.equal(utf8Json(me).session.device, 'Mozilla \ufffd\ufffd');
+  // The other device's SESSION_ACTIVE shows it too.
+  const second = await rawRequest(stack, 'POST', '/v1/auth/login', { json: { email: s.email, password: PASSWORD, device: 'Phone' } });
+  assert.equal(second.status, 409);
+  assert.equal(utf8Json(second).details.activeSession.device, 'Mozilla \ufffd\ufffd');
+  // A long User-Agent is cut to 100 bytes at a character boundary: "é" is
+  // two bytes (sent as UTF-8 bytes, each as one latin1 character).
+  const long = Buffer.from('é'.repeat(120)).toString('latin1');
+  const t = await rawRequest(stack, 'POST', '/v1/auth/login', { headers: { 'User-Agent': `x${long}` }, json: { email: s.email, password: PASSWORD, force: true } });
+  assert.equal(t.status, 200, t.buf.toString());
+  assert.equal(utf8Json(t).session.device, `x${'é'.repeat(49)}`);
 });

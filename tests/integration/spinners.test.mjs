@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
 import {
   adminSession, userWithRole, createKey, tableWithSchema, ingest, insertManyRecords,
@@ -12,6 +13,32 @@ import {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+
+// One HTTP call with node:http, answering the body's raw bytes: fetch would
+// decode them (and mend invalid UTF-8), and refuses raw bytes in a header
+// value, which node:http sends as latin1 (one byte each).
+function rawRequest(s, method, path, { headers = {}, json, token } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  const body = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
+  if (body) { h['Content-Type'] = 'application/json'; h['Content-Length'] = body.length; }
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: s.port, method, path, headers: h, timeout: 10000 }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, buf: Buffer.concat(chunks) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// The body as JSON, asserting first that every byte of it is valid UTF-8.
+function utf8Json(res) {
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(res.buf); // throws on a bad byte
+  return JSON.parse(text);
+}
 
 let stack;
 before(async () => { stack = await startStack(); });
@@ -404,4 +431,24 @@ test('a scheduled spinner is triggered by the runner when due, through the jobs 
     await s3?.stop();
     execFileSync('rm', ['-rf', s1.dir]);
   }
+});
+
+test('a name of 64 "é" survives PATCH {"schedule":5} whole, as valid UTF-8', async () => {
+  const { admin, project, table } = await workspace();
+  const name = 'é'.repeat(64); // 128 bytes: found in review, cut at 127 by a buffer
+  const c = await createSpinner(stack, admin.token, project.id, table, { name });
+  const p = await rawRequest(stack, 'PATCH', `/v1/spinners/${c.id}`, { token: admin.token, json: { schedule: 5 } });
+  assert.equal(p.status, 200, p.buf.toString());
+  assert.equal(utf8Json(p).name, name);
+  assert.equal(utf8Json(p).schedule, 5);
+  const got = await rawRequest(stack, 'GET', `/v1/spinners/${c.id}`, { token: admin.token });
+  assert.equal(utf8Json(got).name, name);
+  const list = await rawRequest(stack, 'GET', `/v1/projects/${project.id}/spinners`, { token: admin.token });
+  assert.deepEqual(utf8Json(list).data.map((sp) => sp.name), [name]);
+  // The longest name there is: 100 characters of 4 bytes.
+  const longest = '😀'.repeat(100);
+  const q = await rawRequest(stack, 'PATCH', `/v1/spinners/${c.id}`, { token: admin.token, json: { name: longest, schedule: 10 } });
+  assert.equal(utf8Json(q).name, longest);
+  const r = await rawRequest(stack, 'PATCH', `/v1/spinners/${c.id}`, { token: admin.token, json: { schedule: 15 } });
+  assert.equal(utf8Json(r).name, longest);
 });

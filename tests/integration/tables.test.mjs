@@ -3,6 +3,8 @@
 // INVALID_CSV with its line, and later imports matched to the schema.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
 import {
   adminSession, userWithRole, createKey, createProject, createTable, importCsv,
@@ -162,20 +164,53 @@ test('import: a later file must match the columns (SCHEMA_MISMATCH), whole file 
   const { admin, table } = await tableWithSchema(stack, 'n,name\n1,a\n2,b\n');
   const header = await importCsv(stack, admin.token, table.id, 'n,nom,extra\n3,c,x\n');
   assert.ok(isErrorBody(header, 400, 'SCHEMA_MISMATCH'), header.text);
-  assert.deepEqual(header.body.details.problems, [
-    { line: 1, field: 'nom', problem: 'unknown column' },
-    { line: 1, field: 'extra', problem: 'unknown column' },
-    { line: 1, field: 'name', problem: 'missing column' },
-  ]);
-  const types = await importCsv(stack, admin.token, table.id, 'n,name\n3,c\nfour,d\n5,e\n6.5,f\n');
+  assert.deepEqual(header.body.details, {
+    problems: [
+      { index: null, line: 1, field: 'nom', problem: 'unknown column' },
+      { index: null, line: 1, field: 'extra', problem: 'unknown column' },
+      { index: null, line: 1, field: 'name', problem: 'missing column' },
+    ],
+    problemCount: 3,
+  });
+  // index counts data rows from 0; line counts the file's lines from 1, the
+  // header and the line breaks inside quoted fields included.
+  const types = await importCsv(stack, admin.token, table.id, 'n,name\n3,c\nfour,d\n5,"e\nf"\n6.5,g\n');
   assert.ok(isErrorBody(types, 400, 'SCHEMA_MISMATCH'), types.text);
-  assert.deepEqual(types.body.details.problems, [
-    { line: 3, field: 'n', problem: 'wrong type', expected: 'integer' },
-    { line: 5, field: 'n', problem: 'wrong type', expected: 'integer' },
-  ]);
+  assert.deepEqual(types.body.details, {
+    problems: [
+      { index: 1, line: 3, field: 'n', problem: 'wrong type', expected: 'integer' },
+      { index: 3, line: 6, field: 'n', problem: 'wrong type', expected: 'integer' },
+    ],
+    problemCount: 2,
+  });
   assert.equal(count(table.id), 2);
   const usage = await api(stack, 'GET', '/v1/billing/usage', { token: admin.token });
   assert.equal(usage.body.meters.find((m) => m.meter === 'records').used, 2);
+});
+
+test('import and ingest answer SCHEMA_MISMATCH in one shape: index, field, problem, expected, problemCount', async () => {
+  const { admin, table } = await tableWithSchema(stack, 'n,name\n1,a\n');
+  const viaIngest = await api(stack, 'POST', `/v1/tables/${table.id}/records`, {
+    token: admin.token, json: { records: [{ n: 2, name: 'b' }, { n: 'x', name: 'c' }, { n: 4, name: 'd' }] },
+  });
+  const viaImport = await importCsv(stack, admin.token, table.id, 'n,name\n2,b\nx,c\n4,d\n');
+  for (const r of [viaIngest, viaImport]) assert.ok(isErrorBody(r, 400, 'SCHEMA_MISMATCH'), r.text);
+  assert.deepEqual(viaIngest.body.details, { problems: [{ index: 1, field: 'n', problem: 'wrong type', expected: 'integer' }], problemCount: 1 });
+  assert.deepEqual(viaImport.body.details, { problems: [{ index: 1, line: 3, field: 'n', problem: 'wrong type', expected: 'integer' }], problemCount: 1 });
+  // The same keys, but line, which only a file has.
+  const { line, ...sameAsIngest } = viaImport.body.details.problems[0];
+  assert.equal(line, 3);
+  assert.deepEqual(sameAsIngest, viaIngest.body.details.problems[0]);
+  assert.deepEqual(Object.keys(viaImport.body.details).sort(), Object.keys(viaIngest.body.details).sort());
+
+  // Past 100 problems both list the first 100 and count them all.
+  const rows = Array.from({ length: 150 }, (_, i) => `x${i},r`).join('\n');
+  const many = await importCsv(stack, admin.token, table.id, `n,name\n${rows}\n`);
+  assert.ok(isErrorBody(many, 400, 'SCHEMA_MISMATCH'), many.text);
+  assert.equal(many.body.details.problems.length, 100);
+  assert.equal(many.body.details.problemCount, 150);
+  assert.deepEqual(many.body.details.problems[99], { index: 99, line: 101, field: 'n', problem: 'wrong type', expected: 'integer' });
+  assert.equal(count(table.id), 1);
 });
 
 test('import: rows count toward meter records; past the plan, 403 PLAN_LIMIT and nothing stored', async () => {
@@ -193,6 +228,73 @@ test('import: rows count toward meter records; past the plan, 403 PLAN_LIMIT and
   const ok = await importCsv(stack, a.token, t.id, 'n\n1\n2\n3\n');
   assert.equal(ok.status, 200, ok.text);
   assert.deepEqual(ok.body.usage, { meter: 'records', used: 3, limit: 3, resetsAt: r.body.details.resetsAt });
+});
+
+// The `tollgate serve` process behind the stack (deploy/run.sh notes its pid),
+// its peak resident memory in kB (VmHWM) and the CPU it used, in seconds.
+const serverPid = () => Number(readFileSync(join(stack.dir, 'run', 'tollgate.pid'), 'utf8').trim());
+const peakKb = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m)[1]);
+const cpuSeconds = (pid) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3, state
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ ticks
+};
+
+test('import: a 1M-row file past a Trial plan is refused as it arrives: 403 PLAN_LIMIT, little memory or CPU, nothing stored', async () => {
+  const a = await adminSession(stack); // Trial: 10,000 records a month
+  const p = await createProject(stack, a.token);
+  const t = await createTable(stack, a.token, p.id);
+  const csv = Buffer.from(`n\n${'1234567\n'.repeat(1_000_000)}`);
+  assert.ok(csv.length > 7_900_000 && csv.length < 8 << 20, `${csv.length} bytes, under TOLLGATE_MAX_BODY`);
+  const pid = serverPid();
+  // Peak RSS from now on (Linux resets it on "5"; if not, the peak so far is
+  // the baseline, which only makes the check looser).
+  try { writeFileSync(`/proc/${pid}/clear_refs`, '5'); } catch { /* not supported */ }
+  const peak0 = peakKb(pid);
+  const cpu0 = cpuSeconds(pid);
+  // Again and again: every refusal stays small.
+  for (let i = 0; i < 3; i++) {
+    const r = await importCsv(stack, a.token, t.id, csv);
+    assert.ok(isErrorBody(r, 403, 'PLAN_LIMIT'), r.text);
+    assert.deepEqual(r.body.details, { meter: 'records', used: 0, limit: 10000, resetsAt: r.body.details.resetsAt });
+    assert.equal(r.body.error, 'Your plan allows 10000 records a month and 0 are used: upgrade your plan or free capacity in Billing → Usage.');
+  }
+  const grownKb = peakKb(pid) - peak0;
+  const cpu = cpuSeconds(pid) - cpu0;
+  console.log(`# three refused 8 MB imports: peak RSS +${grownKb} kB, ${cpu.toFixed(2)} s of CPU`);
+  assert.ok(grownKb < 20 * 1024, `peak RSS grew by ${grownKb} kB`);
+  assert.ok(cpu < 1, `the refusals took ${cpu} s of CPU`);
+  assert.equal((await api(stack, 'GET', `/v1/tables/${t.id}`, { token: a.token })).body.schema, null);
+  assert.equal(count(t.id), 0);
+  const usage = await api(stack, 'GET', '/v1/billing/usage', { token: a.token });
+  assert.equal(usage.body.meters.find((m) => m.meter === 'records').used, 0);
+  // Exactly what is left of the meter is taken, one row more is not.
+  const full = `n\n${'7\n'.repeat(10000)}`;
+  const over = await importCsv(stack, a.token, t.id, `${full}8\n`);
+  assert.ok(isErrorBody(over, 403, 'PLAN_LIMIT'), over.text);
+  const ok = await importCsv(stack, a.token, t.id, full);
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.body.imported, 10000);
+  assert.equal(count(t.id), 10000);
+});
+
+test('import: a large file is read in pieces: quoted line breaks, CRLF and multi-byte text cut anywhere', async () => {
+  const a = await adminSession(stack);
+  setPlan(stack, a.org.id, 'starter');
+  const p = await createProject(stack, a.token);
+  const t = await createTable(stack, a.token, p.id);
+  const n = 30000;
+  const note = (i) => `é ${i}\r\nline "${'x'.repeat(i % 97)}"`;
+  const rows = Array.from({ length: n }, (_, i) => `${i},"${note(i).replaceAll('"', '""')}",${i % 2 ? 'TRUE' : 'false'}\r\n`);
+  const csv = `\ufeffn,note,ok\r\n${rows.join('')}`;
+  assert.ok(Buffer.byteLength(csv) > 1_000_000);
+  const r = await importCsv(stack, a.token, t.id, csv);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.imported, n);
+  assert.deepEqual(r.body.schema.columns.map((c) => c.type), ['integer', 'text', 'boolean']);
+  const stored = await readAllRecords(stack, t.id, { token: a.token });
+  assert.equal(stored.length, n);
+  stored.forEach((rec, i) => assert.deepEqual(rec, { n: i, note: note(i), ok: i % 2 === 1 }, `row ${i}`));
 });
 
 test('publish: an unpublished table does not exist to an API key', async () => {

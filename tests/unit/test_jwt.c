@@ -1,6 +1,7 @@
 /* test_jwt.c: a token this server signs verifies; anything else, however
  * close, does not: a changed byte, another alg, a claim of the wrong type,
- * a nested value, a repeated name, text outside ASCII. */
+ * a nested value, a repeated name, text outside ASCII. Rotated keys are
+ * stored wrapped, and every one of them keeps verifying. */
 #include <string.h>
 
 #include "../../src/jwt.c"
@@ -195,6 +196,142 @@ test_segment_parser(void)
 	CHECK(parse(many, &seg) < 0);
 }
 
+static void
+use_secret(const char *secret)
+{
+	cfg.jwt_secret_len = strlen(secret);
+	memcpy(cfg.jwt_secret, secret, cfg.jwt_secret_len + 1);
+	ring.loaded_at = 0;
+}
+
+static void
+test_key_wrap(void)
+{
+	static const char secret[] =
+	    "00ff11ee22dd33cc44bb55aa66997788ff00ee11dd22cc33bb44aa5599668877"
+	    "00ff11ee22dd33cc44bb55aa669977";
+	char w[256], w2[256], out[256];
+	size_t len = 0;
+
+	CHECK(key_wrap("k_1", secret, strlen(secret), w, sizeof(w)) == 0);
+	CHECK(strncmp(w, WRAP_PREFIX, strlen(WRAP_PREFIX)) == 0);
+	CHECK(strstr(w, secret) == NULL && strstr(w, "00ff11ee") == NULL);
+	CHECK(key_unwrap("k_1", w, out, sizeof(out), &len) == 0);
+	CHECK(len == strlen(secret) && strcmp(out, secret) == 0);
+	/* A fresh nonce each time: the same secret never looks the same. */
+	CHECK(key_wrap("k_1", secret, strlen(secret), w2, sizeof(w2)) == 0);
+	CHECK(strcmp(w, w2) != 0);
+	/* Another row's kid, a changed byte anywhere, a cut: refused. */
+	CHECK(key_unwrap("k_2", w, out, sizeof(out), &len) < 0);
+	CHECK(out[0] == '\0');
+	for (size_t i = strlen(WRAP_PREFIX); w[i] != '\0' && w[i] != '='; i++) {
+		memcpy(w2, w, sizeof(w));
+		w2[i] = w2[i] == 'A' ? 'B' : 'A';
+		CHECK(key_unwrap("k_1", w2, out, sizeof(out), &len) < 0);
+	}
+	memcpy(w2, w, sizeof(w));
+	w2[strlen(w2) - 4] = '\0';
+	CHECK(key_unwrap("k_1", w2, out, sizeof(out), &len) < 0);
+	CHECK(key_unwrap("k_1", secret, out, sizeof(out), &len) < 0); /* in clear */
+	/* Another TOLLGATE_JWT_SECRET opens nothing. */
+	use_secret("another-secret-0123456789abcdef0123456789");
+	CHECK(key_unwrap("k_1", w, out, sizeof(out), &len) < 0);
+	use_secret("unit-secret-0123456789abcdef0123456789");
+	CHECK(key_unwrap("k_1", w, out, sizeof(out), &len) == 0);
+}
+
+/* What the store holds of a rotated key: wrapped text, none of it the
+ * secret the ring signs with, in clear or in hex. */
+static void
+test_rotated_key_stored_wrapped(void)
+{
+	char kid[40];
+	int k, found = 0;
+
+	CHECK(jwt_key_rotate(db, kid, sizeof(kid)) == 0);
+	CHECK((k = ring_find(db, kid)) >= 0);
+	if (k < 0)
+		return;
+	CHECK(ring.k[k].len == 96);
+	for (int rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW;
+	     rc = db_next(db, STMT_JWT_KEYS_ALL)) {
+		const char *stored = db_text(db, STMT_JWT_KEYS_ALL, 1);
+		char piece[17];
+
+		if (strcmp(db_text(db, STMT_JWT_KEYS_ALL, 0), kid) != 0)
+			continue;
+		found = 1;
+		CHECK(strncmp(stored, WRAP_PREFIX, strlen(WRAP_PREFIX)) == 0);
+		/* No 16 characters of the hex secret anywhere in the column. */
+		for (size_t i = 0; i + 16 <= ring.k[k].len; i++) {
+			memcpy(piece, ring.k[k].secret + i, 16);
+			piece[16] = '\0';
+			CHECK(strstr(stored, piece) == NULL);
+		}
+	}
+	db_end(db, STMT_JWT_KEYS_ALL);
+	CHECK(found);
+}
+
+/* A key stored in clear (by an earlier version) is wrapped once, keeps its
+ * secret, and a token it signed keeps verifying; wrapping again changes
+ * nothing. Under another TOLLGATE_JWT_SECRET the key is left out. */
+static void
+test_clear_keys_wrapped(void)
+{
+	static const char clear[] =
+	    "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+	    "abcdef0123456789abcdef01234567";
+	struct token in = { .iat = tg_now(), .exp = tg_now() + 3600 }, out;
+	char tok[2048], stored[256] = "";
+	int k;
+
+	CHECK(db_run(db, STMT_JWT_KEY_INSERT, "tti", "k_clear", clear, tg_now() + 5) == DB_OK);
+	CHECK(jwt_keys_wrap(db) == 1);
+	CHECK(jwt_keys_wrap(db) == 0); /* idempotent */
+	if (db_query(db, STMT_JWT_KEYS_ALL, "") == DB_ROW)
+		snprintf(stored, sizeof(stored), "%s", db_text(db, STMT_JWT_KEYS_ALL, 1));
+	db_end(db, STMT_JWT_KEYS_ALL);
+	CHECK(strncmp(stored, WRAP_PREFIX, strlen(WRAP_PREFIX)) == 0);
+	CHECK(strstr(stored, "abcdef01") == NULL);
+	ring.loaded_at = 0;
+	CHECK((k = ring_find(db, NULL)) >= 0 && strcmp(ring.k[k].kid, "k_clear") == 0);
+	CHECK(
+	    ring.k[k].len == strlen(clear) && memcmp(ring.k[k].secret, clear, strlen(clear)) == 0);
+	snprintf(in.sub, sizeof(in.sub), "usr_a");
+	snprintf(in.org, sizeof(in.org), "org_b");
+	snprintf(in.sid, sizeof(in.sid), "ses_c");
+	snprintf(in.jti, sizeof(in.jti), "jti_d");
+	CHECK(jwt_token_issue(db, &in, tok, sizeof(tok)) == 0);
+	CHECK(jwt_token_verify(db, tok, &out) == 0);
+	use_secret("another-secret-0123456789abcdef0123456789");
+	CHECK(jwt_token_verify(db, tok, &out) < 0);
+	CHECK((k = ring_find(db, NULL)) >= 0 && ring.k[k].kid[0] == 'e'); /* the configured one */
+	use_secret("unit-secret-0123456789abcdef0123456789");
+	CHECK(jwt_token_verify(db, tok, &out) == 0);
+}
+
+/* A token signed with a rotated key still verifies after ten more
+ * rotations: the ring holds every stored key, not the 8 newest. */
+static void
+test_many_rotations(void)
+{
+	struct token in = { .iat = tg_now(), .exp = tg_now() + 3600 }, out;
+	char tok[2048], kid[40];
+
+	snprintf(in.sub, sizeof(in.sub), "usr_a");
+	snprintf(in.org, sizeof(in.org), "org_b");
+	snprintf(in.sid, sizeof(in.sid), "ses_c");
+	snprintf(in.jti, sizeof(in.jti), "jti_d");
+	CHECK(jwt_key_rotate(db, kid, sizeof(kid)) == 0);
+	CHECK(jwt_token_issue(db, &in, tok, sizeof(tok)) == 0);
+	CHECK(strcmp(ring.k[ring_find(db, NULL)].kid, kid) == 0); /* signed with it */
+	for (int i = 0; i < 10; i++)
+		CHECK(jwt_key_rotate(db, kid, sizeof(kid)) == 0);
+	CHECK(jwt_token_verify(db, tok, &out) == 0);
+	CHECK(ring.n >= 12);
+}
+
 int
 main(void)
 {
@@ -213,6 +350,11 @@ main(void)
 	TEST(test_issued_token_verifies);
 	TEST(test_forged_shapes);
 	TEST(test_segment_parser);
+	TEST(test_key_wrap);
+	TEST(test_rotated_key_stored_wrapped);
+	TEST(test_many_rotations);
+	TEST(test_clear_keys_wrapped);
+	jwt_thread_end();
 	db_close(db);
 	return unit_done();
 }

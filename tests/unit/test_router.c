@@ -173,6 +173,60 @@ test_body_checks(void)
 	free((char *)r.path), req_free(&r);
 }
 
+/* Reads a streamed body with req_body_read_or_reply in pieces of n bytes:
+ * the bytes read, or -1 when it answered. */
+static long
+stream_all(struct req *r, size_t n)
+{
+	char buf[600];
+	long got, total = 0;
+
+	while ((got = req_body_read_or_reply(r, buf, n)) > 0)
+		total += got;
+	return got < 0 ? -1 : total;
+}
+
+/* A text/csv body is left to the handler, and held to the cap and its
+ * Content-Length as it is read. */
+static void
+test_streamed_body(void)
+{
+	static char big[3000];
+	struct feed f;
+	struct req r;
+	char buf[64];
+
+	cfg.max_body = 1024;
+	memset(big, 'x', sizeof(big) - 1);
+	CHECK(body_case(&csv_route, "text/csv", 4, "a\n1\n", &f, &r) == 0 && f.reads == 0);
+	CHECK(r.body == NULL && !r.replied);
+	CHECK(stream_all(&r, 3) == 4 && !r.replied);
+	free((char *)r.path), req_free(&r);
+
+	/* No Content-Length: 413 once the bytes pass the cap, not before. */
+	CHECK(body_case(&csv_route, "text/csv", -1, big, &f, &r) == 0 && f.reads == 0);
+	CHECK(stream_all(&r, 100) == -1 && r.status == 413);
+	CHECK(f.at <= 1024 + 100);
+	free((char *)r.path), req_free(&r);
+	big[1024] = '\0';
+	CHECK(body_case(&csv_route, "text/csv", -1, big, &f, &r) == 0);
+	CHECK(stream_all(&r, 100) == 1024 && !r.replied);
+	free((char *)r.path), req_free(&r);
+
+	/* A body shorter than its Content-Length is 400 when it ends. */
+	CHECK(body_case(&csv_route, "text/csv", 10, "a\n", &f, &r) == 0);
+	CHECK(stream_all(&r, 100) == -1 && r.status == 400);
+	free((char *)r.path), req_free(&r);
+
+	/* What a handler leaves is read and dropped, up to the Content-Length. */
+	CHECK(body_case(&csv_route, "text/csv", 1000, big, &f, &r) == 0);
+	CHECK(req_body_read_or_reply(&r, buf, sizeof(buf)) == sizeof(buf));
+	body_rest_discard(&r);
+	CHECK(f.at == 1000 && r.body_have == 1000);
+	free((char *)r.path), req_free(&r);
+	big[1024] = 'x';
+}
+
 static void
 test_request_id(void)
 {
@@ -265,6 +319,7 @@ main(void)
 	TEST(test_match);
 	TEST(test_404_405);
 	TEST(test_body_checks);
+	TEST(test_streamed_body);
 	TEST(test_request_id);
 	TEST(test_route_kdf);
 	TEST(test_split_path);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../../src/schema.c"
-#include "tollgate.h" /* json_parse_strict: records arrive through it */
+#include "core.h" /* json_parse_strict: records arrive through it */
 #include "unit.h"
 
 static struct csv c;
@@ -54,7 +54,9 @@ static int
 row_is(size_t i, const char *want)
 {
 	json_object *o = NULL;
-	int ok = schema_row_json(&s, &c, i, NULL, &o, NULL, 0) == 0 && json_is(o, want);
+	int ok = schema_row_json(
+	             &s, c.cells + i * c.ncols, c.ncols, i, c.lines[i], NULL, &o, NULL, 0) == 0 &&
+	    json_is(o, want);
 
 	json_object_put(o);
 	return ok;
@@ -165,9 +167,10 @@ test_header_map(void)
 	/* The same names in another order match, and the map puts them back. */
 	csv_free(&c);
 	CHECK(PARSE("b, n ,x\nfalse,2,3\n") == 0);
-	CHECK(schema_header_map(&first, &c, map, p, 100) == 0);
+	CHECK(schema_header_map(&first, c.header, c.ncols, c.header_line, map, p, 100) == 0);
 	CHECK(map[0] == 1 && map[1] == 2 && map[2] == 0);
-	CHECK(schema_row_json(&first, &c, 0, map, &o, p, 100) == 0);
+	CHECK(schema_row_json(
+	          &first, c.cells + 0 * c.ncols, c.ncols, 0, c.lines[0], map, &o, p, 100) == 0);
 	CHECK(json_is(o, "{\"n\":2,\"x\":3,\"b\":false}"));
 	json_object_put(o);
 	CHECK(json_object_array_length(p) == 0);
@@ -175,37 +178,45 @@ test_header_map(void)
 	/* A cell that does not fit its column's type, on the line it is on. */
 	csv_free(&c);
 	CHECK(PARSE("x,n,b\n1,2,true\n\n2.5,x,maybe\n") == 0);
-	CHECK(schema_header_map(&first, &c, map, p, 100) == 0);
-	CHECK(schema_row_json(&first, &c, 0, map, &o, p, 100) == 0);
+	CHECK(schema_header_map(&first, c.header, c.ncols, c.header_line, map, p, 100) == 0);
+	CHECK(schema_row_json(
+	          &first, c.cells + 0 * c.ncols, c.ncols, 0, c.lines[0], map, &o, p, 100) == 0);
 	json_object_put(o);
 	o = NULL;
-	CHECK(schema_row_json(&first, &c, 1, map, &o, p, 100) == 2 && o == NULL);
+	CHECK(schema_row_json(
+	          &first, c.cells + 1 * c.ncols, c.ncols, 1, c.lines[1], map, &o, p, 100) == 2 &&
+	    o == NULL);
 	CHECK(json_is(p,
-	    "[{\"line\":4,\"field\":\"n\",\"problem\":\"wrong type\",\"expected\":\"integer\"},"
-	    "{\"line\":4,\"field\":\"b\",\"problem\":\"wrong type\",\"expected\":\"boolean\"}]"));
+	    "[{\"index\":1,\"line\":4,\"field\":\"n\",\"problem\":\"wrong "
+	    "type\",\"expected\":\"integer\"},"
+	    "{\"index\":1,\"line\":4,\"field\":\"b\",\"problem\":\"wrong "
+	    "type\",\"expected\":\"boolean\"}]"));
 	json_object_put(p);
 
 	/* Unknown, missing and duplicate columns; names match exactly. */
 	p = json_object_new_array();
 	csv_free(&c);
 	CHECK(PARSE("N,x,x\n") == 0);
-	CHECK(schema_header_map(&first, &c, map, p, 100) == 4);
+	CHECK(schema_header_map(&first, c.header, c.ncols, c.header_line, map, p, 100) == 4);
 	CHECK(json_is(p,
-	    "[{\"line\":1,\"field\":\"N\",\"problem\":\"unknown column\"},"
-	    "{\"line\":1,\"field\":\"x\",\"problem\":\"duplicate column\"},"
-	    "{\"line\":1,\"field\":\"n\",\"problem\":\"missing column\"},"
-	    "{\"line\":1,\"field\":\"b\",\"problem\":\"missing column\"}]"));
+	    "[{\"index\":null,\"line\":1,\"field\":\"N\",\"problem\":\"unknown column\"},"
+	    "{\"index\":null,\"line\":1,\"field\":\"x\",\"problem\":\"duplicate column\"},"
+	    "{\"index\":null,\"line\":1,\"field\":\"n\",\"problem\":\"missing column\"},"
+	    "{\"index\":null,\"line\":1,\"field\":\"b\",\"problem\":\"missing column\"}]"));
 	json_object_put(p);
 
 	/* The cap holds. */
 	p = json_object_new_array();
-	CHECK(schema_header_map(&first, &c, map, p, 2) == 4 && json_object_array_length(p) == 2);
+	CHECK(schema_header_map(&first, c.header, c.ncols, c.header_line, map, p, 2) == 4 &&
+	    json_object_array_length(p) == 2);
 	json_object_put(p);
 
 	/* Without a map, the CSV must have the schema's width. */
 	csv_free(&c);
 	CHECK(PARSE("n,x\n1,2\n") == 0);
-	CHECK(schema_row_json(&first, &c, 0, NULL, &o, NULL, 0) == -1 && o == NULL);
+	CHECK(schema_row_json(
+	          &first, c.cells + 0 * c.ncols, c.ncols, 0, c.lines[0], NULL, &o, NULL, 0) == -1 &&
+	    o == NULL);
 	schema_free(&first);
 }
 
@@ -234,7 +245,7 @@ check_is(const char *rec, int want_n, const char *want)
 #define FITS(rec) check_is(rec, 0, "[]")
 #define WRONG(rec, field, type)                                                                    \
 	check_is(rec, 1,                                                                           \
-	    "[{\"record\":7,\"field\":\"" field                                                    \
+	    "[{\"index\":7,\"field\":\"" field                                                     \
 	    "\",\"problem\":\"wrong type\",\"expected\":\"" type "\"}]")
 
 static void
@@ -248,13 +259,12 @@ test_check_record(void)
 	CHECK(FITS("{\"price\": -0, \"id\": -0}"));
 	CHECK(FITS("{\"price\": 1e300}"));
 
-	CHECK(check_is("[1]", 1, "[{\"record\":7,\"field\":null,\"problem\":\"not an object\"}]"));
-	CHECK(check_is("null", 1, "[{\"record\":7,\"field\":null,\"problem\":\"not an object\"}]"));
-	CHECK(
-	    check_is("\"x\"", 1, "[{\"record\":7,\"field\":null,\"problem\":\"not an object\"}]"));
+	CHECK(check_is("[1]", 1, "[{\"index\":7,\"field\":null,\"problem\":\"not an object\"}]"));
+	CHECK(check_is("null", 1, "[{\"index\":7,\"field\":null,\"problem\":\"not an object\"}]"));
+	CHECK(check_is("\"x\"", 1, "[{\"index\":7,\"field\":null,\"problem\":\"not an object\"}]"));
 	CHECK(check_is("{\"emial\": \"a\", \"ID\": 1}", 2,
-	    "[{\"record\":7,\"field\":\"emial\",\"problem\":\"unknown column\"},"
-	    "{\"record\":7,\"field\":\"ID\",\"problem\":\"unknown column\"}]"));
+	    "[{\"index\":7,\"field\":\"emial\",\"problem\":\"unknown column\"},"
+	    "{\"index\":7,\"field\":\"ID\",\"problem\":\"unknown column\"}]"));
 	CHECK(WRONG("{\"id\": 1.5}", "id", "integer"));
 	CHECK(WRONG("{\"id\": 1.0}", "id", "integer")); /* a fraction, even .0 */
 	CHECK(WRONG("{\"id\": 1e2}", "id", "integer"));
@@ -269,8 +279,8 @@ test_check_record(void)
 	CHECK(WRONG("{\"name\": 5}", "name", "text"));
 	CHECK(WRONG("{\"name\": {}}", "name", "text"));
 	CHECK(check_is("{\"id\": \"x\", \"zz\": 1, \"name\": \"ok\"}", 2,
-	    "[{\"record\":7,\"field\":\"id\",\"problem\":\"wrong type\",\"expected\":\"integer\"},"
-	    "{\"record\":7,\"field\":\"zz\",\"problem\":\"unknown column\"}]"));
+	    "[{\"index\":7,\"field\":\"id\",\"problem\":\"wrong type\",\"expected\":\"integer\"},"
+	    "{\"index\":7,\"field\":\"zz\",\"problem\":\"unknown column\"}]"));
 }
 
 static void

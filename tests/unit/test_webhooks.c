@@ -1,11 +1,12 @@
 /* test_webhooks.c: where a webhook may send (ssrf.c, with a stubbed
  * resolver: nothing here looks a name up or connects anywhere) and how its
- * signing secret is sealed (webhooks.c). */
+ * signing secret is sealed (webhooks.c, with seal.c). */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../src/ssrf.c"
+#include "api.h"
 #include "unit.h"
 
 /* The stub resolver: a few names with fixed answers, no network. */

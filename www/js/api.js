@@ -1,4 +1,6 @@
 // api.js: the web app's one door to the public API (docs/openapi.yaml).
+// Every request URL is built here (api.projects.list(), api.tables.records(),
+// ...), path segments with encodeURIComponent; pages never assemble one.
 // It attaches the bearer token, turns every error body into an ApiError,
 // sends any 401 to the sign-in page with a banner and any PLAN_LIMIT to
 // Billing with the meter named, and never retries: a request is sent once.
@@ -6,18 +8,41 @@
 // The token lives in sessionStorage: this tab (and a tab it opens) can use
 // it; other origins cannot read it, it is never sent automatically the way
 // a cookie is (so there is no CSRF), and it is gone when the tab closes.
+// The device token (tollgate.deviceToken, from the login and sign-up
+// answers) lives in localStorage: it names this browser, not a session, so
+// signing in again after closing the tab takes this browser's own session
+// over instead of asking about "another device". It is no credential on
+// its own: a login still needs the password.
 // The CSP allows scripts from this origin only, with no inline script and
-// Trusted Types required, which is what keeps other scripts away from it.
+// Trusted Types required, which is what keeps other scripts away from both.
 
 const TOKEN = 'tollgate.token';
 const NOTICE = 'tollgate.notice'; // why the person is on the sign-in page
 const LIMIT = 'tollgate.planLimit'; // the PLAN_LIMIT details that led to Billing
 const RETURN = 'tollgate.returnTo'; // where to go back to after signing in
+const DEVICE = 'tollgate.deviceToken'; // this browser, as the server knows it
 
 export const token = {
   get: () => sessionStorage.getItem(TOKEN),
   set: (t) => sessionStorage.setItem(TOKEN, t),
   clear: () => sessionStorage.removeItem(TOKEN),
+};
+
+// The device token: read for every login body, replaced by whatever a
+// login or sign-up answer carries. Storage that refuses (a locked-down
+// browser) leaves the app working, as a new device each time.
+export const deviceToken = {
+  get() {
+    try { return localStorage.getItem(DEVICE); } catch { return null; }
+  },
+  keep(answer) {
+    const t = answer && answer.deviceToken;
+    if (typeof t !== 'string' || !t) return;
+    try { localStorage.setItem(DEVICE, t); } catch { /* not kept: a new device next time */ }
+  },
+  forget() {
+    try { localStorage.removeItem(DEVICE); } catch { /* nothing kept */ }
+  },
 };
 
 // The sign-in banners, by errorCode (and two of the app's own).
@@ -93,10 +118,12 @@ export function takePlanLimit() {
   try { return raw ? JSON.parse(raw) : null; } catch { return null; }
 }
 
-// request(method, path, {json, body, type}) -> parsed JSON body (null for
-// 204). Throws ApiError; err.handled is set when the person was routed
-// away (401 to sign-in, PLAN_LIMIT to Billing), so callers just stop.
-export async function request(method, path, { json, body, type } = {}) {
+// request(method, path, {json, body, type, asked}) -> parsed JSON body
+// (null for 204). Throws ApiError; err.handled is set when the person was
+// routed away (401 to sign-in, PLAN_LIMIT to Billing), so callers just
+// stop. asked ({action, count}) says what the request asks of a meter, for
+// Billing's sentence when the answer is PLAN_LIMIT.
+async function request(method, path, { json, body, type, asked } = {}) {
   const headers = { Accept: 'application/json' };
   const t = token.get();
   if (t) headers.Authorization = `Bearer ${t}`;
@@ -123,15 +150,128 @@ export async function request(method, path, { json, body, type } = {}) {
     toSignIn(err.code, err.details);
   } else if (err.code === 'PLAN_LIMIT') {
     err.handled = true;
-    toBilling(err.details);
+    toBilling(asked ? { ...err.details, asked } : err.details);
   }
   throw err;
 }
 
-export const get = (path) => request('GET', path);
-export const post = (path, json) => request('POST', path, { json: json ?? {} });
-export const put = (path, json) => request('PUT', path, { json });
-export const del = (path) => request('DELETE', path);
+const get = (path) => request('GET', path);
+const post = (path, json, opts = {}) => request('POST', path, { json: json ?? {}, ...opts });
+const put = (path, json) => request('PUT', path, { json });
+const del = (path) => request('DELETE', path);
+
+// The page size of every list the app shows; "Load more" follows nextCursor.
+export const PAGE_SIZE = 50;
+
+const seg = encodeURIComponent;
+
+// path`/v1/tables/${id}/records`: every interpolated value is encoded as
+// one path segment, so an id can never reach another route. A segment the
+// browser would resolve or drop ("..", ".", "") throws NOT_FOUND unsent.
+function path(strings, ...segments) {
+  return strings.reduce((out, s, i) => {
+    if (i >= segments.length) return out + s;
+    const v = String(segments[i]);
+    if (v === '' || v === '.' || v === '..') {
+      throw new ApiError(404, { error: 'There is nothing at this address.', errorCode: 'NOT_FOUND' });
+    }
+    return out + s + seg(v);
+  }, '');
+}
+
+// withQuery('/v1/jobs', {spinnerId, limit, cursor}): absent values left out.
+function withQuery(p, query) {
+  const q = Object.entries(query)
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => `${seg(k)}=${seg(String(v))}`)
+    .join('&');
+  return q ? `${p}?${q}` : p;
+}
+
+// A page of a list: {limit, cursor} (limit defaults to PAGE_SIZE).
+const page = ({ limit = PAGE_SIZE, cursor } = {}) => ({ limit, cursor });
+
+// Logs in with body {email, password, device, force?}, sending this
+// browser's device token when it has one and keeping the one the answer
+// carries. A device token the server refuses as malformed (400 naming the
+// field deviceToken) is forgotten and the login sent once without it, so a
+// stale token can never lock this browser out.
+async function login(body) {
+  const t = deviceToken.get();
+  let res;
+  try {
+    res = await request('POST', '/v1/auth/login', { json: t ? { ...body, deviceToken: t } : body });
+  } catch (err) {
+    if (!(t && err.status === 400 && err.details.field === 'deviceToken')) throw err;
+    deviceToken.forget();
+    res = await request('POST', '/v1/auth/login', { json: body });
+  }
+  deviceToken.keep(res);
+  return res;
+}
+
+async function signup(body) {
+  const res = await post('/v1/signup', body);
+  deviceToken.keep(res);
+  return res;
+}
+
+const CREATE = { action: 'create', count: 1 };
+
+// The API, by resource. Lists take {limit, cursor} and answer
+// {data, nextCursor}.
+export const api = {
+  auth: {
+    login,
+    logout: () => post('/v1/auth/logout'),
+    session: () => get('/v1/auth/session'),
+  },
+  signup,
+  projects: {
+    list: (p) => get(withQuery('/v1/projects', page(p))),
+    get: (id) => get(path`/v1/projects/${id}`),
+    create: (body) => post('/v1/projects', body, { asked: CREATE }),
+    remove: (id) => del(path`/v1/projects/${id}`),
+  },
+  tables: {
+    list: (projectId, p) => get(withQuery(path`/v1/projects/${projectId}/tables`, page(p))),
+    get: (id) => get(path`/v1/tables/${id}`),
+    create: (projectId, body) => post(path`/v1/projects/${projectId}/tables`, body),
+    records: (id, p) => get(withQuery(path`/v1/tables/${id}/records`, page(p))),
+    import: (id, csv) => request('POST', path`/v1/tables/${id}/import`,
+      { body: csv, type: 'text/csv', asked: { action: 'import' } }),
+    publish: (id) => post(path`/v1/tables/${id}/publish`),
+    // What an integration sends records to, as shown to people.
+    ingestPath: (id) => path`/v1/tables/${id}/records`,
+  },
+  spinners: {
+    list: (projectId, p) => get(withQuery(path`/v1/projects/${projectId}/spinners`, page(p))),
+    get: (id) => get(path`/v1/spinners/${id}`),
+    create: (projectId, body) => post(path`/v1/projects/${projectId}/spinners`, body),
+    publish: (id) => post(path`/v1/spinners/${id}/publish`),
+    trigger: (id) => post(path`/v1/spinners/${id}/trigger`, {}, { asked: { action: 'trigger', count: 1 } }),
+  },
+  jobs: {
+    list: (spinnerId, p) => get(withQuery('/v1/jobs', { spinnerId, ...page(p) })),
+  },
+  apiKeys: {
+    list: (p) => get(withQuery('/v1/api-keys', page(p))),
+    create: (body) => post('/v1/api-keys', body, { asked: CREATE }),
+    revoke: (id) => del(path`/v1/api-keys/${id}`),
+  },
+  webhooks: {
+    list: (p) => get(withQuery('/v1/webhooks', page(p))),
+    create: (body) => post('/v1/webhooks', body, { asked: CREATE }),
+    remove: (id) => del(path`/v1/webhooks/${id}`),
+    deliveries: (id, p) => get(withQuery(path`/v1/webhooks/${id}/deliveries`, page(p))),
+    retry: (id, deliveryId) => post(path`/v1/webhooks/${id}/deliveries/${deliveryId}/retry`),
+  },
+  billing: {
+    usage: () => get('/v1/billing/usage'),
+    plans: () => get('/v1/billing/plans'),
+    setPlan: (plan) => put('/v1/billing/plan', { plan }),
+  },
+};
 
 // A name for this browser, sent as the session's device: "Chrome on Linux".
 export function deviceName(ua = navigator.userAgent) {

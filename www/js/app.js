@@ -1,13 +1,15 @@
 // app.js: the shell of the web app: the hash router, the role-aware
 // navigation and user menu, and the page banner. Pages live in pages/*.js;
 // each is an async function (ctx) that mounts its content with ctx.mount().
-import { get, rememberReturn, token } from './api.js';
-import { h } from './ui.js';
+import { api, rememberReturn, token } from './api.js';
+import { h, message, takeFlash } from './ui.js';
 import { signIn, signUp, signOut } from './pages/auth.js';
 import { billing } from './pages/billing.js';
 import { apiKeys } from './pages/keys.js';
+import { projects, project } from './pages/projects.js';
+import { spinner } from './pages/spinners.js';
+import { table } from './pages/tables.js';
 import { webhooks } from './pages/webhooks.js';
-import { projects, project, table, spinner } from './pages/projects.js';
 
 // path pattern, page, who may see it ('public', 'any' signed in, 'admin').
 const ROUTES = [
@@ -60,7 +62,7 @@ async function render() {
       return undefined;
     }
     try {
-      me = await get('/v1/auth/session');
+      me = await api.auth.session();
     } catch (err) {
       if (err.handled || !alive()) return undefined;
       return show(gen, failed(err), 'Error');
@@ -93,10 +95,16 @@ async function render() {
 }
 
 // Puts a page in <main> (if it is still the page being shown), sets the
-// title and moves focus to its heading so screen readers announce it.
+// title, shows the flash message the last action left in the page's
+// [data-notes] slot (a page without one drops it) and moves focus to its
+// heading so screen readers announce it.
 function show(gen, nodes, title) {
   if (gen !== generation) return false;
   main.replaceChildren(...[nodes].flat(Infinity).filter(Boolean));
+  const f = takeFlash();
+  const notes = main.querySelector('[data-notes]');
+  // Added once the live region is in the page, so it is announced.
+  if (f && notes) requestAnimationFrame(() => notes.append(message(f.kind, f.text)));
   document.title = title ? `${title} · Tollgate` : 'Tollgate';
   // Focus the field a form page starts with, else the heading, so screen
   // readers announce the new page.
@@ -202,7 +210,7 @@ document.querySelector('.skip-link').addEventListener('click', (e) => {
 // replaced or expired session shows its banner without waiting for a click.
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && token.get()) {
-    get('/v1/auth/session').catch(() => {});
+    api.auth.session().catch(() => {});
   }
 });
 

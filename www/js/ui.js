@@ -57,6 +57,38 @@ export function errorText(err) {
   return p;
 }
 
+// A message for people: kind ok, info or error. Errors are role=alert (read
+// out at once), the others role=status.
+export function message(kind, ...text) {
+  return h('p', { class: `alert alert-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...text);
+}
+
+// Removes every message in <main>: each new action starts with none, so an
+// old "Imported 20 records." never sits above a new error.
+export function clearMessages() {
+  document.querySelectorAll('#main .alert, #main .banner').forEach((m) => m.remove());
+}
+
+// action(fn) -> an event handler that clears the page's messages, then
+// runs fn(event). Every button and form of the app acts through it.
+export function action(fn) {
+  return (e) => {
+    clearMessages();
+    return fn(e);
+  };
+}
+
+// A message for the next page shown (an action that re-renders or moves
+// on, like a publish or a sign-up): the shell puts it in that page's
+// [data-notes] slot, and drops it when that page has none.
+let pending = null;
+export function flash(kind, text) { pending = { kind, text }; }
+export function takeFlash() {
+  const f = pending;
+  pending = null;
+  return f;
+}
+
 // Shows err in slot unless the API client already routed the person away.
 export function showError(slot, err) {
   if (err && err.handled) return;
@@ -123,6 +155,88 @@ export function dataTable(caption, columns, rows, empty) {
       h('caption', { class: 'visually-hidden' }, caption),
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c.label)))),
       h('tbody', {}, rows.map((r) => h('tr', {}, columns.map((c) => h('td', {}, c.cell(r))))))));
+}
+
+// pagedTable({caption, columns, page, more, empty, onRows}) -> element: the
+// rows of page ({data, nextCursor}) and, while there is a nextCursor, a
+// "Load more" button that fetches more(cursor) and appends its rows.
+// onRows(rows) hears every page's rows, the first included.
+export function pagedTable({ caption, columns, page, more, empty, onRows }) {
+  const first = (page && page.data) || [];
+  let cursor = page ? page.nextCursor : null;
+  if (onRows) onRows(first);
+  if (!first.length && !cursor) return h('p', { class: 'empty' }, empty);
+  const row = (r) => h('tr', {}, columns.map((c) => h('td', {}, c.cell(r))));
+  const tbody = h('tbody', {}, first.map(row));
+  const errors = h('div');
+  const count = h('p', { class: 'list-count muted', role: 'status', 'aria-live': 'polite' });
+  const button = h('button', { type: 'button', class: 'btn' }, 'Load more');
+  const foot = h('div', { class: 'list-foot' }, count, button);
+  let shown = first.length;
+  function update() {
+    count.textContent = cursor ? `Showing ${num(shown)}; there are more.` : `Showing all ${num(shown)}.`;
+    button.hidden = !cursor;
+  }
+  button.addEventListener('click', action(async () => {
+    button.disabled = true;
+    try {
+      const next = await more(cursor);
+      const rows = (next && next.data) || [];
+      tbody.append(...rows.map(row));
+      shown += rows.length;
+      cursor = next ? next.nextCursor : null;
+      if (onRows) onRows(rows);
+      update();
+    } catch (err) {
+      showError(errors, err);
+    } finally {
+      button.disabled = false;
+    }
+  }));
+  update();
+  return h('div', { class: 'paged' },
+    h('div', { class: 'table-wrap' },
+      h('table', {},
+        h('caption', { class: 'visually-hidden' }, caption),
+        h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c.label)))),
+        tbody)),
+    errors,
+    // "Showing all 3." says nothing on a short list: the count shows only
+    // once there has been more than one page.
+    cursor ? foot : null);
+}
+
+// The breadcrumb trail: [[href, text], ..., [null, current]].
+export function crumbs(...links) {
+  return h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' },
+    h('ol', { role: 'list' }, links.map(([href, text]) => h('li', {}, href ? h('a', { href }, text) : h('span', { 'aria-current': 'page' }, text)))));
+}
+
+// The Published / Draft badge of a table or spinner.
+export function publishedBadge(published) {
+  return published ? h('span', { class: 'badge badge-ok' }, 'Published') : h('span', { class: 'badge' }, 'Draft');
+}
+
+// A one-field create form: label, input, button; onCreate(value, form)
+// does the work, and its error shows under the form.
+export function createForm({ label, button, hint, onCreate, extra = [] }) {
+  const input = h('input', { type: 'text', name: 'name', required: true, maxlength: 100 });
+  const errors = h('div');
+  const form = h('form', { class: 'inline-form' },
+    field(label, input, hint), ...extra,
+    h('button', { type: 'submit', class: 'btn btn-primary' }, button),
+    errors);
+  form.addEventListener('submit', action(async (e) => {
+    e.preventDefault();
+    await busy(form, async () => {
+      try {
+        await onCreate(input.value.trim(), form);
+      } catch (err) {
+        showError(errors, err);
+      }
+    });
+  }));
+  return form;
 }
 
 // Copies text; answers whether it worked.

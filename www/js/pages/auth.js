@@ -1,9 +1,13 @@
 // auth.js: sign in (with the session banners and the single-session
-// takeover), sign up, sign out.
+// takeover), sign up (with a welcome on Projects), sign out. api.js sends
+// this browser's device token with every login, so signing in again after
+// closing the tab takes its own session over without the takeover dialog.
 import {
-  BANNERS, ApiError, deviceName, go, post, request, takeNotice, takeReturn, token,
+  BANNERS, ApiError, api, deviceName, go, takeNotice, takeReturn, token,
 } from '../api.js';
-import { busy, confirmDialog, errorText, field, h, when } from '../ui.js';
+import {
+  action, busy, confirmDialog, errorText, field, flash, h, message, when,
+} from '../ui.js';
 
 // The banner for why the person is here, read once.
 function banner(notice) {
@@ -24,7 +28,7 @@ function banner(notice) {
 async function login(email, password, force) {
   const body = { email, password, device: deviceName() };
   if (force) body.force = true;
-  return request('POST', '/v1/auth/login', { json: body });
+  return api.auth.login(body);
 }
 
 export async function signIn(ctx) {
@@ -42,9 +46,8 @@ export async function signIn(ctx) {
     errors,
     h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Sign in'));
 
-  form.addEventListener('submit', async (e) => {
+  form.addEventListener('submit', action(async (e) => {
     e.preventDefault();
-    errors.replaceChildren();
     await busy(form, async () => {
       let res;
       try {
@@ -63,7 +66,7 @@ export async function signIn(ctx) {
       token.set(res.token);
       go(takeReturn() || '#/projects');
     });
-  });
+  }));
 
   // The banner goes into the live region after the page is up, so screen
   // readers announce it.
@@ -89,8 +92,7 @@ async function takeOver(err, email, password, errors) {
     confirm: 'Sign out there and continue',
   });
   if (!yes) {
-    errors.replaceChildren(h('p', { class: 'alert alert-info', role: 'status' },
-      'You are still signed in on the other device. Nothing was changed.'));
+    errors.replaceChildren(message('info', 'You are still signed in on the other device. Nothing was changed.'));
     return null;
   }
   try {
@@ -115,14 +117,14 @@ export async function signUp(ctx) {
     errors,
     h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Create organization'));
 
-  form.addEventListener('submit', async (e) => {
+  form.addEventListener('submit', action(async (e) => {
     e.preventDefault();
-    errors.replaceChildren();
     await busy(form, async () => {
       const body = { organization: org.value.trim(), email: email.value.trim(), password: password.value };
       if (name.value.trim()) body.name = name.value.trim();
+      let created;
       try {
-        await post('/v1/signup', body);
+        created = await api.signup(body);
       } catch (err) {
         errors.replaceChildren(errorText(err.code === 'NOT_FOUND'
           ? { message: 'Sign-up is closed on this Tollgate. Ask an admin of your organization to add you.' } : err));
@@ -132,13 +134,14 @@ export async function signUp(ctx) {
       try {
         const res = await login(body.email, body.password, false);
         token.set(res.token);
+        flash('ok', welcome(created, body));
         go('#/projects');
       } catch {
         sessionStorage.setItem('tollgate.notice', JSON.stringify({ code: 'SIGNED_UP' }));
         go('#/signin');
       }
     });
-  });
+  }));
 
   ctx.mount('Create an organization', h('div', { class: 'auth' },
     h('h1', {}, 'Create an organization'),
@@ -147,9 +150,17 @@ export async function signUp(ctx) {
     h('p', { class: 'auth-switch' }, 'Already have an account? ', h('a', { href: '#/signin' }, 'Sign in'))));
 }
 
+// The first words on Projects after signing up.
+function welcome(created, body) {
+  const c = created && typeof created === 'object' ? created : {};
+  const org = (c.organization && c.organization.name) || body.organization;
+  const who = (c.user && c.user.name) || body.name;
+  return `Welcome to Tollgate${who ? `, ${who}` : ''}. Your organization “${org}” is ready and you are its admin. Start by creating a project.`;
+}
+
 export async function signOut() {
   try {
-    await post('/v1/auth/logout');
+    await api.auth.logout();
   } catch (err) {
     if (err.handled) return; // the session had already ended: its banner shows
   }

@@ -1,18 +1,67 @@
 // billing.js: User menu → Billing: the plan's usage meters (used / limit,
 // reset date), what to do at a limit, and the plan change for admins. A
 // PLAN_LIMIT anywhere in the app lands here with ?meter= naming the meter.
-import { get, items, put, takePlanLimit } from '../api.js';
-import { busy, day, h, num, showError } from '../ui.js';
+import { api, items, takePlanLimit } from '../api.js';
+import {
+  action, busy, day, h, num, showError,
+} from '../ui.js';
 
+// The meters in people's words: the noun, one and many, and how to free
+// capacity. Only meters that count live objects (projects, users, API
+// keys) can be freed; monthly ones (jobs, records) only reset or grow with
+// the plan.
 export const METERS = {
-  projects: { label: 'Projects', short: 'Projects', unit: 'projects', free: 'Delete a project you no longer need' },
-  users: { label: 'Users', short: 'Users', unit: 'users', free: 'Remove a user who no longer needs access' },
-  apiKeys: { label: 'API keys', short: 'API keys', unit: 'API keys', free: 'Revoke a key you no longer use' },
-  jobs: { label: 'Jobs this month', short: 'Jobs / month', unit: 'jobs', free: null },
-  records: { label: 'Records this month', short: 'Records / month', unit: 'records', free: null },
-  webhooks: { label: 'Webhooks', short: 'Webhooks', unit: 'webhooks', free: 'Delete a webhook you no longer use' },
+  projects: { label: 'Projects', short: 'Projects', one: 'project', many: 'projects', a: 'a project', free: 'delete a project you no longer need' },
+  users: { label: 'Users', short: 'Users', one: 'user', many: 'users', a: 'a user', free: 'remove a user who no longer needs access' },
+  apiKeys: { label: 'API keys', short: 'API keys', one: 'API key', many: 'API keys', a: 'an API key', free: 'revoke a key you no longer use' },
+  jobs: { label: 'Jobs this month', short: 'Jobs / month', one: 'job', many: 'jobs', a: 'a job', free: null, monthly: true },
+  records: { label: 'Records this month', short: 'Records / month', one: 'record', many: 'records', a: 'a record', free: null, monthly: true },
+  webhooks: { label: 'Webhooks', short: 'Webhooks', one: 'webhook', many: 'webhooks', a: 'a webhook', free: 'delete a webhook you no longer use' },
 };
-const meterInfo = (m) => METERS[m] || { label: m, short: m, unit: m, free: null };
+const meterInfo = (m) => METERS[m] || { label: m, short: m, one: m, many: m, a: m, free: null };
+
+// "1 API key", "2 API keys".
+export function count(n, meter) {
+  const info = meterInfo(meter);
+  return `${num(n)} ${n === 1 ? info.one : info.many}`;
+}
+
+const cap = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
+// What the request asked, by the action api.js names.
+const VERBS = { create: 'Creating', import: 'Importing', trigger: 'Starting' };
+
+// The sentence for a PLAN_LIMIT: what was asked, against what, and what
+// can be done. d is the error's details (meter, used, limit, resetsAt, and
+// requested when the API sends it) plus asked ({action, count}) from
+// api.js. "Importing 9,600 records would pass your 10,000 a month; 522 are
+// used. Upgrade your plan, or wait until it resets on Jan 1, 2027."
+export function limitSentence(d, { isAdmin = true } = {}) {
+  const info = meterInfo(d.meter);
+  const monthly = info.monthly ?? Boolean(d.resetsAt);
+  const asked = d.asked || {};
+  const requested = Number.isInteger(d.requested) ? d.requested
+    : Number.isInteger(asked.count) ? asked.count : null;
+  const verb = VERBS[asked.action];
+  const usedWord = monthly ? 'used' : 'in use';
+  const used = `${num(d.used)} ${d.used === 1 ? 'is' : 'are'} ${usedWord}`;
+  let first;
+  if (verb) {
+    const what = requested === null ? (asked.action === 'import' ? 'this CSV' : 'this')
+      : requested === 1 ? info.a : count(requested, d.meter);
+    // "your 10,000 a month" once the noun is said ("9,600 records").
+    const limit = monthly && requested !== null && requested !== 1 ? num(d.limit) : count(d.limit, d.meter);
+    first = `${verb} ${what} would pass ${monthly ? `your ${limit} a month` : `your plan's ${limit}`}; ${used}.`;
+  } else {
+    first = `Your plan allows ${count(d.limit, d.meter)}${monthly ? ' a month' : ''}; ${used}.`;
+  }
+  const upgrade = isAdmin ? 'upgrade your plan' : 'ask an admin of your organization to upgrade the plan';
+  let next;
+  if (!monthly && info.free) next = `To go on, free capacity (${info.free}) or ${upgrade}.`;
+  else if (d.resetsAt) next = `To go on, ${upgrade}, or wait until the meter resets on ${day(d.resetsAt)}.`;
+  else next = `To go on, ${upgrade}.`;
+  return { first, next };
+}
 
 // One meter: label, "used / limit", a bar, the reset date and, at the
 // limit, what to do about it.
@@ -33,7 +82,7 @@ function meterCard(m, { highlight, isAdmin }) {
     h('h3', { id: `${id}-label` }, info.label),
     full ? h('span', { class: 'badge badge-danger' }, 'Limit reached') : near ? h('span', { class: 'badge badge-warn' }, 'Almost full') : null),
   h('p', { class: 'meter-count' },
-    h('strong', {}, num(m.used)), ' / ', unlimited ? 'Unlimited' : num(m.limit), ' ', h('span', { class: 'muted' }, info.unit)),
+    h('strong', {}, num(m.used)), ' / ', unlimited ? 'Unlimited' : num(m.limit), ' ', h('span', { class: 'muted' }, info.many)),
   unlimited ? null : h('div', {
     class: 'bar',
     role: 'progressbar',
@@ -41,17 +90,17 @@ function meterCard(m, { highlight, isAdmin }) {
     'aria-valuemin': '0',
     'aria-valuemax': String(m.limit),
     'aria-valuenow': String(Math.min(m.used, m.limit)),
-    'aria-valuetext': `${num(m.used)} of ${num(m.limit)} ${info.unit} used`,
+    'aria-valuetext': `${num(m.used)} of ${count(m.limit, m.meter)} used`,
   }, barFill(pct)),
   h('p', { class: 'meter-reset muted' }, m.resetsAt ? `Resets on ${day(m.resetsAt)}` : 'Does not reset monthly'));
 
   if (full) {
     const steps = [];
-    if (info.free) steps.push(`${info.free}, or `);
+    if (info.free) steps.push(`${cap(info.free)}, or `);
     steps.push(isAdmin ? 'upgrade your plan below' : 'ask an admin of your organization to upgrade the plan');
     if (m.resetsAt) steps.push(`. Otherwise it frees up on ${day(m.resetsAt)}`);
     card.append(h('p', { class: 'meter-help' },
-      `You can't add more ${info.unit} on this plan. `, steps.join(''), '.'));
+      `You can't add more ${info.many} on this plan. `, steps.join(''), '.'));
   }
   return card;
 }
@@ -64,12 +113,10 @@ function barFill(pct) {
 }
 
 // The banner when a PLAN_LIMIT brought the person here.
-function limitBanner(d) {
-  const info = meterInfo(d.meter);
-  const count = d.limit !== undefined && d.limit !== null ? ` (${num(d.used)} of ${num(d.limit)} used)` : '';
+function limitBanner(d, isAdmin) {
+  const { first, next } = limitSentence(d, { isAdmin });
   return h('div', { class: 'banner banner-warn', 'data-limit': d.meter || '' },
-    h('p', {}, h('strong', {}, `Your plan's limit for ${info.label.toLowerCase()} is reached${count}.`),
-      ' That action was not done. Free up capacity or upgrade, then try again.'));
+    h('p', {}, h('strong', {}, first), ` That was not done. ${next}`));
 }
 
 function planLimits(p) {
@@ -109,14 +156,14 @@ export async function billing(ctx) {
       parts.push(h('p', {}, 'Only admins can see usage and change the plan.'));
     }
     ctx.mount('Billing', parts);
-    if (stored) requestAnimationFrame(() => slot.append(limitBanner(stored)));
+    if (stored) requestAnimationFrame(() => slot.append(limitBanner(stored, false)));
     return;
   }
 
   const [usage, plans, hooks] = await Promise.all([
-    get('/v1/billing/usage'),
-    get('/v1/billing/plans').catch((err) => { if (err.handled) throw err; return null; }),
-    get('/v1/webhooks?limit=500').catch((err) => { if (err.handled) throw err; return null; }),
+    api.billing.usage(),
+    api.billing.plans().catch((err) => { if (err.handled) throw err; return null; }),
+    api.webhooks.list({ limit: 500 }).catch((err) => { if (err.handled) throw err; return null; }),
   ]);
   if (!ctx.alive()) return;
 
@@ -136,18 +183,17 @@ export async function billing(ctx) {
       const form = h('form', { class: 'plan-form' },
         isCurrent ? h('p', { class: 'badge badge-ok' }, 'Your plan')
           : h('button', { type: 'submit', class: 'btn' }, `Switch to ${p.name || p.id}`));
-      form.addEventListener('submit', async (e) => {
+      form.addEventListener('submit', action(async (e) => {
         e.preventDefault();
-        planErrors.replaceChildren();
         await busy(form, async () => {
           try {
-            await put('/v1/billing/plan', { plan: p.id });
+            await api.billing.setPlan(p.id);
             billing(ctx);
           } catch (err) {
             showError(planErrors, err);
           }
         });
-      });
+      }));
       return h('li', { class: `plan${isCurrent ? ' plan-current' : ''}`, 'data-plan': p.id },
         h('h3', {}, p.name || p.id),
         h('dl', {}, planLimits(p).map(([k, v]) => [
@@ -174,7 +220,7 @@ export async function billing(ctx) {
       alertsLine(hooks)),
     planSection,
   ]);
-  if (stored) requestAnimationFrame(() => slot.append(limitBanner(stored)));
+  if (stored) requestAnimationFrame(() => slot.append(limitBanner(stored, true)));
   const target = meterName && document.getElementById(`meter-${meterName}`);
   if (target) target.scrollIntoView({ block: 'center' });
 }

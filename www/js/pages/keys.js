@@ -1,8 +1,9 @@
 // keys.js: API keys (admins): create with scopes, the secret shown once,
-// the list with prefix, scopes and last use, revoke after a confirmation.
-import { del, get, items, post } from '../api.js';
+// the list (page by page) with prefix, scopes and last use, revoke after a
+// confirmation.
+import { api } from '../api.js';
 import {
-  busy, confirmDialog, copyText, dataTable, field, h, showError, time,
+  action, busy, confirmDialog, copyText, field, h, message, pagedTable, showError, time,
 } from '../ui.js';
 
 const SCOPES = [
@@ -41,9 +42,8 @@ function secretPanel(created, onDone) {
 }
 
 export async function apiKeys(ctx) {
-  const body = await get('/v1/api-keys?limit=500');
+  const first = await api.apiKeys.list();
   if (!ctx.alive()) return;
-  const keys = items(body);
 
   const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 100, placeholder: 'CRM sync' });
   const boxes = SCOPES.map(([value, label, hint]) => {
@@ -60,17 +60,16 @@ export async function apiKeys(ctx) {
     errors,
     h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create key'));
 
-  form.addEventListener('submit', async (e) => {
+  form.addEventListener('submit', action(async (e) => {
     e.preventDefault();
-    errors.replaceChildren();
     const scopes = [...form.querySelectorAll('input[name=scopes]:checked')].map((b) => b.value);
     if (!scopes.length) {
-      errors.replaceChildren(h('p', { class: 'alert alert-error', role: 'alert' }, 'Choose at least one scope.'));
+      errors.replaceChildren(message('error', 'Choose at least one scope.'));
       return;
     }
     await busy(form, async () => {
       try {
-        const created = await post('/v1/api-keys', { name: name.value.trim(), scopes });
+        const created = await api.apiKeys.create({ name: name.value.trim(), scopes });
         if (!ctx.alive()) return;
         form.reset();
         await refreshList();
@@ -83,36 +82,42 @@ export async function apiKeys(ctx) {
         showError(errors, err);
       }
     });
-  });
+  }));
 
   const listSlot = h('div');
   const listErrors = h('div');
-  function renderList(list) {
-    listSlot.replaceChildren(dataTable('API keys', [
-      { label: 'Name', cell: (k) => k.name },
-      { label: 'Key', cell: (k) => h('code', {}, `${k.prefix}_…`) },
-      { label: 'Scopes', cell: (k) => (k.scopes || []).map((s) => h('span', { class: 'tag' }, s)) },
-      { label: 'Created', cell: (k) => time(k.createdAt) },
-      { label: 'Last used', cell: (k) => (k.lastUsedAt ? time(k.lastUsedAt) : h('span', { class: 'muted' }, 'Never')) },
-      {
-        label: 'Status',
-        cell: (k) => (k.revokedAt ? h('span', { class: 'badge' }, 'Revoked')
-          : k.expiresAt && new Date(k.expiresAt) < new Date() ? h('span', { class: 'badge' }, 'Expired')
-            : h('span', { class: 'badge badge-ok' }, 'Active')),
-      },
-      {
-        label: 'Actions',
-        cell: (k) => (k.revokedAt ? '' : h('button', {
-          type: 'button',
-          class: 'btn btn-small btn-danger-outline',
-          'aria-label': `Revoke ${k.name}`,
-          onclick: () => revoke(k),
-        }, 'Revoke')),
-      },
-    ], list, 'No keys yet. Create one for each integration, so you can revoke one without breaking the others.'));
+  function renderList(page) {
+    listSlot.replaceChildren(pagedTable({
+      caption: 'API keys',
+      columns: [
+        { label: 'Name', cell: (k) => k.name },
+        { label: 'Key', cell: (k) => h('code', {}, `${k.prefix}_…`) },
+        { label: 'Scopes', cell: (k) => (k.scopes || []).map((s) => h('span', { class: 'tag' }, s)) },
+        { label: 'Created', cell: (k) => time(k.createdAt) },
+        { label: 'Last used', cell: (k) => (k.lastUsedAt ? time(k.lastUsedAt) : h('span', { class: 'muted' }, 'Never')) },
+        {
+          label: 'Status',
+          cell: (k) => (k.revokedAt ? h('span', { class: 'badge' }, 'Revoked')
+            : k.expiresAt && new Date(k.expiresAt) < new Date() ? h('span', { class: 'badge' }, 'Expired')
+              : h('span', { class: 'badge badge-ok' }, 'Active')),
+        },
+        {
+          label: 'Actions',
+          cell: (k) => (k.revokedAt ? '' : h('button', {
+            type: 'button',
+            class: 'btn btn-small btn-danger-outline',
+            'aria-label': `Revoke ${k.name}`,
+            onclick: action(() => revoke(k)),
+          }, 'Revoke')),
+        },
+      ],
+      page,
+      more: (cursor) => api.apiKeys.list({ cursor }),
+      empty: 'No keys yet. Create one for each integration, so you can revoke one without breaking the others.',
+    }));
   }
   async function refreshList() {
-    renderList(items(await get('/v1/api-keys?limit=500')));
+    renderList(await api.apiKeys.list());
   }
   async function revoke(k) {
     const yes = await confirmDialog({
@@ -122,16 +127,15 @@ export async function apiKeys(ctx) {
       danger: true,
     });
     if (!yes) return;
-    listErrors.replaceChildren();
     try {
-      await del(`/v1/api-keys/${encodeURIComponent(k.id)}`);
+      await api.apiKeys.revoke(k.id);
       await refreshList();
-      listErrors.replaceChildren(h('p', { class: 'alert alert-info', role: 'status' }, `“${k.name}” was revoked.`));
+      listErrors.replaceChildren(message('info', `“${k.name}” was revoked.`));
     } catch (err) {
       showError(listErrors, err);
     }
   }
-  renderList(keys);
+  renderList(first);
 
   ctx.mount('API keys', [
     h('h1', {}, 'API keys'),

@@ -1,9 +1,10 @@
-// webhooks.js: Settings → Webhooks (admins): add one with its events, the
-// signing secret shown once, the list, delete after a confirmation, and
-// each webhook's deliveries with their status and a retry button.
-import { del, get, items, post } from '../api.js';
+// webhooks.js: User menu → Webhooks (admins): add one with its events, the
+// signing secret shown once, the list (page by page), delete after a
+// confirmation, and each webhook's deliveries with their status and a
+// retry button.
+import { api } from '../api.js';
 import {
-  busy, confirmDialog, copyText, dataTable, field, h, showError, time,
+  action, busy, confirmDialog, copyText, field, h, message, pagedTable, showError, time,
 } from '../ui.js';
 
 export const EVENTS = [
@@ -43,43 +44,50 @@ function secretPanel(created, onDone) {
 
 const STATUS = { pending: 'Retrying', succeeded: 'Delivered', failed: 'Failed' };
 
-// One webhook's deliveries, newest last, each with a retry button.
+// One webhook's deliveries, oldest first (page by page), each with a
+// retry button.
 async function deliveriesTable(w, slot) {
-  const list = items(await get(`/v1/webhooks/${encodeURIComponent(w.id)}/deliveries?limit=500`));
+  const first = await api.webhooks.deliveries(w.id);
   const errors = h('div');
   const retry = async (d) => {
     errors.replaceChildren();
     try {
-      await post(`/v1/webhooks/${encodeURIComponent(w.id)}/deliveries/${encodeURIComponent(d.id)}/retry`);
+      await api.webhooks.retry(w.id, d.id);
       await deliveriesTable(w, slot);
     } catch (err) {
       showError(errors, err);
     }
   };
-  slot.replaceChildren(errors, dataTable(`Deliveries to ${w.url}`, [
-    { label: 'Event', cell: (d) => h('code', {}, d.event) },
-    { label: 'Created', cell: (d) => time(d.createdAt) },
-    {
-      label: 'Status',
-      cell: (d) => h('span', { class: `badge${d.status === 'succeeded' ? ' badge-ok' : ''}` }, STATUS[d.status] || d.status),
-    },
-    { label: 'Attempts', cell: (d) => String(d.attempts) },
-    {
-      label: 'Last answer',
-      cell: (d) => [d.lastStatus ? `HTTP ${d.lastStatus}` : '', d.error ? h('span', { class: 'muted' }, ` ${d.error}`) : ''],
-    },
-    { label: 'Next attempt', cell: (d) => (d.nextAttemptAt ? time(d.nextAttemptAt) : h('span', { class: 'muted' }, '—')) },
-    {
-      label: 'Actions',
-      cell: (d) => h('button', {
-        type: 'button', class: 'btn btn-small', 'aria-label': `Retry ${d.event} of ${d.createdAt}`, onclick: () => retry(d),
-      }, 'Retry'),
-    },
-  ], list, 'No deliveries yet: one appears for each event this webhook takes.'));
+  slot.replaceChildren(errors, pagedTable({
+    caption: `Deliveries to ${w.url}`,
+    columns: [
+      { label: 'Event', cell: (d) => h('code', {}, d.event) },
+      { label: 'Created', cell: (d) => time(d.createdAt) },
+      {
+        label: 'Status',
+        cell: (d) => h('span', { class: `badge${d.status === 'succeeded' ? ' badge-ok' : ''}` }, STATUS[d.status] || d.status),
+      },
+      { label: 'Attempts', cell: (d) => String(d.attempts) },
+      {
+        label: 'Last answer',
+        cell: (d) => [d.lastStatus ? `HTTP ${d.lastStatus}` : '', d.error ? h('span', { class: 'muted' }, ` ${d.error}`) : ''],
+      },
+      { label: 'Next attempt', cell: (d) => (d.nextAttemptAt ? time(d.nextAttemptAt) : h('span', { class: 'muted' }, '—')) },
+      {
+        label: 'Actions',
+        cell: (d) => h('button', {
+          type: 'button', class: 'btn btn-small', 'aria-label': `Retry ${d.event} of ${d.createdAt}`, onclick: action(() => retry(d)),
+        }, 'Retry'),
+      },
+    ],
+    page: first,
+    more: (cursor) => api.webhooks.deliveries(w.id, { cursor }),
+    empty: 'No deliveries yet: one appears for each event this webhook takes.',
+  }));
 }
 
 export async function webhooks(ctx) {
-  const first = items(await get('/v1/webhooks?limit=500'));
+  const first = await api.webhooks.list();
   if (!ctx.alive()) return;
 
   const url = h('input', {
@@ -99,17 +107,17 @@ export async function webhooks(ctx) {
     errors,
     h('button', { type: 'submit', class: 'btn btn-primary' }, 'Add webhook'));
 
-  form.addEventListener('submit', async (e) => {
+  form.addEventListener('submit', action(async (e) => {
     e.preventDefault();
     const events = [...form.querySelectorAll('input[name=events]:checked')].map((b) => b.value);
     if (!events.length) {
-      errors.replaceChildren(h('p', { class: 'alert alert-error', role: 'alert' }, 'Choose at least one event.'));
+      errors.replaceChildren(message('error', 'Choose at least one event.'));
       return;
     }
     await busy(form, async () => {
       errors.replaceChildren();
       try {
-        const created = await post('/v1/webhooks', { url: url.value.trim(), events });
+        const created = await api.webhooks.create({ url: url.value.trim(), events });
         if (!ctx.alive()) return;
         form.reset();
         await refreshList();
@@ -122,33 +130,39 @@ export async function webhooks(ctx) {
         showError(errors, err);
       }
     });
-  });
+  }));
 
   const listSlot = h('div');
   const listErrors = h('div');
   const deliveriesSlot = h('div');
-  function renderList(list) {
-    listSlot.replaceChildren(dataTable('Webhooks', [
-      { label: 'URL', cell: (w) => h('code', {}, w.url) },
-      { label: 'Events', cell: (w) => (w.events || []).map((x) => h('span', { class: 'tag' }, x)) },
-      { label: 'Added', cell: (w) => time(w.createdAt) },
-      {
-        label: 'Actions',
-        cell: (w) => [
-          h('button', {
-            type: 'button', class: 'btn btn-small', 'aria-label': `Deliveries to ${w.url}`,
-            onclick: () => deliveriesTable(w, deliveriesSlot).catch((err) => showError(listErrors, err)),
-          }, 'Deliveries'),
-          ' ',
-          h('button', {
-            type: 'button', class: 'btn btn-small btn-danger-outline', 'aria-label': `Delete ${w.url}`, onclick: () => remove(w),
-          }, 'Delete'),
-        ],
-      },
-    ], list, 'No webhooks yet. Add one to hear about usage before a limit stops a request.'));
+  function renderList(page) {
+    listSlot.replaceChildren(pagedTable({
+      caption: 'Webhooks',
+      columns: [
+        { label: 'URL', cell: (w) => h('code', {}, w.url) },
+        { label: 'Events', cell: (w) => (w.events || []).map((x) => h('span', { class: 'tag' }, x)) },
+        { label: 'Added', cell: (w) => time(w.createdAt) },
+        {
+          label: 'Actions',
+          cell: (w) => [
+            h('button', {
+              type: 'button', class: 'btn btn-small', 'aria-label': `Deliveries to ${w.url}`,
+              onclick: action(() => deliveriesTable(w, deliveriesSlot).catch((err) => showError(listErrors, err))),
+            }, 'Deliveries'),
+            ' ',
+            h('button', {
+              type: 'button', class: 'btn btn-small btn-danger-outline', 'aria-label': `Delete ${w.url}`, onclick: action(() => remove(w)),
+            }, 'Delete'),
+          ],
+        },
+      ],
+      page,
+      more: (cursor) => api.webhooks.list({ cursor }),
+      empty: 'No webhooks yet. Add one to hear about usage before a limit stops a request.',
+    }));
   }
   async function refreshList() {
-    renderList(items(await get('/v1/webhooks?limit=500')));
+    renderList(await api.webhooks.list());
   }
   async function remove(w) {
     const yes = await confirmDialog({
@@ -160,10 +174,10 @@ export async function webhooks(ctx) {
     if (!yes) return;
     listErrors.replaceChildren();
     try {
-      await del(`/v1/webhooks/${encodeURIComponent(w.id)}`);
+      await api.webhooks.remove(w.id);
       deliveriesSlot.replaceChildren();
       await refreshList();
-      listErrors.replaceChildren(h('p', { class: 'alert alert-info', role: 'status' }, `${w.url} was deleted.`));
+      listErrors.replaceChildren(message('info', `${w.url} was deleted.`));
     } catch (err) {
       showError(listErrors, err);
     }
