@@ -245,9 +245,11 @@ void db_read_end(struct db *db);
 typedef int db_work_fn(struct db *db, void *arg);
 /* The one way to write: runs fn(db, arg) in a write transaction of its
  * own (BEGIN IMMEDIATE, after this process's other writers) and commits it
- * when fn answers DB_OK. Returns DB_OK when committed; else fn's answer or
- * the store's error, with nothing of fn's kept. No transaction outlives the
- * call. Ends db's read snapshot (db_read_begin) first. */
+ * when fn answers DB_OK. fn runs once: a busy database is waited for
+ * before it starts, never by running it again. Returns DB_OK when committed;
+ * else fn's answer or the store's error, with nothing of fn's kept. No
+ * transaction outlives the call. Ends db's read snapshot (db_read_begin)
+ * first. */
 int db_write(struct db *db, db_work_fn *fn, void *arg);
 /* As db_write, but the transaction may be shared with other threads'
  * pieces (group commit: one BEGIN IMMEDIATE and one COMMIT for them all);

@@ -395,11 +395,6 @@ db_configure(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-/* SQLite's busy handler: waits for another process's writer (or a
- * checkpoint) with a growing pause (50 us to 20 ms) for up to
- * DB_BUSY_TIMEOUT_MS in all, counting each wait for /v1/metrics; then the
- * call fails with SQLITE_BUSY (503). Threads of this process do not get
- * here for each other's writes: they queue on writer_lock. */
 /* The request id for db's log lines, or NULL outside a request. */
 static const char *
 db_rid(const struct db *db)
@@ -413,6 +408,11 @@ static void db_rollback(struct db *db);
 
 static atomic_ulong busy_retries; /* waits in db_busy_wait (/v1/metrics) */
 
+/* SQLite's busy handler: waits for another process's writer (or a
+ * checkpoint) with a growing pause (50 us to 20 ms) for up to
+ * DB_BUSY_TIMEOUT_MS in all, counting each wait for /v1/metrics; then the
+ * call fails with SQLITE_BUSY (503). Threads of this process do not get
+ * here for each other's writes: they queue on writer_lock. */
 static int
 db_busy_wait(void *unused, int n)
 {
