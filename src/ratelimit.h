@@ -86,7 +86,7 @@ struct rl_plan {
 	long org;
 };
 
-/* Reads the budgets of org_id's plan (sql/014) into out, each the plan sets
+/* Reads the budgets of org_id's plan (sql/011) into out, each the plan sets
  * none of (NULL) being the default: cfg.rate_key, cfg.rate_user,
  * cfg.rate_org. Read fresh on every call, so a plan change counts from the
  * next request. Returns DB_OK; on a database error (or db NULL, or no such
@@ -116,14 +116,5 @@ int ratelimit_signin_take_or_reply(
  * failed): gives the failure back to the window it was taken from
  * (r->login_window), so only failures count. */
 void ratelimit_signin_refund(const struct req *r, const char *subject);
-
-/* The client's address: remote_addr, or, when remote_addr is one of
- * cfg.trusted_proxies (IPs or CIDRs, separated by commas or spaces), the
- * right-most X-Forwarded-For entry that is not (an entry that is no address
- * stops the walk at the hop before it). Written in canonical form
- * (IPv4-mapped IPv6 as IPv4) to out, at least 64 bytes. Returns 0, or -1
- * when remote_addr is no address: then out is remote_addr's printable
- * characters ("unknown" if none). */
-int ratelimit_client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen);
 
 #endif

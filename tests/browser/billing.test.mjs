@@ -10,7 +10,7 @@ import { launch, loginToken, screenshotPath, signInUI, signUp } from '../lib/bro
 let stack;
 let browser;
 before(async () => {
-  // The plans keep their own request budgets (sql/014), as in production.
+  // The plans keep their own request budgets (sql/011), as in production.
   stack = await startStack({}, { planRates: true });
   browser = await launch();
 });

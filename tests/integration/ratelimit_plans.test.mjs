@@ -12,7 +12,7 @@ import { adminSession, createKey, setPlan } from '../lib/fixtures.mjs';
 
 let stack;
 before(async () => {
-  // The plans keep their own budgets (sql/014); these are the defaults for
+  // The plans keep their own budgets (sql/011); these are the defaults for
   // a plan that sets none.
   stack = await startStack({ TOLLGATE_RATE_KEY: '4', TOLLGATE_RATE_USER: '50', TOLLGATE_RATE_ORG: '9' }, { planRates: true });
 });

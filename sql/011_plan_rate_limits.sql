@@ -1,4 +1,4 @@
--- 014_plan_rate_limits: each plan's request budgets, in requests a window
+-- 011_plan_rate_limits: each plan's request budgets, in requests a window
 -- (TOLLGATE_RATE_WINDOW, a minute by default): per API key, per signed-in
 -- user, and per organization (all of its keys and users together). NULL:
 -- the plan sets none and the server's default applies (TOLLGATE_RATE_KEY,
