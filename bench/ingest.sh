@@ -40,6 +40,7 @@ cc -O2 -o "$work/ingest_floor" bench/ingest_floor.c -lsqlite3
 export TOLLGATE_DB="$work/bench.db"
 export TOLLGATE_JWT_SECRET="bench-secret-0123456789abcdef0123456789abcdef"
 export TOLLGATE_RATE_KEY=100000000 TOLLGATE_RATE_USER=100000000 TOLLGATE_RATE_IP=100000000
+export TOLLGATE_RATE_ORG=100000000
 export TOLLGATE_THREADS="$WORKERS"
 PORT=$PORT TOLLGATE_RUN="$work/run" sh deploy/run.sh >"$work/stack.log" 2>&1 &
 stack_pid=$!
@@ -62,6 +63,8 @@ org=$(call POST /v1/signup -H 'Content-Type: application/json' \
 token=$(call POST /v1/auth/login -H 'Content-Type: application/json' \
     -d "{\"email\":\"$email\",\"password\":\"bench password 1\"}" | jq -r .token)
 build/tollgate set-plan "$org" enterprise >/dev/null 2>&1
+# The plans' own request budgets cleared: the TOLLGATE_RATE_* above apply.
+sqlite3 -cmd ".timeout 5000" "$TOLLGATE_DB" "UPDATE plans SET rate_key = NULL, rate_user = NULL, rate_org = NULL"
 auth="Authorization: Bearer $token"
 project=$(call POST /v1/projects -H "$auth" -H 'Content-Type: application/json' -d '{"name":"bench"}' | jq -r .id)
 table=$(call POST "/v1/projects/$project/tables" -H "$auth" -H 'Content-Type: application/json' \

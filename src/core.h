@@ -19,9 +19,10 @@ struct config {
 	char db_path[1024];
 	char jwt_secret[512];
 	size_t jwt_secret_len;
-	long rate_key; /* requests a minute per API key */
+	long rate_key; /* requests a minute per API key, for plans that set none */
 	long rate_ip; /* requests a minute per unauthenticated IP */
-	long rate_user; /* requests a minute per signed-in user */
+	long rate_user; /* requests a minute per signed-in user, for plans that set none */
+	long rate_org; /* requests a minute per organization, for plans that set none */
 	long rate_login; /* login/signup attempts a minute per IP */
 	long rate_login_account; /* failed sign-ins per account an hour, from unknown devices */
 	long rate_login_device; /* failed sign-ins per device credential per 15 minutes */
@@ -152,6 +153,7 @@ enum stmt {
 	STMT_APIKEY_REVOKE,
 	STMT_APIKEY_ROTATE_OLD,
 	STMT_PLANS_ALL,
+	STMT_PLAN_RATES,
 	STMT_USAGE_HISTORY,
 	STMT_PROJECT_INSERT,
 	STMT_PROJECT_GET,
