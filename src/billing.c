@@ -21,13 +21,6 @@ rate_limits_json(const struct rl_plan *p)
 	return o;
 }
 
-/* Column col of STMT_PLANS_ALL as a request budget: the default when NULL. */
-static long
-plans_rate(struct db *db, int col, long dflt)
-{
-	return db_isnull(db, STMT_PLANS_ALL, col) ? dflt : (long)db_int(db, STMT_PLANS_ALL, col);
-}
-
 /* Answers the usage of the caller's organization with status. */
 static void
 reply_usage(struct req *r, int status)
@@ -93,9 +86,9 @@ handle_billing_plans(struct req *r)
 			        ? NULL
 			        : json_object_new_int64(db_int(r->db, STMT_PLANS_ALL, 2 + m)));
 		json_object_object_add(p, "limits", limits);
-		rates.key = plans_rate(r->db, 7, cfg.rate_key);
-		rates.user = plans_rate(r->db, 8, cfg.rate_user);
-		rates.org = plans_rate(r->db, 9, cfg.rate_org);
+		rates.key = ratelimit_plan_column(r->db, STMT_PLANS_ALL, 7, cfg.rate_key);
+		rates.user = ratelimit_plan_column(r->db, STMT_PLANS_ALL, 8, cfg.rate_user);
+		rates.org = ratelimit_plan_column(r->db, STMT_PLANS_ALL, 9, cfg.rate_org);
 		json_object_object_add(p, "rateLimits", rate_limits_json(&rates));
 		json_object_array_add(data, p);
 	}

@@ -714,9 +714,8 @@ login_route(const struct req *r)
 	return 0;
 }
 
-/* A plan's budget in column col of stmt, or dflt when it sets none. */
-static long
-plan_rate(struct db *db, enum stmt stmt, int col, long dflt)
+long
+ratelimit_plan_column(struct db *db, int stmt, int col, long dflt)
 {
 	int64_t v;
 
@@ -738,9 +737,9 @@ ratelimit_plan_read(struct db *db, const char *org_id, struct rl_plan *out)
 		return DB_ERROR;
 	rc = db_query(db, STMT_PLAN_RATES, "t", org_id);
 	if (rc == DB_ROW) {
-		out->key = plan_rate(db, STMT_PLAN_RATES, 0, cfg.rate_key);
-		out->user = plan_rate(db, STMT_PLAN_RATES, 1, cfg.rate_user);
-		out->org = plan_rate(db, STMT_PLAN_RATES, 2, cfg.rate_org);
+		out->key = ratelimit_plan_column(db, STMT_PLAN_RATES, 0, cfg.rate_key);
+		out->user = ratelimit_plan_column(db, STMT_PLAN_RATES, 1, cfg.rate_user);
+		out->org = ratelimit_plan_column(db, STMT_PLAN_RATES, 2, cfg.rate_org);
 	}
 	db_end(db, STMT_PLAN_RATES);
 	return rc == DB_ROW ? DB_OK : rc == DB_DONE ? DB_ERROR : rc;

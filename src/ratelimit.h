@@ -92,6 +92,9 @@ struct rl_plan {
  * next request. Returns DB_OK; on a database error (or db NULL, or no such
  * organization) out holds the defaults and the error is returned. */
 int ratelimit_plan_read(struct db *db, const char *org_id, struct rl_plan *out);
+/* A plan's budget in column col of the row at stmt's cursor, or dflt when
+ * the plan sets none (NULL) or an impossible one. */
+long ratelimit_plan_column(struct db *db, int stmt, int col, long dflt);
 
 /* The request's budgets, by r->who, from its organization's plan
  * (ratelimit_plan_read): an API key takes from "key:<id>" and
