@@ -89,7 +89,7 @@ static struct {
 	struct rl_stripe *stripes;
 } rl;
 
-enum rl_op { RL_TAKE, RL_PEEK, RL_GIVE };
+enum rl_op { RL_TAKE, RL_PEEK };
 
 /* ---- SipHash-2-4 (Aumasson and Bernstein), keyed per file ---- */
 
@@ -193,19 +193,17 @@ policy_copy(const char *name, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/* Takes a unit from (RL_TAKE), looks at (RL_PEEK) or gives a unit back to
- * (RL_GIVE: only to the window that ends at give_reset, the one it was
- * taken from) bucket name and fills out. Returns 0, or -1 with out
- * untouched when the limiter is closed, the arguments are out of range or the stripe cannot be
- * locked.
+/* Takes a unit from (RL_TAKE) or looks at (RL_PEEK) bucket name and fills
+ * out. Returns 0, or -1 with out untouched when the limiter is closed, the
+ * arguments are out of range or the stripe cannot be locked.
  *
  * Every store to a slot is ordered so that a holder dying between any two
  * leaves the slot whole or expired: a claimed slot gets its key, then its
  * count, then its reset (until the reset, the old expired one stands); a new
  * window gets its count, then its reset. */
 static int
-bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op,
-    int64_t give_reset, struct rl_result *out)
+bucket_use(
+    const char *name, long limit, long window, int64_t now, enum rl_op op, struct rl_result *out)
 {
 	struct rl_stripe *st;
 	struct rl_slot *s = NULL, *spare = NULL, *victim = NULL;
@@ -246,12 +244,7 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 		count = 0;
 		reset = now + window;
 	}
-	if (op == RL_GIVE) {
-		if (s != NULL && s->reset > now && s->reset == give_reset && count > 0)
-			__atomic_store_n(&s->count, --count, __ATOMIC_RELEASE);
-		allowed = 1;
-	} else
-		allowed = count < limit;
+	allowed = count < limit;
 	if (allowed && op == RL_TAKE) {
 		if (s == NULL && spare == NULL) {
 			/* Every slot of the stripe holds a live bucket: the one with
@@ -298,7 +291,7 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 int
 ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl_result *out)
 {
-	return bucket_use(name, limit, window, now, RL_TAKE, 0, out);
+	return bucket_use(name, limit, window, now, RL_TAKE, out);
 }
 
 /* ---- addresses ---- */
@@ -676,14 +669,22 @@ ratelimit_open(const char *db_path, char *err, size_t errlen)
 		}
 		if (stat(path, &named) == 0 && named.st_ino == st.st_ino &&
 		    named.st_dev == st.st_dev) {
-			/* A table others may write (its counters, its mutexes) is
-			 * not trusted: it is replaced by a fresh one of mode 0600. */
-			if ((st.st_mode & 077) != 0)
-				log_msg(NULL,
-				    "ratelimit: %s has mode %04o: replaced by a new table", path,
+			/* A table group or others may open is made 0600 in place,
+			 * on the open file: replacing it would split the limits
+			 * between the processes that map the old one and the
+			 * new. */
+			if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+				if (fchmod(fd, 0600) < 0) {
+					snprintf(err, errlen,
+					    "ratelimit: %s has mode %04o and cannot be made 0600 "
+					    "(%s): chmod 600 it or delete it",
+					    path, (unsigned)(st.st_mode & 0777), strerror(errno));
+					goto out;
+				}
+				log_msg(NULL, "ratelimit: %s had mode %04o: made 0600", path,
 				    (unsigned)(st.st_mode & 0777));
-			if (S_ISREG(st.st_mode) && (st.st_mode & 077) == 0 &&
-			    st.st_size == (off_t)RL_FILE_SIZE &&
+			}
+			if (S_ISREG(st.st_mode) && st.st_size == (off_t)RL_FILE_SIZE &&
 			    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
 			    header_current(&h, boot)) {
 				map = mmap(
@@ -876,26 +877,54 @@ out:
 
 /* The subject of the budget that cannot run out, for attempts at no account. */
 #define SIGNIN_NOBODY "-"
+/* Tries of a give-back the store found busy (each waits up to its busy
+ * timeout). */
+#define SIGNIN_GIVE_TRIES 3
+
+/* The shared-table bucket of the email s: "login-acct:email:" and the
+ * SHA-256 of s in lower case (the store compares emails so, COLLATE NOCASE). */
+static void
+signin_email_bucket(const char *s, char *out, size_t outlen)
+{
+	char lower[256], hash[65];
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)tolower((unsigned char)s[i]);
+	lower[i] = '\0';
+	tg_sha256_hex(lower, hash);
+	snprintf(out, outlen, "login-acct:email:%s", hash);
+}
 
 int
-ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *user_id, int device)
+ratelimit_signin_take_or_reply(
+    struct req *r, const char *subject, const char *user_id, enum signin_budget budget)
 {
-	struct rl_result res;
+	static const struct {
+		const char *policy;
+		long window;
+	} kinds[] = {
+		[SIGNIN_ACCOUNT] = { "login-acct", RATELIMIT_LOGIN_ACCOUNT_WINDOW },
+		[SIGNIN_DEVICE] = { "login-device", RATELIMIT_LOGIN_DEVICE_WINDOW },
+		[SIGNIN_PASSWORD] = { "password", RATELIMIT_LOGIN_ACCOUNT_WINDOW },
+	};
+	struct rl_result res, email_res;
+	char email_bucket[128];
 	int64_t now = tg_now(), reset = now;
-	long limit = device ? cfg.rate_login_device : cfg.rate_login_account;
-	long window = device ? RATELIMIT_LOGIN_DEVICE_WINDOW : RATELIMIT_LOGIN_ACCOUNT_WINDOW;
-	int rc, taken;
+	long limit = budget == SIGNIN_DEVICE ? cfg.rate_login_device : cfg.rate_login_account;
+	long window = kinds[budget].window;
+	int rc, taken, nobody = user_id == NULL;
 
 	/* Taken now, not after a wrong password: logins hashed at the same
 	 * time could otherwise all pass a look and go over the budget
 	 * together. */
 	if ((rc = db_begin(r->db)) != DB_OK)
 		goto fail;
-	rc = db_run(r->db, STMT_LOGIN_BUDGET_TAKE, "ttiii", subject ? subject : SIGNIN_NOBODY,
-	    subject ? user_id : NULL, now, (int64_t)window, subject ? (int64_t)limit : INT64_MAX);
+	rc = db_run(r->db, STMT_LOGIN_BUDGET_TAKE, "ttiii", nobody ? SIGNIN_NOBODY : subject,
+	    user_id, now, (int64_t)window, nobody ? INT64_MAX : (int64_t)limit);
 	taken = rc == DB_OK && db_changes(r->db) > 0;
 	if (rc == DB_OK) {
-		rc = db_query(r->db, STMT_LOGIN_BUDGET_GET, "t", subject ? subject : SIGNIN_NOBODY);
+		rc = db_query(r->db, STMT_LOGIN_BUDGET_GET, "t", nobody ? SIGNIN_NOBODY : subject);
 		if (rc == DB_ROW) {
 			reset = db_int(r->db, STMT_LOGIN_BUDGET_GET, 1);
 			rc = DB_OK;
@@ -908,8 +937,25 @@ ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *u
 		db_rollback(r->db);
 		goto fail;
 	}
+	/* An email of no account has the account's budget too, in the shared
+	 * table (a flood of made-up names evicts only one-try buckets there),
+	 * so a 429 tells nothing about which emails have accounts. A real
+	 * account looks at the same kind of bucket: the same work. */
+	signin_email_bucket(subject, email_bucket, sizeof(email_bucket));
+	if (bucket_use(email_bucket, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, now,
+	        nobody ? RL_TAKE : RL_PEEK, &email_res) < 0) {
+		reply_unavailable(r);
+		return -1;
+	}
+	if (nobody) {
+		r->login_window = 0; /* nothing to give back: no password is right */
+		if (email_res.allowed)
+			return 0;
+		ratelimit_headers(r, &email_res);
+		return -1;
+	}
 	r->login_window = reset;
-	if (taken || subject == NULL)
+	if (taken)
 		return 0;
 	memset(&res, 0, sizeof(res));
 	res.limit = limit;
@@ -917,7 +963,7 @@ ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *u
 	res.reset = reset;
 	res.reset_in = reset > now ? (long)(reset - now) : 1;
 	res.retry_after = res.reset_in;
-	policy_copy(device ? "login-device" : "login-acct", res.policy, sizeof(res.policy));
+	policy_copy(kinds[budget].policy, res.policy, sizeof(res.policy));
 	ratelimit_headers(r, &res);
 	return -1;
 fail:
@@ -928,11 +974,14 @@ fail:
 void
 ratelimit_signin_refund(const struct req *r, const char *subject)
 {
-	int rc;
+	int rc = DB_BUSY;
 
-	if (subject == NULL)
+	if (subject == NULL || r->login_window == 0)
 		return;
-	rc = db_run(r->db, STMT_LOGIN_BUDGET_GIVE, "ti", subject, r->login_window);
+	/* A give-back lost to a busy store would count a right password as a
+	 * failure: it is tried again. */
+	for (int i = 0; i < SIGNIN_GIVE_TRIES && rc == DB_BUSY; i++)
+		rc = db_run(r->db, STMT_LOGIN_BUDGET_GIVE, "ti", subject, r->login_window);
 	if (rc != DB_OK)
 		log_msg(r->request_id, "ratelimit: a sign-in's failure could not be given back");
 }
