@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -928,6 +929,62 @@ test_signin_unknown_email(void)
 	cleanup();
 }
 
+/* Holds the write lock of the database at arg for 5.5 seconds, longer than
+ * a statement waits for it (5 s), from a connection of its own. */
+static void *
+writer_hold(void *arg)
+{
+	sqlite3 *c = NULL;
+
+	if (sqlite3_open((const char *)arg, &c) == SQLITE_OK &&
+	    sqlite3_exec(c, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
+		usleep(5500 * 1000);
+		sqlite3_exec(c, "COMMIT", NULL, NULL, NULL);
+	}
+	sqlite3_close(c);
+	return NULL;
+}
+
+/* Found in review: a give-back the store found busy was only logged, so a
+ * right password counted as a failure. It is tried again. */
+static void
+test_signin_give_back_busy(void)
+{
+	char err[256], path[200];
+	struct db *d;
+	struct req r;
+	pthread_t t;
+
+	fresh();
+	config_load(NULL, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/budgets.db", dir);
+	d = db_open(path, err, sizeof(err));
+	CHECK(d != NULL && db_migrate(d) > 0);
+	CHECK(db_run(d, STMT_ORG_INSERT, "tti", "org_d", "D", (int64_t)1) == DB_OK);
+	CHECK(db_run(d, STMT_USER_INSERT, "tttttti", "usr_d", "org_d", "d@example.test", "D",
+	          "admin", "x", (int64_t)1) == DB_OK);
+	memset(&r, 0, sizeof(r));
+	cfg.now = 300000;
+	signin_req(&r, d);
+	CHECK(ratelimit_signin_take_or_reply(&r, "usr_d", "usr_d", SIGNIN_ACCOUNT) == 0);
+	CHECK(budget_failures(d, "usr_d") == 1);
+	CHECK(pthread_create(&t, NULL, writer_hold, path) == 0);
+	usleep(200 * 1000);
+	ratelimit_signin_refund(&r, "usr_d");
+	pthread_join(t, NULL);
+	CHECK(budget_failures(d, "usr_d") == 0);
+	req_free(&r);
+	db_close(d);
+	cfg.now = 0;
+	for (const char *suffix = ""; suffix != NULL; suffix = *suffix == '\0' ? "-wal"
+	         : strcmp(suffix, "-wal") == 0                                 ? "-shm"
+	                                                                       : NULL) {
+		snprintf(path, sizeof(path), "%s/budgets.db%s", dir, suffix);
+		unlink(path);
+	}
+	cleanup();
+}
+
 int
 main(void)
 {
@@ -945,6 +1002,7 @@ main(void)
 	TEST(test_file_mode);
 	TEST(test_signin_late_give_back);
 	TEST(test_signin_unknown_email);
+	TEST(test_signin_give_back_busy);
 	TEST(test_concurrent_creation);
 	TEST(test_closed_limiter);
 	TEST(test_client_ip);
