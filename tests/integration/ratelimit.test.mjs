@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, Agent } from 'node:http';
+import { chmodSync, statSync } from 'node:fs';
 import { startStack, api, isErrorBody } from '../lib/stack.mjs';
 import { adminSession, createKey, signup, PASSWORD } from '../lib/fixtures.mjs';
 
@@ -88,6 +89,24 @@ test('exact across two tollgate serve processes sharing one database', async () 
     assert.equal(ok, 38);
     assert.equal(results.filter((s) => s === 429).length, results.length - 38);
   } finally { await b.stop(); await a.stop(); }
+});
+
+test('a rate-limit file others may open is made 0600 in place: a second process still shares the first one\'s table', async () => {
+  const a = await startStack({ TOLLGATE_RATE_IP: '10' });
+  let b;
+  try {
+    const file = `${a.db}-ratelimit`;
+    const before = statSync(file);
+    chmodSync(file, 0o666);
+    b = await startStack({ TOLLGATE_RATE_IP: '10', TOLLGATE_DB: a.db });
+    const after = statSync(file);
+    assert.equal(after.ino, before.ino, 'the same file, not a new one');
+    assert.equal((after.mode & 0o777).toString(8), '600');
+    // One budget of 10 across both (each start-up health check took 1).
+    const codes = [];
+    for (let i = 0; i < 10; i++) codes.push((await api(i % 2 ? a : b, 'GET', '/v1/health')).status);
+    assert.equal(codes.filter((c) => c === 200).length, 8, codes.join(' '));
+  } finally { await b?.stop(); await a.stop(); }
 });
 
 test('each client address and each API key has its own budget', async () => {
