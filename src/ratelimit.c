@@ -915,13 +915,25 @@ ratelimit_signin_take_or_reply(
 	long window = kinds[budget].window;
 	int rc, taken, nobody = user_id == NULL;
 
+	/* An email of no account has the account's budget too, in the shared
+	 * table (a flood of made-up names evicts only one-try buckets there),
+	 * so a 429 tells nothing about which emails have accounts. A real
+	 * account looks at the same kind of bucket: the same work. */
+	signin_email_bucket(subject, email_bucket, sizeof(email_bucket));
+	if (bucket_use(email_bucket, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, now,
+	        nobody ? RL_TAKE : RL_PEEK, &email_res) < 0) {
+		reply_unavailable(r);
+		return -1;
+	}
 	/* Taken now, not after a wrong password: logins hashed at the same
 	 * time could otherwise all pass a look and go over the budget
-	 * together. */
+	 * together. No account: the same store work on a budget that runs out
+	 * exactly when the email's has (a spent budget writes nothing). */
 	if ((rc = db_begin(r->db)) != DB_OK)
 		goto fail;
 	rc = db_run(r->db, STMT_LOGIN_BUDGET_TAKE, "ttiii", nobody ? SIGNIN_NOBODY : subject,
-	    user_id, now, (int64_t)window, nobody ? INT64_MAX : (int64_t)limit);
+	    user_id, now, (int64_t)window,
+	    nobody ? (email_res.allowed ? INT64_MAX : 0) : (int64_t)limit);
 	taken = rc == DB_OK && db_changes(r->db) > 0;
 	if (rc == DB_OK) {
 		rc = db_query(r->db, STMT_LOGIN_BUDGET_GET, "t", nobody ? SIGNIN_NOBODY : subject);
@@ -936,16 +948,6 @@ ratelimit_signin_take_or_reply(
 	if (rc != DB_OK) {
 		db_rollback(r->db);
 		goto fail;
-	}
-	/* An email of no account has the account's budget too, in the shared
-	 * table (a flood of made-up names evicts only one-try buckets there),
-	 * so a 429 tells nothing about which emails have accounts. A real
-	 * account looks at the same kind of bucket: the same work. */
-	signin_email_bucket(subject, email_bucket, sizeof(email_bucket));
-	if (bucket_use(email_bucket, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, now,
-	        nobody ? RL_TAKE : RL_PEEK, &email_res) < 0) {
-		reply_unavailable(r);
-		return -1;
 	}
 	if (nobody) {
 		r->login_window = 0; /* nothing to give back: no password is right */
