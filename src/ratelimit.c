@@ -1,8 +1,9 @@
 /* ratelimit.c: the host-wide rate limiter: fixed-window counters in a file
  * every process serving the database maps, guarded by striped robust
  * process-shared mutexes; the policy that gives a request its buckets; the
- * failed sign-in budgets (in the database: a flood of names cannot evict
- * them); and the client address behind trusted proxies.
+ * failed sign-in budgets (of accounts and devices in the database, where a
+ * flood of names cannot evict them; of emails no account has, in the
+ * table); and the client address behind trusted proxies.
  *
  * The algorithm is a fixed window per bucket: a bucket's window opens at its
  * first request after the last one closed and lasts `window` seconds; at most

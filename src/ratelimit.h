@@ -1,7 +1,8 @@
 /* ratelimit.h: the host-wide rate limiter: fixed-window counters in a file
  * that every worker thread and every `tollgate serve` process on the host
  * maps, the policy that picks a request's bucket, and the failed sign-in
- * budgets of accounts and devices, kept in the database. */
+ * budgets of accounts and devices, kept in the database (and of emails no
+ * account has, in the table). */
 #ifndef RATELIMIT_H
 #define RATELIMIT_H
 
