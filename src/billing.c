@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "api.h"
 
 static const char *const plan_columns[METER__COUNT] = { "projects", "users", "apiKeys", "jobs",
 	"records" };
@@ -121,38 +121,33 @@ handle_billing_history(struct req *r)
 	reply_json(r, 200, o);
 }
 
+static int
+plan_set(struct req *r, void *arg)
+{
+	const char *plan = arg;
+	/* A downgrade below current usage is allowed: what exists stays, new
+	 * objects are refused until usage fits. */
+	int rc = db_run(r->db, STMT_ORG_SET_PLAN, "tt", r->who.org_id, plan);
+
+	if (rc == DB_CONSTRAINT) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "field", json_object_new_string("plan"));
+		reply_error(r, ERR_INVALID_BODY_PLAN, NULL, d);
+		return rc;
+	}
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "plan.changed", r->who.user_id, plan);
+	return rc;
+}
+
 void
 handle_billing_plan_set(struct req *r)
 {
 	const char *plan;
-	int rc;
 
 	if (json_string_or_reply(r, r->json, "plan", 1, 1, 40, &plan) < 0)
 		return;
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "billing: begin");
-		return;
-	}
-	/* A downgrade below current usage is allowed: what exists stays, new
-	 * objects are refused until usage fits. */
-	rc = db_run(r->db, STMT_ORG_SET_PLAN, "tt", r->who.org_id, plan);
-	if (rc == DB_CONSTRAINT) {
-		json_object *d = json_object_new_object();
-
-		db_rollback(r->db);
-		json_object_object_add(d, "field", json_object_new_string("plan"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"plan\" must be one of trial, starter, pro, enterprise.", d);
-		return;
-	}
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "plan.changed", r->who.user_id, plan);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "billing: set plan");
-		return;
-	}
-	reply_usage(r, 200);
+	if (db_tx_or_reply(r, plan_set, (void *)plan, "billing: set plan") == DB_OK)
+		reply_usage(r, 200);
 }

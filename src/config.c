@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 struct config cfg;
 

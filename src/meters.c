@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tollgate.h"
+#include "mw.h"
 
 /* In enum meter order, as STMT_METERS answers them: for meter m, the
  * limit is column 2 + m and the use column 7 + m. Only the meters of live
@@ -83,10 +83,10 @@ meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *
 	return rc;
 }
 
-void
-meter_write(struct jw *w, const char *key, const struct meter_state *st)
+/* The members of meter st's object. */
+static void
+meter_members(struct jw *w, const struct meter_state *st)
 {
-	jw_object(w, key);
 	jw_string(w, "meter", meters[st->meter].name);
 	jw_int(w, "used", st->used);
 	if (st->limit < 0)
@@ -94,17 +94,14 @@ meter_write(struct jw *w, const char *key, const struct meter_state *st)
 	else
 		jw_int(w, "limit", st->limit);
 	jw_time(w, "resetsAt", st->resets_at);
-	jw_object_end(w);
 }
 
-json_object *
-meter_json(const struct meter_state *st)
+void
+meter_write(struct jw *w, const char *key, const struct meter_state *st)
 {
-	struct jw w;
-
-	jw_init(&w);
-	meter_write(&w, NULL, st);
-	return jw_tree(&w);
+	jw_object(w, key);
+	meter_members(w, st);
+	jw_object_end(w);
 }
 
 int
@@ -156,7 +153,7 @@ reply_plan_limit(struct req *r, const struct meter_state *st, int64_t requested)
 {
 	const char *how = meters[st->meter].free;
 	char msg[512], limit[32], used[32], asked[64] = "", resets[16] = "";
-	json_object *d = meter_json(st);
+	struct jw w;
 	struct tm tm;
 	time_t t = (time_t)st->resets_at;
 
@@ -188,9 +185,13 @@ reply_plan_limit(struct req *r, const struct meter_state *st, int64_t requested)
 		    st->used == 1 ? "is" : "are", asked,
 		    resets[0] ? ", or wait until the meter resets on " : "", resets,
 		    resets[0] ? " (UTC)" : "");
+	jw_init(&w);
+	jw_object(&w, NULL);
+	meter_members(&w, st);
 	if (requested >= 0)
-		json_object_object_add(d, "requested", json_object_new_int64(requested));
-	reply_error(r, ERR_PLAN_LIMIT, msg, d);
+		jw_int(&w, "requested", requested);
+	jw_object_end(&w);
+	reply_error_jw(r, ERR_PLAN_LIMIT, msg, &w);
 }
 
 int

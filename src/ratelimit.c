@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tollgate.h"
+#include "mw.h"
 #include "ratelimit.h"
 
 #define RL_MAGIC "TGRLIMIT" /* 8 bytes, no NUL */
@@ -295,233 +295,6 @@ ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl
 	return bucket_use(name, limit, window, now, RL_TAKE, out);
 }
 
-/* ---- addresses ---- */
-
-/* Parses an IPv4 or IPv6 address (exactly len bytes of s, nothing else)
- * into a as IPv6, IPv4 as IPv4-mapped. Returns 0, or -1 if it is none. */
-static int
-addr_parse(const char *s, size_t len, unsigned char a[16])
-{
-	char buf[INET6_ADDRSTRLEN];
-
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, a + 12) == 1) {
-		memset(a, 0, 10);
-		a[10] = a[11] = 0xff;
-		return 0;
-	}
-	return inet_pton(AF_INET6, buf, a) == 1 ? 0 : -1;
-}
-
-static int
-addr_is_v4(const unsigned char a[16])
-{
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return memcmp(a, mapped, sizeof(mapped)) == 0;
-}
-
-/* a in canonical text: IPv4 dotted, else RFC 5952 IPv6. */
-static void
-addr_format(const unsigned char a[16], char *out, size_t outlen)
-{
-	char buf[INET6_ADDRSTRLEN];
-	size_t n = 0;
-
-	if (addr_is_v4(a)) { /* by hand: glibc's inet_ntop prints IPv4 with sprintf */
-		for (int i = 12; i < 16; i++) {
-			n = tg_append_num(buf, sizeof(buf), n, a[i]);
-			if (i < 15)
-				n = tg_append(buf, sizeof(buf), n, ".", 1);
-		}
-	} else
-		inet_ntop(AF_INET6, a, buf, sizeof(buf));
-	tg_append(out, outlen, 0, buf, sizeof(buf));
-}
-
-/* An X-Forwarded-For entry: an address, "[v6]" or "[v6]:port", or
- * "v4:port". Returns 0, or -1 if it is none of them. */
-static int
-xff_entry_parse(const char *s, size_t len, unsigned char a[16])
-{
-	const char *host = s, *port = NULL;
-	size_t hostlen = len;
-
-	if (len > 0 && s[0] == '[') {
-		const char *rb = memchr(s, ']', len);
-
-		if (rb == NULL)
-			return -1;
-		host = s + 1;
-		hostlen = (size_t)(rb - host);
-		if (rb + 1 < s + len) {
-			if (rb[1] != ':')
-				return -1;
-			port = rb + 2;
-		}
-		if (addr_parse(host, hostlen, a) < 0 || addr_is_v4(a))
-			return -1;
-	} else {
-		const char *colon = memchr(s, ':', len);
-
-		if (colon != NULL &&
-		    memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)) == NULL) {
-			hostlen = (size_t)(colon - s);
-			port = colon + 1;
-		}
-		if (addr_parse(host, hostlen, a) < 0)
-			return -1;
-	}
-	if (port != NULL) {
-		size_t plen = len - (size_t)(port - s);
-
-		if (plen == 0 || plen > 5 || strspn(port, "0123456789") < plen)
-			return -1;
-	}
-	return 0;
-}
-
-/* One entry of TOLLGATE_TRUSTED_PROXIES: an address, or address/bits. The
- * prefix length is returned in *bits counted on the IPv6 form. */
-static int
-cidr_parse(const char *s, size_t len, unsigned char net[16], int *bits)
-{
-	const char *slash = memchr(s, '/', len);
-	size_t alen = slash ? (size_t)(slash - s) : len;
-	long n;
-
-	if (addr_parse(s, alen, net) < 0)
-		return -1;
-	if (slash == NULL) {
-		*bits = 128;
-		return 0;
-	}
-	n = 0;
-	for (const char *p = slash + 1; p < s + len; p++) {
-		if (*p < '0' || *p > '9' || n > 128)
-			return -1;
-		n = n * 10 + (*p - '0');
-	}
-	if (slash + 1 == s + len || n > (addr_is_v4(net) ? 32 : 128))
-		return -1;
-	*bits = (int)n + (addr_is_v4(net) ? 96 : 0);
-	return 0;
-}
-
-static int
-prefix_equal(const unsigned char a[16], const unsigned char b[16], int bits)
-{
-	int whole = bits / 8, rest = bits % 8;
-
-	if (memcmp(a, b, (size_t)whole) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	return ((a[whole] ^ b[whole]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
-
-/* Whether a is within an entry of list (entries that do not parse match
- * nothing; ratelimit_open refused them at start). */
-static int
-proxies_match(const char *list, const unsigned char a[16])
-{
-	unsigned char net[16];
-	int bits;
-
-	for (const char *p = list; *(p += strspn(p, ", \t")) != '\0';) {
-		size_t len = strcspn(p, ", \t");
-
-		if (cidr_parse(p, len, net, &bits) == 0 && prefix_equal(a, net, bits))
-			return 1;
-		p += len;
-	}
-	return 0;
-}
-
-/* Whether every entry of list parses; else -1 with err naming the first. */
-static int
-proxies_check(const char *list, char *err, size_t errlen)
-{
-	unsigned char net[16];
-	int bits;
-
-	for (const char *p = list; *(p += strspn(p, ", \t")) != '\0';) {
-		size_t len = strcspn(p, ", \t");
-
-		if (cidr_parse(p, len, net, &bits) < 0) {
-			snprintf(err, errlen,
-			    "TOLLGATE_TRUSTED_PROXIES: \"%.*s\" is not an IP address or CIDR",
-			    (int)(len > 64 ? 64 : len), p);
-			return -1;
-		}
-		p += len;
-	}
-	return 0;
-}
-
-int
-ratelimit_client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen)
-{
-	unsigned char a[16], hop[16];
-	const char *end;
-	size_t o = 0;
-
-	if (remote_addr == NULL || addr_parse(remote_addr, strlen(remote_addr), a) < 0) {
-		for (const char *p = remote_addr; p != NULL && *p != '\0' && o + 1 < outlen; p++)
-			if (isalnum((unsigned char)*p) || strchr(".:-_[]", *p))
-				out[o++] = *p;
-		snprintf(out + o, outlen - o, "%s", o == 0 ? "unknown" : "");
-		return -1;
-	}
-	/* Right to left: each entry was written by the hop to its right; the
-	 * first hop that is not a trusted proxy is the client. */
-	if (xff != NULL && proxies_match(cfg.trusted_proxies, a)) {
-		end = xff + strlen(xff);
-		while (end > xff) {
-			const char *start = end, *s, *e;
-
-			while (start > xff && start[-1] != ',')
-				start--;
-			for (s = start; s < end && (*s == ' ' || *s == '\t'); s++)
-				;
-			for (e = end; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
-				;
-			end = start > xff ? start - 1 : xff;
-			if (s == e)
-				continue;
-			if (xff_entry_parse(s, (size_t)(e - s), hop) < 0)
-				break;
-			memcpy(a, hop, sizeof(a));
-			if (!proxies_match(cfg.trusted_proxies, a))
-				break;
-		}
-	}
-	addr_format(a, out, outlen);
-	return 0;
-}
-
-/* The bucket of a client address: itself, or for IPv6 its /64 (one
- * subscriber's network, where each host can take any address). */
-static void
-ip_bucket(const char *ip, char *out, size_t outlen)
-{
-	unsigned char a[16];
-	char buf[INET6_ADDRSTRLEN];
-
-	if (addr_parse(ip, strlen(ip), a) < 0)
-		snprintf(out, outlen, "%s", ip);
-	else if (addr_is_v4(a))
-		addr_format(a, out, outlen);
-	else {
-		memset(a + 8, 0, 8);
-		addr_format(a, buf, sizeof(buf));
-		snprintf(out, outlen, "%s/64", buf);
-	}
-}
-
 /* ---- the file ---- */
 
 static void
@@ -638,7 +411,7 @@ ratelimit_open(const char *db_path, char *err, size_t errlen)
 	int fd = -1, rc = -1;
 
 	ratelimit_close();
-	if (proxies_check(cfg.trusted_proxies, err, errlen) < 0)
+	if (client_proxies_check(cfg.trusted_proxies, err, errlen) < 0)
 		goto out;
 	if ((size_t)snprintf(path, sizeof(path), "%s-ratelimit", db_path) >= sizeof(path)) {
 		snprintf(err, errlen, "ratelimit: %s: path too long", db_path);
@@ -845,7 +618,7 @@ ratelimit_request_or_reply(struct req *r)
 	return 0;
 #endif
 
-	ip_bucket(r->client_ip, ip, sizeof(ip));
+	client_bucket(r->client_ip, ip, sizeof(ip));
 	if (r->who.kind == PRINCIPAL_KEY) {
 		snprintf(name, sizeof(name), "key:%s", r->who.key_id);
 		limit = cfg.rate_key;
@@ -897,6 +670,34 @@ signin_email_bucket(const char *s, char *out, size_t outlen)
 	snprintf(out, outlen, "login-acct:email:%s", hash);
 }
 
+/* A sign-in budget's take, as one piece of write work. */
+struct signin_take {
+	const char *subject, *user_id;
+	int64_t now, window, limit;
+	int taken; /* out: 1 when the attempt fit the budget */
+	int64_t reset; /* out: when the budget's window ends */
+};
+
+static int
+signin_take_work(struct db *db, void *arg)
+{
+	struct signin_take *t = arg;
+	int rc;
+
+	rc = db_run(db, STMT_LOGIN_BUDGET_TAKE, "ttiii", t->subject, t->user_id, t->now, t->window,
+	    t->limit);
+	if (rc != DB_OK)
+		return rc;
+	t->taken = db_changes(db) > 0;
+	rc = db_query(db, STMT_LOGIN_BUDGET_GET, "t", t->subject);
+	if (rc == DB_ROW) {
+		t->reset = db_int(db, STMT_LOGIN_BUDGET_GET, 1);
+		rc = DB_OK;
+	}
+	db_end(db, STMT_LOGIN_BUDGET_GET);
+	return rc;
+}
+
 int
 ratelimit_signin_take_or_reply(
     struct req *r, const char *subject, const char *user_id, enum signin_budget budget)
@@ -911,10 +712,12 @@ ratelimit_signin_take_or_reply(
 	};
 	struct rl_result res, email_res;
 	char email_bucket[128];
-	int64_t now = tg_now(), reset = now;
+	int64_t now = tg_now();
 	long limit = budget == SIGNIN_DEVICE ? cfg.rate_login_device : cfg.rate_login_account;
 	long window = kinds[budget].window;
-	int rc, taken, nobody = user_id == NULL;
+	int rc, nobody = user_id == NULL;
+	struct signin_take t = { nobody ? SIGNIN_NOBODY : subject, user_id, now, (int64_t)window,
+		(int64_t)limit, 0, now };
 
 	/* An email of no account has the account's budget too, in the shared
 	 * table (a flood of made-up names evicts only one-try buckets there),
@@ -926,29 +729,16 @@ ratelimit_signin_take_or_reply(
 		reply_unavailable(r);
 		return -1;
 	}
+	/* No account: the same store work on a budget that runs out exactly
+	 * when the email's has (a spent budget writes nothing). */
+	if (nobody)
+		t.limit = email_res.allowed ? INT64_MAX : 0;
 	/* Taken now, not after a wrong password: logins hashed at the same
 	 * time could otherwise all pass a look and go over the budget
-	 * together. No account: the same store work on a budget that runs out
-	 * exactly when the email's has (a spent budget writes nothing). */
-	if ((rc = db_begin(r->db)) != DB_OK)
-		goto fail;
-	rc = db_run(r->db, STMT_LOGIN_BUDGET_TAKE, "ttiii", nobody ? SIGNIN_NOBODY : subject,
-	    user_id, now, (int64_t)window,
-	    nobody ? (email_res.allowed ? INT64_MAX : 0) : (int64_t)limit);
-	taken = rc == DB_OK && db_changes(r->db) > 0;
-	if (rc == DB_OK) {
-		rc = db_query(r->db, STMT_LOGIN_BUDGET_GET, "t", nobody ? SIGNIN_NOBODY : subject);
-		if (rc == DB_ROW) {
-			reset = db_int(r->db, STMT_LOGIN_BUDGET_GET, 1);
-			rc = DB_OK;
-		}
-		db_end(r->db, STMT_LOGIN_BUDGET_GET);
-	}
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		goto fail;
+	 * together. */
+	if ((rc = db_write(r->db, signin_take_work, &t)) != DB_OK) {
+		reply_db_error(r, rc, "ratelimit: sign-in budget");
+		return -1;
 	}
 	if (nobody) {
 		r->login_window = 0; /* nothing to give back: no password is right */
@@ -957,34 +747,46 @@ ratelimit_signin_take_or_reply(
 		ratelimit_headers(r, &email_res);
 		return -1;
 	}
-	r->login_window = reset;
-	if (taken)
+	r->login_window = t.reset;
+	if (t.taken)
 		return 0;
 	memset(&res, 0, sizeof(res));
 	res.limit = limit;
 	res.window = window;
-	res.reset = reset;
-	res.reset_in = reset > now ? (long)(reset - now) : 1;
+	res.reset = t.reset;
+	res.reset_in = t.reset > now ? (long)(t.reset - now) : 1;
 	res.retry_after = res.reset_in;
 	policy_copy(kinds[budget].policy, res.policy, sizeof(res.policy));
 	ratelimit_headers(r, &res);
 	return -1;
-fail:
-	reply_db_error(r, rc, "ratelimit: sign-in budget");
-	return -1;
+}
+
+/* A sign-in budget's give-back, as one piece of write work. */
+struct signin_give {
+	const char *subject;
+	int64_t reset; /* the window it was taken from */
+};
+
+static int
+signin_give_work(struct db *db, void *arg)
+{
+	const struct signin_give *g = arg;
+
+	return db_run(db, STMT_LOGIN_BUDGET_GIVE, "ti", g->subject, g->reset);
 }
 
 void
 ratelimit_signin_refund(const struct req *r, const char *subject)
 {
+	struct signin_give g = { subject, r->login_window };
 	int rc = DB_BUSY;
 
 	if (subject == NULL || r->login_window == 0)
 		return;
 	/* A give-back lost to a busy store would count a right password as a
-	 * failure: it is tried again. */
+	 * failure: it is tried again (db_write waits out one busy timeout). */
 	for (int i = 0; i < SIGNIN_GIVE_TRIES && rc == DB_BUSY; i++)
-		rc = db_run(r->db, STMT_LOGIN_BUDGET_GIVE, "ti", subject, r->login_window);
+		rc = db_write(r->db, signin_give_work, &g);
 	if (rc != DB_OK)
 		log_msg(r->request_id, "ratelimit: a sign-in's failure could not be given back");
 }

@@ -89,13 +89,4 @@ int ratelimit_signin_take_or_reply(
  * (3 times); a give-back still lost is logged. */
 void ratelimit_signin_refund(const struct req *r, const char *subject);
 
-/* The client's address: remote_addr, or, when remote_addr is one of
- * cfg.trusted_proxies (IPs or CIDRs, separated by commas or spaces), the
- * right-most X-Forwarded-For entry that is not (an entry that is no address
- * stops the walk at the hop before it). Written in canonical form
- * (IPv4-mapped IPv6 as IPv4) to out, at least 64 bytes. Returns 0, or -1
- * when remote_addr is no address: then out is remote_addr's printable
- * characters ("unknown" if none). */
-int ratelimit_client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen);
-
 #endif

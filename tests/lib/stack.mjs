@@ -66,9 +66,14 @@ export async function startStack(env = {}, opts = {}) {
     child,
     exited,
     log: () => logs.join(''),
+    // Ends run.sh's process group (nginx, the supervisor, tollgate serve):
+    // SIGTERM, then SIGKILL if it has not ended within 40 s (run.sh gives
+    // the server 30 s to finish).
     async stop() {
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+      const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 40000);
       await exited;
+      clearTimeout(t);
       if (!opts.keep) rmSync(dir, { recursive: true, force: true });
       // Under `make check SANITIZE=1` a sanitizer report fails the test file.
       const report = logs.join('').match(/==\d+==ERROR: \w+Sanitizer[^\n]*|runtime error:[^\n]*/);

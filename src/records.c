@@ -1,4 +1,4 @@
-/* ingest.c: a table's records: batch ingest (1..500 records checked against
+/* records.c: a table's records: batch ingest (1..500 records checked against
  * the schema, stored all or nothing with the records meter in one
  * transaction, Idempotency-Key honoured) and reading them back in ingest
  * order. */
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "schema.h"
-#include "tollgate.h"
+#include "api.h"
 
 #define INGEST_MAX_RECORDS 500
 #define INGEST_MAX_PROBLEMS 100
@@ -24,15 +24,13 @@ ingest_records_or_reply(struct req *r, json_object **out)
 	if (!json_object_object_get_ex(r->json, "records", &a) ||
 	    !json_object_is_type(a, json_type_array) || (n = json_object_array_length(a)) == 0) {
 		json_object_object_add(d, "field", json_object_new_string("records"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"records\" must be a list of 1 to 500 records.", d);
+		reply_error(r, ERR_INVALID_BODY_RECORDS, NULL, d);
 		return -1;
 	}
 	if (n > INGEST_MAX_RECORDS) {
 		json_object_object_add(d, "limit", json_object_new_int(INGEST_MAX_RECORDS));
 		json_object_object_add(d, "received", json_object_new_int64((int64_t)n));
-		reply_error(r, ERR_BATCH_TOO_LARGE,
-		    "A batch holds at most 500 records; split it into smaller batches.", d);
+		reply_error(r, ERR_BATCH_TOO_LARGE, NULL, d);
 		return -1;
 	}
 	json_object_put(d);
@@ -49,8 +47,7 @@ ingest_schema_or_reply(struct req *r, const struct data_table *t, struct schema 
 	int rc;
 
 	if (t->schema == NULL) {
-		reply_error(r, ERR_NO_SCHEMA,
-		    "This table has no columns yet: import a CSV file first to define them.", NULL);
+		reply_error(r, ERR_NO_SCHEMA, NULL, NULL);
 		return -1;
 	}
 	o = json_tokener_parse(t->schema);
@@ -82,11 +79,52 @@ ingest_check_or_reply(struct req *r, const struct schema *s, json_object *record
 	d = json_object_new_object();
 	json_object_object_add(d, "problems", problems);
 	json_object_object_add(d, "problemCount", json_object_new_int64(bad));
-	reply_error(r, ERR_SCHEMA_MISMATCH,
-	    "Some records do not match the table's columns; nothing was stored. See "
-	    "details.problems.",
-	    d);
+	reply_error(r, ERR_SCHEMA_MISMATCH, NULL, d);
 	return -1;
+}
+
+/* A batch of checked records to store, and the answer made for it. */
+struct batch {
+	const char *table_id;
+	const char **texts;
+	size_t n;
+	const struct idem *idem;
+	char *answer; /* the 200 body; the caller frees it unless answered */
+	size_t answer_len;
+};
+
+static int
+records_insert(struct req *r, void *arg)
+{
+	struct batch *b = arg;
+	struct meter_state after;
+	struct jw w;
+	int64_t now = tg_now();
+	int rc = DB_OK;
+
+	if (meter_take_or_reply(r, METER_RECORDS, (int64_t)b->n, &after) < 0)
+		return -1;
+	for (size_t i = 0; i < b->n && rc == DB_OK; i++)
+		rc = db_run(r->db, STMT_RECORD_INSERT, "tti", b->table_id, b->texts[i], now);
+	if (rc == DB_CONSTRAINT) {
+		/* The table was deleted since it was looked up. */
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		return rc;
+	}
+	if (rc != DB_OK)
+		return rc;
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_int(&w, "accepted", (int64_t)b->n);
+	meter_write(&w, "usage", &after);
+	jw_object_end(&w);
+	free(b->answer);
+	if ((b->answer = jw_finish(&w, &b->answer_len)) == NULL)
+		return DB_ERROR;
+	rc = idem_store(r, b->idem, 200, b->answer);
+	if (rc == IDEM_LOST)
+		reply_error(r, ERR_CONFLICT_IDEMPOTENCY_TAKEN_OVER, NULL, NULL);
+	return rc;
 }
 
 /* The ingest itself, once the key (if any) is claimed: every answer but 200
@@ -96,12 +134,10 @@ ingest_run(struct req *r, const struct idem *idem)
 {
 	struct data_table t;
 	struct schema s;
-	struct meter_state after;
-	json_object *records, *rows[INGEST_MAX_RECORDS], *o;
-	const char *texts[INGEST_MAX_RECORDS], *answer;
+	struct batch b = { 0 };
+	json_object *records, *rows[INGEST_MAX_RECORDS];
+	const char *texts[INGEST_MAX_RECORDS];
 	size_t n = 0, nrows = 0;
-	int64_t now = tg_now();
-	int rc;
 
 	memset(&s, 0, sizeof(s));
 	if (table_find_or_reply(r, r->params[0], &t) < 0)
@@ -123,44 +159,15 @@ ingest_run(struct req *r, const struct idem *idem)
 		}
 	}
 
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "ingest: begin");
-		goto out;
-	}
-	if (meter_take_or_reply(r, METER_RECORDS, (int64_t)n, &after) < 0)
-		goto fail;
-	for (size_t i = 0; i < n && rc == DB_OK; i++)
-		rc = db_run(r->db, STMT_RECORD_INSERT, "tti", t.id, texts[i], now);
-	if (rc == DB_CONSTRAINT) {
-		/* The table was deleted since it was looked up. */
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		goto fail;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "accepted", json_object_new_int64((int64_t)n));
-	json_object_object_add(o, "usage", meter_json(&after));
-	answer = json_object_to_json_string_ext(
-	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (rc == DB_OK)
-		rc = idem_store(r, idem, 200, answer);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		json_object_put(o);
-		if (rc == IDEM_LOST)
-			reply_error(r, ERR_CONFLICT,
-			    "This request took over a minute and a retry with the same "
-			    "Idempotency-Key took its place; that retry's answer stands.",
-			    NULL);
-		else
-			reply_db_error(r, rc, "ingest: insert");
-		goto fail;
-	}
-	metrics_ingested((long)n);
-	reply_json(r, 200, o);
-	goto out;
-fail:
-	db_rollback(r->db);
+	b.table_id = t.id;
+	b.texts = texts;
+	b.n = n;
+	b.idem = idem;
+	if (db_tx_or_reply(r, records_insert, &b, "ingest: insert") == DB_OK) {
+		metrics_ingested((long)n);
+		reply_text(r, 200, NULL, b.answer, b.answer_len); /* JSON: takes it */
+	} else
+		free(b.answer);
 out:
 	for (size_t i = 0; i < nrows; i++)
 		json_object_put(rows[i]);
