@@ -661,15 +661,19 @@ test_request_policy(void)
 	/* Login and signup also spend the stricter per-IP login budget. */
 	req_for(&r, M_POST, "/v1/auth/login", "198.51.100.8");
 	CHECK(ratelimit_request_or_reply(&r) == 0);
-	CHECK(header_count(&r, "RateLimit-Policy: \"login-ip\";q=2;w=60") == 1);
+	CHECK(
+	    header_count(&r, "RateLimit-Policy: \"ip\";q=3;w=60, \"login-ip\";q=2;w=60\r\n") == 1);
 	req_for(&r, M_POST, "/v1/signup", "198.51.100.8");
 	CHECK(ratelimit_request_or_reply(&r) == 0);
 	CHECK(header_count(&r, "RateLimit: \"login-ip\";r=0;t=60") == 1);
 	req_for(&r, M_POST, "/v1/auth/login", "198.51.100.8");
 	CHECK(ratelimit_request_or_reply(&r) == -1 && r.status == 429);
 	CHECK(header_count(&r, "\"login-ip\"") == 2);
+	/* The refused login took nothing: the ip budget (3) has one left. */
 	req_for(&r, M_GET, "/v1/health", "198.51.100.8");
-	CHECK(ratelimit_request_or_reply(&r) == -1 && r.status == 429); /* the ip budget: 3 */
+	CHECK(ratelimit_request_or_reply(&r) == 0);
+	req_for(&r, M_GET, "/v1/health", "198.51.100.8");
+	CHECK(ratelimit_request_or_reply(&r) == -1 && r.status == 429);
 	/* An IPv6 client counts by its /64. */
 	for (int i = 0; i < 3; i++) {
 		char ip[64];
@@ -681,6 +685,177 @@ test_request_policy(void)
 	req_for(&r, M_GET, "/v1/health", "2001:db8:7:7:ffff::1");
 	CHECK(ratelimit_request_or_reply(&r) == -1);
 	req_for(&r, M_GET, "/v1/health", "2001:db8:7:8::1");
+	CHECK(ratelimit_request_or_reply(&r) == 0);
+	req_free(&r);
+	cfg.now = 0;
+	cleanup();
+}
+
+/* Two budgets taken together: a refusal by either takes nothing from the
+ * other, and two budgets in one stripe lock it once. */
+static void
+test_take_all_gives_nothing_on_refusal(void)
+{
+	struct rl_budget b[2] = { { "key:a", 5, 60 }, { "org:o", 3, 60 } };
+	struct rl_result res[2], one;
+	char same[2][40];
+	int n = 0;
+
+	fresh();
+	for (int i = 0; i < 3; i++)
+		CHECK(ratelimit_take_all(b, 2, 100, res) == 1 && res[0].allowed && res[1].allowed);
+	CHECK(res[0].remaining == 2 && res[1].remaining == 0);
+	/* The org is spent: refused, and the key keeps its 2. */
+	CHECK(ratelimit_take_all(b, 2, 100, res) == 0);
+	CHECK(
+	    res[0].allowed && res[0].remaining == 2 && !res[1].allowed && res[1].retry_after == 60);
+	CHECK(peek("key:a", 5, 60, 100, &one) == 0 && one.remaining == 2);
+	/* Another key of the org: refused too, and never taken from. */
+	b[0].name = "key:b";
+	CHECK(ratelimit_take_all(b, 2, 100, res) == 0 && res[0].remaining == 5);
+	CHECK(peek("key:b", 5, 60, 100, &one) == 0 && one.remaining == 5);
+	/* The key spent, the org not: the org keeps what it had. */
+	b[0] = (struct rl_budget){ "key:c", 1, 60 };
+	b[1] = (struct rl_budget){ "org:p", 10, 60 };
+	CHECK(ratelimit_take_all(b, 2, 100, res) == 1);
+	CHECK(ratelimit_take_all(b, 2, 100, res) == 0 && !res[0].allowed && res[1].allowed);
+	CHECK(peek("org:p", 10, 60, 100, &one) == 0 && one.remaining == 9);
+	/* Two names in one stripe: taken together without waiting on itself. */
+	for (int i = 0; n < 2; i++) {
+		char name[40];
+
+		snprintf(name, sizeof(name), "org:s%d", i);
+		if (n == 0 ||
+		    (bucket_key(name) & (RL_STRIPES - 1)) ==
+		        (bucket_key(same[0]) & (RL_STRIPES - 1)))
+			snprintf(same[n++], sizeof(same[0]), "%s", name);
+	}
+	b[0] = (struct rl_budget){ same[0], 2, 60 };
+	b[1] = (struct rl_budget){ same[1], 2, 60 };
+	CHECK(ratelimit_take_all(b, 2, 100, res) == 1 && res[0].remaining == 1 &&
+	    res[1].remaining == 1);
+	/* Out of range: nothing is taken. */
+	CHECK(ratelimit_take_all(b, 0, 100, res) == -1);
+	b[1].limit = 0;
+	CHECK(ratelimit_take_all(b, 2, 100, res) == -1);
+	CHECK(peek(same[0], 2, 60, 100, &one) == 0 && one.remaining == 1);
+	cleanup();
+}
+
+struct org_hammer {
+	pthread_barrier_t *start;
+	const char *key;
+	long allowed, errors;
+};
+
+static void *
+org_hammer_main(void *arg)
+{
+	struct org_hammer *h = arg;
+	struct rl_budget b[2] = { { h->key, 1000, 60 }, { "org:busy", 20, 60 } };
+	struct rl_result res[2];
+
+	pthread_barrier_wait(h->start);
+	for (int i = 0; i < 50; i++) {
+		int rc = ratelimit_take_all(b, 2, 500, res);
+
+		if (rc < 0)
+			h->errors++;
+		else
+			h->allowed += rc;
+	}
+	return NULL;
+}
+
+/* 12 threads over 3 keys of one organization (20 a window): exactly 20 are
+ * let in, and the keys were charged exactly those 20. */
+static void
+test_take_all_threads_exact(void)
+{
+	static const char *const keys[3] = { "key:t1", "key:t2", "key:t3" };
+	pthread_t t[12];
+	struct org_hammer h[12];
+	pthread_barrier_t start;
+	struct rl_result one;
+	long total = 0, charged = 0;
+
+	fresh();
+	pthread_barrier_init(&start, NULL, 12);
+	for (int i = 0; i < 12; i++) {
+		h[i] = (struct org_hammer){ &start, keys[i % 3], 0, 0 };
+		pthread_create(&t[i], NULL, org_hammer_main, &h[i]);
+	}
+	for (int i = 0; i < 12; i++) {
+		pthread_join(t[i], NULL);
+		CHECK(h[i].errors == 0);
+		total += h[i].allowed;
+	}
+	pthread_barrier_destroy(&start);
+	CHECK(total == 20);
+	for (int i = 0; i < 3; i++) {
+		CHECK(peek(keys[i], 1000, 60, 500, &one) == 0);
+		charged += 1000 - one.remaining;
+	}
+	CHECK(charged == 20);
+	cleanup();
+}
+
+/* Keys and users take from their organization's budget too; the headers
+ * name the one that binds first and list both. */
+static void
+test_request_policy_org(void)
+{
+	struct req r;
+
+	fresh();
+	memset(&r, 0, sizeof(r));
+	cfg.rate_key = 5;
+	cfg.rate_user = 4;
+	cfg.rate_org = 7;
+	cfg.now = 60000;
+	for (int i = 0; i < 5; i++) {
+		req_for(&r, M_GET, "/v1/billing/usage", "198.51.100.20");
+		r.who.kind = PRINCIPAL_KEY;
+		snprintf(r.who.key_id, sizeof(r.who.key_id), "key_o1");
+		snprintf(r.who.org_id, sizeof(r.who.org_id), "org_1");
+		CHECK(ratelimit_request_or_reply(&r) == 0);
+	}
+	CHECK(header_count(&r, "RateLimit-Policy: \"key\";q=5;w=60, \"org\";q=7;w=60\r\n") == 1);
+	CHECK(header_count(&r, "\nRateLimit: \"key\";r=0;t=60\r\n") == 1);
+	CHECK(header_count(&r, "X-RateLimit-Limit: 5\r\n") == 1);
+	/* The first key is spent; its refusals take nothing from the org. */
+	req_for(&r, M_GET, "/v1/billing/usage", "198.51.100.20");
+	r.who.kind = PRINCIPAL_KEY;
+	snprintf(r.who.key_id, sizeof(r.who.key_id), "key_o1");
+	snprintf(r.who.org_id, sizeof(r.who.org_id), "org_1");
+	CHECK(ratelimit_request_or_reply(&r) == -1 && r.status == 429);
+	CHECK(header_count(&r, "\nRateLimit: \"key\";r=0;") == 1);
+	/* A user of the org has 2 left of the org's 7: the org binds. */
+	req_for(&r, M_GET, "/v1/billing/usage", "198.51.100.20");
+	r.who.kind = PRINCIPAL_USER;
+	snprintf(r.who.user_id, sizeof(r.who.user_id), "usr_o");
+	snprintf(r.who.org_id, sizeof(r.who.org_id), "org_1");
+	CHECK(ratelimit_request_or_reply(&r) == 0);
+	CHECK(header_count(&r, "RateLimit-Policy: \"user\";q=4;w=60, \"org\";q=7;w=60\r\n") == 1);
+	CHECK(header_count(&r, "\nRateLimit: \"org\";r=1;t=60\r\n") == 1);
+	CHECK(header_count(&r, "X-RateLimit-Limit: 7\r\n") == 1);
+	req_for(&r, M_GET, "/v1/billing/usage", "198.51.100.20");
+	r.who.kind = PRINCIPAL_KEY;
+	snprintf(r.who.key_id, sizeof(r.who.key_id), "key_o2");
+	snprintf(r.who.org_id, sizeof(r.who.org_id), "org_1");
+	CHECK(ratelimit_request_or_reply(&r) == 0);
+	req_for(&r, M_GET, "/v1/billing/usage", "198.51.100.20");
+	r.who.kind = PRINCIPAL_KEY;
+	snprintf(r.who.key_id, sizeof(r.who.key_id), "key_o2");
+	snprintf(r.who.org_id, sizeof(r.who.org_id), "org_1");
+	CHECK(ratelimit_request_or_reply(&r) == -1 && r.status == 429);
+	CHECK(header_count(&r, "\nRateLimit: \"org\";r=0;t=60\r\n") == 1);
+	CHECK(header_count(&r, "X-RateLimit-Remaining: 0\r\n") == 1);
+	/* Another organization's key is not held back. */
+	req_for(&r, M_GET, "/v1/billing/usage", "198.51.100.20");
+	r.who.kind = PRINCIPAL_KEY;
+	snprintf(r.who.key_id, sizeof(r.who.key_id), "key_o3");
+	snprintf(r.who.org_id, sizeof(r.who.org_id), "org_2");
 	CHECK(ratelimit_request_or_reply(&r) == 0);
 	req_free(&r);
 	cfg.now = 0;
@@ -914,5 +1089,8 @@ main(void)
 	TEST(test_headers);
 	TEST(test_request_policy);
 	TEST(test_retry_after_kept);
+	TEST(test_take_all_gives_nothing_on_refusal);
+	TEST(test_take_all_threads_exact);
+	TEST(test_request_policy_org);
 	return unit_done();
 }
