@@ -166,19 +166,20 @@ handle_login(struct req *r)
 		return;
 	}
 	/* A device credential of this account moves the attempt to the
-	 * device's budget; any other (revoked, unknown, another's) is none. */
-	if (found) {
-		rc = device_find(r->db, user_id, device_token, device_id);
-		if (rc != DB_ROW && rc != DB_DONE) {
-			reply_db_error(r, rc, "login: device");
-			return;
-		}
-		known_device = rc == DB_ROW;
+	 * device's budget; any other (revoked, unknown, another's) is none.
+	 * An unknown email looks one up too, for a user id no row has, so
+	 * both take the same work. */
+	rc = device_find(r->db, found ? user_id : "usr_none", device_token, device_id);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		reply_db_error(r, rc, "login: device");
+		return;
 	}
-	subject = !found ? NULL : known_device ? device_id : user_id;
-	/* Too many failed sign-ins for this account or device: 429 before any
-	 * hashing. */
-	if (ratelimit_signin_take_or_reply(r, subject, found ? user_id : NULL, known_device) < 0)
+	known_device = found && rc == DB_ROW;
+	subject = !found ? email : known_device ? device_id : user_id;
+	/* Too many failed sign-ins for this account, device or email: 429
+	 * before any hashing. */
+	if (ratelimit_signin_take_or_reply(r, subject, found ? user_id : NULL,
+	        known_device ? SIGNIN_DEVICE : SIGNIN_ACCOUNT) < 0)
 		return;
 	/* Unknown email and wrong password: the same work, the same answer. */
 	if (!password_verify(found ? hash : NULL, password)) {
@@ -289,14 +290,17 @@ handle_session_get(struct req *r)
 	reply_jw(r, 200, &w);
 }
 
-/* The current password is checked against the account's failed sign-in
- * budget (a stolen token may not guess it forever); a wrong one is audited
- * as "password.change_failed" and stays taken. */
+/* The current password is checked against a failed sign-in budget (a
+ * stolen token may not guess it forever) that failed logins cannot spend:
+ * the device's the session was signed in from, else one of this endpoint's
+ * own ("password:<user id>"). A wrong one is audited as
+ * "password.change_failed" and stays taken. */
 void
 handle_password_change(struct req *r)
 {
 	const char *current, *next;
-	char hash[256] = "";
+	char hash[256] = "", subject[64];
+	enum signin_budget budget = SIGNIN_PASSWORD;
 	json_object *d;
 	int rc;
 
@@ -311,7 +315,18 @@ handle_password_change(struct req *r)
 		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "password: user");
 		return;
 	}
-	if (ratelimit_signin_take_or_reply(r, r->who.user_id, r->who.user_id, 0) < 0)
+	rc = db_query(r->db, STMT_SESSION_DEVICE, "t", r->who.session_id);
+	if (rc == DB_ROW) {
+		snprintf(subject, sizeof(subject), "%s", db_text(r->db, STMT_SESSION_DEVICE, 0));
+		budget = SIGNIN_DEVICE;
+	} else
+		snprintf(subject, sizeof(subject), "password:%s", r->who.user_id);
+	db_end(r->db, STMT_SESSION_DEVICE);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		reply_db_error(r, rc, "password: device");
+		return;
+	}
+	if (ratelimit_signin_take_or_reply(r, subject, r->who.user_id, budget) < 0)
 		return;
 	if (!password_verify(hash, current)) {
 		rc = audit_log(
@@ -325,6 +340,6 @@ handle_password_change(struct req *r)
 		reply_error(r, ERR_INVALID_CREDENTIALS_CURRENT, NULL, d);
 		return;
 	}
-	ratelimit_signin_refund(r, r->who.user_id);
+	ratelimit_signin_refund(r, subject);
 	password_set_and_reply(r, r->who.user_id, next, "password.changed");
 }
