@@ -104,10 +104,12 @@ session_take_over_or_reply(
 }
 
 /* A session to start, and the one it may take over (force, or the same
- * device). A device that proved itself (device_id set, known) keeps its
- * credential; a new one gets one, in device_id and new_token. */
+ * device). hash is the password hash the login was checked against. A
+ * device that proved itself (device_id set, known) keeps its credential; a
+ * new one, or one revoked since it was looked up (known then becomes 0),
+ * gets one, in device_id and new_token. */
 struct session_new {
-	const char *sid, *user_id, *org_id, *device;
+	const char *sid, *user_id, *org_id, *device, *hash;
 	int force, known;
 	int64_t now, exp;
 	char *device_id; /* 40 bytes */
@@ -117,15 +119,28 @@ struct session_new {
 static int
 session_insert(struct req *r, void *arg)
 {
-	const struct session_new *n = arg;
-	int rc;
+	struct session_new *n = arg;
+	int rc = db_query(r->db, STMT_USER_HASH, "t", n->user_id), same;
 
+	/* The password checked is still the account's: a password change that
+	 * committed meanwhile (and revoked every session) wins. */
+	same = rc == DB_ROW && strcmp(db_text(r->db, STMT_USER_HASH, 0), n->hash) == 0;
+	db_end(r->db, STMT_USER_HASH);
+	if (rc != DB_ROW && rc != DB_DONE)
+		return rc;
+	if (!same) {
+		reply_error(r, ERR_INVALID_CREDENTIALS, NULL, NULL);
+		return -1;
+	}
 	if (session_take_over_or_reply(
 	        r, n->user_id, n->sid, n->force, n->known ? n->device_id : NULL) < 0)
 		return -1;
-	rc = n->known
-	    ? device_touch(r->db, n->device_id, n->now)
-	    : device_create(r->db, n->user_id, n->device, n->now, n->device_id, n->new_token);
+	rc = n->known ? device_touch(r->db, n->device_id, n->now) : DB_OK;
+	if (rc == DB_OK && n->known && db_changes(r->db) == 0)
+		n->known = 0; /* revoked since it was looked up: a new device */
+	if (rc == DB_OK && !n->known)
+		rc =
+		    device_create(r->db, n->user_id, n->device, n->now, n->device_id, n->new_token);
 	if (rc == DB_OK)
 		rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiiit", n->sid, n->user_id, n->org_id,
 		    n->device, r->client_ip, n->now, n->now, n->exp, n->device_id);
@@ -215,14 +230,17 @@ handle_login(struct req *r)
 	n.user_id = user_id;
 	n.org_id = org_id;
 	n.device = device;
+	n.hash = hash;
 	n.force = force;
 	n.known = known_device;
 	n.now = now;
 	n.exp = t.exp;
 	n.device_id = device_id;
 	n.new_token = new_device_token;
-	if (db_tx_or_reply(r, session_insert, &n, "login: insert") != DB_OK)
+	if (db_tx_or_reply(r, session_insert, &n, "login: insert") != DB_OK) {
+		explicit_bzero(new_device_token, sizeof(new_device_token));
 		return;
+	}
 	r->who.kind = PRINCIPAL_USER;
 	snprintf(r->who.user_id, sizeof(r->who.user_id), "%s", user_id);
 	jw_init(&w);
@@ -230,7 +248,7 @@ handle_login(struct req *r)
 	jw_string(&w, "token", token);
 	jw_string(&w, "tokenType", "Bearer");
 	jw_time(&w, "expiresAt", t.exp);
-	jw_string(&w, "deviceToken", known_device ? device_token : new_device_token);
+	jw_string(&w, "deviceToken", n.known ? device_token : new_device_token);
 	session_write(&w, "session", sid, device, now, 0, 0);
 	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
 	if (rc == DB_ROW)
