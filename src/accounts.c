@@ -31,9 +31,7 @@ password_or_reply(struct req *r, json_object *obj, const char *field, const char
 	return json_string_or_reply(r, obj, field, 1, PASSWORD_MIN, PASSWORD_MAX, out);
 }
 
-/* Sets user_id's password to pw and revokes their sessions and device
- * credentials, in one transaction, with an audit event. Answers 204, or an
- * error. */
+/* A password to set, and the audit event that says why. */
 struct password_set {
 	const char *user_id, *hash, *event;
 };
@@ -53,6 +51,9 @@ password_store(struct req *r, void *arg)
 	return rc;
 }
 
+/* Sets user_id's password to pw and revokes their sessions and device
+ * credentials, in one transaction, with an audit event. Answers 204, or an
+ * error. */
 void
 password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event)
 {

@@ -2,10 +2,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ratelimit.h"
 #include "api.h"
 
 static const char *const plan_columns[METER__COUNT] = { "projects", "users", "apiKeys", "jobs",
 	"records", "webhooks" };
+
+/* A plan's request budgets as the API shows them: "rateLimits". */
+static json_object *
+rate_limits_json(const struct rl_plan *p)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "key", json_object_new_int64(p->key));
+	json_object_object_add(o, "user", json_object_new_int64(p->user));
+	json_object_object_add(o, "organization", json_object_new_int64(p->org));
+	json_object_object_add(o, "window", json_object_new_int64(cfg.rate_window));
+	return o;
+}
 
 /* Answers the usage of the caller's organization with status. */
 static void
@@ -13,10 +27,13 @@ reply_usage(struct req *r, int status)
 {
 	struct meter_state st[METER__COUNT];
 	char plan_id[64], plan_name[64], start[32];
+	struct rl_plan rates;
 	struct jw w;
 	int64_t next;
 	int rc = meter_read_all(r->db, r->who.org_id, st, plan_id, plan_name, sizeof(plan_id));
 
+	if (rc == DB_OK)
+		rc = ratelimit_plan_read(r->db, r->who.org_id, &rates);
 	if (rc != DB_OK) {
 		reply_db_error(r, rc, "billing: usage");
 		return;
@@ -28,6 +45,7 @@ reply_usage(struct req *r, int status)
 	jw_object(&w, "plan");
 	jw_string(&w, "id", plan_id);
 	jw_string(&w, "name", plan_name);
+	jw_value(&w, "rateLimits", rate_limits_json(&rates));
 	jw_object_end(&w);
 	jw_object(&w, "period");
 	jw_string(&w, "start", start);
@@ -51,6 +69,7 @@ void
 handle_billing_plans(struct req *r)
 {
 	json_object *data = json_object_new_array();
+	struct rl_plan rates;
 	int rc;
 
 	for (rc = db_query(r->db, STMT_PLANS_ALL, ""); rc == DB_ROW;
@@ -67,6 +86,14 @@ handle_billing_plans(struct req *r)
 			        ? NULL
 			        : json_object_new_int64(db_int(r->db, STMT_PLANS_ALL, 2 + m)));
 		json_object_object_add(p, "limits", limits);
+		/* the budgets follow the meters' limits */
+		rates.key =
+		    ratelimit_plan_column(r->db, STMT_PLANS_ALL, 2 + METER__COUNT, cfg.rate_key);
+		rates.user =
+		    ratelimit_plan_column(r->db, STMT_PLANS_ALL, 3 + METER__COUNT, cfg.rate_user);
+		rates.org =
+		    ratelimit_plan_column(r->db, STMT_PLANS_ALL, 4 + METER__COUNT, cfg.rate_org);
+		json_object_object_add(p, "rateLimits", rate_limits_json(&rates));
 		json_object_array_add(data, p);
 	}
 	db_end(r->db, STMT_PLANS_ALL);

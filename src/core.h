@@ -19,9 +19,10 @@ struct config {
 	char db_path[1024];
 	char jwt_secret[512];
 	size_t jwt_secret_len;
-	long rate_key; /* requests a minute per API key */
+	long rate_key; /* requests a minute per API key, for plans that set none */
 	long rate_ip; /* requests a minute per unauthenticated IP */
-	long rate_user; /* requests a minute per signed-in user */
+	long rate_user; /* requests a minute per signed-in user, for plans that set none */
+	long rate_org; /* requests a minute per organization, for plans that set none */
 	long rate_login; /* login/signup attempts a minute per IP */
 	long rate_login_account; /* failed sign-ins per account an hour, from unknown devices */
 	long rate_login_device; /* failed sign-ins per device credential per 15 minutes */
@@ -140,6 +141,8 @@ enum stmt {
 	STMT_SESSION_END,
 	STMT_SESSION_REPLACE,
 	STMT_SESSION_REVOKE_USER,
+	STMT_SESSION_REVOKE_DEVICE,
+	STMT_SESSION_DEVICE,
 	STMT_DEVICE_INSERT,
 	STMT_DEVICE_BY_HASH,
 	STMT_DEVICE_TOUCH,
@@ -167,6 +170,7 @@ enum stmt {
 	STMT_APIKEY_REVOKE,
 	STMT_APIKEY_ROTATE_OLD,
 	STMT_PLANS_ALL,
+	STMT_PLAN_RATES,
 	STMT_USAGE_HISTORY,
 	STMT_PROJECT_INSERT,
 	STMT_PROJECT_GET,
@@ -278,9 +282,11 @@ void db_read_end(struct db *db);
 typedef int db_work_fn(struct db *db, void *arg);
 /* The one way to write: runs fn(db, arg) in a write transaction of its
  * own (BEGIN IMMEDIATE, after this process's other writers) and commits it
- * when fn answers DB_OK. Returns DB_OK when committed; else fn's answer or
- * the store's error, with nothing of fn's kept. No transaction outlives the
- * call. Ends db's read snapshot (db_read_begin) first. */
+ * when fn answers DB_OK. fn runs once: a busy database is waited for
+ * before it starts, never by running it again. Returns DB_OK when committed;
+ * else fn's answer or the store's error, with nothing of fn's kept. No
+ * transaction outlives the call. Ends db's read snapshot (db_read_begin)
+ * first. */
 int db_write(struct db *db, db_work_fn *fn, void *arg);
 /* As db_write, but the transaction may be shared with other threads'
  * pieces (group commit: one BEGIN IMMEDIATE and one COMMIT for them all);

@@ -78,6 +78,14 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_SESSION_REVOKE_USER,
 	    "UPDATE sessions SET ended_at = ?2, end_reason = 'revoked' WHERE user_id = ?1 AND "
 	    "ended_at IS NULL"),
+	/* user ?1's live sessions signed in from device ?2 */
+	STMT(STMT_SESSION_REVOKE_DEVICE,
+	    "UPDATE sessions SET ended_at = ?3, end_reason = 'revoked' WHERE user_id = ?1 AND "
+	    "device_id = ?2 AND ended_at IS NULL"),
+	/* the device session ?1 was signed in from, if it is not revoked */
+	STMT(STMT_SESSION_DEVICE,
+	    "SELECT d.id FROM sessions s JOIN devices d ON d.id = s.device_id AND d.user_id = "
+	    "s.user_id WHERE s.id = ?1"),
 	STMT(STMT_DEVICE_INSERT,
 	    "INSERT INTO devices (id, user_id, secret_hash, name, created_at, last_used_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?5)"),
@@ -159,10 +167,14 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_APIKEY_ROTATE_OLD,
 	    "UPDATE api_keys SET revoked_at = ?3, rotated_to = ?4 WHERE id = ?1 AND org_id = "
 	    "?2 AND revoked_at IS NULL"),
+	/* the meters' limits, then the request budgets (NULL: the default) */
 	STMT(STMT_PLANS_ALL,
-	    "SELECT id, name, projects, users, api_keys, jobs, records, webhooks FROM plans "
-	    "ORDER BY "
-	    "position"),
+	    "SELECT id, name, projects, users, api_keys, jobs, records, webhooks, rate_key, "
+	    "rate_user, rate_org FROM plans ORDER BY position"),
+	/* the request budgets of organization ?1's plan (NULL: the default) */
+	STMT(STMT_PLAN_RATES,
+	    "SELECT p.rate_key, p.rate_user, p.rate_org FROM organizations o JOIN plans p ON "
+	    "p.id = o.plan WHERE o.id = ?1"),
 	STMT(STMT_USAGE_HISTORY,
 	    "SELECT period, meter, used FROM usage WHERE org_id = ?1 AND period < ?2 ORDER BY "
 	    "period DESC, meter"),
@@ -429,7 +441,7 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
 extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[], tg_sql_010[];
-extern const char tg_sql_011[];
+extern const char tg_sql_011[], tg_sql_012[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -444,7 +456,8 @@ static const struct migration {
 	{ "008_job_indexes", tg_sql_008 },
 	{ "009_idempotency_claim", tg_sql_009 },
 	{ "010_devices", tg_sql_010 },
-	{ "011_webhooks", tg_sql_011 },
+	{ "011_plan_rate_limits", tg_sql_011 },
+	{ "012_webhooks", tg_sql_012 },
 };
 
 struct db {
@@ -486,11 +499,6 @@ db_configure(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-/* SQLite's busy handler: waits for another process's writer (or a
- * checkpoint) with a growing pause (50 us to 20 ms) for up to
- * DB_BUSY_TIMEOUT_MS in all, counting each wait for /v1/metrics; then the
- * call fails with SQLITE_BUSY (503). Threads of this process do not get
- * here for each other's writes: they queue on writer_lock. */
 /* The request id for db's log lines, or NULL outside a request. */
 static const char *
 db_rid(const struct db *db)
@@ -504,6 +512,11 @@ static void db_rollback(struct db *db);
 
 static atomic_ulong busy_retries; /* waits in db_busy_wait (/v1/metrics) */
 
+/* SQLite's busy handler: waits for another process's writer (or a
+ * checkpoint) with a growing pause (50 us to 20 ms) for up to
+ * DB_BUSY_TIMEOUT_MS in all, counting each wait for /v1/metrics; then the
+ * call fails with SQLITE_BUSY (503). Threads of this process do not get
+ * here for each other's writes: they queue on writer_lock. */
 static int
 db_busy_wait(void *unused, int n)
 {

@@ -281,6 +281,24 @@ ring_find(struct db *db, const char *kid)
 	return -1;
 }
 
+/* A rotated key to store, wrapped. */
+struct key_new {
+	const char *kid, *wrapped;
+};
+
+/* Stores the new key and drops the keys whose tokens can no longer be alive
+ * (superseded more than a session lifetime ago), in one transaction. */
+static int
+key_insert_work(struct db *db, void *arg)
+{
+	const struct key_new *k = arg;
+	int rc = db_run(db, STMT_JWT_KEY_PRUNE, "i", tg_now() - cfg.session_ttl);
+
+	if (rc == DB_OK)
+		rc = db_run(db, STMT_JWT_KEY_INSERT, "tti", k->kid, k->wrapped, tg_now());
+	return rc;
+}
+
 int
 jwt_key_rotate(struct db *db, char *kid, size_t kidlen)
 {
@@ -294,10 +312,9 @@ jwt_key_rotate(struct db *db, char *kid, size_t kidlen)
 		snprintf(secret + 2 * i, 3, "%02x", raw[i]);
 	if (key_wrap(kid, secret, strlen(secret), wrapped, sizeof(wrapped)) < 0)
 		goto out;
-	/* Keys whose tokens can no longer be alive (superseded more than a
-	 * session lifetime ago) go. */
-	if (db_run(db, STMT_JWT_KEY_PRUNE, "i", tg_now() - cfg.session_ttl) != DB_OK ||
-	    db_run(db, STMT_JWT_KEY_INSERT, "tti", kid, wrapped, tg_now()) != DB_OK)
+	struct key_new k = { kid, wrapped };
+
+	if (db_write(db, key_insert_work, &k) != DB_OK)
 		goto out;
 	ring.loaded_at = 0; /* the next use reloads */
 	rc = 0;
@@ -336,7 +353,7 @@ keys_wrap_work(struct db *db, void *arg)
 	struct plain_keys *p = arg;
 	int rc;
 
-	plain_keys_free(p); /* what a try before this one read */
+	plain_keys_free(p);
 	for (rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW;
 	     rc = db_next(db, STMT_JWT_KEYS_ALL)) {
 		const char *secret = db_text(db, STMT_JWT_KEYS_ALL, 1);

@@ -43,7 +43,11 @@ tg_sql_010:
 	.byte 0
 	.global tg_sql_011
 tg_sql_011:
-	.incbin "sql/011_webhooks.sql"
+	.incbin "sql/011_plan_rate_limits.sql"
+	.byte 0
+	.global tg_sql_012
+tg_sql_012:
+	.incbin "sql/012_webhooks.sql"
 	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

@@ -1,8 +1,9 @@
 /* ratelimit.c: the host-wide rate limiter: fixed-window counters in a file
  * every process serving the database maps, guarded by striped robust
- * process-shared mutexes; the policy that gives a request its buckets; and
- * the failed sign-in budgets (in the database: a flood of names cannot
- * evict them).
+ * process-shared mutexes; the policy that gives a request its buckets; the
+ * failed sign-in budgets (of accounts and devices in the database, where a
+ * flood of names cannot evict them; of emails no account has, in the
+ * table); and the client address behind trusted proxies.
  *
  * The algorithm is a fixed window per bucket: a bucket's window opens at its
  * first request after the last one closed and lasts `window` seconds; at most
@@ -23,7 +24,12 @@
  * is reused by a new bucket. When every slot of a stripe holds a live
  * bucket, a new one takes the slot of the live bucket with the fewest takes
  * (the one a flood of new names made, not a busy client's): a flood can
- * make a one-request bucket start over, never refuse a new client. */
+ * make a one-request bucket start over, never refuse a new client.
+ *
+ * A request takes from several buckets at once (its key's or user's, and its
+ * organization's): every stripe they live in is locked, in index order, and
+ * a unit is taken from each or, when one is spent, from none, so a refused
+ * request costs no budget anything. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -89,7 +95,7 @@ static struct {
 	struct rl_stripe *stripes;
 } rl;
 
-enum rl_op { RL_TAKE, RL_PEEK, RL_GIVE };
+enum rl_op { RL_TAKE, RL_PEEK };
 
 /* ---- SipHash-2-4 (Aumasson and Bernstein), keyed per file ---- */
 
@@ -193,34 +199,33 @@ policy_copy(const char *name, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/* Takes a unit from (RL_TAKE), looks at (RL_PEEK) or gives a unit back to
- * (RL_GIVE: only to the window that ends at give_reset, the one it was
- * taken from) bucket name and fills out. Returns 0, or -1 with out
- * untouched when the limiter is closed, the arguments are out of range or the stripe cannot be
- * locked.
+/* The stripe of bucket key. */
+static struct rl_stripe *
+key_stripe(uint64_t key)
+{
+	return &rl.stripes[key & (RL_STRIPES - 1)];
+}
+
+/* Takes a unit from (RL_TAKE, only when one is left) or looks at (RL_PEEK)
+ * bucket key in its stripe, which the caller holds locked. Sets *count to
+ * the units given in the window after it, *reset to the window's end, and
+ * *evict to 1 when a live bucket gave way to this one. Returns whether a
+ * unit was left.
  *
  * Every store to a slot is ordered so that a holder dying between any two
  * leaves the slot whole or expired: a claimed slot gets its key, then its
  * count, then its reset (until the reset, the old expired one stands); a new
  * window gets its count, then its reset. */
 static int
-bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op,
-    int64_t give_reset, struct rl_result *out)
+slot_use(struct rl_stripe *st, uint64_t key, long limit, long window, int64_t now, enum rl_op op,
+    int64_t *count_out, int64_t *reset_out, int *evict)
 {
-	struct rl_stripe *st;
 	struct rl_slot *s = NULL, *spare = NULL, *victim = NULL;
+	unsigned home = (unsigned)(key >> 32) & (RL_SLOTS - 1);
 	int64_t count, reset;
-	uint64_t key;
-	unsigned home;
-	int evict = 0, allowed;
+	int allowed;
 
-	if (rl.hdr == NULL || limit < 1 || window < 1 || name == NULL)
-		return -1;
-	key = bucket_key(name);
-	st = &rl.stripes[key & (RL_STRIPES - 1)];
-	home = (unsigned)(key >> 32) & (RL_SLOTS - 1);
-	if (stripe_lock(st) < 0)
-		return -1;
+	*evict = 0;
 	/* Probe to the key or to a never-used slot, remembering the first slot
 	 * a new bucket may have: never used, or expired. */
 	for (unsigned i = 0; i < RL_SLOTS; i++) {
@@ -246,12 +251,7 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 		count = 0;
 		reset = now + window;
 	}
-	if (op == RL_GIVE) {
-		if (s != NULL && s->reset > now && s->reset == give_reset && count > 0)
-			__atomic_store_n(&s->count, --count, __ATOMIC_RELEASE);
-		allowed = 1;
-	} else
-		allowed = count < limit;
+	allowed = count < limit;
 	if (allowed && op == RL_TAKE) {
 		if (s == NULL && spare == NULL) {
 			/* Every slot of the stripe holds a live bucket: the one with
@@ -259,7 +259,7 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 			 * expired first, so a holder dying before the new bucket is
 			 * whole leaves an expired slot. */
 			spare = victim;
-			evict = 1;
+			*evict = 1;
 			__atomic_store_n(&spare->reset, now, __ATOMIC_RELEASE);
 		}
 		if (s == NULL) {
@@ -271,18 +271,31 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 			__atomic_store_n(&s->reset, reset, __ATOMIC_RELEASE);
 		count++;
 	}
-	pthread_mutex_unlock(&st->mu);
+	*count_out = count;
+	*reset_out = reset;
+	return allowed;
+}
 
-	if (evict) {
-		static int64_t logged;
+/* Counts an eviction of a live bucket by bucket key, logging at most one a
+ * second. */
+static void
+eviction_note(uint64_t key, int64_t now)
+{
+	static int64_t logged;
 
-		__atomic_fetch_add(&rl.hdr->evictions, 1, __ATOMIC_RELAXED);
-		if (__atomic_exchange_n(&logged, now, __ATOMIC_RELAXED) != now)
-			log_msg(NULL,
-			    "ratelimit: stripe %u is full: its bucket with the fewest takes gave "
-			    "way",
-			    (unsigned)(key & (RL_STRIPES - 1)));
-	}
+	__atomic_fetch_add(&rl.hdr->evictions, 1, __ATOMIC_RELAXED);
+	if (__atomic_exchange_n(&logged, now, __ATOMIC_RELAXED) != now)
+		log_msg(NULL,
+		    "ratelimit: stripe %u is full: its bucket with the fewest takes gave way",
+		    (unsigned)(key & (RL_STRIPES - 1)));
+}
+
+/* Fills out for bucket name after an operation that left count units given
+ * in the window ending at reset. */
+static void
+result_fill(struct rl_result *out, const char *name, long limit, long window, int64_t now,
+    int allowed, int64_t count, int64_t reset)
+{
 	memset(out, 0, sizeof(*out));
 	out->allowed = allowed;
 	out->limit = limit;
@@ -292,13 +305,97 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 	out->reset_in = (long)(reset - now);
 	out->retry_after = allowed ? 0 : out->reset_in;
 	policy_copy(name, out->policy, sizeof(out->policy));
+}
+
+/* Does op (see slot_use) on bucket name and fills out. Returns 0, or -1 with
+ * out untouched when the limiter is closed, the arguments are out of range
+ * or the stripe cannot be locked. */
+static int
+bucket_use(
+    const char *name, long limit, long window, int64_t now, enum rl_op op, struct rl_result *out)
+{
+	struct rl_stripe *st;
+	int64_t count, reset;
+	uint64_t key;
+	int evict, allowed;
+
+	if (rl.hdr == NULL || limit < 1 || window < 1 || name == NULL)
+		return -1;
+	key = bucket_key(name);
+	st = key_stripe(key);
+	if (stripe_lock(st) < 0)
+		return -1;
+	allowed = slot_use(st, key, limit, window, now, op, &count, &reset, &evict);
+	pthread_mutex_unlock(&st->mu);
+	if (evict)
+		eviction_note(key, now);
+	result_fill(out, name, limit, window, now, allowed, count, reset);
 	return 0;
 }
 
 int
 ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl_result *out)
 {
-	return bucket_use(name, limit, window, now, RL_TAKE, 0, out);
+	return bucket_use(name, limit, window, now, RL_TAKE, out);
+}
+
+int
+ratelimit_take_all(const struct rl_budget *b, size_t n, int64_t now, struct rl_result *out)
+{
+	struct rl_stripe *st[RATELIMIT_BUDGETS_MAX];
+	uint64_t key[RATELIMIT_BUDGETS_MAX];
+	int64_t count[RATELIMIT_BUDGETS_MAX], reset[RATELIMIT_BUDGETS_MAX];
+	int ok[RATELIMIT_BUDGETS_MAX], evict = 0, ev, allowed = 1;
+	unsigned held[RATELIMIT_BUDGETS_MAX], nheld = 0, j;
+
+	if (rl.hdr == NULL || n < 1 || n > RATELIMIT_BUDGETS_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned idx, k;
+
+		if (b[i].name == NULL || b[i].limit < 1 || b[i].window < 1)
+			return -1;
+		key[i] = bucket_key(b[i].name);
+		st[i] = key_stripe(key[i]);
+		/* Each stripe once, in index order: two takes that need the same
+		 * two stripes, in any process, cannot each hold one and wait for
+		 * the other. */
+		idx = (unsigned)(key[i] & (RL_STRIPES - 1));
+		for (k = 0; k < nheld && held[k] < idx; k++)
+			;
+		if (k < nheld && held[k] == idx)
+			continue;
+		memmove(held + k + 1, held + k, (nheld - k) * sizeof(held[0]));
+		held[k] = idx;
+		nheld++;
+	}
+	for (j = 0; j < nheld; j++)
+		if (stripe_lock(&rl.stripes[held[j]]) < 0) {
+			while (j-- > 0)
+				pthread_mutex_unlock(&rl.stripes[held[j]].mu);
+			return -1;
+		}
+	/* Every stripe held: look at all, then take from all or from none. */
+	for (size_t i = 0; i < n; i++) {
+		ok[i] = slot_use(st[i], key[i], b[i].limit, b[i].window, now, RL_PEEK, &count[i],
+		    &reset[i], &ev);
+		allowed &= ok[i];
+	}
+	if (allowed)
+		for (size_t i = 0; i < n; i++) {
+			slot_use(st[i], key[i], b[i].limit, b[i].window, now, RL_TAKE, &count[i],
+			    &reset[i], &ev);
+			if (ev)
+				evict = 1;
+		}
+	for (j = nheld; j-- > 0;)
+		pthread_mutex_unlock(&rl.stripes[held[j]].mu);
+	if (evict)
+		eviction_note(key[0], now);
+	for (size_t i = 0; i < n; i++)
+		result_fill(
+		    &out[i], b[i].name, b[i].limit, b[i].window, now, ok[i], count[i], reset[i]);
+	return allowed;
 }
 
 /* ---- the file ---- */
@@ -449,14 +546,22 @@ ratelimit_open(const char *db_path, char *err, size_t errlen)
 		}
 		if (stat(path, &named) == 0 && named.st_ino == st.st_ino &&
 		    named.st_dev == st.st_dev) {
-			/* A table others may write (its counters, its mutexes) is
-			 * not trusted: it is replaced by a fresh one of mode 0600. */
-			if ((st.st_mode & 077) != 0)
-				log_msg(NULL,
-				    "ratelimit: %s has mode %04o: replaced by a new table", path,
+			/* A table group or others may open is made 0600 in place,
+			 * on the open file: replacing it would split the limits
+			 * between the processes that map the old one and the
+			 * new. */
+			if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+				if (fchmod(fd, 0600) < 0) {
+					snprintf(err, errlen,
+					    "ratelimit: %s has mode %04o and cannot be made 0600 "
+					    "(%s): chmod 600 it or delete it",
+					    path, (unsigned)(st.st_mode & 0777), strerror(errno));
+					goto out;
+				}
+				log_msg(NULL, "ratelimit: %s had mode %04o: made 0600", path,
 				    (unsigned)(st.st_mode & 0777));
-			if (S_ISREG(st.st_mode) && (st.st_mode & 077) == 0 &&
-			    st.st_size == (off_t)RL_FILE_SIZE &&
+			}
+			if (S_ISREG(st.st_mode) && st.st_size == (off_t)RL_FILE_SIZE &&
 			    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
 			    header_current(&h, boot)) {
 				map = mmap(
@@ -518,46 +623,58 @@ header_drop(struct req *r, const char *name)
 }
 
 void
-ratelimit_headers(struct req *r, const struct rl_result *res)
+ratelimit_headers_all(struct req *r, const struct rl_result *res, size_t n, size_t shown)
 {
 	static const char *const fields[] = { "X-RateLimit-Limit", "X-RateLimit-Remaining",
 		"X-RateLimit-Reset", "RateLimit-Policy", "RateLimit" };
-	char v[128];
-	size_t n, z = sizeof(v);
+	const struct rl_result *top = &res[shown];
+	char v[RATELIMIT_BUDGETS_MAX * 64];
+	size_t k, z = sizeof(v);
 
 	if (r->headers_len > 0) /* a second budget's headers replace the first's */
 		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 			header_drop(r, fields[i]);
-	tg_append_num(v, z, 0, res->limit);
+	tg_append_num(v, z, 0, top->limit);
 	req_header_add(r, "X-RateLimit-Limit", v);
-	tg_append_num(v, z, 0, res->remaining);
+	tg_append_num(v, z, 0, top->remaining);
 	req_header_add(r, "X-RateLimit-Remaining", v);
-	tg_append_num(v, z, 0, res->reset);
+	tg_append_num(v, z, 0, top->reset);
 	req_header_add(r, "X-RateLimit-Reset", v);
-	n = tg_append(v, z, 0, "\"", 1);
-	n = tg_append(v, z, n, res->policy, sizeof(res->policy));
-	n = tg_append(v, z, n, "\";q=", 4);
-	n = tg_append_num(v, z, n, res->limit);
-	n = tg_append(v, z, n, ";w=", 3);
-	tg_append_num(v, z, n, res->window);
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			k = tg_append(v, z, k, ", ", 2);
+		k = tg_append(v, z, k, "\"", 1);
+		k = tg_append(v, z, k, res[i].policy, strlen(res[i].policy));
+		k = tg_append(v, z, k, "\";q=", 4);
+		k = tg_append_num(v, z, k, res[i].limit);
+		k = tg_append(v, z, k, ";w=", 3);
+		k = tg_append_num(v, z, k, res[i].window);
+	}
 	req_header_add(r, "RateLimit-Policy", v);
-	n = tg_append(v, z, 0, "\"", 1);
-	n = tg_append(v, z, n, res->policy, sizeof(res->policy));
-	n = tg_append(v, z, n, "\";r=", 4);
-	n = tg_append_num(v, z, n, res->remaining);
-	n = tg_append(v, z, n, ";t=", 3);
-	tg_append_num(v, z, n, res->reset_in);
+	k = tg_append(v, z, 0, "\"", 1);
+	k = tg_append(v, z, k, top->policy, strlen(top->policy));
+	k = tg_append(v, z, k, "\";r=", 4);
+	k = tg_append_num(v, z, k, top->remaining);
+	k = tg_append(v, z, k, ";t=", 3);
+	tg_append_num(v, z, k, top->reset_in);
 	req_header_add(r, "RateLimit", v);
-	if (!res->allowed) {
+	if (!top->allowed) {
 		/* A 429 replaces whatever was answered before, its Retry-After too
 		 * (a 503 from the credential check keeps its own otherwise). */
 		header_drop(r, "Retry-After");
-		snprintf(v, sizeof(v), "%ld", res->retry_after);
+		snprintf(v, sizeof(v), "%ld", top->retry_after);
 		req_header_add(r, "Retry-After", v);
 		snprintf(v, sizeof(v), "Rate limit exceeded. Try again in %ld seconds.",
-		    res->retry_after);
+		    top->retry_after);
 		reply_error(r, ERR_RATE_LIMITED, v, NULL);
 	}
+}
+
+void
+ratelimit_headers(struct req *r, const struct rl_result *res)
+{
+	ratelimit_headers_all(r, res, 1, 0);
 }
 
 /* The limiter could not answer: refuse rather than serve unlimited. */
@@ -600,15 +717,64 @@ login_route(const struct req *r)
 	return 0;
 }
 
+long
+ratelimit_plan_column(struct db *db, int stmt, int col, long dflt)
+{
+	int64_t v;
+
+	if (db_isnull(db, stmt, col))
+		return dflt;
+	v = db_int(db, stmt, col);
+	return v >= 1 && v <= LONG_MAX ? (long)v : dflt;
+}
+
+int
+ratelimit_plan_read(struct db *db, const char *org_id, struct rl_plan *out)
+{
+	int rc;
+
+	out->key = cfg.rate_key;
+	out->user = cfg.rate_user;
+	out->org = cfg.rate_org;
+	if (db == NULL)
+		return DB_ERROR;
+	rc = db_query(db, STMT_PLAN_RATES, "t", org_id);
+	if (rc == DB_ROW) {
+		out->key = ratelimit_plan_column(db, STMT_PLAN_RATES, 0, cfg.rate_key);
+		out->user = ratelimit_plan_column(db, STMT_PLAN_RATES, 1, cfg.rate_user);
+		out->org = ratelimit_plan_column(db, STMT_PLAN_RATES, 2, cfg.rate_org);
+	}
+	db_end(db, STMT_PLAN_RATES);
+	return rc == DB_ROW ? DB_OK : rc == DB_DONE ? DB_ERROR : rc;
+}
+
+/* Of the n results of one take (taken: 1, or 0 when refused), the one that
+ * binds first: when refused, the spent one that resets last (the request can
+ * go on only then); else the one with the fewest left, the later on a tie
+ * (the narrower: org after key, login-ip after ip). */
+static size_t
+binding_first(const struct rl_result *res, size_t n, int taken)
+{
+	size_t shown = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		if (taken ? res[i].remaining <= res[shown].remaining
+		          : !res[i].allowed &&
+		            (res[shown].allowed || res[i].reset > res[shown].reset))
+			shown = i;
+	}
+	return shown;
+}
+
 int
 ratelimit_request_or_reply(struct req *r)
 {
-	struct rl_result main_res, login_res;
-	const struct rl_result *shown = &main_res;
-	char name[160], ip[80];
-	int64_t now = tg_now();
-	long limit;
-	int rc = -1;
+	struct rl_budget b[3];
+	struct rl_result res[3];
+	struct rl_plan plan;
+	char own[160], org[80], login[160], ip[80];
+	size_t n = 0;
+	int member = r->who.kind == PRINCIPAL_KEY || r->who.kind == PRINCIPAL_USER, taken;
 
 #ifdef TG_BENCH_NO_RATELIMIT
 	/* The reference build of bench/ratelimit_e2e.sh: the same server with
@@ -617,38 +783,58 @@ ratelimit_request_or_reply(struct req *r)
 #endif
 
 	client_bucket(r->client_ip, ip, sizeof(ip));
+	/* Read on every request: a plan change counts from the next one. */
+	if (ratelimit_plan_read(member ? r->db : NULL, r->who.org_id, &plan) != DB_OK && member &&
+	    r->db != NULL)
+		log_msg(r->request_id,
+		    "ratelimit: the plan's budgets could not be read; defaults apply");
 	if (r->who.kind == PRINCIPAL_KEY) {
-		snprintf(name, sizeof(name), "key:%s", r->who.key_id);
-		limit = cfg.rate_key;
+		snprintf(own, sizeof(own), "key:%s", r->who.key_id);
+		b[n++] = (struct rl_budget){ own, plan.key, cfg.rate_window };
 	} else if (r->who.kind == PRINCIPAL_USER) {
-		snprintf(name, sizeof(name), "user:%s", r->who.user_id);
-		limit = cfg.rate_user;
+		snprintf(own, sizeof(own), "user:%s", r->who.user_id);
+		b[n++] = (struct rl_budget){ own, plan.user, cfg.rate_window };
 	} else {
-		snprintf(name, sizeof(name), "ip:%s", ip);
-		limit = cfg.rate_ip;
+		snprintf(own, sizeof(own), "ip:%s", ip);
+		b[n++] = (struct rl_budget){ own, cfg.rate_ip, cfg.rate_window };
 	}
-	if (ratelimit_take(name, limit, cfg.rate_window, now, &main_res) < 0) {
+	/* All of an organization's keys and users share one budget too. */
+	if (member && r->who.org_id[0] != '\0') {
+		snprintf(org, sizeof(org), "org:%s", r->who.org_id);
+		b[n++] = (struct rl_budget){ org, plan.org, cfg.rate_window };
+	}
+	if (login_route(r)) {
+		snprintf(login, sizeof(login), "login-ip:%s", ip);
+		b[n++] = (struct rl_budget){ login, cfg.rate_login, cfg.rate_window };
+	}
+	if ((taken = ratelimit_take_all(b, n, tg_now(), res)) < 0) {
 		reply_unavailable(r);
-		goto out;
+		return -1;
 	}
-	if (main_res.allowed && login_route(r)) {
-		snprintf(name, sizeof(name), "login-ip:%s", ip);
-		if (ratelimit_take(name, cfg.rate_login, cfg.rate_window, now, &login_res) < 0) {
-			reply_unavailable(r);
-			goto out;
-		}
-		/* The headers show the budget that binds first. */
-		if (!login_res.allowed || login_res.remaining <= main_res.remaining)
-			shown = &login_res;
-	}
-	ratelimit_headers(r, shown);
-	rc = shown->allowed ? 0 : -1;
-out:
-	return rc;
+	ratelimit_headers_all(r, res, n, binding_first(res, n, taken));
+	return taken ? 0 : -1;
 }
 
 /* The subject of the budget that cannot run out, for attempts at no account. */
 #define SIGNIN_NOBODY "-"
+/* Tries of a give-back the store found busy (each waits up to its busy
+ * timeout). */
+#define SIGNIN_GIVE_TRIES 3
+
+/* The shared-table bucket of the email s: "login-acct:email:" and the
+ * SHA-256 of s in lower case (the store compares emails so, COLLATE NOCASE). */
+static void
+signin_email_bucket(const char *s, char *out, size_t outlen)
+{
+	char lower[256], hash[65];
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)tolower((unsigned char)s[i]);
+	lower[i] = '\0';
+	tg_sha256_hex(lower, hash);
+	snprintf(out, outlen, "login-acct:email:%s", hash);
+}
 
 /* A sign-in budget's take, as one piece of write work. */
 struct signin_take {
@@ -679,16 +865,40 @@ signin_take_work(struct db *db, void *arg)
 }
 
 int
-ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *user_id, int device)
+ratelimit_signin_take_or_reply(
+    struct req *r, const char *subject, const char *user_id, enum signin_budget budget)
 {
-	struct rl_result res;
+	static const struct {
+		const char *policy;
+		long window;
+	} kinds[] = {
+		[SIGNIN_ACCOUNT] = { "login-acct", RATELIMIT_LOGIN_ACCOUNT_WINDOW },
+		[SIGNIN_DEVICE] = { "login-device", RATELIMIT_LOGIN_DEVICE_WINDOW },
+		[SIGNIN_PASSWORD] = { "password", RATELIMIT_LOGIN_ACCOUNT_WINDOW },
+	};
+	struct rl_result res, email_res;
+	char email_bucket[128];
 	int64_t now = tg_now();
-	long limit = device ? cfg.rate_login_device : cfg.rate_login_account;
-	long window = device ? RATELIMIT_LOGIN_DEVICE_WINDOW : RATELIMIT_LOGIN_ACCOUNT_WINDOW;
-	struct signin_take t = { subject ? subject : SIGNIN_NOBODY, subject ? user_id : NULL, now,
-		(int64_t)window, subject ? (int64_t)limit : INT64_MAX, 0, now };
-	int rc;
+	long limit = budget == SIGNIN_DEVICE ? cfg.rate_login_device : cfg.rate_login_account;
+	long window = kinds[budget].window;
+	int rc, nobody = user_id == NULL;
+	struct signin_take t = { nobody ? SIGNIN_NOBODY : subject, user_id, now, (int64_t)window,
+		(int64_t)limit, 0, now };
 
+	/* An email of no account has the account's budget too, in the shared
+	 * table (a flood of made-up names evicts only one-try buckets there),
+	 * so a 429 tells nothing about which emails have accounts. A real
+	 * account looks at the same kind of bucket: the same work. */
+	signin_email_bucket(subject, email_bucket, sizeof(email_bucket));
+	if (bucket_use(email_bucket, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, now,
+	        nobody ? RL_TAKE : RL_PEEK, &email_res) < 0) {
+		reply_unavailable(r);
+		return -1;
+	}
+	/* No account: the same store work on a budget that runs out exactly
+	 * when the email's has (a spent budget writes nothing). */
+	if (nobody)
+		t.limit = email_res.allowed ? INT64_MAX : 0;
 	/* Taken now, not after a wrong password: logins hashed at the same
 	 * time could otherwise all pass a look and go over the budget
 	 * together. */
@@ -696,8 +906,15 @@ ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *u
 		reply_db_error(r, rc, "ratelimit: sign-in budget");
 		return -1;
 	}
+	if (nobody) {
+		r->login_window = 0; /* nothing to give back: no password is right */
+		if (email_res.allowed)
+			return 0;
+		ratelimit_headers(r, &email_res);
+		return -1;
+	}
 	r->login_window = t.reset;
-	if (t.taken || subject == NULL)
+	if (t.taken)
 		return 0;
 	memset(&res, 0, sizeof(res));
 	res.limit = limit;
@@ -705,19 +922,37 @@ ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *u
 	res.reset = t.reset;
 	res.reset_in = t.reset > now ? (long)(t.reset - now) : 1;
 	res.retry_after = res.reset_in;
-	policy_copy(device ? "login-device" : "login-acct", res.policy, sizeof(res.policy));
+	policy_copy(kinds[budget].policy, res.policy, sizeof(res.policy));
 	ratelimit_headers(r, &res);
 	return -1;
+}
+
+/* A sign-in budget's give-back, as one piece of write work. */
+struct signin_give {
+	const char *subject;
+	int64_t reset; /* the window it was taken from */
+};
+
+static int
+signin_give_work(struct db *db, void *arg)
+{
+	const struct signin_give *g = arg;
+
+	return db_run(db, STMT_LOGIN_BUDGET_GIVE, "ti", g->subject, g->reset);
 }
 
 void
 ratelimit_signin_refund(const struct req *r, const char *subject)
 {
-	int rc;
+	struct signin_give g = { subject, r->login_window };
+	int rc = DB_BUSY;
 
-	if (subject == NULL)
+	if (subject == NULL || r->login_window == 0)
 		return;
-	rc = db_run(r->db, STMT_LOGIN_BUDGET_GIVE, "ti", subject, r->login_window);
+	/* A give-back lost to a busy store would count a right password as a
+	 * failure: it is tried again (db_write waits out one busy timeout). */
+	for (int i = 0; i < SIGNIN_GIVE_TRIES && rc == DB_BUSY; i++)
+		rc = db_write(r->db, signin_give_work, &g);
 	if (rc != DB_OK)
 		log_msg(r->request_id, "ratelimit: a sign-in's failure could not be given back");
 }

@@ -85,7 +85,12 @@ if [ -n "$left" ]; then
 	# shellcheck disable=SC2086
 	kill -9 $left 2>/dev/null
 fi
-grep -v '^ *duration_ms\|^ *\.\.\.$\|^ *---$' "$out/node" | grep -E '^ *(not ok|ok|#)|^    [a-z]+:|Error' | sed 's/^/  /' | head -400
+grep -v '^ *duration_ms\|^ *\.\.\.$\|^ *---$' "$out/node" | grep -E '^ *(not ok|ok|#)|^    [a-z]+:|Error' | sed 's/^/  /'
+# The failures again at the end, with what the runner said of each.
+if grep -q '^ *not ok' "$out/node"; then
+	echo "== failures"
+	grep -n -A 30 '^ *not ok' "$out/node" | grep -v 'duration_ms' | head -300 | sed 's/^/  /'
+fi
 count "$out/node"
 
 echo "$passed passed, $failed failed"

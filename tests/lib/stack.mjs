@@ -27,7 +27,9 @@ export function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Starts nginx + tollgate; env adds TOLLGATE_* settings. Returns a stack
-// with base, dir, db, log() and stop().
+// with base, dir, db, log() and stop(). The plans' own request budgets
+// (sql/011) are cleared, so the TOLLGATE_RATE_* settings below (or the
+// test's) apply to every plan, unless opts.planRates keeps them.
 export async function startStack(env = {}, opts = {}) {
   const dir = opts.dir || mkdtempSync(join(tmpdir(), 'tollgate-'));
   const port = await freePort();
@@ -47,6 +49,7 @@ export async function startStack(env = {}, opts = {}) {
       TOLLGATE_RATE_IP: '100000',
       TOLLGATE_RATE_USER: '100000',
       TOLLGATE_RATE_KEY: '100000',
+      TOLLGATE_RATE_ORG: '100000',
       TOLLGATE_RATE_LOGIN: '100000',
       TOLLGATE_RATE_LOGIN_ACCOUNT: '100000',
       TOLLGATE_RATE_LOGIN_DEVICE: '100000',
@@ -83,7 +86,10 @@ export async function startStack(env = {}, opts = {}) {
   for (let i = 0; i < 200; i++) {
     try {
       const r = await fetch(`${stack.base}/v1/health`);
-      if (r.status === 200) return stack;
+      if (r.status === 200) {
+        if (!opts.planRates) sqlite(db, 'UPDATE plans SET rate_key = NULL, rate_user = NULL, rate_org = NULL');
+        return stack;
+      }
     } catch { /* not up yet */ }
     if (child.exitCode !== null) break;
     await sleep(50);
