@@ -9,7 +9,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CPPFLAGS += -D_GNU_SOURCE -Isrc
-LIBS = -lfcgi -ljson-c -lsqlite3 -ljwt -largon2 -lcrypto -lpthread
+LIBS = -lfcgi -ljson-c -lsqlite3 -ljwt -largon2 -lcrypto -lz -lpthread
 
 ifeq ($(BENCH_NO_RATELIMIT),1)
 CPPFLAGS += -DTG_BENCH_NO_RATELIMIT

@@ -191,6 +191,9 @@ static const char *const stmts[STMT__COUNT] = {
 	"INSERT INTO records (table_id, data, created_at) VALUES (?1, ?2, ?3)",
 	/* STMT_RECORD_LIST */
 	"SELECT seq, data FROM records WHERE table_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+	/* STMT_RECORD_PAGE_END: the last seq of a page of ?3 + 1 rows after ?2, and the
+	 * next one's if there is more */
+	"SELECT seq FROM records WHERE table_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 2 OFFSET ?3",
 	/* STMT_IDEM_GET */
 	"SELECT request_hash, status, response, created_at FROM idempotency WHERE org_id = ?1 AND "
 	"key = ?2",

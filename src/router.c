@@ -16,6 +16,10 @@ enum body_kind {
 	BODY_JSON, /* a JSON object, required */
 	BODY_JSON_OPT, /* a JSON object, or no body at all */
 	BODY_CSV, /* text/csv, streamed: the handler reads it as it arrives */
+	/* A JSON object or NDJSON lines, read whole before the handler (the
+	 * JSON parsed, NDJSON split by the handler). Like BODY_CSV it may be
+	 * sent gzip-compressed (body.c). */
+	BODY_RECORDS,
 };
 
 struct route {
@@ -80,7 +84,7 @@ static const struct route routes[] = {
 	{ M_DELETE, "/v1/tables/{id}", handle_tables_delete, BODY_NONE, USER(PERM_WRITE) },
 	{ M_POST, "/v1/tables/{id}/import", handle_tables_import, BODY_CSV, USER(PERM_WRITE) },
 	{ M_POST, "/v1/tables/{id}/publish", handle_tables_publish, BODY_NONE, USER(PERM_WRITE) },
-	{ M_POST, "/v1/tables/{id}/records", handle_records_ingest, BODY_JSON,
+	{ M_POST, "/v1/tables/{id}/records", handle_records_ingest, BODY_RECORDS,
 	    ANY(PERM_WRITE, SCOPE_INGEST) },
 	{ M_GET, "/v1/tables/{id}/records", handle_records_list, BODY_NONE,
 	    ANY(PERM_READ, SCOPE_READ) },
@@ -337,10 +341,15 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	if (kind == BODY_JSON_OPT && r->content_length <= 0 &&
 	    (r->content_type == NULL || *r->content_type == '\0'))
 		return 0;
-	if (!content_type_is(r->content_type, kind == BODY_CSV ? "text/csv" : "application/json")) {
+	if (kind == BODY_RECORDS ? !content_type_is(r->content_type, "application/json") &&
+	            !content_type_is(r->content_type, "application/x-ndjson")
+	                         : !content_type_is(r->content_type,
+	                               kind == BODY_CSV ? "text/csv" : "application/json")) {
 		reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,
-		    kind == BODY_CSV ? "Send the file with Content-Type: text/csv."
-		                     : "Send JSON with Content-Type: application/json.",
+		    kind == BODY_CSV           ? "Send the file with Content-Type: text/csv."
+		        : kind == BODY_RECORDS ? "Send records with Content-Type: application/json "
+		                                 "or application/x-ndjson."
+		                               : "Send JSON with Content-Type: application/json.",
 		    NULL);
 		return -1;
 	}
@@ -348,12 +357,20 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
 		return -1;
 	}
-	if (kind == BODY_CSV) {
+	if (body_encoding_or_reply(r, kind == BODY_CSV || kind == BODY_RECORDS) < 0)
+		return -1;
+	if (kind == BODY_CSV || kind == BODY_RECORDS) {
 		r->body_read = read;
 		r->body_ctx = ctx;
-		return 0;
 	}
-	if (body_read_or_reply(r, read, ctx) < 0)
+	if (kind == BODY_CSV)
+		return 0;
+	if (kind == BODY_RECORDS) {
+		if (body_decoded_all_or_reply(r) < 0)
+			return -1;
+		if (content_type_is(r->content_type, "application/x-ndjson"))
+			return 0;
+	} else if (body_read_or_reply(r, read, ctx) < 0)
 		return -1;
 	if (kind == BODY_JSON_OPT && r->body_len == 0)
 		return 0;
