@@ -177,6 +177,10 @@ body_decoded_read_or_reply(struct req *r, char *buf, size_t n)
 {
 	long k;
 
+	if (r->replied) /* refused already (413, say): nothing more is read */
+		return -1;
+	if (n == 0)
+		return 0;
 	if (r->inflate != NULL)
 		return body_inflate_read_or_reply(r, buf, n);
 	if ((k = req_body_read_or_reply(r, buf, n)) > 0)
