@@ -324,6 +324,31 @@ req_body_read_or_reply(struct req *r, char *buf, size_t n)
 	return got;
 }
 
+/* Whether Content-Type ct is one a body of kind may have. */
+static int
+body_type_ok(enum body_kind kind, const char *ct)
+{
+	switch (kind) {
+	case BODY_CSV: return content_type_is(ct, "text/csv");
+	case BODY_RECORDS:
+		return content_type_is(ct, "application/json") ||
+		    content_type_is(ct, "application/x-ndjson");
+	default: return content_type_is(ct, "application/json");
+	}
+}
+
+/* The sentence of a 415 for a body of kind. */
+static const char *
+body_type_hint(enum body_kind kind)
+{
+	switch (kind) {
+	case BODY_CSV: return "Send the file with Content-Type: text/csv.";
+	case BODY_RECORDS:
+		return "Send records with Content-Type: application/json or application/x-ndjson.";
+	default: return "Send JSON with Content-Type: application/json.";
+	}
+}
+
 /* Content type, size and shape of the body, by the route's body kind. */
 static int
 body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
@@ -341,16 +366,8 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	if (kind == BODY_JSON_OPT && r->content_length <= 0 &&
 	    (r->content_type == NULL || *r->content_type == '\0'))
 		return 0;
-	if (kind == BODY_RECORDS ? !content_type_is(r->content_type, "application/json") &&
-	            !content_type_is(r->content_type, "application/x-ndjson")
-	                         : !content_type_is(r->content_type,
-	                               kind == BODY_CSV ? "text/csv" : "application/json")) {
-		reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,
-		    kind == BODY_CSV           ? "Send the file with Content-Type: text/csv."
-		        : kind == BODY_RECORDS ? "Send records with Content-Type: application/json "
-		                                 "or application/x-ndjson."
-		                               : "Send JSON with Content-Type: application/json.",
-		    NULL);
+	if (!body_type_ok(kind, r->content_type)) {
+		reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE, body_type_hint(kind), NULL);
 		return -1;
 	}
 	if (r->content_length > cfg.max_body) {

@@ -322,7 +322,8 @@ struct req {
 	char *body;
 	size_t body_len;
 	/* A streamed body (text/csv) is not read before the handler: it reads
-	 * it with req_body_read_or_reply. */
+	 * it with body_decoded_read_or_reply (body.c), which undoes its
+	 * Content-Encoding over req_body_read_or_reply. */
 	body_read_fn *body_read;
 	void *body_ctx;
 	size_t body_have; /* bytes of it read so far */
