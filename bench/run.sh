@@ -82,6 +82,7 @@ trap 'exit 130' INT TERM
 export TOLLGATE_JWT_SECRET="bench-secret-0123456789abcdef0123456789abcdef"
 # Rate limits out of the way: they must not shape what is measured.
 export TOLLGATE_RATE_KEY=1000000000 TOLLGATE_RATE_USER=1000000000 TOLLGATE_RATE_IP=1000000000
+export TOLLGATE_RATE_ORG=1000000000
 export TOLLGATE_RATE_LOGIN=1000000000 TOLLGATE_RATE_LOGIN_ACCOUNT=1000000000
 export TOLLGATE_DB="$work/tollgate.db"
 export TOLLGATE_METRICS_TOKEN="bench-metrics-token"
@@ -141,6 +142,8 @@ pw="bench password 1"
 org=$(call POST /v1/signup -H "$json" \
     -d "{\"organization\":\"Bench\",\"email\":\"$email\",\"password\":\"$pw\"}" | jq -r .organization.id)
 build/tollgate set-plan "$org" enterprise >/dev/null 2>&1
+# The plans' own request budgets cleared: the TOLLGATE_RATE_* above apply.
+sqlite3 -cmd ".timeout 5000" "$TOLLGATE_DB" "UPDATE plans SET rate_key = NULL, rate_user = NULL, rate_org = NULL"
 token=$(call POST /v1/auth/login -H "$json" -d "{\"email\":\"$email\",\"password\":\"$pw\"}" |
     jq -r .token)
 auth="Authorization: Bearer $token"

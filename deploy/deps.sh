@@ -7,7 +7,7 @@ set -eu
 want="gcc make pkg-config libc6-dev libfcgi-dev libjson-c-dev libsqlite3-dev libjwt-dev
 libargon2-dev libssl-dev zlib1g-dev nginx-light openssl sqlite3 curl"
 if [ "${1:-}" = check ]; then
-	want="$want libfcgi-bin"
+	want="$want libfcgi-bin procps" # cgi-fcgi; pgrep for the fault tests
 	want="$want jq" # the README's quick start (tests/integration/quickstart.test.mjs)
 	# The web server tests (webservers.test.mjs) and the deploy/ checks.
 	want="$want apache2 libapache2-mod-fcgid lighttpd lighttpd-modules-lua spawn-fcgi systemd mandoc"
@@ -17,6 +17,7 @@ if [ "${1:-}" = check ]; then
 	# The fuzz harnesses (fuzz/run.sh: libFuzzer), make check SANITIZE=1,
 	# make valgrind.
 	want="$want clang libclang-rt-14-dev valgrind"
+	want="$want python3" # tests/layers.py
 fi
 if [ "${1:-}" = bench ]; then
 	want="$want wrk jq"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # install.sh: the deploy/ part of `make install`: the web server configs and
 # tollgate-spawn under PREFIX/share/tollgate/deploy, the systemd units where
-# systemd looks (PREFIX/lib/systemd/system), and tollgate(8). Every
+# systemd looks (PREFIX/lib/systemd/system), tollgatectl in PREFIX/sbin,
+# and tollgate(8). Every
 # /usr/local in them becomes PREFIX, so the installed files name the
 # installed paths.
 #
@@ -27,6 +28,8 @@ for f in nginx/tollgate.conf nginx/dev.conf.in apache/tollgate.conf apache/tollg
 	put 0644 "deploy/$f" "$share/$f"
 done
 put 0755 deploy/spawn-fcgi/tollgate-spawn "$share/spawn-fcgi/tollgate-spawn"
+# Admin commands against the live database of the systemd installation.
+put 0755 deploy/tollgatectl "$DESTDIR$PREFIX/sbin/tollgatectl"
 for f in tollgate.socket tollgate.service; do
 	put 0644 "deploy/systemd/$f" "$DESTDIR$PREFIX/lib/systemd/system/$f"
 done

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,6 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ndjson_split(&r);
 	} else if (!r.replied || (r.status != 400 && r.status != 413 && r.status != 503))
 		abort();
+	body_inflate_free(&r);
 	req_free(&r);
 
 	if ((copy = malloc(size + 1)) == NULL)

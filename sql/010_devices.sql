@@ -1,4 +1,4 @@
--- 011_devices: device credentials (OWASP "device cookies") and the failed
+-- 010_devices: device credentials (OWASP "device cookies") and the failed
 -- sign-in budgets of accounts and devices, kept in the store so a flood of
 -- names cannot push them out of the shared rate-limit table.
 

@@ -1,5 +1,5 @@
 /* audit.c: the audit trail of identity and key events, and GET /v1/audit. */
-#include "tollgate.h"
+#include "mw.h"
 
 int
 audit_log(

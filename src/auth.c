@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tollgate.h"
+#include "mw.h"
 
 /* The one table of roles: what each may do. */
 static const unsigned role_perms[] = {
@@ -43,7 +43,7 @@ role_name(enum role role)
 	return role_names[role];
 }
 
-static const char *
+const char *
 scope_name(unsigned scope)
 {
 	return scope == SCOPE_INGEST ? "ingest" : scope == SCOPE_TRIGGER ? "trigger" : "read";
@@ -156,7 +156,6 @@ auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope)
 {
 	const char *cred;
 	struct token t;
-	char msg[64];
 	int is_key, rc;
 
 	if (access == ACCESS_PUBLIC)
@@ -169,13 +168,15 @@ auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope)
 		if (apikey_verify_or_reply(r, cred) < 0)
 			return -1;
 		if (access != ACCESS_ANY || scope == 0) {
-			reply_error(r, ERR_PERMISSION_DENIED,
-			    "API keys cannot do this; sign in as a user.", NULL);
+			reply_error(r, ERR_PERMISSION_DENIED_KEY, NULL, NULL);
 			return -1;
 		}
 		if ((r->who.scopes & scope) == 0) {
-			snprintf(msg, sizeof(msg), "Key missing %s scope", scope_name(scope));
-			reply_error(r, ERR_MISSING_SCOPE, msg, NULL);
+			reply_error(r,
+			    scope == SCOPE_INGEST        ? ERR_MISSING_SCOPE_INGEST
+			        : scope == SCOPE_TRIGGER ? ERR_MISSING_SCOPE_TRIGGER
+			                                 : ERR_MISSING_SCOPE,
+			    NULL, NULL);
 			return -1;
 		}
 		return 0;

@@ -11,7 +11,7 @@
 #include <sqlite3.h>
 
 #include "backup.h"
-#include "tollgate.h"
+#include "core.h"
 
 #define BACKUP_STEP_PAGES 1024 /* pages a step: 4 MiB at the default page size */
 #define BACKUP_BUSY_MS 30000 /* how long a step may keep finding the database locked */
@@ -122,8 +122,8 @@ backup_to(const char *src_path, const char *tmp, int *version, char *err, size_t
 	}
 	sqlite3_busy_timeout(src, BACKUP_BUSY_MS);
 	/* The read transaction that pins one snapshot for every step. */
-	if (sqlite3_exec(src, "BEGIN; SELECT count(*) FROM sqlite_schema;", NULL, NULL, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_exec(src, db_sql(STMT_TX_BEGIN), NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(src, db_sql(STMT_BACKUP_SCHEMA_COUNT), NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot read %s: %s", src_path, sqlite3_errmsg(src));
 		goto out;
 	}
@@ -141,23 +141,23 @@ backup_to(const char *src_path, const char *tmp, int *version, char *err, size_t
 	}
 	if ((pages = backup_copy(src, dst, err, errlen)) < 0)
 		goto out;
-	sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
+	sqlite3_exec(src, db_sql(STMT_TX_COMMIT), NULL, NULL, NULL);
 	/* A copy in rollback-journal mode is one self-contained file; a server
 	 * opening it switches it back to WAL. */
-	if (backup_pragma(dst, "PRAGMA journal_mode=DELETE", check, sizeof(check)) < 0 ||
+	if (backup_pragma(dst, db_sql(STMT_BACKUP_JOURNAL_DELETE), check, sizeof(check)) < 0 ||
 	    strcmp(check, "delete") != 0) {
 		snprintf(err, errlen, "cannot leave WAL mode on %s: %s", tmp, sqlite3_errmsg(dst));
 		pages = -1;
 		goto out;
 	}
-	if (backup_pragma(dst, "PRAGMA integrity_check", check, sizeof(check)) < 0 ||
+	if (backup_pragma(dst, db_sql(STMT_BACKUP_INTEGRITY_CHECK), check, sizeof(check)) < 0 ||
 	    strcmp(check, "ok") != 0) {
 		snprintf(err, errlen, "the copy fails PRAGMA integrity_check: %s",
 		    *check != '\0' ? check : sqlite3_errmsg(dst));
 		pages = -1;
 		goto out;
 	}
-	backup_pragma(dst, "PRAGMA user_version", ver, sizeof(ver));
+	backup_pragma(dst, db_sql(STMT_VERSION_GET), ver, sizeof(ver));
 	*version = atoi(ver);
 out:
 	if (dst != NULL && sqlite3_close(dst) != SQLITE_OK && pages >= 0) {

@@ -2,10 +2,24 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "ratelimit.h"
+#include "api.h"
 
 static const char *const plan_columns[METER__COUNT] = { "projects", "users", "apiKeys", "jobs",
 	"records" };
+
+/* A plan's request budgets as the API shows them: "rateLimits". */
+static json_object *
+rate_limits_json(const struct rl_plan *p)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "key", json_object_new_int64(p->key));
+	json_object_object_add(o, "user", json_object_new_int64(p->user));
+	json_object_object_add(o, "organization", json_object_new_int64(p->org));
+	json_object_object_add(o, "window", json_object_new_int64(cfg.rate_window));
+	return o;
+}
 
 /* Answers the usage of the caller's organization with status. */
 static void
@@ -13,10 +27,13 @@ reply_usage(struct req *r, int status)
 {
 	struct meter_state st[METER__COUNT];
 	char plan_id[64], plan_name[64], start[32];
+	struct rl_plan rates;
 	struct jw w;
 	int64_t next;
 	int rc = meter_read_all(r->db, r->who.org_id, st, plan_id, plan_name, sizeof(plan_id));
 
+	if (rc == DB_OK)
+		rc = ratelimit_plan_read(r->db, r->who.org_id, &rates);
 	if (rc != DB_OK) {
 		reply_db_error(r, rc, "billing: usage");
 		return;
@@ -28,6 +45,7 @@ reply_usage(struct req *r, int status)
 	jw_object(&w, "plan");
 	jw_string(&w, "id", plan_id);
 	jw_string(&w, "name", plan_name);
+	jw_value(&w, "rateLimits", rate_limits_json(&rates));
 	jw_object_end(&w);
 	jw_object(&w, "period");
 	jw_string(&w, "start", start);
@@ -51,6 +69,7 @@ void
 handle_billing_plans(struct req *r)
 {
 	json_object *data = json_object_new_array();
+	struct rl_plan rates;
 	int rc;
 
 	for (rc = db_query(r->db, STMT_PLANS_ALL, ""); rc == DB_ROW;
@@ -67,6 +86,10 @@ handle_billing_plans(struct req *r)
 			        ? NULL
 			        : json_object_new_int64(db_int(r->db, STMT_PLANS_ALL, 2 + m)));
 		json_object_object_add(p, "limits", limits);
+		rates.key = ratelimit_plan_column(r->db, STMT_PLANS_ALL, 7, cfg.rate_key);
+		rates.user = ratelimit_plan_column(r->db, STMT_PLANS_ALL, 8, cfg.rate_user);
+		rates.org = ratelimit_plan_column(r->db, STMT_PLANS_ALL, 9, cfg.rate_org);
+		json_object_object_add(p, "rateLimits", rate_limits_json(&rates));
 		json_object_array_add(data, p);
 	}
 	db_end(r->db, STMT_PLANS_ALL);
@@ -121,38 +144,33 @@ handle_billing_history(struct req *r)
 	reply_json(r, 200, o);
 }
 
+static int
+plan_set(struct req *r, void *arg)
+{
+	const char *plan = arg;
+	/* A downgrade below current usage is allowed: what exists stays, new
+	 * objects are refused until usage fits. */
+	int rc = db_run(r->db, STMT_ORG_SET_PLAN, "tt", r->who.org_id, plan);
+
+	if (rc == DB_CONSTRAINT) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "field", json_object_new_string("plan"));
+		reply_error(r, ERR_INVALID_BODY_PLAN, NULL, d);
+		return rc;
+	}
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "plan.changed", r->who.user_id, plan);
+	return rc;
+}
+
 void
 handle_billing_plan_set(struct req *r)
 {
 	const char *plan;
-	int rc;
 
 	if (json_string_or_reply(r, r->json, "plan", 1, 1, 40, &plan) < 0)
 		return;
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "billing: begin");
-		return;
-	}
-	/* A downgrade below current usage is allowed: what exists stays, new
-	 * objects are refused until usage fits. */
-	rc = db_run(r->db, STMT_ORG_SET_PLAN, "tt", r->who.org_id, plan);
-	if (rc == DB_CONSTRAINT) {
-		json_object *d = json_object_new_object();
-
-		db_rollback(r->db);
-		json_object_object_add(d, "field", json_object_new_string("plan"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"plan\" must be one of trial, starter, pro, enterprise.", d);
-		return;
-	}
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "plan.changed", r->who.user_id, plan);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "billing: set plan");
-		return;
-	}
-	reply_usage(r, 200);
+	if (db_tx_or_reply(r, plan_set, (void *)plan, "billing: set plan") == DB_OK)
+		reply_usage(r, 200);
 }

@@ -9,7 +9,7 @@
 
 #include <zlib.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 #define BODY_CHUNK (16 * 1024) /* compressed bytes read at a time */
 
@@ -60,10 +60,9 @@ body_encoding_or_reply(struct req *r, int gzip_ok)
 	}
 	d = json_object_new_object();
 	json_object_object_add(d, "field", json_object_new_string("Content-Encoding"));
-	reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE,
-	    gzip_ok ? "Content-Encoding must be gzip or absent."
-	            : "This endpoint takes no Content-Encoding; send the body as it is.",
-	    d);
+	reply_error(r,
+	    gzip_ok ? ERR_UNSUPPORTED_MEDIA_TYPE_ENCODING : ERR_UNSUPPORTED_MEDIA_TYPE_NO_ENCODING,
+	    NULL, d);
 	return -1;
 }
 
@@ -272,16 +271,14 @@ body_ndjson_or_reply(struct req *r, size_t max, json_object **values, long **lin
 	if (count == 0) {
 		d = json_object_new_object();
 		json_object_object_add(d, "field", json_object_new_string("records"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "The body must hold 1 to 500 records, one JSON object a line.", d);
+		reply_error(r, ERR_INVALID_BODY_NDJSON_EMPTY, NULL, d);
 		return -1;
 	}
 	if (count > max) {
 		d = json_object_new_object();
 		json_object_object_add(d, "limit", json_object_new_int64((int64_t)max));
 		json_object_object_add(d, "received", json_object_new_int64((int64_t)count));
-		reply_error(r, ERR_BATCH_TOO_LARGE,
-		    "A batch holds at most 500 records (lines); split it into smaller batches.", d);
+		reply_error(r, ERR_BATCH_TOO_LARGE_NDJSON, NULL, d);
 		return -1;
 	}
 	if ((a = json_object_new_array_ext((int)count)) == NULL ||

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 struct config cfg;
 
@@ -26,6 +26,7 @@ static const struct setting {
 	{ "TOLLGATE_RATE_KEY", K_LONG, offsetof(struct config, rate_key), 1, 1000000000, 0 },
 	{ "TOLLGATE_RATE_IP", K_LONG, offsetof(struct config, rate_ip), 1, 1000000000, 0 },
 	{ "TOLLGATE_RATE_USER", K_LONG, offsetof(struct config, rate_user), 1, 1000000000, 0 },
+	{ "TOLLGATE_RATE_ORG", K_LONG, offsetof(struct config, rate_org), 1, 1000000000, 0 },
 	{ "TOLLGATE_RATE_LOGIN", K_LONG, offsetof(struct config, rate_login), 1, 1000000000, 0 },
 	{ "TOLLGATE_RATE_LOGIN_ACCOUNT", K_LONG, offsetof(struct config, rate_login_account), 1,
 	    1000000000, 0 },
@@ -54,6 +55,7 @@ config_defaults(void)
 	cfg.rate_key = 600;
 	cfg.rate_ip = 100;
 	cfg.rate_user = 600;
+	cfg.rate_org = 1200;
 	cfg.rate_login = 20;
 	cfg.rate_login_account = 100; /* OWASP ASVS: at most 100 failures an hour */
 	cfg.rate_login_device = 10;

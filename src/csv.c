@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core.h"
 #include "schema.h"
 
 #define CSV_CHUNK (64 * 1024) /* the first buffer; it grows only for a longer row */
@@ -37,35 +38,6 @@ struct csv_parser {
 	size_t whylen;
 };
 
-/* The length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates), or 0 when there is none. */
-static size_t
-csv_utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = *p, need, min, cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 1, min = 0x80, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		need = 2, min = 0x800, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		need = 3, min = 0x10000, cp = c & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - p) <= need)
-		return 0;
-	for (unsigned i = 1; i <= need; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return need + 1;
-}
-
 /* Consumes the line end at ps->p (CRLF, LF or CR) and counts the line. */
 static void
 csv_eol_skip(struct csv_parser *ps)
@@ -87,7 +59,7 @@ csv_char_check(struct csv_parser *ps, const char *r)
 		snprintf(ps->why, ps->whylen, "Line %ld contains a NUL byte.", ps->line);
 		return 0;
 	}
-	n = csv_utf8_len((const unsigned char *)r, (const unsigned char *)ps->end);
+	n = tg_utf8_len((const unsigned char *)r, (const unsigned char *)ps->end);
 	if (n == 0)
 		snprintf(ps->why, ps->whylen,
 		    "Line %ld is not valid UTF-8; save the file as UTF-8 text.", ps->line);

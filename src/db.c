@@ -13,294 +13,344 @@
 
 #include <sqlite3.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
 #define GROUP_GATHER_US 100 /* a group's leader waits this long for more pieces */
 
-/* The statements, in enum stmt order. */
-static const char *const stmts[STMT__COUNT] = {
-	/* STMT_PING */
-	"SELECT 1",
-	/* STMT_ORG_INSERT */
-	"INSERT INTO organizations (id, name, plan, created_at) VALUES (?1, ?2, 'trial', ?3)",
-	/* STMT_ORG_SET_PLAN */
-	"UPDATE organizations SET plan = ?2 WHERE id = ?1",
-	/* STMT_USER_INSERT */
-	"INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) VALUES (?1, "
-	"?2, ?3, ?4, ?5, ?6, ?7)",
-	/* STMT_USER_GET */
-	"SELECT seq, id, email, name, role, created_at, org_id FROM users WHERE id = ?1 AND org_id "
-	"= ?2",
-	/* STMT_USER_LIST */
-	"SELECT seq, id, email, name, role, created_at, org_id FROM users WHERE org_id = ?1 AND "
-	"seq > ?2 ORDER BY seq LIMIT ?3",
-	/* STMT_USER_BY_EMAIL */
-	"SELECT id, org_id, password_hash FROM users WHERE email = ?1",
-	/* STMT_USER_HASH */
-	"SELECT password_hash FROM users WHERE id = ?1",
-	/* STMT_USER_SET_PASSWORD */
-	"UPDATE users SET password_hash = ?3 WHERE id = ?1 AND org_id = ?2",
-	/* STMT_USER_SET_ROLE */
-	"UPDATE users SET role = ?3 WHERE id = ?1 AND org_id = ?2",
-	/* STMT_USER_DELETE */
-	"DELETE FROM users WHERE id = ?1 AND org_id = ?2",
-	/* STMT_USER_COUNT_ADMINS */
-	"SELECT count(*) FROM users WHERE org_id = ?1 AND role = 'admin'",
-	/* STMT_SESSION_INSERT */
-	"INSERT INTO sessions (id, user_id, org_id, device, ip, created_at, last_seen_at, "
-	"expires_at, device_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	/* STMT_SESSION_AUTH */
-	"SELECT s.user_id, s.org_id, s.last_seen_at, s.expires_at, s.ended_at, s.end_reason, "
-	"u.role, n.device FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN sessions n ON "
-	"n.id = s.replaced_by WHERE s.id = ?1",
-	/* STMT_SESSION_VIEW: the user row as user_json reads it (columns 0-6),
-	 * then the session's device and times and the organization's name and
-	 * plan. */
-	"SELECT u.seq, u.id, u.email, u.name, u.role, u.created_at, u.org_id, s.device, "
-	"s.created_at, s.last_seen_at, s.expires_at, o.name, o.plan FROM sessions s "
-	"JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id WHERE s.id = ?1",
-	/* STMT_SESSION_LIVE_OF_USER */
-	"SELECT id, device, created_at, last_seen_at, expires_at, device_id FROM sessions WHERE "
-	"user_id = ?1 AND ended_at IS NULL",
-	/* STMT_SESSION_TOUCH */
-	"UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1 AND ended_at IS NULL AND last_seen_at "
-	"< ?2",
-	/* STMT_SESSION_END */
-	"UPDATE sessions SET ended_at = ?1, end_reason = ?2 WHERE id = ?3 AND ended_at IS NULL",
-	/* STMT_SESSION_REPLACE */
-	"UPDATE sessions SET ended_at = ?1, end_reason = 'replaced', replaced_by = ?2 WHERE id = "
-	"?3 AND ended_at IS NULL",
-	/* STMT_SESSION_REVOKE_USER */
-	"UPDATE sessions SET ended_at = ?2, end_reason = 'revoked' WHERE user_id = ?1 AND ended_at "
-	"IS NULL",
-	/* STMT_DEVICE_INSERT */
-	"INSERT INTO devices (id, user_id, secret_hash, name, created_at, last_used_at) VALUES "
-	"(?1, ?2, ?3, ?4, ?5, ?5)",
-	/* STMT_DEVICE_BY_HASH */
-	"SELECT id FROM devices WHERE secret_hash = ?1 AND user_id = ?2",
-	/* STMT_DEVICE_TOUCH */
-	"UPDATE devices SET last_used_at = ?2 WHERE id = ?1",
-	/* STMT_DEVICE_LIST */
-	"SELECT seq, id, name, created_at, last_used_at FROM devices WHERE user_id = ?1 AND seq > "
-	"?2 ORDER BY seq LIMIT ?3",
-	/* STMT_DEVICE_DELETE */
-	"DELETE FROM devices WHERE id = ?1 AND user_id = ?2",
-	/* STMT_DEVICE_DELETE_USER */
-	"DELETE FROM devices WHERE user_id = ?1",
-	/* STMT_DEVICE_PRUNE: all but the ?2 most recently used devices of ?1 */
-	"DELETE FROM devices WHERE user_id = ?1 AND seq NOT IN (SELECT seq FROM devices WHERE "
-	"user_id = ?1 ORDER BY last_used_at DESC, seq DESC LIMIT ?2)",
-	/* STMT_LOGIN_BUDGET_TAKE: one failure of ?1 (of user ?2) at ?3, in a window of ?4
-	 * seconds, if fewer than ?5 are taken: no change when the budget is spent */
-	"INSERT INTO login_budgets (subject, user_id, reset_at, failures) VALUES (?1, ?2, ?3 + ?4, "
-	"1) ON CONFLICT (subject) DO UPDATE SET failures = CASE WHEN reset_at <= ?3 THEN 1 ELSE "
-	"failures + 1 END, reset_at = CASE WHEN reset_at <= ?3 THEN ?3 + ?4 ELSE reset_at END "
-	"WHERE reset_at <= ?3 OR failures < ?5",
-	/* STMT_LOGIN_BUDGET_GET */
-	"SELECT failures, reset_at FROM login_budgets WHERE subject = ?1",
-	/* STMT_LOGIN_BUDGET_PRUNE: user ?1's windows that ended before ?2 (devices gone) */
-	"DELETE FROM login_budgets WHERE user_id = ?1 AND reset_at <= ?2",
-	/* STMT_LOGIN_BUDGET_GIVE: back to the window ending at ?2, the one it was taken from */
-	"UPDATE login_budgets SET failures = failures - 1 WHERE subject = ?1 AND reset_at = ?2 AND "
-	"failures > 0",
-	/* STMT_JWT_KEYS_ALL */
-	"SELECT kid, secret FROM jwt_keys ORDER BY created_at DESC, rowid DESC",
-	/* STMT_JWT_KEY_INSERT */
-	"INSERT INTO jwt_keys (kid, secret, created_at) VALUES (?1, ?2, ?3)",
-	/* STMT_JWT_KEY_SET_SECRET */
-	"UPDATE jwt_keys SET secret = ?2 WHERE kid = ?1",
-	/* STMT_JWT_KEY_PRUNE */
-	"DELETE FROM jwt_keys AS k WHERE EXISTS (SELECT 1 FROM jwt_keys n WHERE n.created_at > "
-	"k.created_at AND n.created_at < ?1)",
-	/* STMT_AUDIT_INSERT */
-	"INSERT INTO audit (org_id, at, event, actor, target, request_id, ip) VALUES (?1, ?2, ?3, "
-	"?4, ?5, ?6, ?7)",
-	/* STMT_AUDIT_LIST */
-	"SELECT seq, at, event, actor, target, request_id, ip FROM audit WHERE org_id = ?1 AND seq "
-	"> ?2 ORDER BY seq LIMIT ?3",
-	/* STMT_METERS: the plan, its limits (NULL: unlimited), and what is used:
-	 * live projects, users and live API keys (not revoked at ?3, the time
-	 * now: an old key in its grace period after a rotation counts); this
-	 * month's jobs and records. Columns in enum meter order (meters.c). */
-	"SELECT o.plan, p.name, p.projects, p.users, p.api_keys, p.jobs, p.records, "
-	"(SELECT count(*) FROM projects WHERE org_id = ?1), "
-	"(SELECT count(*) FROM users WHERE org_id = ?1), "
-	"(SELECT count(*) FROM api_keys WHERE org_id = ?1 AND (revoked_at IS NULL OR revoked_at > "
-	"?3)), "
-	"coalesce((SELECT used FROM usage WHERE org_id = ?1 AND meter = 'jobs' AND period = ?2), "
-	"0), "
-	"coalesce((SELECT used FROM usage WHERE org_id = ?1 AND meter = 'records' AND period = "
-	"?2), 0) "
-	"FROM organizations o JOIN plans p ON p.id = o.plan WHERE o.id = ?1",
-	/* STMT_USAGE_ADD */
-	"INSERT INTO usage (org_id, meter, period, used) VALUES (?1, ?2, ?3, ?4) ON CONFLICT "
-	"(org_id, meter, period) DO UPDATE SET used = used + excluded.used",
-	/* STMT_APIKEY_INSERT */
-	"INSERT INTO api_keys (id, org_id, name, public_id, secret_hash, scopes, created_at, "
-	"expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULLIF(?8, 0))",
-	/* STMT_APIKEY_BY_PUBLIC */
-	"SELECT id, org_id, secret_hash, scopes, expires_at, revoked_at, coalesce(last_used_at, 0) "
-	"FROM api_keys WHERE public_id = ?1",
-	/* STMT_APIKEY_TOUCH */
-	"UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
-	/* STMT_APIKEY_GET */
-	"SELECT seq, id, name, public_id, scopes, created_at, expires_at, last_used_at, revoked_at "
-	"FROM api_keys WHERE id = ?1 AND org_id = ?2",
-	/* STMT_APIKEY_LIST */
-	"SELECT seq, id, name, public_id, scopes, created_at, expires_at, last_used_at, revoked_at "
-	"FROM api_keys WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-	/* STMT_APIKEY_REVOKE */
-	"UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2 AND (revoked_at IS NULL "
-	"OR revoked_at > ?3)",
-	/* STMT_APIKEY_ROTATE_OLD */
-	"UPDATE api_keys SET revoked_at = ?3, rotated_to = ?4 WHERE id = ?1 AND org_id = ?2 AND "
-	"revoked_at IS NULL",
-	/* STMT_PLANS_ALL */
-	"SELECT id, name, projects, users, api_keys, jobs, records FROM plans ORDER BY position",
-	/* STMT_USAGE_HISTORY */
-	"SELECT period, meter, used FROM usage WHERE org_id = ?1 AND period < ?2 ORDER BY period "
-	"DESC, meter",
-	/* STMT_PROJECT_INSERT */
-	"INSERT INTO projects (id, org_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-	/* STMT_PROJECT_GET */
-	"SELECT seq, id, name, created_at FROM projects WHERE id = ?1 AND org_id = ?2",
-	/* STMT_PROJECT_LIST */
-	"SELECT seq, id, name, created_at FROM projects WHERE org_id = ?1 AND seq > ?2 ORDER BY "
-	"seq LIMIT ?3",
-	/* STMT_PROJECT_DELETE */
-	"DELETE FROM projects WHERE id = ?1 AND org_id = ?2",
-	/* STMT_TABLE_INSERT */
-	"INSERT INTO data_tables (id, org_id, project_id, name, created_at) VALUES (?1, ?2, ?3, "
-	"?4, "
-	"?5)",
-	/* STMT_TABLE_GET: ?3 = 1 hides unpublished tables (from API keys) */
-	"SELECT seq, id, name, project_id, schema, published, created_at FROM data_tables WHERE id "
-	"= ?1 AND org_id = ?2 AND published >= ?3",
-	/* STMT_TABLE_LIST */
-	"SELECT seq, id, name, project_id, schema, published, created_at FROM data_tables WHERE "
-	"project_id = ?1 AND org_id = ?2 AND published >= ?3 AND seq > ?4 ORDER BY seq LIMIT ?5",
-	/* STMT_TABLE_DELETE: its records go with it (ON DELETE CASCADE) */
-	"DELETE FROM data_tables WHERE id = ?1 AND org_id = ?2",
-	/* STMT_TABLE_PUBLISH */
-	"UPDATE data_tables SET published = 1 WHERE id = ?1 AND org_id = ?2",
-	/* STMT_TABLE_SET_SCHEMA: sets the first schema, or confirms it is still ?3 */
-	"UPDATE data_tables SET schema = ?3 WHERE id = ?1 AND org_id = ?2 AND coalesce(schema, ?3) "
-	"= ?3",
-	/* STMT_RECORD_INSERT */
-	"INSERT INTO records (table_id, data, created_at) VALUES (?1, ?2, ?3)",
-	/* STMT_RECORD_LIST */
-	"SELECT seq, data FROM records WHERE table_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-	/* STMT_RECORD_PAGE_END: the last seq of a page of ?3 + 1 rows after ?2, and the
-	 * next one's if there is more */
-	"SELECT seq FROM records WHERE table_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 2 OFFSET ?3",
-	/* STMT_IDEM_GET */
-	"SELECT request_hash, status, response, created_at FROM idempotency WHERE org_id = ?1 AND "
-	"key = ?2",
-	/* STMT_IDEM_CLAIM: a new key, or one expired or abandoned taken over; ?5 names this claim
-	 */
-	"INSERT INTO idempotency (org_id, key, request_hash, status, response, created_at, claim) "
-	"VALUES (?1, ?2, ?3, NULL, NULL, ?4, ?5) ON CONFLICT (org_id, key) DO UPDATE SET "
-	"request_hash = excluded.request_hash, status = NULL, response = NULL, created_at = "
-	"excluded.created_at, claim = excluded.claim",
-	/* STMT_IDEM_FINISH: only by the claim ?3 that holds it */
-	"UPDATE idempotency SET status = ?4, response = ?5 WHERE org_id = ?1 AND key = ?2 AND "
-	"claim = ?3 AND status IS NULL",
-	/* STMT_IDEM_RELEASE */
-	"DELETE FROM idempotency WHERE org_id = ?1 AND key = ?2 AND claim = ?3 AND status IS NULL",
-	/* STMT_IDEM_PRUNE: a few keys past their 24 hours, oldest first */
-	"DELETE FROM idempotency WHERE (org_id, key) IN (SELECT org_id, key FROM idempotency WHERE "
-	"created_at < ?1 ORDER BY created_at LIMIT 32)",
-	/* STMT_SPINNER_INSERT */
-	"INSERT INTO spinners (id, org_id, project_id, table_id, name, schedule, created_at) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, 0), ?7)",
-	/* STMT_SPINNER_GET: ?3 is 1 when only published spinners are visible (API keys) */
-	"SELECT seq, id, project_id, table_id, name, schedule, published, next_run_at, created_at "
-	"FROM spinners WHERE id = ?1 AND org_id = ?2 AND published >= ?3",
-	/* STMT_SPINNER_LIST */
-	"SELECT seq, id, project_id, table_id, name, schedule, published, next_run_at, created_at "
-	"FROM spinners WHERE project_id = ?1 AND org_id = ?2 AND published >= ?3 AND seq > ?4 "
-	"ORDER BY seq LIMIT ?5",
-	/* STMT_SPINNER_UPDATE: ?3 NULL keeps the name */
-	"UPDATE spinners SET name = coalesce(?3, name), schedule = NULLIF(?4, 0), next_run_at = "
-	"NULLIF(?5, 0) WHERE id = ?1 AND org_id = ?2",
-	/* STMT_SPINNER_DELETE */
-	"DELETE FROM spinners WHERE id = ?1 AND org_id = ?2",
-	/* STMT_SPINNER_PUBLISH: a scheduled spinner first runs one interval after ?3 */
-	"UPDATE spinners SET next_run_at = CASE WHEN schedule IS NULL THEN NULL WHEN published = 1 "
-	"THEN next_run_at ELSE ?3 + schedule * 60 END, published = 1 WHERE id = ?1 AND org_id = ?2",
-	/* STMT_SPINNER_TABLE_IN_PROJECT */
-	"SELECT 1 FROM data_tables WHERE id = ?1 AND project_id = ?2 AND org_id = ?3",
-	/* STMT_SPINNER_TRIGGERABLE */
-	"SELECT 1 FROM spinners WHERE id = ?1 AND org_id = ?2 AND published = 1",
-	/* STMT_SPINNER_DUE */
-	"SELECT id, org_id, schedule, next_run_at FROM spinners WHERE next_run_at <= ?1 AND "
-	"published = 1 ORDER BY next_run_at LIMIT 1",
-	/* STMT_SPINNER_SET_NEXT */
-	"UPDATE spinners SET next_run_at = ?2 WHERE id = ?1",
-	/* STMT_JOB_INSERT */
-	"INSERT INTO jobs (id, org_id, spinner_id, trigger, status, created_at) VALUES (?1, ?2, "
-	"?3, ?4, 'queued', ?5)",
-	/* STMT_JOB_GET */
-	"SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, started_at, "
-	"finished_at FROM jobs WHERE id = ?1 AND org_id = ?2",
-	/* STMT_JOB_LIST: ?2 NULL lists the jobs of every spinner */
-	"SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, started_at, "
-	"finished_at FROM jobs WHERE org_id = ?1 AND (?2 IS NULL OR spinner_id = ?2) AND seq > ?3 "
-	"ORDER BY seq LIMIT ?4",
-	/* STMT_JOB_RECOVER: runner ?1 at time ?2 takes the oldest job whose runner's lease ran
-	 * out (its process died or stalled): one more attempt; it runs alone */
-	"UPDATE jobs SET runner = ?1, lease_until = ?2 + ?3, started_at = ?2, attempts = attempts "
-	"+ "
-	"1 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_spinner_running WHERE status = "
-	"'running' AND lease_until < ?2 ORDER BY seq LIMIT 1) RETURNING id, org_id, spinner_id, "
-	"attempts, seq",
-	/* STMT_JOB_CLAIM: runner ?1 at time ?2 takes the oldest queued job of a spinner with no
-	 * running job (a spinner's jobs run one at a time, in order); ?4 = 1 counts an attempt
-	 * and starts it now (the first job of a batch), 0 leaves both to when it starts */
-	"UPDATE jobs SET status = 'running', runner = ?1, lease_until = ?2 + ?3, started_at = CASE "
-	"WHEN ?4 = 1 THEN ?2 END, attempts = attempts + ?4 WHERE seq = (SELECT j.seq FROM jobs j "
-	"WHERE j.status IN ('queued', 'running') AND j.status = 'queued' AND NOT EXISTS (SELECT 1 "
-	"FROM jobs o WHERE o.spinner_id = j.spinner_id AND o.status = 'running') ORDER BY j.seq "
-	"LIMIT 1) RETURNING id, org_id, spinner_id, attempts, seq",
-	/* STMT_JOB_CLAIM_FOLLOWERS: with a job of spinner ?4 (seq ?5) just claimed, the next ?6
-	 * queued jobs of that spinner too, to run after it in order (RETURNING's order is not
-	 * promised: the runner sorts by seq). Not an attempt yet, nor started: a crash while an
-	 * earlier job of the batch runs does not count against them. */
-	"UPDATE jobs SET status = 'running', runner = ?1, lease_until = ?2 + ?3 WHERE seq IN "
-	"(SELECT seq FROM jobs WHERE spinner_id = ?4 AND seq > ?5 AND status = 'queued' ORDER BY "
-	"seq LIMIT ?6) RETURNING id, org_id, spinner_id, attempts, seq",
-	/* STMT_JOB_RENEW */
-	"UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND runner = ?2 AND status = 'running'",
-	/* STMT_JOB_RELEASE: back to the queue, its attempt (?3: 1 if the claim counted one) not
-	 * counted */
-	"UPDATE jobs SET status = 'queued', runner = NULL, lease_until = NULL, started_at = NULL, "
-	"attempts = attempts - ?3 WHERE id = ?1 AND runner = ?2 AND status = 'running'",
-	/* STMT_JOB_FINISH: ?8 when it started (a job claimed behind another has no started_at) */
-	"UPDATE jobs SET status = ?3, result = ?4, reason = ?5, last_seq = ?6, finished_at = ?7, "
-	"started_at = coalesce(started_at, ?8), lease_until = NULL WHERE id = ?1 AND runner = ?2 "
-	"AND status = 'running'",
-	/* STMT_JOB_SOURCE */
-	"SELECT s.table_id, t.schema FROM spinners s JOIN data_tables t ON t.id = s.table_id WHERE "
-	"s.id = ?1",
-	/* STMT_JOB_FROM_SEQ: the newest record the spinner's succeeded jobs processed */
-	"SELECT coalesce(max(last_seq), 0) FROM jobs WHERE spinner_id = ?1 AND status = "
-	"'succeeded'",
-	/* STMT_JOB_RECORDS_END */
-	"SELECT coalesce(max(seq), ?2) FROM records WHERE table_id = ?1",
-	/* STMT_JOB_CHUNK_END: the seq ?4 + 1 records after ?2 (no row: fewer are left) */
-	"SELECT seq FROM records WHERE table_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT "
-	"1 OFFSET ?4",
-	/* STMT_JOB_CHUNK_COUNT */
-	"SELECT count(*) FROM records WHERE table_id = ?1 AND seq > ?2 AND seq <= ?3",
-	/* STMT_JOB_CHUNK_NONNULL: per field, the records of (?2, ?3] where it is not null */
-	"SELECT f.key, count(*) FROM records r, json_each(r.data) f WHERE r.table_id = ?1 AND "
-	"r.seq > ?2 AND r.seq <= ?3 AND f.type <> 'null' GROUP BY f.key",
+/* The statements, in enum stmt order: every SQL text Tollgate runs (the
+ * migrations aside, which are sql/). STMT(id, text) names the entry for the
+ * logs. */
+struct stmt_def {
+	const char *name;
+	const char *sql;
+};
+#define STMT(id, text) [id] = { #id, text }
+static const struct stmt_def stmts[STMT__COUNT] = {
+	STMT(STMT_PING, "SELECT 1"),
+	STMT(STMT_ORG_INSERT,
+	    "INSERT INTO organizations (id, name, plan, created_at) VALUES (?1, ?2, 'trial', "
+	    "?3)"),
+	STMT(STMT_ORG_SET_PLAN, "UPDATE organizations SET plan = ?2 WHERE id = ?1"),
+	STMT(STMT_USER_INSERT,
+	    "INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+	STMT(STMT_USER_GET,
+	    "SELECT seq, id, email, name, role, created_at, org_id FROM users WHERE id = ?1 "
+	    "AND org_id = ?2"),
+	STMT(STMT_USER_LIST,
+	    "SELECT seq, id, email, name, role, created_at, org_id FROM users WHERE org_id = "
+	    "?1 AND seq > ?2 ORDER BY seq LIMIT ?3"),
+	STMT(STMT_USER_BY_EMAIL, "SELECT id, org_id, password_hash FROM users WHERE email = ?1"),
+	STMT(STMT_USER_HASH, "SELECT password_hash FROM users WHERE id = ?1"),
+	STMT(STMT_USER_SET_PASSWORD,
+	    "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND org_id = ?2"),
+	STMT(STMT_USER_SET_ROLE, "UPDATE users SET role = ?3 WHERE id = ?1 AND org_id = ?2"),
+	STMT(STMT_USER_DELETE, "DELETE FROM users WHERE id = ?1 AND org_id = ?2"),
+	STMT(STMT_USER_COUNT_ADMINS,
+	    "SELECT count(*) FROM users WHERE org_id = ?1 AND role = 'admin'"),
+	STMT(STMT_SESSION_INSERT,
+	    "INSERT INTO sessions (id, user_id, org_id, device, ip, created_at, last_seen_at, "
+	    "expires_at, device_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+	STMT(STMT_SESSION_AUTH,
+	    "SELECT s.user_id, s.org_id, s.last_seen_at, s.expires_at, s.ended_at, "
+	    "s.end_reason, u.role, n.device FROM sessions s JOIN users u ON u.id = s.user_id "
+	    "LEFT JOIN sessions n ON n.id = s.replaced_by WHERE s.id = ?1"),
+	/* the user row as user_write reads it (columns 0-6), then the session's device and
+	 * times and the organization's name and plan. */
+	STMT(STMT_SESSION_VIEW,
+	    "SELECT u.seq, u.id, u.email, u.name, u.role, u.created_at, u.org_id, s.device, "
+	    "s.created_at, s.last_seen_at, s.expires_at, o.name, o.plan FROM sessions s JOIN "
+	    "users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id WHERE s.id = "
+	    "?1"),
+	STMT(STMT_SESSION_LIVE_OF_USER,
+	    "SELECT id, device, created_at, last_seen_at, expires_at, device_id FROM sessions "
+	    "WHERE user_id = ?1 AND ended_at IS NULL"),
+	STMT(STMT_SESSION_TOUCH,
+	    "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1 AND ended_at IS NULL AND "
+	    "last_seen_at < ?2"),
+	STMT(STMT_SESSION_END,
+	    "UPDATE sessions SET ended_at = ?1, end_reason = ?2 WHERE id = ?3 AND ended_at IS "
+	    "NULL"),
+	STMT(STMT_SESSION_REPLACE,
+	    "UPDATE sessions SET ended_at = ?1, end_reason = 'replaced', replaced_by = ?2 "
+	    "WHERE id = ?3 AND ended_at IS NULL"),
+	STMT(STMT_SESSION_REVOKE_USER,
+	    "UPDATE sessions SET ended_at = ?2, end_reason = 'revoked' WHERE user_id = ?1 AND "
+	    "ended_at IS NULL"),
+	STMT(STMT_DEVICE_INSERT,
+	    "INSERT INTO devices (id, user_id, secret_hash, name, created_at, last_used_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?5)"),
+	STMT(STMT_DEVICE_BY_HASH, "SELECT id FROM devices WHERE secret_hash = ?1 AND user_id = ?2"),
+	STMT(STMT_DEVICE_TOUCH, "UPDATE devices SET last_used_at = ?2 WHERE id = ?1"),
+	STMT(STMT_DEVICE_LIST,
+	    "SELECT seq, id, name, created_at, last_used_at FROM devices WHERE user_id = ?1 AND "
+	    "seq > ?2 ORDER BY seq LIMIT ?3"),
+	STMT(STMT_DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1 AND user_id = ?2"),
+	STMT(STMT_DEVICE_DELETE_USER, "DELETE FROM devices WHERE user_id = ?1"),
+	/* all but the ?2 most recently used devices of ?1 */
+	STMT(STMT_DEVICE_PRUNE,
+	    "DELETE FROM devices WHERE user_id = ?1 AND seq NOT IN (SELECT seq FROM devices "
+	    "WHERE user_id = ?1 ORDER BY last_used_at DESC, seq DESC LIMIT ?2)"),
+	/* one failure of ?1 (of user ?2) at ?3, in a window of ?4 seconds, if fewer than ?5
+	 * are taken: no change when the budget is spent */
+	STMT(STMT_LOGIN_BUDGET_TAKE,
+	    "INSERT INTO login_budgets (subject, user_id, reset_at, failures) VALUES (?1, ?2, "
+	    "?3 + ?4, 1) ON CONFLICT (subject) DO UPDATE SET failures = CASE WHEN reset_at <= "
+	    "?3 THEN 1 ELSE failures + 1 END, reset_at = CASE WHEN reset_at <= ?3 THEN ?3 + ?4 "
+	    "ELSE reset_at END WHERE reset_at <= ?3 OR failures < ?5"),
+	STMT(STMT_LOGIN_BUDGET_GET,
+	    "SELECT failures, reset_at FROM login_budgets WHERE subject = ?1"),
+	/* user ?1's windows that ended before ?2 (devices gone) */
+	STMT(STMT_LOGIN_BUDGET_PRUNE,
+	    "DELETE FROM login_budgets WHERE user_id = ?1 AND reset_at <= ?2"),
+	/* back to the window ending at ?2, the one it was taken from */
+	STMT(STMT_LOGIN_BUDGET_GIVE,
+	    "UPDATE login_budgets SET failures = failures - 1 WHERE subject = ?1 AND reset_at = "
+	    "?2 AND failures > 0"),
+	STMT(STMT_JWT_KEYS_ALL,
+	    "SELECT kid, secret FROM jwt_keys ORDER BY created_at DESC, rowid DESC"),
+	STMT(STMT_JWT_KEY_INSERT,
+	    "INSERT INTO jwt_keys (kid, secret, created_at) VALUES (?1, ?2, ?3)"),
+	STMT(STMT_JWT_KEY_SET_SECRET, "UPDATE jwt_keys SET secret = ?2 WHERE kid = ?1"),
+	STMT(STMT_JWT_KEY_PRUNE,
+	    "DELETE FROM jwt_keys AS k WHERE EXISTS (SELECT 1 FROM jwt_keys n WHERE "
+	    "n.created_at > k.created_at AND n.created_at < ?1)"),
+	STMT(STMT_AUDIT_INSERT,
+	    "INSERT INTO audit (org_id, at, event, actor, target, request_id, ip) VALUES (?1, "
+	    "?2, ?3, ?4, ?5, ?6, ?7)"),
+	STMT(STMT_AUDIT_LIST,
+	    "SELECT seq, at, event, actor, target, request_id, ip FROM audit WHERE org_id = "
+	    "?1 AND seq > ?2 ORDER BY seq LIMIT ?3"),
+	/* the plan, its limits (NULL: unlimited), and what is used: live projects, users
+	 * and live API keys (not revoked at ?3, the time now: an old key in its grace
+	 * period after a rotation counts); this month's jobs and records. Columns in enum
+	 * meter order (meters.c). */
+	STMT(STMT_METERS,
+	    "SELECT o.plan, p.name, p.projects, p.users, p.api_keys, p.jobs, p.records, "
+	    "(SELECT count(*) FROM projects WHERE org_id = ?1), (SELECT count(*) FROM users "
+	    "WHERE org_id = ?1), (SELECT count(*) FROM api_keys WHERE org_id = ?1 AND "
+	    "(revoked_at IS NULL OR revoked_at > ?3)), coalesce((SELECT used FROM usage WHERE "
+	    "org_id = ?1 AND "
+	    "meter = 'jobs' AND period = ?2), 0), coalesce((SELECT used FROM usage WHERE "
+	    "org_id = ?1 AND meter = 'records' AND period = ?2), 0) FROM organizations o JOIN "
+	    "plans p ON p.id = o.plan WHERE o.id = ?1"),
+	STMT(STMT_USAGE_ADD,
+	    "INSERT INTO usage (org_id, meter, period, used) VALUES (?1, ?2, ?3, ?4) ON "
+	    "CONFLICT (org_id, meter, period) DO UPDATE SET used = used + excluded.used"),
+	STMT(STMT_APIKEY_INSERT,
+	    "INSERT INTO api_keys (id, org_id, name, public_id, secret_hash, scopes, "
+	    "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULLIF(?8, 0))"),
+	STMT(STMT_APIKEY_BY_PUBLIC,
+	    "SELECT id, org_id, secret_hash, scopes, expires_at, revoked_at, "
+	    "coalesce(last_used_at, 0) FROM api_keys WHERE public_id = ?1"),
+	STMT(STMT_APIKEY_TOUCH, "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1"),
+	STMT(STMT_APIKEY_GET,
+	    "SELECT seq, id, name, public_id, scopes, created_at, expires_at, last_used_at, "
+	    "revoked_at FROM api_keys WHERE id = ?1 AND org_id = ?2"),
+	STMT(STMT_APIKEY_LIST,
+	    "SELECT seq, id, name, public_id, scopes, created_at, expires_at, last_used_at, "
+	    "revoked_at FROM api_keys WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"),
+	STMT(STMT_APIKEY_REVOKE,
+	    "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND org_id = ?2 AND "
+	    "(revoked_at IS NULL OR revoked_at > ?3)"),
+	STMT(STMT_APIKEY_ROTATE_OLD,
+	    "UPDATE api_keys SET revoked_at = ?3, rotated_to = ?4 WHERE id = ?1 AND org_id = "
+	    "?2 AND revoked_at IS NULL"),
+	/* the meters' limits, then the request budgets (NULL: the default) */
+	STMT(STMT_PLANS_ALL,
+	    "SELECT id, name, projects, users, api_keys, jobs, records, rate_key, rate_user, "
+	    "rate_org FROM plans ORDER BY position"),
+	/* the request budgets of organization ?1's plan (NULL: the default) */
+	STMT(STMT_PLAN_RATES,
+	    "SELECT p.rate_key, p.rate_user, p.rate_org FROM organizations o JOIN plans p ON "
+	    "p.id = o.plan WHERE o.id = ?1"),
+	STMT(STMT_USAGE_HISTORY,
+	    "SELECT period, meter, used FROM usage WHERE org_id = ?1 AND period < ?2 ORDER BY "
+	    "period DESC, meter"),
+	STMT(STMT_PROJECT_INSERT,
+	    "INSERT INTO projects (id, org_id, name, created_at) VALUES (?1, ?2, ?3, ?4)"),
+	STMT(STMT_PROJECT_GET,
+	    "SELECT seq, id, name, created_at FROM projects WHERE id = ?1 AND org_id = ?2"),
+	STMT(STMT_PROJECT_LIST,
+	    "SELECT seq, id, name, created_at FROM projects WHERE org_id = ?1 AND seq > ?2 "
+	    "ORDER BY seq LIMIT ?3"),
+	STMT(STMT_PROJECT_DELETE, "DELETE FROM projects WHERE id = ?1 AND org_id = ?2"),
+	STMT(STMT_TABLE_INSERT,
+	    "INSERT INTO data_tables (id, org_id, project_id, name, created_at) VALUES (?1, "
+	    "?2, ?3, ?4, ?5)"),
+	/* ?3 = 1 hides unpublished tables (from API keys) */
+	STMT(STMT_TABLE_GET,
+	    "SELECT seq, id, name, project_id, schema, published, created_at FROM data_tables "
+	    "WHERE id = ?1 AND org_id = ?2 AND published >= ?3"),
+	STMT(STMT_TABLE_LIST,
+	    "SELECT seq, id, name, project_id, schema, published, created_at FROM data_tables "
+	    "WHERE project_id = ?1 AND org_id = ?2 AND published >= ?3 AND seq > ?4 ORDER BY "
+	    "seq LIMIT ?5"),
+	/* its records go with it (ON DELETE CASCADE) */
+	STMT(STMT_TABLE_DELETE, "DELETE FROM data_tables WHERE id = ?1 AND org_id = ?2"),
+	STMT(STMT_TABLE_PUBLISH,
+	    "UPDATE data_tables SET published = 1 WHERE id = ?1 AND org_id = ?2"),
+	/* sets the first schema, or confirms it is still ?3 */
+	STMT(STMT_TABLE_SET_SCHEMA,
+	    "UPDATE data_tables SET schema = ?3 WHERE id = ?1 AND org_id = ?2 AND "
+	    "coalesce(schema, ?3) = ?3"),
+	STMT(STMT_RECORD_INSERT,
+	    "INSERT INTO records (table_id, data, created_at) VALUES (?1, ?2, ?3)"),
+	STMT(STMT_RECORD_LIST,
+	    "SELECT seq, data FROM records WHERE table_id = ?1 AND seq > ?2 ORDER BY seq "
+	    "LIMIT ?3"),
+	/* the last seq of a page of ?3 + 1 rows after ?2, and the next one's if there
+	 * is more */
+	STMT(STMT_RECORD_PAGE_END,
+	    "SELECT seq FROM records WHERE table_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 2 "
+	    "OFFSET ?3"),
+	STMT(STMT_IDEM_GET,
+	    "SELECT request_hash, status, response, created_at FROM idempotency WHERE org_id "
+	    "= ?1 AND key = ?2"),
+	/* a new key, or one expired or abandoned taken over; ?5 names this claim */
+	STMT(STMT_IDEM_CLAIM,
+	    "INSERT INTO idempotency (org_id, key, request_hash, status, response, "
+	    "created_at, claim) VALUES (?1, ?2, ?3, NULL, NULL, ?4, ?5) ON CONFLICT (org_id, "
+	    "key) DO UPDATE SET request_hash = excluded.request_hash, status = NULL, response "
+	    "= NULL, created_at = excluded.created_at, claim = excluded.claim"),
+	/* only by the claim ?3 that holds it */
+	STMT(STMT_IDEM_FINISH,
+	    "UPDATE idempotency SET status = ?4, response = ?5 WHERE org_id = ?1 AND key = ?2 "
+	    "AND claim = ?3 AND status IS NULL"),
+	STMT(STMT_IDEM_RELEASE,
+	    "DELETE FROM idempotency WHERE org_id = ?1 AND key = ?2 AND claim = ?3 AND status "
+	    "IS NULL"),
+	/* a few keys past their 24 hours, oldest first */
+	STMT(STMT_IDEM_PRUNE,
+	    "DELETE FROM idempotency WHERE (org_id, key) IN (SELECT org_id, key FROM "
+	    "idempotency WHERE created_at < ?1 ORDER BY created_at LIMIT 32)"),
+	STMT(STMT_SPINNER_INSERT,
+	    "INSERT INTO spinners (id, org_id, project_id, table_id, name, schedule, "
+	    "created_at) VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, 0), ?7)"),
+	/* ?3 is 1 when only published spinners are visible (API keys) */
+	STMT(STMT_SPINNER_GET,
+	    "SELECT seq, id, project_id, table_id, name, schedule, published, next_run_at, "
+	    "created_at FROM spinners WHERE id = ?1 AND org_id = ?2 AND published >= ?3"),
+	STMT(STMT_SPINNER_LIST,
+	    "SELECT seq, id, project_id, table_id, name, schedule, published, next_run_at, "
+	    "created_at FROM spinners WHERE project_id = ?1 AND org_id = ?2 AND published >= "
+	    "?3 AND seq > ?4 ORDER BY seq LIMIT ?5"),
+	/* ?3 NULL keeps the name */
+	STMT(STMT_SPINNER_UPDATE,
+	    "UPDATE spinners SET name = coalesce(?3, name), schedule = NULLIF(?4, 0), next_run_at "
+	    "= "
+	    "NULLIF(?5, 0) WHERE id = ?1 AND org_id = ?2"),
+	STMT(STMT_SPINNER_DELETE, "DELETE FROM spinners WHERE id = ?1 AND org_id = ?2"),
+	/* a scheduled spinner first runs one interval after ?3 */
+	STMT(STMT_SPINNER_PUBLISH,
+	    "UPDATE spinners SET next_run_at = CASE WHEN schedule IS NULL THEN NULL WHEN "
+	    "published = 1 THEN next_run_at ELSE ?3 + schedule * 60 END, published = 1 WHERE "
+	    "id = ?1 AND org_id = ?2"),
+	STMT(STMT_SPINNER_TABLE_IN_PROJECT,
+	    "SELECT 1 FROM data_tables WHERE id = ?1 AND project_id = ?2 AND org_id = ?3"),
+	STMT(STMT_SPINNER_TRIGGERABLE,
+	    "SELECT 1 FROM spinners WHERE id = ?1 AND org_id = ?2 AND published = 1"),
+	STMT(STMT_SPINNER_DUE,
+	    "SELECT id, org_id, schedule, next_run_at FROM spinners WHERE next_run_at <= ?1 "
+	    "AND published = 1 ORDER BY next_run_at LIMIT 1"),
+	STMT(STMT_SPINNER_SET_NEXT, "UPDATE spinners SET next_run_at = ?2 WHERE id = ?1"),
+	STMT(STMT_JOB_INSERT,
+	    "INSERT INTO jobs (id, org_id, spinner_id, trigger, status, created_at) VALUES "
+	    "(?1, ?2, ?3, ?4, 'queued', ?5)"),
+	STMT(STMT_JOB_GET,
+	    "SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, "
+	    "started_at, finished_at FROM jobs WHERE id = ?1 AND org_id = ?2"),
+	/* ?2 NULL lists the jobs of every spinner */
+	STMT(STMT_JOB_LIST,
+	    "SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, "
+	    "started_at, finished_at FROM jobs WHERE org_id = ?1 AND (?2 IS NULL OR "
+	    "spinner_id = ?2) AND seq > ?3 ORDER BY seq LIMIT ?4"),
+	/* runner ?1 at time ?2 takes the oldest job whose runner's lease ran out (its
+	 * process died or stalled): one more attempt; it runs alone */
+	STMT(STMT_JOB_RECOVER,
+	    "UPDATE jobs SET runner = ?1, lease_until = ?2 + ?3, started_at = ?2, attempts = "
+	    "attempts + 1 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_spinner_running "
+	    "WHERE status = 'running' AND lease_until < ?2 ORDER BY seq LIMIT 1) RETURNING "
+	    "id, org_id, spinner_id, attempts, seq"),
+	/* runner ?1 at time ?2 takes the oldest queued job of a spinner with no running job
+	 * (a spinner's jobs run one at a time, in order); ?4 = 1 counts an attempt and
+	 * starts it now (the first job of a batch), 0 leaves both to when it starts.
+	 * j.status IN ('queued', 'running') repeats the WHERE of the partial index
+	 * jobs_open (sql/006), which SQLite uses only when the query names its condition as
+	 * written; AND j.status = 'queued' is the filter itself. */
+	STMT(STMT_JOB_CLAIM,
+	    "UPDATE jobs SET status = 'running', runner = ?1, lease_until = ?2 + ?3, "
+	    "started_at = CASE WHEN ?4 = 1 THEN ?2 END, attempts = attempts + ?4 WHERE seq = "
+	    "(SELECT j.seq FROM jobs j WHERE j.status IN ('queued', 'running') AND j.status = "
+	    "'queued' AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.spinner_id = j.spinner_id "
+	    "AND o.status = 'running') ORDER BY j.seq LIMIT 1) RETURNING id, org_id, "
+	    "spinner_id, attempts, seq"),
+	/* with a job of spinner ?4 (seq ?5) just claimed, the next ?6 queued jobs of that
+	 * spinner too, to run after it in order (RETURNING's order is not promised: the
+	 * runner sorts by seq). Not an attempt yet, nor started: a crash while an earlier
+	 * job of the batch runs does not count against them. */
+	STMT(STMT_JOB_CLAIM_FOLLOWERS,
+	    "UPDATE jobs SET status = 'running', runner = ?1, lease_until = ?2 + ?3 WHERE seq "
+	    "IN (SELECT seq FROM jobs WHERE spinner_id = ?4 AND seq > ?5 AND status = "
+	    "'queued' ORDER BY seq LIMIT ?6) RETURNING id, org_id, spinner_id, attempts, seq"),
+	STMT(STMT_JOB_RENEW,
+	    "UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND runner = ?2 AND status = "
+	    "'running'"),
+	/* back to the queue, its attempt (?3: 1 if the claim counted one) not counted */
+	STMT(STMT_JOB_RELEASE,
+	    "UPDATE jobs SET status = 'queued', runner = NULL, lease_until = NULL, started_at "
+	    "= NULL, attempts = attempts - ?3 WHERE id = ?1 AND runner = ?2 AND status = "
+	    "'running'"),
+	/* ?8 when it started (a job claimed behind another has no started_at) */
+	STMT(STMT_JOB_FINISH,
+	    "UPDATE jobs SET status = ?3, result = ?4, reason = ?5, last_seq = ?6, "
+	    "finished_at = ?7, started_at = coalesce(started_at, ?8), lease_until = NULL "
+	    "WHERE id = ?1 AND runner = ?2 AND status = 'running'"),
+	STMT(STMT_JOB_SOURCE,
+	    "SELECT s.table_id, t.schema FROM spinners s JOIN data_tables t ON t.id = "
+	    "s.table_id WHERE s.id = ?1"),
+	/* the newest record the spinner's succeeded jobs processed */
+	STMT(STMT_JOB_FROM_SEQ,
+	    "SELECT coalesce(max(last_seq), 0) FROM jobs WHERE spinner_id = ?1 AND status = "
+	    "'succeeded'"),
+	STMT(
+	    STMT_JOB_RECORDS_END, "SELECT coalesce(max(seq), ?2) FROM records WHERE table_id = ?1"),
+	/* the seq ?4 + 1 records after ?2 (no row: fewer are left) */
+	STMT(STMT_JOB_CHUNK_END,
+	    "SELECT seq FROM records WHERE table_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY "
+	    "seq LIMIT 1 OFFSET ?4"),
+	STMT(STMT_JOB_CHUNK_COUNT,
+	    "SELECT count(*) FROM records WHERE table_id = ?1 AND seq > ?2 AND seq <= ?3"),
+	/* per field, the records of (?2, ?3] where it is not null */
+	STMT(STMT_JOB_CHUNK_NONNULL,
+	    "SELECT f.key, count(*) FROM records r, json_each(r.data) f WHERE r.table_id = ?1 "
+	    "AND r.seq > ?2 AND r.seq <= ?3 AND f.type <> 'null' GROUP BY f.key"),
+	/* The store's own. */
+	STMT(STMT_TX_BEGIN, "BEGIN"),
+	STMT(STMT_TX_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE"),
+	STMT(STMT_TX_COMMIT, "COMMIT"),
+	STMT(STMT_TX_ROLLBACK, "ROLLBACK"),
+	STMT(STMT_TX_SAVEPOINT, "SAVEPOINT work"),
+	STMT(STMT_TX_RELEASE, "RELEASE work"),
+	STMT(STMT_TX_ROLLBACK_TO, "ROLLBACK TO work"),
+	STMT(STMT_PRAGMA_WAL, "PRAGMA journal_mode=WAL"),
+	STMT(STMT_PRAGMA_SYNCHRONOUS, "PRAGMA synchronous=NORMAL"),
+	STMT(STMT_PRAGMA_FOREIGN_KEYS, "PRAGMA foreign_keys=ON"),
+	STMT(STMT_VERSION_GET, "PRAGMA user_version"),
+	/* db_migrate appends the version: a PRAGMA takes no parameters. */
+	STMT(STMT_VERSION_SET, "PRAGMA user_version = "),
+	/* backup.c, on connections of its own. */
+	STMT(STMT_BACKUP_SCHEMA_COUNT, "SELECT count(*) FROM sqlite_schema"),
+	STMT(STMT_BACKUP_JOURNAL_DELETE, "PRAGMA journal_mode=DELETE"),
+	STMT(STMT_BACKUP_INTEGRITY_CHECK, "PRAGMA integrity_check"),
+
 };
 
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
 extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[], tg_sql_010[];
+extern const char tg_sql_011[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -315,27 +365,13 @@ static const struct migration {
 	{ "008_job_indexes", tg_sql_008 },
 	{ "009_idempotency_claim", tg_sql_009 },
 	{ "010_devices", tg_sql_010 },
+	{ "011_plan_rate_limits", tg_sql_011 },
 };
-
-/* The transaction statements, prepared once per connection like stmts[]:
- * sqlite3_exec parsed them on every request. */
-enum tx {
-	TX_BEGIN,
-	TX_BEGIN_IMMEDIATE,
-	TX_COMMIT,
-	TX_ROLLBACK,
-	TX_SAVEPOINT,
-	TX_RELEASE,
-	TX_ROLLBACK_TO,
-	TX__COUNT
-};
-static const char *const tx_sql[TX__COUNT] = { "BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
-	"SAVEPOINT work", "RELEASE work", "ROLLBACK TO work" };
 
 struct db {
 	sqlite3 *conn;
 	sqlite3_stmt *prepared[STMT__COUNT];
-	sqlite3_stmt *tx[TX__COUNT];
+	char rid[65]; /* the request being served, for the logs (db_log_request) */
 	int reading; /* inside db_read_begin's transaction */
 	int writing; /* holds writer_lock: between db_begin and commit/rollback */
 };
@@ -371,6 +407,19 @@ db_configure(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* The request id for db's log lines, or NULL outside a request. */
+static const char *
+db_rid(const struct db *db)
+{
+	return db->rid[0] != '\0' ? db->rid : NULL;
+}
+
+static int db_begin(struct db *db);
+static int db_commit(struct db *db);
+static void db_rollback(struct db *db);
+
+static atomic_ulong busy_retries; /* waits in db_busy_wait (/v1/metrics) */
+
 /* SQLite's busy handler: waits for another process's writer (or a
  * checkpoint) with a growing pause (50 us to 20 ms) for up to
  * DB_BUSY_TIMEOUT_MS in all, counting each wait for /v1/metrics; then the
@@ -389,7 +438,7 @@ db_busy_wait(void *unused, int n)
 		waited += pauses_us[i < NPAUSES ? i : NPAUSES - 1];
 	if (waited >= DB_BUSY_TIMEOUT_MS * 1000L)
 		return 0;
-	metrics_busy_retry();
+	atomic_fetch_add_explicit(&busy_retries, 1, memory_order_relaxed);
 	ts.tv_sec = pause / 1000000;
 	ts.tv_nsec = pause % 1000000 * 1000;
 	nanosleep(&ts, NULL);
@@ -443,12 +492,13 @@ db_open(const char *path, char *err, size_t errlen)
 	(void)db_files_private(path); /* logged; the database still serves */
 	sqlite3_busy_handler(db->conn, db_busy_wait, NULL);
 	sqlite3_extended_result_codes(db->conn, 1);
-	if (sqlite3_exec(db->conn,
-	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL,
-	        NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot set up database %s: %s", path, msg ? msg : "?");
-		sqlite3_free(msg);
-		goto fail;
+	for (enum stmt p = STMT_PRAGMA_WAL; p <= STMT_PRAGMA_FOREIGN_KEYS; p++) {
+		if (sqlite3_exec(db->conn, stmts[p].sql, NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot set up database %s: %s: %s", path,
+			    stmts[p].sql, msg ? msg : "?");
+			sqlite3_free(msg);
+			goto fail;
+		}
 	}
 	return db;
 fail:
@@ -465,8 +515,6 @@ db_close(struct db *db)
 	db_rollback(db); /* releases writer_lock if a transaction was left open */
 	for (int i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(db->prepared[i]);
-	for (int i = 0; i < TX__COUNT; i++)
-		sqlite3_finalize(db->tx[i]);
 	sqlite3_close(db->conn);
 	free(db);
 }
@@ -483,7 +531,7 @@ db_version(struct db *db)
 	sqlite3_stmt *s;
 	int v = -1;
 
-	if (sqlite3_prepare_v2(db->conn, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db->conn, stmts[STMT_VERSION_GET].sql, -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		v = sqlite3_column_int(s, 0);
@@ -510,7 +558,7 @@ db_migrate(struct db *db)
 			db_rollback(db);
 			continue;
 		}
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", i + 1);
+		snprintf(pragma, sizeof(pragma), "%s%d", stmts[STMT_VERSION_SET].sql, i + 1);
 		rc = sqlite3_exec(db->conn, migrations[i].sql, NULL, NULL, &msg);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db->conn, pragma, NULL, NULL, &msg);
@@ -527,20 +575,20 @@ db_migrate(struct db *db)
 	return applied;
 }
 
-/* Runs one of the transaction statements: DB_OK, DB_BUSY or DB_ERROR. */
+static sqlite3_stmt *db_stmt(struct db *db, enum stmt s);
+
+/* Runs one of the transaction statements (STMT_TX_*): DB_OK, DB_BUSY or
+ * DB_ERROR. */
 static int
-db_tx(struct db *db, enum tx t)
+db_tx(struct db *db, enum stmt t)
 {
+	sqlite3_stmt *st = db_stmt(db, t);
 	int rc;
 
-	if (db->tx[t] == NULL &&
-	    sqlite3_prepare_v3(db->conn, tx_sql[t], -1, SQLITE_PREPARE_PERSISTENT, &db->tx[t],
-	        NULL) != SQLITE_OK) {
-		log_msg(NULL, "db: prepare %s: %s", tx_sql[t], sqlite3_errmsg(db->conn));
+	if (st == NULL)
 		return DB_ERROR;
-	}
-	rc = sqlite3_step(db->tx[t]);
-	sqlite3_reset(db->tx[t]);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? DB_OK : db_rc_of(rc);
 }
 
@@ -552,7 +600,7 @@ writer_enter(struct db *db)
 	struct timespec until;
 
 	if (db->writing) { /* the thread would wait for itself */
-		log_msg(NULL, "db: a write transaction began inside another");
+		log_msg(db_rid(db), "db: a write transaction began inside another");
 		return DB_ERROR;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &until);
@@ -577,7 +625,7 @@ writer_leave(struct db *db)
 	}
 }
 
-int
+static int
 db_begin(struct db *db)
 {
 	int rc;
@@ -585,9 +633,23 @@ db_begin(struct db *db)
 	db_read_end(db);
 	if ((rc = writer_enter(db)) != DB_OK)
 		return rc;
-	if ((rc = db_tx(db, TX_BEGIN_IMMEDIATE)) != DB_OK)
+	if ((rc = db_tx(db, STMT_TX_BEGIN_IMMEDIATE)) != DB_OK)
 		writer_leave(db);
 	return rc;
+}
+
+int
+db_write(struct db *db, db_work_fn *fn, void *arg)
+{
+	int rc;
+
+	if ((rc = db_begin(db)) != DB_OK)
+		return rc;
+	if ((rc = fn(db, arg)) != DB_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	return db_commit(db); /* on failure it rolled back */
 }
 
 /* ---- group commit ----
@@ -619,7 +681,7 @@ group_run(struct db *db, struct work *batch)
 	int rc = db_begin(db), n = 0;
 
 	for (struct work *w = batch; w != NULL; w = w->next) {
-		if (rc == DB_OK && (rc = db_tx(db, TX_SAVEPOINT)) == DB_OK) {
+		if (rc == DB_OK && (rc = db_tx(db, STMT_TX_SAVEPOINT)) == DB_OK) {
 			w->ran = 1;
 			w->rc = w->fn(db, w->arg);
 			if (sqlite3_get_autocommit(db->conn)) {
@@ -628,10 +690,10 @@ group_run(struct db *db, struct work *batch)
 				rc = w->rc != DB_OK ? w->rc : DB_ERROR;
 				break;
 			}
-			if (w->rc != DB_OK && db_tx(db, TX_ROLLBACK_TO) != DB_OK)
+			if (w->rc != DB_OK && db_tx(db, STMT_TX_ROLLBACK_TO) != DB_OK)
 				rc = DB_ERROR;
 			if (rc == DB_OK)
-				rc = db_tx(db, TX_RELEASE);
+				rc = db_tx(db, STMT_TX_RELEASE);
 			n++;
 		}
 		if (rc != DB_OK)
@@ -649,6 +711,29 @@ group_run(struct db *db, struct work *batch)
 	for (struct work *w = batch; w != NULL; w = w->next)
 		if (!w->ran || w->rc == DB_OK) /* not run, or undone with the rest */
 			w->rc = rc;
+}
+
+const char *
+db_sql(enum stmt s)
+{
+	return stmts[s].sql;
+}
+
+void
+db_log_request(struct db *db, const char *rid)
+{
+	size_t n = rid != NULL ? strnlen(rid, sizeof(db->rid) - 1) : 0;
+
+	if (db == NULL)
+		return;
+	memcpy(db->rid, rid != NULL ? rid : "", n);
+	db->rid[n] = '\0';
+}
+
+unsigned long
+db_busy_retries(void)
+{
+	return atomic_load_explicit(&busy_retries, memory_order_relaxed);
 }
 
 void
@@ -701,19 +786,13 @@ db_write_grouped(struct db *db, db_work_fn *fn, void *arg)
 }
 
 int
-db_writing(const struct db *db)
-{
-	return db != NULL && db->writing;
-}
-
-int
 db_read_begin(struct db *db)
 {
 	int rc;
 
 	if (db == NULL || !sqlite3_get_autocommit(db->conn))
 		return DB_OK; /* already inside a transaction */
-	rc = db_tx(db, TX_BEGIN);
+	rc = db_tx(db, STMT_TX_BEGIN);
 	db->reading = rc == DB_OK;
 	return rc;
 }
@@ -724,14 +803,14 @@ db_read_end(struct db *db)
 	if (db == NULL || !db->reading)
 		return;
 	db->reading = 0;
-	if (!sqlite3_get_autocommit(db->conn) && db_tx(db, TX_COMMIT) != DB_OK)
+	if (!sqlite3_get_autocommit(db->conn) && db_tx(db, STMT_TX_COMMIT) != DB_OK)
 		db_rollback(db);
 }
 
-int
+static int
 db_commit(struct db *db)
 {
-	int rc = db_tx(db, TX_COMMIT);
+	int rc = db_tx(db, STMT_TX_COMMIT);
 
 	if (rc != DB_OK)
 		db_rollback(db);
@@ -739,11 +818,11 @@ db_commit(struct db *db)
 	return rc;
 }
 
-void
+static void
 db_rollback(struct db *db)
 {
 	if (!sqlite3_get_autocommit(db->conn))
-		db_tx(db, TX_ROLLBACK);
+		db_tx(db, STMT_TX_ROLLBACK);
 	writer_leave(db);
 }
 
@@ -752,10 +831,10 @@ static sqlite3_stmt *
 db_stmt(struct db *db, enum stmt s)
 {
 	if (db->prepared[s] == NULL) {
-		if (sqlite3_prepare_v3(db->conn, stmts[s], -1, SQLITE_PREPARE_PERSISTENT,
+		if (sqlite3_prepare_v3(db->conn, stmts[s].sql, -1, SQLITE_PREPARE_PERSISTENT,
 		        &db->prepared[s], NULL) != SQLITE_OK) {
-			log_msg(
-			    NULL, "db: prepare statement %d: %s", (int)s, sqlite3_errmsg(db->conn));
+			log_msg(db_rid(db), "db: prepare %s: %s", stmts[s].name,
+			    sqlite3_errmsg(db->conn));
 			return NULL;
 		}
 	} else {
@@ -775,7 +854,7 @@ db_bind_step(struct db *db, enum stmt s, sqlite3_stmt *st, const char *types, va
 		return DB_ERROR;
 	/* A types string that does not match the statement is a bug: say so. */
 	if ((int)strlen(types) != sqlite3_bind_parameter_count(st)) {
-		log_msg(NULL, "db: statement %d takes %d values, given %zu", (int)s,
+		log_msg(db_rid(db), "db: %s takes %d values, given %zu", stmts[s].name,
 		    sqlite3_bind_parameter_count(st), strlen(types));
 		return DB_ERROR;
 	}
@@ -793,8 +872,8 @@ db_bind_step(struct db *db, enum stmt s, sqlite3_stmt *st, const char *types, va
 		default: rc = SQLITE_MISUSE;
 		}
 		if (rc != SQLITE_OK) {
-			log_msg(
-			    NULL, "db: bind %d of statement %d: %s", i, (int)s, sqlite3_errstr(rc));
+			log_msg(db_rid(db), "db: bind %d of %s: %s", i, stmts[s].name,
+			    sqlite3_errstr(rc));
 			return DB_ERROR;
 		}
 	}
@@ -802,7 +881,7 @@ db_bind_step(struct db *db, enum stmt s, sqlite3_stmt *st, const char *types, va
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		if (db_rc_of(rc) != DB_BUSY && db_rc_of(rc) != DB_CONSTRAINT)
 			log_msg(
-			    NULL, "db: step statement %d: %s", (int)s, sqlite3_errmsg(db->conn));
+			    db_rid(db), "db: step %s: %s", stmts[s].name, sqlite3_errmsg(db->conn));
 		sqlite3_reset(st);
 	}
 	return db_rc_of(rc);
@@ -853,7 +932,7 @@ db_next(struct db *db, enum stmt s)
 	int rc = sqlite3_step(db->prepared[s]);
 
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		log_msg(NULL, "db: step statement %d: %s", (int)s, sqlite3_errmsg(db->conn));
+		log_msg(db_rid(db), "db: step %s: %s", stmts[s].name, sqlite3_errmsg(db->conn));
 	return db_rc_of(rc);
 }
 

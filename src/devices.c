@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "api.h"
 
 #define DEVICE_PREFIX "tgd_"
 #define DEVICES_MAX 20 /* per account; the least recently used go first */
@@ -107,29 +107,24 @@ handle_devices_list(struct req *r)
 
 /* Revokes one of the caller's devices; another account's is 404, as is an
  * unknown one. */
-void
-handle_devices_delete(struct req *r)
+static int
+device_delete(struct req *r, void *arg)
 {
-	int rc;
+	int rc = db_run(r->db, STMT_DEVICE_DELETE, "tt", r->params[0], r->who.user_id);
 
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "devices: begin");
-		return;
-	}
-	rc = db_run(r->db, STMT_DEVICE_DELETE, "tt", r->params[0], r->who.user_id);
+	(void)arg;
 	if (rc == DB_OK && db_changes(r->db) == 0) {
-		db_rollback(r->db);
 		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		return;
+		return -1;
 	}
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "device.revoked", r->who.user_id, r->params[0]);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "devices: delete");
-		return;
-	}
-	reply_empty(r, 204);
+	return rc;
+}
+
+void
+handle_devices_delete(struct req *r)
+{
+	if (db_tx_or_reply(r, device_delete, NULL, "devices: delete") == DB_OK)
+		reply_empty(r, 204);
 }

@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "schema.h"
-#include "tollgate.h"
+#include "api.h"
 
 #define EXPORT_FLUSH (16 * 1024) /* bytes of rows gathered before they are written */
 
@@ -194,10 +194,7 @@ records_csv_reply(struct req *r, const struct data_table *t, const struct page *
 
 	memset(&s, 0, sizeof(s));
 	if (t->schema == NULL) {
-		reply_error(r, ERR_NO_SCHEMA,
-		    "This table has no columns yet, so there is no CSV to export: import a CSV "
-		    "file first.",
-		    NULL);
+		reply_error(r, ERR_NO_SCHEMA_EXPORT, NULL, NULL);
 		return;
 	}
 	js = json_tokener_parse(t->schema);

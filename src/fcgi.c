@@ -10,12 +10,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
-#include "tollgate.h"
+#include "api.h"
 
 #define LISTEN_BACKLOG 512
 #define KDF_THREADS_MAX 16
@@ -45,9 +46,8 @@ fcgi_write(void *ctx, const char *buf, int n)
  * A request whose route runs argon2id (tens of milliseconds of CPU and
  * 19 MiB each) is handed by the worker that accepted it to a few KDF
  * threads, and the worker goes back to accepting. However many clients log
- * in at once, the workers stay free for everything else: with logins on the
- * workers, four concurrent logins held all four threads and reads fell to a
- * tenth of their rate (bench/run.sh, "key reads while clients log in"). */
+ * in at once, the workers stay free for everything else (bench/run.sh
+ * measures it: "key reads while clients log in"). */
 
 #define KDF_QUEUE_MAX 256
 
@@ -244,6 +244,46 @@ fcgi_inherited(void)
 }
 
 int
+fcgi_socket_clear(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (path == NULL || strchr(path, '/') == NULL)
+		return 0; /* not a UNIX socket path */
+	if (lstat(path, &st) < 0)
+		return 0; /* bind reports a path it cannot use */
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket; not replacing it", path);
+		return -1;
+	}
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen,
+		    "a server is listening on %s already; stop it or choose another --socket",
+		    path);
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(
+		    err, errlen, "cannot remove the stale socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
 fcgi_listen(const char *spec, int mode, char *err, size_t errlen)
 {
 	int fd;
@@ -257,9 +297,11 @@ fcgi_listen(const char *spec, int mode, char *err, size_t errlen)
 	if (strchr(spec, '/') != NULL) {
 		/* Create the socket with the final mode: no window where others
 		 * could connect (libfcgi trusts whoever can reach it). */
-		mode_t old = umask((mode_t)(~mode & 0777));
+		mode_t old;
 
-		unlink(spec);
+		if (fcgi_socket_clear(spec, err, errlen) < 0)
+			return -1;
+		old = umask((mode_t)(~mode & 0777));
 		fd = FCGX_OpenSocket(spec, LISTEN_BACKLOG);
 		umask(old);
 		if (fd >= 0 && chmod(spec, (mode_t)mode) < 0) {

@@ -1,6 +1,6 @@
 /* health.c: GET /v1/health, for load balancers and people: up, and can it
  * reach its database. */
-#include "tollgate.h"
+#include "api.h"
 
 void
 handle_health(struct req *r)

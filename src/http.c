@@ -4,13 +4,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
-#include "ratelimit.h"
-#include "tollgate.h"
+#include "core.h"
 
-/* The error table (docs/openapi.yaml, ErrorCode), in enum err order. */
+/* The error table (docs/openapi.yaml, ErrorCode), in enum err order: every
+ * answered error's status, errorCode and sentence. */
 static const struct {
 	int status;
 	const char *code;
@@ -18,11 +19,12 @@ static const struct {
 } errs[ERR__COUNT] = {
 	[ERR_INVALID_BODY] = { 400, "INVALID_BODY", "The request body is not valid." },
 	[ERR_BATCH_TOO_LARGE] = { 400, "BATCH_TOO_LARGE",
-	    "Too many records in one request: send at most 500." },
+	    "A batch holds at most 500 records; split it into smaller batches." },
 	[ERR_NO_SCHEMA] = { 400, "NO_SCHEMA",
-	    "This table has no schema yet. Import a CSV file first." },
+	    "This table has no columns yet: import a CSV file first to define them." },
 	[ERR_SCHEMA_MISMATCH] = { 400, "SCHEMA_MISMATCH",
-	    "The records do not match the table's columns." },
+	    "Some records do not match the table's columns; nothing was stored. See "
+	    "details.problems." },
 	[ERR_INVALID_CSV] = { 400, "INVALID_CSV", "The CSV file cannot be read." },
 	[ERR_TOKEN_MISSING] = { 401, "TOKEN_MISSING", "Sign in to continue." },
 	[ERR_TOKEN_INVALID] = { 401, "TOKEN_INVALID",
@@ -35,7 +37,7 @@ static const struct {
 	[ERR_INVALID_CREDENTIALS] = { 401, "INVALID_CREDENTIALS", "Wrong email or password." },
 	[ERR_PERMISSION_DENIED] = { 403, "PERMISSION_DENIED",
 	    "You do not have permission to do this. Ask an admin of your organization." },
-	[ERR_MISSING_SCOPE] = { 403, "MISSING_SCOPE", "Key missing the required scope" },
+	[ERR_MISSING_SCOPE] = { 403, "MISSING_SCOPE", "Key missing read scope" },
 	[ERR_PLAN_LIMIT] = { 403, "PLAN_LIMIT",
 	    "Your plan's limit is reached: upgrade your plan or free capacity in Billing → "
 	    "Usage." },
@@ -43,20 +45,110 @@ static const struct {
 	[ERR_METHOD_NOT_ALLOWED] = { 405, "METHOD_NOT_ALLOWED",
 	    "This method is not allowed here." },
 	[ERR_SESSION_ACTIVE] = { 409, "SESSION_ACTIVE",
-	    "This account is signed in on another device." },
+	    "This account is signed in on another device. Sign in with \"force\": true to sign out "
+	    "there and continue." },
 	[ERR_CONFLICT] = { 409, "CONFLICT", "This conflicts with the current state." },
 	[ERR_IDEMPOTENCY_KEY_REUSED] = { 422, "IDEMPOTENCY_KEY_REUSED",
 	    "This Idempotency-Key was already used with a different request body." },
 	[ERR_PAYLOAD_TOO_LARGE] = { 413, "PAYLOAD_TOO_LARGE", "The request body is too large." },
 	[ERR_UNSUPPORTED_MEDIA_TYPE] = { 415, "UNSUPPORTED_MEDIA_TYPE",
-	    "Unsupported Content-Type for this endpoint." },
+	    "Send JSON with Content-Type: application/json." },
 	[ERR_RATE_LIMITED] = { 429, "RATE_LIMITED", "Rate limit exceeded." },
 	[ERR_INTERNAL] = { 500, "INTERNAL_ERROR",
 	    "Something went wrong on our side. Try again later." },
 	[ERR_UNAVAILABLE] = { 503, "UNAVAILABLE", "The service is busy. Try again in a moment." },
+	/* The same codes in other words, where a request needs them. */
+	[ERR_INVALID_BODY_EMAIL] = { 400, "INVALID_BODY",
+	    "Field \"email\" must be an email address." },
+	[ERR_INVALID_BODY_ROLE] = { 400, "INVALID_BODY",
+	    "Field \"role\" must be \"admin\", \"member\" or \"viewer\"." },
+	[ERR_INVALID_BODY_SCOPES] = { 400, "INVALID_BODY",
+	    "Field \"scopes\" must be a non-empty list of \"ingest\", \"trigger\" and \"read\"." },
+	[ERR_INVALID_BODY_EXPIRES_AT] = { 400, "INVALID_BODY",
+	    "Field \"expiresAt\" must be an RFC 3339 time in the future, like "
+	    "2027-01-01T00:00:00Z." },
+	[ERR_INVALID_BODY_GRACE_PERIOD] = { 400, "INVALID_BODY",
+	    "Field \"gracePeriodSeconds\" must be a whole number from 0 to 604800." },
+	[ERR_INVALID_BODY_PLAN] = { 400, "INVALID_BODY",
+	    "Field \"plan\" must be one of trial, starter, pro, enterprise." },
+	[ERR_INVALID_BODY_RECORDS] = { 400, "INVALID_BODY",
+	    "Field \"records\" must be a list of 1 to 500 records." },
+	[ERR_INVALID_BODY_SCHEDULE] = { 400, "INVALID_BODY",
+	    "Field \"schedule\" must be whole minutes between runs, from 1 to 525600, or null." },
+	[ERR_INVALID_BODY_TABLE_ID] = { 400, "INVALID_BODY",
+	    "This project has no table with that tableId." },
+	[ERR_INVALID_BODY_LIMIT] = { 400, "INVALID_BODY",
+	    "limit must be a whole number from 1 to 500." },
+	[ERR_INVALID_BODY_CURSOR] = { 400, "INVALID_BODY", "cursor is not one this API gave out." },
+	[ERR_INVALID_BODY_IDEMPOTENCY_KEY] = { 400, "INVALID_BODY",
+	    "The Idempotency-Key header must be 1 to 255 printable ASCII characters." },
+	[ERR_INVALID_BODY_SHORT] = { 400, "INVALID_BODY",
+	    "The request body is shorter than its Content-Length." },
+	[ERR_INVALID_BODY_CONTENT_LENGTH] = { 400, "INVALID_BODY",
+	    "The Content-Length header is not valid." },
+	[ERR_INVALID_BODY_NOT_OBJECT] = { 400, "INVALID_BODY",
+	    "The request body must be a JSON object." },
+	[ERR_SCHEMA_MISMATCH_CSV] = { 400, "SCHEMA_MISMATCH",
+	    "The CSV does not match the table's columns; nothing was stored. See "
+	    "details.problems." },
+	[ERR_INVALID_CREDENTIALS_CURRENT] = { 401, "INVALID_CREDENTIALS",
+	    "The current password is wrong." },
+	[ERR_PERMISSION_DENIED_KEY] = { 403, "PERMISSION_DENIED",
+	    "API keys cannot do this; sign in as a user." },
+	[ERR_CONFLICT_EMAIL] = { 409, "CONFLICT", "An account with this email already exists." },
+	[ERR_CONFLICT_LAST_ADMIN] = { 409, "CONFLICT",
+	    "This is the organization's last admin; make someone else an admin first." },
+	[ERR_CONFLICT_KEY_ROTATED] = { 409, "CONFLICT",
+	    "This key is already rotated, revoked or expired; rotate its newest key or create a "
+	    "new one." },
+	[ERR_CONFLICT_PROJECT_NAME] = { 409, "CONFLICT",
+	    "A project with this name exists already." },
+	[ERR_CONFLICT_TABLE_NAME] = { 409, "CONFLICT",
+	    "A table with this name exists in the project already." },
+	[ERR_CONFLICT_SPINNER_NAME] = { 409, "CONFLICT",
+	    "A spinner with this name exists in the project." },
+	[ERR_CONFLICT_IMPORT_RACE] = { 409, "CONFLICT",
+	    "The table changed during the import (deleted, or another import set its columns); try "
+	    "again." },
+	[ERR_CONFLICT_IDEMPOTENCY_IN_PROGRESS] = { 409, "CONFLICT",
+	    "A request with this Idempotency-Key is still in progress; retry later." },
+	[ERR_CONFLICT_IDEMPOTENCY_TAKEN_OVER] = { 409, "CONFLICT",
+	    "This request took over a minute and a retry with the same Idempotency-Key took its "
+	    "place; that retry's answer stands." },
+	[ERR_MISSING_SCOPE_INGEST] = { 403, "MISSING_SCOPE", "Key missing ingest scope" },
+	[ERR_MISSING_SCOPE_TRIGGER] = { 403, "MISSING_SCOPE", "Key missing trigger scope" },
+	[ERR_UNSUPPORTED_MEDIA_TYPE_CSV] = { 415, "UNSUPPORTED_MEDIA_TYPE",
+	    "Send the file with Content-Type: text/csv." },
+	[ERR_UNSUPPORTED_MEDIA_TYPE_RECORDS] = { 415, "UNSUPPORTED_MEDIA_TYPE",
+	    "Send records with Content-Type: application/json or application/x-ndjson." },
+	[ERR_UNSUPPORTED_MEDIA_TYPE_ENCODING] = { 415, "UNSUPPORTED_MEDIA_TYPE",
+	    "Content-Encoding must be gzip or absent." },
+	[ERR_UNSUPPORTED_MEDIA_TYPE_NO_ENCODING] = { 415, "UNSUPPORTED_MEDIA_TYPE",
+	    "This endpoint takes no Content-Encoding; send the body as it is." },
+	[ERR_INVALID_BODY_NDJSON_EMPTY] = { 400, "INVALID_BODY",
+	    "The body must hold 1 to 500 records, one JSON object a line." },
+	[ERR_INVALID_BODY_PARTIAL] = { 400, "INVALID_BODY",
+	    "partial must be true, false, 1 or 0." },
+	[ERR_BATCH_TOO_LARGE_NDJSON] = { 400, "BATCH_TOO_LARGE",
+	    "A batch holds at most 500 records (lines); split it into smaller batches." },
+	[ERR_SCHEMA_MISMATCH_NONE_GOOD] = { 400, "SCHEMA_MISMATCH",
+	    "No record matches the table's columns; nothing was stored. See details.problems." },
+	[ERR_NO_SCHEMA_EXPORT] = { 400, "NO_SCHEMA",
+	    "This table has no columns yet, so there is no CSV to export: import a CSV file "
+	    "first." },
 };
 
-static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+static const char *const method_names[M__COUNT] = { [M_GET] = "GET",
+	[M_POST] = "POST",
+	[M_PUT] = "PUT",
+	[M_PATCH] = "PATCH",
+	[M_DELETE] = "DELETE" };
+
+const char *
+method_name(enum method m)
+{
+	return m >= 0 && m < M__COUNT ? method_names[m] : "OTHER";
+}
 
 const char *
 err_code(enum err e)
@@ -88,6 +180,7 @@ enum param {
 	P_USER_AGENT,
 	P_FORWARDED_FOR,
 	P_REQUEST_ID,
+	P_REFUSED,
 	P__COUNT
 };
 
@@ -115,6 +208,8 @@ static const struct {
 	[P_USER_AGENT] = P("HTTP_USER_AGENT"),
 	[P_FORWARDED_FOR] = P("HTTP_X_FORWARDED_FOR"),
 	[P_REQUEST_ID] = P("HTTP_X_REQUEST_ID"),
+	/* Set by the web server's config alone (clients reach only HTTP_*). */
+	[P_REFUSED] = P("TOLLGATE_REFUSED"),
 };
 #undef P
 
@@ -198,17 +293,19 @@ req_init(struct req *r, char **envp, struct db *db)
 	r->remote_addr = p[P_REMOTE_ADDR] ? p[P_REMOTE_ADDR] : "";
 	r->user_agent = p[P_USER_AGENT];
 	/* X-Forwarded-For counts only from TOLLGATE_TRUSTED_PROXIES. */
-	ratelimit_client_ip(r->remote_addr, p[P_FORWARDED_FOR], r->client_ip, sizeof(r->client_ip));
+	client_ip(r->remote_addr, p[P_FORWARDED_FOR], r->client_ip, sizeof(r->client_ip));
 	if ((v = p[P_REQUEST_ID]) != NULL && request_id_sane(v))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", v);
 	else
 		tg_ulid_new(r->request_id, sizeof(r->request_id));
+	if ((v = p[P_REFUSED]) != NULL && strcmp(v, "413") == 0)
+		r->refused = 413;
+	db_log_request(db, r->request_id);
 }
 
 void
 req_free(struct req *r)
 {
-	body_inflate_free(r);
 	free(r->body);
 	free(r->resp_body);
 	if (r->json != NULL)
@@ -328,8 +425,11 @@ reply_text(struct req *r, int status, const char *content_type, char *body, size
 	r->resp_type = content_type;
 }
 
-void
-reply_error(struct req *r, enum err e, const char *message, json_object *details)
+/* The error body, its details a json-c value (owned) or JSON text Tollgate
+ * wrote (details_text), or neither. */
+static void
+error_reply(
+    struct req *r, enum err e, const char *message, json_object *details, const char *details_text)
 {
 	struct jw w;
 
@@ -340,11 +440,61 @@ reply_error(struct req *r, enum err e, const char *message, json_object *details
 	jw_string(&w, "requestId", r->request_id);
 	if (details != NULL)
 		jw_value(&w, "details", details);
+	else if (details_text != NULL)
+		jw_raw(&w, "details", details_text);
 	jw_object_end(&w);
 	r->error_code = errs[e].code;
 	if (e == ERR_UNAVAILABLE)
 		req_header_add(r, "Retry-After", "1");
 	reply_jw(r, errs[e].status, &w);
+}
+
+long
+req_body_read_or_reply(struct req *r, char *buf, size_t n)
+{
+	size_t cap = (size_t)cfg.max_body, want;
+	int got;
+
+	want = r->content_length >= 0 ? (size_t)r->content_length : cap + 1;
+	if (r->body_have >= want)
+		return 0;
+	if (n > want - r->body_have)
+		n = want - r->body_have;
+	if (n > INT_MAX)
+		n = INT_MAX;
+	got = r->body_read != NULL ? r->body_read(r->body_ctx, buf, (int)n) : 0;
+	if (got <= 0) {
+		if (r->content_length < 0)
+			return 0;
+		reply_error(r, ERR_INVALID_BODY_SHORT, NULL, NULL);
+		return -1;
+	}
+	r->body_have += (size_t)got;
+	if (r->body_have > cap) {
+		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
+		return -1;
+	}
+	return got;
+}
+
+void
+reply_error(struct req *r, enum err e, const char *message, json_object *details)
+{
+	error_reply(r, e, message, details, NULL);
+}
+
+void
+reply_error_jw(struct req *r, enum err e, const char *message, struct jw *details)
+{
+	size_t len;
+	char *text = jw_finish(details, &len);
+
+	if (text == NULL) {
+		reply_set(r, 500, NULL, 0);
+		return;
+	}
+	error_reply(r, e, message, NULL, text);
+	free(text);
 }
 
 void
@@ -359,26 +509,66 @@ reply_db_error(struct req *r, int rc, const char *where)
 	reply_error(r, ERR_INTERNAL, NULL, NULL);
 }
 
+struct tx_call {
+	struct req *r;
+	req_work_fn *fn;
+	void *arg;
+};
+
+static int
+tx_call_run(struct db *db, void *arg)
+{
+	struct tx_call *c = arg;
+
+	(void)db;
+	return c->fn(c->r, c->arg);
+}
+
+int
+db_tx_or_reply(struct req *r, req_work_fn *fn, void *arg, const char *where)
+{
+	struct tx_call c = { r, fn, arg };
+	int rc = db_write(r->db, tx_call_run, &c);
+
+	if (rc != DB_OK && !r->replied)
+		reply_db_error(r, rc, where);
+	return rc;
+}
+
+/* The statuses Tollgate answers, with their reason phrases. */
+static const struct {
+	int code;
+	const char *text;
+} statuses[HTTP_STATUS_COUNT] = { { 200, "OK" }, { 201, "Created" }, { 204, "No Content" },
+	{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" }, { 404, "Not Found" },
+	{ 405, "Method Not Allowed" }, { 409, "Conflict" }, { 413, "Payload Too Large" },
+	{ 415, "Unsupported Media Type" }, { 422, "Unprocessable Content" },
+	{ 429, "Too Many Requests" }, { 500, "Internal Server Error" },
+	{ 503, "Service Unavailable" } };
+
+int
+http_status_slot(int status)
+{
+	int i = 0;
+
+	while (i < HTTP_STATUS_COUNT && statuses[i].code != status)
+		i++;
+	return i;
+}
+
+int
+http_status_code(int slot)
+{
+	return slot >= 0 && slot < HTTP_STATUS_COUNT ? statuses[slot].code : 0;
+}
+
+/* The reason phrase of status; any other status is answered as a 500's. */
 static const char *
 status_text(int status)
 {
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
-	}
+	int i = http_status_slot(status);
+
+	return statuses[i < HTTP_STATUS_COUNT ? i : http_status_slot(500)].text;
 }
 
 /* Writes r's status line and headers through put, with a Content-Type
@@ -471,8 +661,8 @@ log_safe(const char *s, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/* One line a request, put together without printf (it was a twentieth of
- * a small request's time): method path status duration principal code. */
+/* One line a request, put together without printf: method path status
+ * duration principal code. */
 void
 req_log(const struct req *r)
 {
@@ -504,6 +694,81 @@ req_log(const struct req *r)
 	log_text(r->request_id, text);
 }
 
+/* ---- request fields: read, or answered 400 ---- */
+
+static size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static void
+reply_field(struct req *r, const char *field, const char *fmt, const char *extra)
+{
+	char msg[256];
+	json_object *d = json_object_new_object();
+
+	snprintf(msg, sizeof(msg), fmt, field, extra);
+	json_object_object_add(d, "field", json_object_new_string(field));
+	reply_error(r, ERR_INVALID_BODY, msg, d);
+}
+
+int
+json_string_or_reply(struct req *r, json_object *obj, const char *field, int required, size_t min,
+    size_t max, const char **out)
+{
+	json_object *v;
+	const char *s;
+	size_t len, chars;
+	char range[64];
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, field, &v) || json_object_is_type(v, json_type_null)) {
+		if (!required)
+			return 0;
+		reply_field(r, field, "Field \"%s\" is required%s.", "");
+		return -1;
+	}
+	if (!json_object_is_type(v, json_type_string)) {
+		reply_field(r, field, "Field \"%s\" must be a string%s.", "");
+		return -1;
+	}
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != len) {
+		reply_field(r, field, "Field \"%s\" must not contain NUL characters%s.", "");
+		return -1;
+	}
+	chars = utf8_chars(s, len);
+	if (chars < min || chars > max) {
+		snprintf(range, sizeof(range), "%zu to %zu", min, max);
+		reply_field(r, field, "Field \"%s\" must be %s characters long.", range);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+int
+json_bool_or_reply(struct req *r, json_object *obj, const char *field, int *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(obj, field, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean)) {
+		reply_field(r, field, "Field \"%s\" must be true or false%s.", "");
+		return -1;
+	}
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
 /* ---- pages of lists ---- */
 
 #define PAGE_DEFAULT 50
@@ -523,8 +788,7 @@ page_or_reply(struct req *r, struct page *p)
 		if (end == buf || *end != '\0' || v < 1 || v > PAGE_MAX) {
 			d = json_object_new_object();
 			json_object_object_add(d, "field", json_object_new_string("limit"));
-			reply_error(
-			    r, ERR_INVALID_BODY, "limit must be a whole number from 1 to 500.", d);
+			reply_error(r, ERR_INVALID_BODY_LIMIT, NULL, d);
 			return -1;
 		}
 		p->limit = (int)v;
@@ -536,7 +800,7 @@ page_or_reply(struct req *r, struct page *p)
 		if (v <= 0 || errno || *end != '\0') {
 			d = json_object_new_object();
 			json_object_object_add(d, "field", json_object_new_string("cursor"));
-			reply_error(r, ERR_INVALID_BODY, "cursor is not one this API gave out.", d);
+			reply_error(r, ERR_INVALID_BODY_CURSOR, NULL, d);
 			return -1;
 		}
 		p->after = v;

@@ -11,7 +11,7 @@
 
 #include <openssl/evp.h>
 
-#include "tollgate.h"
+#include "mw.h"
 
 #define IDEM_TTL 86400 /* seconds a key and its answer are kept */
 #define IDEM_ABANDONED 60 /* seconds after which an unfinished claim is taken over */
@@ -91,33 +91,16 @@ idem_replay(struct req *r, int status, const char *body)
 	reply_json(r, status, o);
 }
 
-int
-idem_claim_or_reply(struct req *r, struct idem *i)
+/* The claim of i->key, in its own transaction: refuses (answering) a key
+ * reused with another body, one still in progress, or one answered
+ * already (that answer again). */
+static int
+idem_claim(struct req *r, void *arg)
 {
+	struct idem *i = arg;
 	int64_t now = tg_now(), created;
-	int rc, status = 0;
-	char *answer = NULL;
+	int rc = db_query(r->db, STMT_IDEM_GET, "tt", r->who.org_id, i->key);
 
-	memset(i, 0, sizeof(*i));
-	if (r->idempotency_key == NULL)
-		return 0;
-	if (idem_key_parse(r->idempotency_key, i->key) < 0) {
-		json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "field", json_object_new_string("Idempotency-Key"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "The Idempotency-Key header must be 1 to 255 printable ASCII characters.", d);
-		return -1;
-	}
-	if (idem_hash(r, i->hash) < 0) {
-		reply_error(r, ERR_INTERNAL, NULL, NULL);
-		return -1;
-	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "idempotency: begin");
-		return -1;
-	}
-	rc = db_query(r->db, STMT_IDEM_GET, "tt", r->who.org_id, i->key);
 	if (rc == DB_ROW && (created = db_int(r->db, STMT_IDEM_GET, 3)) > now - IDEM_TTL) {
 		int same = strcmp(db_text(r->db, STMT_IDEM_GET, 0), i->hash) == 0;
 		int done = !db_isnull(r->db, STMT_IDEM_GET, 1);
@@ -125,21 +108,18 @@ idem_claim_or_reply(struct req *r, struct idem *i)
 		if (!same) {
 			db_end(r->db, STMT_IDEM_GET);
 			reply_error(r, ERR_IDEMPOTENCY_KEY_REUSED, NULL, NULL);
-			goto fail;
+			return -1;
 		}
 		if (!done && created > now - IDEM_ABANDONED) {
 			db_end(r->db, STMT_IDEM_GET);
-			reply_error(r, ERR_CONFLICT,
-			    "A request with this Idempotency-Key is still in progress; retry "
-			    "later.",
-			    NULL);
-			goto fail;
+			reply_error(r, ERR_CONFLICT_IDEMPOTENCY_IN_PROGRESS, NULL, NULL);
+			return -1;
 		}
 		if (done) {
-			status = (int)db_int(r->db, STMT_IDEM_GET, 1);
-			answer = strdup(db_text(r->db, STMT_IDEM_GET, 2));
+			int status = (int)db_int(r->db, STMT_IDEM_GET, 1);
+			char *answer = strdup(db_text(r->db, STMT_IDEM_GET, 2));
+
 			db_end(r->db, STMT_IDEM_GET);
-			db_rollback(r->db);
 			if (answer == NULL)
 				reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
 			else
@@ -150,28 +130,39 @@ idem_claim_or_reply(struct req *r, struct idem *i)
 		/* Same body, unfinished for a minute: the first one died. */
 	}
 	db_end(r->db, STMT_IDEM_GET);
-	if (rc != DB_ROW && rc != DB_DONE) {
-		reply_db_error(r, rc, "idempotency: get");
-		goto fail;
-	}
+	if (rc != DB_ROW && rc != DB_DONE)
+		return rc;
 	if (tg_id_new("idc", i->claim, sizeof(i->claim)) < 0) {
 		reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
-		goto fail;
+		return -1;
 	}
 	rc = db_run(r->db, STMT_IDEM_CLAIM, "tttit", r->who.org_id, i->key, i->hash, now, i->claim);
 	if (rc == DB_OK)
 		rc = db_run(r->db, STMT_IDEM_PRUNE, "i", now - IDEM_TTL);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "idempotency: claim");
-		goto fail;
+	return rc;
+}
+
+int
+idem_claim_or_reply(struct req *r, struct idem *i)
+{
+	memset(i, 0, sizeof(*i));
+	if (r->idempotency_key == NULL)
+		return 0;
+	if (idem_key_parse(r->idempotency_key, i->key) < 0) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "field", json_object_new_string("Idempotency-Key"));
+		reply_error(r, ERR_INVALID_BODY_IDEMPOTENCY_KEY, NULL, d);
+		return -1;
 	}
+	if (idem_hash(r, i->hash) < 0) {
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+		return -1;
+	}
+	if (db_tx_or_reply(r, idem_claim, i, "idempotency: claim") != DB_OK)
+		return -1;
 	i->held = 1;
 	return 0;
-fail:
-	db_rollback(r->db);
-	return -1;
 }
 
 int

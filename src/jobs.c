@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "tollgate.h"
+#include "api.h"
 
 int
 job_queue(struct db *db, const char *org_id, const char *spinner_id, const char *trigger, char *id,

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 /* Parses what json_check accepted; NULL only when memory runs out. */
 static json_object *
@@ -42,39 +42,18 @@ scan_ws(struct scan *s)
 
 static int scan_value(struct scan *s);
 
-/* One UTF-8 sequence at s->p (RFC 3629: no overlongs, no surrogates). */
+/* One UTF-8 sequence at s->p (tg_utf8_len). */
 static int
 scan_utf8(struct scan *s)
 {
-	const unsigned char *p = s->p;
-	unsigned c = *p, need, min, cp;
+	size_t n = tg_utf8_len(s->p, s->end);
 
-	if (c < 0x80) {
-		s->p++;
-		return 0;
+	if (n == 0) {
+		s->why = "The request body is not valid UTF-8.";
+		return -1;
 	}
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 1, min = 0x80, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		need = 2, min = 0x800, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		need = 3, min = 0x10000, cp = c & 0x07;
-	else
-		goto bad;
-	if ((size_t)(s->end - p) <= need)
-		goto bad;
-	for (unsigned i = 1; i <= need; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			goto bad;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		goto bad;
-	s->p += need + 1;
+	s->p += n;
 	return 0;
-bad:
-	s->why = "The request body is not valid UTF-8.";
-	return -1;
 }
 
 static int
@@ -290,79 +269,6 @@ json_parse_strict(const char *buf, size_t len, char *why, size_t whylen)
 		return NULL;
 	}
 	return o;
-}
-
-static size_t
-utf8_chars(const char *s, size_t len)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
-static void
-reply_field(struct req *r, const char *field, const char *fmt, const char *extra)
-{
-	char msg[256];
-	json_object *d = json_object_new_object();
-
-	snprintf(msg, sizeof(msg), fmt, field, extra);
-	json_object_object_add(d, "field", json_object_new_string(field));
-	reply_error(r, ERR_INVALID_BODY, msg, d);
-}
-
-int
-json_string_or_reply(struct req *r, json_object *obj, const char *field, int required, size_t min,
-    size_t max, const char **out)
-{
-	json_object *v;
-	const char *s;
-	size_t len, chars;
-	char range[64];
-
-	*out = NULL;
-	if (!json_object_object_get_ex(obj, field, &v) || json_object_is_type(v, json_type_null)) {
-		if (!required)
-			return 0;
-		reply_field(r, field, "Field \"%s\" is required%s.", "");
-		return -1;
-	}
-	if (!json_object_is_type(v, json_type_string)) {
-		reply_field(r, field, "Field \"%s\" must be a string%s.", "");
-		return -1;
-	}
-	s = json_object_get_string(v);
-	len = (size_t)json_object_get_string_len(v);
-	if (strlen(s) != len) {
-		reply_field(r, field, "Field \"%s\" must not contain NUL characters%s.", "");
-		return -1;
-	}
-	chars = utf8_chars(s, len);
-	if (chars < min || chars > max) {
-		snprintf(range, sizeof(range), "%zu to %zu", min, max);
-		reply_field(r, field, "Field \"%s\" must be %s characters long.", range);
-		return -1;
-	}
-	*out = s;
-	return 0;
-}
-
-int
-json_bool_or_reply(struct req *r, json_object *obj, const char *field, int *out)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(obj, field, &v) || json_object_is_type(v, json_type_null))
-		return 0;
-	if (!json_object_is_type(v, json_type_boolean)) {
-		reply_field(r, field, "Field \"%s\" must be true or false%s.", "");
-		return -1;
-	}
-	*out = json_object_get_boolean(v);
-	return 0;
 }
 
 json_object *
@@ -617,15 +523,4 @@ jw_discard(struct jw *w)
 	size_t len;
 
 	free(jw_finish(w, &len));
-}
-
-json_object *
-jw_tree(struct jw *w)
-{
-	size_t len;
-	char *s = jw_finish(w, &len);
-	json_object *o = s != NULL ? json_tokener_parse(s) : NULL;
-
-	free(s);
-	return o;
 }

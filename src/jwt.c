@@ -20,7 +20,7 @@
 #include <openssl/kdf.h>
 #include <openssl/sha.h>
 
-#include "tollgate.h"
+#include "mw.h"
 
 #define JWT_ISSUER "tollgate"
 #define JWT_TYPE "access"
@@ -78,7 +78,7 @@ hmac_sha256(const struct hmac_key *h, const char *data, size_t len, unsigned cha
 /* One key of the ring: its kid, its secret and the secret ready to verify with. */
 struct ring_key {
 	char kid[32];
-	char secret[sizeof(cfg.jwt_secret)]; /* the configured secret fits (found in review) */
+	char secret[sizeof(cfg.jwt_secret)]; /* the configured secret fits */
 	size_t len;
 	struct hmac_key mac;
 };
@@ -335,6 +335,24 @@ ring_find(struct db *db, const char *kid)
 	return -1;
 }
 
+/* A rotated key to store, wrapped. */
+struct key_new {
+	const char *kid, *wrapped;
+};
+
+/* Stores the new key and drops the keys whose tokens can no longer be alive
+ * (superseded more than a session lifetime ago), in one transaction. */
+static int
+key_insert_work(struct db *db, void *arg)
+{
+	const struct key_new *k = arg;
+	int rc = db_run(db, STMT_JWT_KEY_PRUNE, "i", tg_now() - cfg.session_ttl);
+
+	if (rc == DB_OK)
+		rc = db_run(db, STMT_JWT_KEY_INSERT, "tti", k->kid, k->wrapped, tg_now());
+	return rc;
+}
+
 int
 jwt_key_rotate(struct db *db, char *kid, size_t kidlen)
 {
@@ -348,10 +366,9 @@ jwt_key_rotate(struct db *db, char *kid, size_t kidlen)
 		snprintf(secret + 2 * i, 3, "%02x", raw[i]);
 	if (key_wrap(kid, secret, strlen(secret), wrapped, sizeof(wrapped)) < 0)
 		goto out;
-	/* Keys whose tokens can no longer be alive (superseded more than a
-	 * session lifetime ago) go. */
-	if (db_run(db, STMT_JWT_KEY_PRUNE, "i", tg_now() - cfg.session_ttl) != DB_OK ||
-	    db_run(db, STMT_JWT_KEY_INSERT, "tti", kid, wrapped, tg_now()) != DB_OK)
+	struct key_new k = { kid, wrapped };
+
+	if (db_write(db, key_insert_work, &k) != DB_OK)
 		goto out;
 	ring.loaded_at = 0; /* the next use reloads */
 	rc = 0;
@@ -367,61 +384,81 @@ struct plain_key {
 	char *secret;
 };
 
-int
-jwt_keys_wrap(struct db *db)
-{
-	struct plain_key *keys = NULL;
-	size_t n = 0, cap = 0;
-	int rc, wrapped = -1;
+struct plain_keys {
+	struct plain_key *k;
+	size_t n, cap;
+};
 
-	if ((rc = db_begin(db)) != DB_OK)
-		return -1;
+static void
+plain_keys_free(struct plain_keys *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		OPENSSL_cleanse(p->k[i].secret, strlen(p->k[i].secret));
+		free(p->k[i].secret);
+	}
+	p->n = 0;
+}
+
+/* The write of jwt_keys_wrap: reads the keys in clear, then stores each
+ * wrapped; DB_OK or the first failure (then nothing is kept). */
+static int
+keys_wrap_work(struct db *db, void *arg)
+{
+	struct plain_keys *p = arg;
+	int rc;
+
+	plain_keys_free(p);
 	for (rc = db_query(db, STMT_JWT_KEYS_ALL, ""); rc == DB_ROW;
 	     rc = db_next(db, STMT_JWT_KEYS_ALL)) {
 		const char *secret = db_text(db, STMT_JWT_KEYS_ALL, 1);
 
 		if (strncmp(secret, WRAP_PREFIX, strlen(WRAP_PREFIX)) == 0)
 			continue; /* wrapped already */
-		if (n == cap) {
-			struct plain_key *grown;
+		if (p->n == p->cap) {
+			size_t cap = p->cap == 0 ? 8 : p->cap * 2;
+			struct plain_key *grown = realloc(p->k, cap * sizeof(*grown));
 
-			cap = cap == 0 ? 8 : cap * 2;
-			if ((grown = realloc(keys, cap * sizeof(*keys))) == NULL) {
+			if (grown == NULL) {
 				rc = DB_ERROR;
 				break;
 			}
-			keys = grown;
+			p->k = grown;
+			p->cap = cap;
 		}
-		snprintf(keys[n].kid, sizeof(keys[n].kid), "%s", db_text(db, STMT_JWT_KEYS_ALL, 0));
-		if ((keys[n].secret = strdup(secret)) == NULL) {
+		snprintf(p->k[p->n].kid, sizeof(p->k[p->n].kid), "%s",
+		    db_text(db, STMT_JWT_KEYS_ALL, 0));
+		if ((p->k[p->n].secret = strdup(secret)) == NULL) {
 			rc = DB_ERROR;
 			break;
 		}
-		n++;
+		p->n++;
 	}
 	db_end(db, STMT_JWT_KEYS_ALL);
 	if (rc != DB_DONE)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
+		return rc;
+	for (size_t i = 0; i < p->n; i++) {
 		char w[256];
 
-		if (key_wrap(keys[i].kid, keys[i].secret, strlen(keys[i].secret), w, sizeof(w)) <
-		        0 ||
-		    db_run(db, STMT_JWT_KEY_SET_SECRET, "tt", keys[i].kid, w) != DB_OK)
-			goto out;
+		if (key_wrap(p->k[i].kid, p->k[i].secret, strlen(p->k[i].secret), w, sizeof(w)) < 0)
+			return DB_ERROR;
+		if ((rc = db_run(db, STMT_JWT_KEY_SET_SECRET, "tt", p->k[i].kid, w)) != DB_OK)
+			return rc;
 	}
-	if (db_commit(db) != DB_OK)
-		goto out;
-	wrapped = (int)n;
-	ring.loaded_at = 0;
-out:
-	if (wrapped < 0)
-		db_rollback(db);
-	for (size_t i = 0; i < n; i++) {
-		OPENSSL_cleanse(keys[i].secret, strlen(keys[i].secret));
-		free(keys[i].secret);
+	return DB_OK;
+}
+
+int
+jwt_keys_wrap(struct db *db)
+{
+	struct plain_keys p = { NULL, 0, 0 };
+	int wrapped = -1;
+
+	if (db_write(db, keys_wrap_work, &p) == DB_OK) {
+		wrapped = (int)p.n;
+		ring.loaded_at = 0;
 	}
-	free(keys);
+	plain_keys_free(&p);
+	free(p.k);
 	return wrapped;
 }
 

@@ -5,7 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 void
 log_text(const char *rid, const char *text)

@@ -11,7 +11,7 @@
 
 #include "backup.h"
 #include "ratelimit.h"
-#include "tollgate.h"
+#include "api.h"
 
 #define JWT_SECRET_MIN 32
 
@@ -34,7 +34,10 @@ usage(FILE *f)
 	    "  rotate-jwt-secret\n"
 	    "        make a new signing key; tokens signed before stay valid until expiry\n"
 	    "  backup PATH  copy the database to PATH, safely while serving\n"
+	    "  routes    print the route table as JSON (method, pattern, access,\n"
+	    "        permission, scope, body)\n"
 	    "  version   print the version\n"
+	    "  help      print this text\n"
 	    "\n"
 	    "Settings come from TOLLGATE_* variables (see tollgate(8) and README.md).\n");
 }
@@ -106,6 +109,12 @@ cmd_serve(int argc, char **argv)
 		    JWT_SECRET_MIN, cfg.jwt_secret_len);
 		return 1;
 	}
+	/* A path where another server answers is refused before this one
+	 * touches the database; the socket itself is made once it is ready. */
+	if (fcgi_socket_clear(socket_spec, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tollgate: %s\n", err);
+		return 1;
+	}
 	if (migrate_or_fail() < 0)
 		return 1;
 	if (password_init() < 0) {
@@ -120,6 +129,7 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
 	}
+	router_init();
 	if ((fd = fcgi_listen(socket_spec, mode, err, sizeof(err))) < 0) {
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
@@ -271,6 +281,18 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "version") == 0 || strcmp(argv[i], "--version") == 0) {
 		printf("tollgate %s\n", TG_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[i], "routes") == 0) {
+		size_t len;
+		char *json = router_routes_json(&len);
+
+		if (json == NULL || fwrite(json, 1, len, stdout) != len || putchar('\n') == EOF) {
+			free(json);
+			fprintf(stderr, "tollgate: cannot print the route table\n");
+			return 1;
+		}
+		free(json);
 		return 0;
 	}
 	if (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0) {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tollgate.h"
+#include "mw.h"
 
 /* In enum meter order, as STMT_METERS answers them: for meter m, the
  * limit is column 2 + m and the use column 7 + m. */
@@ -91,16 +91,6 @@ meter_write(struct jw *w, const char *key, const struct meter_state *st)
 	jw_object_end(w);
 }
 
-json_object *
-meter_json(const struct meter_state *st)
-{
-	struct jw w;
-
-	jw_init(&w);
-	meter_write(&w, NULL, st);
-	return jw_tree(&w);
-}
-
 int
 meter_take(struct db *db, const char *org_id, enum meter m, int64_t n, struct meter_state *st)
 {
@@ -132,13 +122,16 @@ void
 reply_plan_limit(struct req *r, const struct meter_state *st)
 {
 	char msg[256];
+	struct jw w;
 
 	snprintf(msg, sizeof(msg),
 	    "Your plan allows %lld %s%s and %lld %s used: upgrade your plan or free "
 	    "capacity in Billing → Usage.",
 	    (long long)st->limit, meters[st->meter].name, st->resets_at ? " a month" : "",
 	    (long long)st->used, st->used == 1 ? "is" : "are");
-	reply_error(r, ERR_PLAN_LIMIT, msg, meter_json(st));
+	jw_init(&w);
+	meter_write(&w, NULL, st);
+	reply_error_jw(r, ERR_PLAN_LIMIT, msg, &w);
 }
 
 int

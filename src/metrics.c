@@ -12,34 +12,39 @@
 
 #include <openssl/crypto.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 #define METRICS_ROUTES 128 /* more than the route table holds */
 
-/* The statuses Tollgate answers, and a last slot for any other. */
-static const int statuses[] = { 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429,
-	500, 503, 0 };
-#define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
+/* A slot per status Tollgate answers (http_status_slot), and one for any other. */
+#define NSTATUS (HTTP_STATUS_COUNT + 1)
 
 /* Upper bounds of the latency buckets, in milliseconds (then +Inf). */
 static const int bucket_ms[] = { 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000 };
 #define NBUCKET (sizeof(bucket_ms) / sizeof(bucket_ms[0]))
 
+static const char *const *route_names; /* metrics_routes */
+static int route_count;
+
+void
+metrics_routes(const char *const *names, int n)
+{
+	route_names = names;
+	route_count = n < METRICS_ROUTES ? n : METRICS_ROUTES;
+}
+
 static atomic_ulong requests[METRICS_ROUTES + 1][NSTATUS]; /* last row: no route */
 static atomic_ulong buckets[NBUCKET + 1];
 static atomic_ulong duration_ms_sum;
 static atomic_ulong ingested;
-static atomic_ulong busy_retries;
 
 void
 metrics_request(int route, int status, int64_t ms)
 {
-	size_t s = 0, b = 0;
+	size_t s = (size_t)http_status_slot(status), b = 0;
 
 	if (route < 0 || route >= METRICS_ROUTES)
 		route = METRICS_ROUTES;
-	while (s + 1 < NSTATUS && statuses[s] != status)
-		s++;
 	while (b < NBUCKET && ms > bucket_ms[b])
 		b++;
 	atomic_fetch_add_explicit(&requests[route][s], 1, memory_order_relaxed);
@@ -52,12 +57,6 @@ void
 metrics_ingested(long n)
 {
 	atomic_fetch_add_explicit(&ingested, (unsigned long)n, memory_order_relaxed);
-}
-
-void
-metrics_busy_retry(void)
-{
-	atomic_fetch_add_explicit(&busy_retries, 1, memory_order_relaxed);
 }
 
 /* Appends printf-style text to the growing buffer *buf. */
@@ -115,12 +114,12 @@ handle_metrics(struct req *r)
 	    "# HELP tollgate_requests_total Requests answered, by route and status.\n"
 	    "# TYPE tollgate_requests_total counter\n");
 	for (int i = 0; i <= METRICS_ROUTES; i++) {
-		char name[160];
+		const char *name;
 
-		if (i < router_route_count())
-			router_route_name(i, name, sizeof(name));
+		if (i < route_count)
+			name = route_names[i];
 		else if (i == METRICS_ROUTES)
-			snprintf(name, sizeof(name), "none");
+			name = "none";
 		else
 			continue;
 		for (size_t s = 0; s < NSTATUS; s++) {
@@ -129,10 +128,10 @@ handle_metrics(struct req *r)
 
 			if (v == 0)
 				continue;
-			if (statuses[s] != 0)
+			if (http_status_code((int)s) != 0)
 				put(&buf, &len, &cap,
 				    "tollgate_requests_total{route=\"%s\",status=\"%d\"} %lu\n",
-				    name, statuses[s], v);
+				    name, http_status_code((int)s), v);
 			else
 				put(&buf, &len, &cap,
 				    "tollgate_requests_total{route=\"%s\",status=\"other\"} %lu\n",
@@ -172,6 +171,6 @@ handle_metrics(struct req *r)
 	    "ones included.\n"
 	    "# TYPE tollgate_db_group_pieces_total counter\n"
 	    "tollgate_db_group_pieces_total %lu\n",
-	    atomic_load(&ingested), atomic_load(&busy_retries), commits, pieces);
+	    atomic_load(&ingested), db_busy_retries(), commits, pieces);
 	reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
 }

@@ -41,5 +41,9 @@ tg_sql_009:
 tg_sql_010:
 	.incbin "sql/010_devices.sql"
 	.byte 0
+	.global tg_sql_011
+tg_sql_011:
+	.incbin "sql/011_plan_rate_limits.sql"
+	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

@@ -1,6 +1,6 @@
 /* openapi.c: GET /v1/openapi.json, the API's OpenAPI document
  * (docs/openapi.yaml as JSON, compiled in by openapi_doc.S). */
-#include "tollgate.h"
+#include "api.h"
 
 extern const char tg_openapi_json[];
 

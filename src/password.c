@@ -5,7 +5,7 @@
 
 #include <argon2.h>
 
-#include "tollgate.h"
+#include "mw.h"
 
 #define PW_T_COST 2
 #define PW_M_COST (19 * 1024) /* KiB */

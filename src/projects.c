@@ -2,7 +2,7 @@
  * (meter projects: Trial allows one). */
 #include <stdio.h>
 
-#include "tollgate.h"
+#include "api.h"
 
 /* The project row at the cursor of s (columns: seq, id, name, created_at). */
 static void
@@ -34,40 +34,39 @@ handle_projects_list(struct req *r)
 	    &p, project_write, "projects: list");
 }
 
+struct project_new {
+	const char *id, *name;
+};
+
+static int
+project_insert(struct req *r, void *arg)
+{
+	const struct project_new *p = arg;
+	int rc;
+
+	if (meter_take_or_reply(r, METER_PROJECTS, 1, NULL) < 0)
+		return -1;
+	rc = db_run(r->db, STMT_PROJECT_INSERT, "ttti", p->id, r->who.org_id, p->name, tg_now());
+	if (rc == DB_CONSTRAINT)
+		reply_error(r, ERR_CONFLICT_PROJECT_NAME, NULL, NULL);
+	return rc;
+}
+
 void
 handle_projects_create(struct req *r)
 {
-	const char *name;
+	struct project_new p;
 	char id[40];
-	int rc;
 
-	if (json_string_or_reply(r, r->json, "name", 1, 1, 100, &name) < 0)
+	if (json_string_or_reply(r, r->json, "name", 1, 1, 100, &p.name) < 0)
 		return;
 	if (tg_id_new("prj", id, sizeof(id)) < 0) {
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 		return;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "projects: begin");
-		return;
-	}
-	if (meter_take_or_reply(r, METER_PROJECTS, 1, NULL) < 0)
-		goto fail;
-	rc = db_run(r->db, STMT_PROJECT_INSERT, "ttti", id, r->who.org_id, name, tg_now());
-	if (rc == DB_CONSTRAINT) {
-		reply_error(r, ERR_CONFLICT, "A project with this name exists already.", NULL);
-		goto fail;
-	}
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "projects: insert");
-		goto fail;
-	}
-	reply_project(r, id, 201);
-	return;
-fail:
-	db_rollback(r->db);
+	p.id = id;
+	if (db_tx_or_reply(r, project_insert, &p, "projects: insert") == DB_OK)
+		reply_project(r, id, 201);
 }
 
 void

@@ -1,8 +1,8 @@
 /* ratelimit.c: the host-wide rate limiter: fixed-window counters in a file
  * every process serving the database maps, guarded by striped robust
- * process-shared mutexes; the policy that gives a request its buckets; the
- * failed sign-in budgets (in the database: a flood of names cannot evict
- * them); and the client address behind trusted proxies.
+ * process-shared mutexes; the policy that gives a request its buckets; and
+ * the failed sign-in budgets (in the database: a flood of names cannot
+ * evict them).
  *
  * The algorithm is a fixed window per bucket: a bucket's window opens at its
  * first request after the last one closed and lasts `window` seconds; at most
@@ -23,7 +23,12 @@
  * is reused by a new bucket. When every slot of a stripe holds a live
  * bucket, a new one takes the slot of the live bucket with the fewest takes
  * (the one a flood of new names made, not a busy client's): a flood can
- * make a one-request bucket start over, never refuse a new client. */
+ * make a one-request bucket start over, never refuse a new client.
+ *
+ * A request takes from several buckets at once (its key's or user's, and its
+ * organization's): every stripe they live in is locked, in index order, and
+ * a unit is taken from each or, when one is spent, from none, so a refused
+ * request costs no budget anything. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -41,7 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tollgate.h"
+#include "mw.h"
 #include "ratelimit.h"
 
 #define RL_MAGIC "TGRLIMIT" /* 8 bytes, no NUL */
@@ -193,34 +198,34 @@ policy_copy(const char *name, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/* Takes a unit from (RL_TAKE), looks at (RL_PEEK) or gives a unit back to
- * (RL_GIVE: only to the window that ends at give_reset, the one it was
- * taken from) bucket name and fills out. Returns 0, or -1 with out
- * untouched when the limiter is closed, the arguments are out of range or the stripe cannot be
- * locked.
+/* The stripe of bucket key. */
+static struct rl_stripe *
+key_stripe(uint64_t key)
+{
+	return &rl.stripes[key & (RL_STRIPES - 1)];
+}
+
+/* Takes a unit from (RL_TAKE, only when one is left), looks at (RL_PEEK) or
+ * gives a unit back to (RL_GIVE: only to the window that ends at
+ * give_reset, the one it was taken from) bucket key in its stripe, which the
+ * caller holds locked. Sets *count to the units given in the window after
+ * it, *reset to the window's end, and *evict to 1 when a live bucket gave
+ * way to this one. Returns whether a unit was left (RL_GIVE: 1).
  *
  * Every store to a slot is ordered so that a holder dying between any two
  * leaves the slot whole or expired: a claimed slot gets its key, then its
  * count, then its reset (until the reset, the old expired one stands); a new
  * window gets its count, then its reset. */
 static int
-bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op,
-    int64_t give_reset, struct rl_result *out)
+slot_use(struct rl_stripe *st, uint64_t key, long limit, long window, int64_t now, enum rl_op op,
+    int64_t give_reset, int64_t *count_out, int64_t *reset_out, int *evict)
 {
-	struct rl_stripe *st;
 	struct rl_slot *s = NULL, *spare = NULL, *victim = NULL;
+	unsigned home = (unsigned)(key >> 32) & (RL_SLOTS - 1);
 	int64_t count, reset;
-	uint64_t key;
-	unsigned home;
-	int evict = 0, allowed;
+	int allowed;
 
-	if (rl.hdr == NULL || limit < 1 || window < 1 || name == NULL)
-		return -1;
-	key = bucket_key(name);
-	st = &rl.stripes[key & (RL_STRIPES - 1)];
-	home = (unsigned)(key >> 32) & (RL_SLOTS - 1);
-	if (stripe_lock(st) < 0)
-		return -1;
+	*evict = 0;
 	/* Probe to the key or to a never-used slot, remembering the first slot
 	 * a new bucket may have: never used, or expired. */
 	for (unsigned i = 0; i < RL_SLOTS; i++) {
@@ -259,7 +264,7 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 			 * expired first, so a holder dying before the new bucket is
 			 * whole leaves an expired slot. */
 			spare = victim;
-			evict = 1;
+			*evict = 1;
 			__atomic_store_n(&spare->reset, now, __ATOMIC_RELEASE);
 		}
 		if (s == NULL) {
@@ -271,18 +276,31 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 			__atomic_store_n(&s->reset, reset, __ATOMIC_RELEASE);
 		count++;
 	}
-	pthread_mutex_unlock(&st->mu);
+	*count_out = count;
+	*reset_out = reset;
+	return allowed;
+}
 
-	if (evict) {
-		static int64_t logged;
+/* Counts an eviction of a live bucket by bucket key, logging at most one a
+ * second. */
+static void
+eviction_note(uint64_t key, int64_t now)
+{
+	static int64_t logged;
 
-		__atomic_fetch_add(&rl.hdr->evictions, 1, __ATOMIC_RELAXED);
-		if (__atomic_exchange_n(&logged, now, __ATOMIC_RELAXED) != now)
-			log_msg(NULL,
-			    "ratelimit: stripe %u is full: its bucket with the fewest takes gave "
-			    "way",
-			    (unsigned)(key & (RL_STRIPES - 1)));
-	}
+	__atomic_fetch_add(&rl.hdr->evictions, 1, __ATOMIC_RELAXED);
+	if (__atomic_exchange_n(&logged, now, __ATOMIC_RELAXED) != now)
+		log_msg(NULL,
+		    "ratelimit: stripe %u is full: its bucket with the fewest takes gave way",
+		    (unsigned)(key & (RL_STRIPES - 1)));
+}
+
+/* Fills out for bucket name after an operation that left count units given
+ * in the window ending at reset. */
+static void
+result_fill(struct rl_result *out, const char *name, long limit, long window, int64_t now,
+    int allowed, int64_t count, int64_t reset)
+{
 	memset(out, 0, sizeof(*out));
 	out->allowed = allowed;
 	out->limit = limit;
@@ -292,6 +310,31 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 	out->reset_in = (long)(reset - now);
 	out->retry_after = allowed ? 0 : out->reset_in;
 	policy_copy(name, out->policy, sizeof(out->policy));
+}
+
+/* Does op (see slot_use) on bucket name and fills out. Returns 0, or -1 with
+ * out untouched when the limiter is closed, the arguments are out of range
+ * or the stripe cannot be locked. */
+static int
+bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op,
+    int64_t give_reset, struct rl_result *out)
+{
+	struct rl_stripe *st;
+	int64_t count, reset;
+	uint64_t key;
+	int evict, allowed;
+
+	if (rl.hdr == NULL || limit < 1 || window < 1 || name == NULL)
+		return -1;
+	key = bucket_key(name);
+	st = key_stripe(key);
+	if (stripe_lock(st) < 0)
+		return -1;
+	allowed = slot_use(st, key, limit, window, now, op, give_reset, &count, &reset, &evict);
+	pthread_mutex_unlock(&st->mu);
+	if (evict)
+		eviction_note(key, now);
+	result_fill(out, name, limit, window, now, allowed, count, reset);
 	return 0;
 }
 
@@ -301,231 +344,63 @@ ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl
 	return bucket_use(name, limit, window, now, RL_TAKE, 0, out);
 }
 
-/* ---- addresses ---- */
-
-/* Parses an IPv4 or IPv6 address (exactly len bytes of s, nothing else)
- * into a as IPv6, IPv4 as IPv4-mapped. Returns 0, or -1 if it is none. */
-static int
-addr_parse(const char *s, size_t len, unsigned char a[16])
-{
-	char buf[INET6_ADDRSTRLEN];
-
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, a + 12) == 1) {
-		memset(a, 0, 10);
-		a[10] = a[11] = 0xff;
-		return 0;
-	}
-	return inet_pton(AF_INET6, buf, a) == 1 ? 0 : -1;
-}
-
-static int
-addr_is_v4(const unsigned char a[16])
-{
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return memcmp(a, mapped, sizeof(mapped)) == 0;
-}
-
-/* a in canonical text: IPv4 dotted, else RFC 5952 IPv6. */
-static void
-addr_format(const unsigned char a[16], char *out, size_t outlen)
-{
-	char buf[INET6_ADDRSTRLEN];
-	size_t n = 0;
-
-	if (addr_is_v4(a)) { /* by hand: glibc's inet_ntop prints IPv4 with sprintf */
-		for (int i = 12; i < 16; i++) {
-			n = tg_append_num(buf, sizeof(buf), n, a[i]);
-			if (i < 15)
-				n = tg_append(buf, sizeof(buf), n, ".", 1);
-		}
-	} else
-		inet_ntop(AF_INET6, a, buf, sizeof(buf));
-	tg_append(out, outlen, 0, buf, sizeof(buf));
-}
-
-/* An X-Forwarded-For entry: an address, "[v6]" or "[v6]:port", or
- * "v4:port". Returns 0, or -1 if it is none of them. */
-static int
-xff_entry_parse(const char *s, size_t len, unsigned char a[16])
-{
-	const char *host = s, *port = NULL;
-	size_t hostlen = len;
-
-	if (len > 0 && s[0] == '[') {
-		const char *rb = memchr(s, ']', len);
-
-		if (rb == NULL)
-			return -1;
-		host = s + 1;
-		hostlen = (size_t)(rb - host);
-		if (rb + 1 < s + len) {
-			if (rb[1] != ':')
-				return -1;
-			port = rb + 2;
-		}
-		if (addr_parse(host, hostlen, a) < 0 || addr_is_v4(a))
-			return -1;
-	} else {
-		const char *colon = memchr(s, ':', len);
-
-		if (colon != NULL &&
-		    memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)) == NULL) {
-			hostlen = (size_t)(colon - s);
-			port = colon + 1;
-		}
-		if (addr_parse(host, hostlen, a) < 0)
-			return -1;
-	}
-	if (port != NULL) {
-		size_t plen = len - (size_t)(port - s);
-
-		if (plen == 0 || plen > 5 || strspn(port, "0123456789") < plen)
-			return -1;
-	}
-	return 0;
-}
-
-/* One entry of TOLLGATE_TRUSTED_PROXIES: an address, or address/bits. The
- * prefix length is returned in *bits counted on the IPv6 form. */
-static int
-cidr_parse(const char *s, size_t len, unsigned char net[16], int *bits)
-{
-	const char *slash = memchr(s, '/', len);
-	size_t alen = slash ? (size_t)(slash - s) : len;
-	long n;
-
-	if (addr_parse(s, alen, net) < 0)
-		return -1;
-	if (slash == NULL) {
-		*bits = 128;
-		return 0;
-	}
-	n = 0;
-	for (const char *p = slash + 1; p < s + len; p++) {
-		if (*p < '0' || *p > '9' || n > 128)
-			return -1;
-		n = n * 10 + (*p - '0');
-	}
-	if (slash + 1 == s + len || n > (addr_is_v4(net) ? 32 : 128))
-		return -1;
-	*bits = (int)n + (addr_is_v4(net) ? 96 : 0);
-	return 0;
-}
-
-static int
-prefix_equal(const unsigned char a[16], const unsigned char b[16], int bits)
-{
-	int whole = bits / 8, rest = bits % 8;
-
-	if (memcmp(a, b, (size_t)whole) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	return ((a[whole] ^ b[whole]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
-
-/* Whether a is within an entry of list (entries that do not parse match
- * nothing; ratelimit_open refused them at start). */
-static int
-proxies_match(const char *list, const unsigned char a[16])
-{
-	unsigned char net[16];
-	int bits;
-
-	for (const char *p = list; *(p += strspn(p, ", \t")) != '\0';) {
-		size_t len = strcspn(p, ", \t");
-
-		if (cidr_parse(p, len, net, &bits) == 0 && prefix_equal(a, net, bits))
-			return 1;
-		p += len;
-	}
-	return 0;
-}
-
-/* Whether every entry of list parses; else -1 with err naming the first. */
-static int
-proxies_check(const char *list, char *err, size_t errlen)
-{
-	unsigned char net[16];
-	int bits;
-
-	for (const char *p = list; *(p += strspn(p, ", \t")) != '\0';) {
-		size_t len = strcspn(p, ", \t");
-
-		if (cidr_parse(p, len, net, &bits) < 0) {
-			snprintf(err, errlen,
-			    "TOLLGATE_TRUSTED_PROXIES: \"%.*s\" is not an IP address or CIDR",
-			    (int)(len > 64 ? 64 : len), p);
-			return -1;
-		}
-		p += len;
-	}
-	return 0;
-}
-
 int
-ratelimit_client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen)
+ratelimit_take_all(const struct rl_budget *b, size_t n, int64_t now, struct rl_result *out)
 {
-	unsigned char a[16], hop[16];
-	const char *end;
-	size_t o = 0;
+	struct rl_stripe *st[RATELIMIT_BUDGETS_MAX];
+	uint64_t key[RATELIMIT_BUDGETS_MAX];
+	int64_t count[RATELIMIT_BUDGETS_MAX], reset[RATELIMIT_BUDGETS_MAX];
+	int ok[RATELIMIT_BUDGETS_MAX], evict = 0, ev, allowed = 1;
+	unsigned held[RATELIMIT_BUDGETS_MAX], nheld = 0, j;
 
-	if (remote_addr == NULL || addr_parse(remote_addr, strlen(remote_addr), a) < 0) {
-		for (const char *p = remote_addr; p != NULL && *p != '\0' && o + 1 < outlen; p++)
-			if (isalnum((unsigned char)*p) || strchr(".:-_[]", *p))
-				out[o++] = *p;
-		snprintf(out + o, outlen - o, "%s", o == 0 ? "unknown" : "");
+	if (rl.hdr == NULL || n < 1 || n > RATELIMIT_BUDGETS_MAX)
 		return -1;
-	}
-	/* Right to left: each entry was written by the hop to its right; the
-	 * first hop that is not a trusted proxy is the client. */
-	if (xff != NULL && proxies_match(cfg.trusted_proxies, a)) {
-		end = xff + strlen(xff);
-		while (end > xff) {
-			const char *start = end, *s, *e;
+	for (size_t i = 0; i < n; i++) {
+		unsigned idx, k;
 
-			while (start > xff && start[-1] != ',')
-				start--;
-			for (s = start; s < end && (*s == ' ' || *s == '\t'); s++)
-				;
-			for (e = end; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
-				;
-			end = start > xff ? start - 1 : xff;
-			if (s == e)
-				continue;
-			if (xff_entry_parse(s, (size_t)(e - s), hop) < 0)
-				break;
-			memcpy(a, hop, sizeof(a));
-			if (!proxies_match(cfg.trusted_proxies, a))
-				break;
+		if (b[i].name == NULL || b[i].limit < 1 || b[i].window < 1)
+			return -1;
+		key[i] = bucket_key(b[i].name);
+		st[i] = key_stripe(key[i]);
+		/* Each stripe once, in index order: two takes that need the same
+		 * two stripes, in any process, cannot each hold one and wait for
+		 * the other. */
+		idx = (unsigned)(key[i] & (RL_STRIPES - 1));
+		for (k = 0; k < nheld && held[k] < idx; k++)
+			;
+		if (k < nheld && held[k] == idx)
+			continue;
+		memmove(held + k + 1, held + k, (nheld - k) * sizeof(held[0]));
+		held[k] = idx;
+		nheld++;
+	}
+	for (j = 0; j < nheld; j++)
+		if (stripe_lock(&rl.stripes[held[j]]) < 0) {
+			while (j-- > 0)
+				pthread_mutex_unlock(&rl.stripes[held[j]].mu);
+			return -1;
 		}
+	/* Every stripe held: look at all, then take from all or from none. */
+	for (size_t i = 0; i < n; i++) {
+		ok[i] = slot_use(st[i], key[i], b[i].limit, b[i].window, now, RL_PEEK, 0, &count[i],
+		    &reset[i], &ev);
+		allowed &= ok[i];
 	}
-	addr_format(a, out, outlen);
-	return 0;
-}
-
-/* The bucket of a client address: itself, or for IPv6 its /64 (one
- * subscriber's network, where each host can take any address). */
-static void
-ip_bucket(const char *ip, char *out, size_t outlen)
-{
-	unsigned char a[16];
-	char buf[INET6_ADDRSTRLEN];
-
-	if (addr_parse(ip, strlen(ip), a) < 0)
-		snprintf(out, outlen, "%s", ip);
-	else if (addr_is_v4(a))
-		addr_format(a, out, outlen);
-	else {
-		memset(a + 8, 0, 8);
-		addr_format(a, buf, sizeof(buf));
-		snprintf(out, outlen, "%s/64", buf);
-	}
+	if (allowed)
+		for (size_t i = 0; i < n; i++) {
+			slot_use(st[i], key[i], b[i].limit, b[i].window, now, RL_TAKE, 0, &count[i],
+			    &reset[i], &ev);
+			if (ev)
+				evict = 1;
+		}
+	for (j = nheld; j-- > 0;)
+		pthread_mutex_unlock(&rl.stripes[held[j]].mu);
+	if (evict)
+		eviction_note(key[0], now);
+	for (size_t i = 0; i < n; i++)
+		result_fill(
+		    &out[i], b[i].name, b[i].limit, b[i].window, now, ok[i], count[i], reset[i]);
+	return allowed;
 }
 
 /* ---- the file ---- */
@@ -644,7 +519,7 @@ ratelimit_open(const char *db_path, char *err, size_t errlen)
 	int fd = -1, rc = -1;
 
 	ratelimit_close();
-	if (proxies_check(cfg.trusted_proxies, err, errlen) < 0)
+	if (client_proxies_check(cfg.trusted_proxies, err, errlen) < 0)
 		goto out;
 	if ((size_t)snprintf(path, sizeof(path), "%s-ratelimit", db_path) >= sizeof(path)) {
 		snprintf(err, errlen, "ratelimit: %s: path too long", db_path);
@@ -745,46 +620,58 @@ header_drop(struct req *r, const char *name)
 }
 
 void
-ratelimit_headers(struct req *r, const struct rl_result *res)
+ratelimit_headers_all(struct req *r, const struct rl_result *res, size_t n, size_t shown)
 {
 	static const char *const fields[] = { "X-RateLimit-Limit", "X-RateLimit-Remaining",
 		"X-RateLimit-Reset", "RateLimit-Policy", "RateLimit" };
-	char v[128];
-	size_t n, z = sizeof(v);
+	const struct rl_result *top = &res[shown];
+	char v[RATELIMIT_BUDGETS_MAX * 64];
+	size_t k, z = sizeof(v);
 
 	if (r->headers_len > 0) /* a second budget's headers replace the first's */
 		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 			header_drop(r, fields[i]);
-	tg_append_num(v, z, 0, res->limit);
+	tg_append_num(v, z, 0, top->limit);
 	req_header_add(r, "X-RateLimit-Limit", v);
-	tg_append_num(v, z, 0, res->remaining);
+	tg_append_num(v, z, 0, top->remaining);
 	req_header_add(r, "X-RateLimit-Remaining", v);
-	tg_append_num(v, z, 0, res->reset);
+	tg_append_num(v, z, 0, top->reset);
 	req_header_add(r, "X-RateLimit-Reset", v);
-	n = tg_append(v, z, 0, "\"", 1);
-	n = tg_append(v, z, n, res->policy, sizeof(res->policy));
-	n = tg_append(v, z, n, "\";q=", 4);
-	n = tg_append_num(v, z, n, res->limit);
-	n = tg_append(v, z, n, ";w=", 3);
-	tg_append_num(v, z, n, res->window);
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			k = tg_append(v, z, k, ", ", 2);
+		k = tg_append(v, z, k, "\"", 1);
+		k = tg_append(v, z, k, res[i].policy, strlen(res[i].policy));
+		k = tg_append(v, z, k, "\";q=", 4);
+		k = tg_append_num(v, z, k, res[i].limit);
+		k = tg_append(v, z, k, ";w=", 3);
+		k = tg_append_num(v, z, k, res[i].window);
+	}
 	req_header_add(r, "RateLimit-Policy", v);
-	n = tg_append(v, z, 0, "\"", 1);
-	n = tg_append(v, z, n, res->policy, sizeof(res->policy));
-	n = tg_append(v, z, n, "\";r=", 4);
-	n = tg_append_num(v, z, n, res->remaining);
-	n = tg_append(v, z, n, ";t=", 3);
-	tg_append_num(v, z, n, res->reset_in);
+	k = tg_append(v, z, 0, "\"", 1);
+	k = tg_append(v, z, k, top->policy, strlen(top->policy));
+	k = tg_append(v, z, k, "\";r=", 4);
+	k = tg_append_num(v, z, k, top->remaining);
+	k = tg_append(v, z, k, ";t=", 3);
+	tg_append_num(v, z, k, top->reset_in);
 	req_header_add(r, "RateLimit", v);
-	if (!res->allowed) {
+	if (!top->allowed) {
 		/* A 429 replaces whatever was answered before, its Retry-After too
 		 * (a 503 from the credential check keeps its own otherwise). */
 		header_drop(r, "Retry-After");
-		snprintf(v, sizeof(v), "%ld", res->retry_after);
+		snprintf(v, sizeof(v), "%ld", top->retry_after);
 		req_header_add(r, "Retry-After", v);
 		snprintf(v, sizeof(v), "Rate limit exceeded. Try again in %ld seconds.",
-		    res->retry_after);
+		    top->retry_after);
 		reply_error(r, ERR_RATE_LIMITED, v, NULL);
 	}
+}
+
+void
+ratelimit_headers(struct req *r, const struct rl_result *res)
+{
+	ratelimit_headers_all(r, res, 1, 0);
 }
 
 /* The limiter could not answer: refuse rather than serve unlimited. */
@@ -827,15 +714,64 @@ login_route(const struct req *r)
 	return 0;
 }
 
+long
+ratelimit_plan_column(struct db *db, int stmt, int col, long dflt)
+{
+	int64_t v;
+
+	if (db_isnull(db, stmt, col))
+		return dflt;
+	v = db_int(db, stmt, col);
+	return v >= 1 && v <= LONG_MAX ? (long)v : dflt;
+}
+
+int
+ratelimit_plan_read(struct db *db, const char *org_id, struct rl_plan *out)
+{
+	int rc;
+
+	out->key = cfg.rate_key;
+	out->user = cfg.rate_user;
+	out->org = cfg.rate_org;
+	if (db == NULL)
+		return DB_ERROR;
+	rc = db_query(db, STMT_PLAN_RATES, "t", org_id);
+	if (rc == DB_ROW) {
+		out->key = ratelimit_plan_column(db, STMT_PLAN_RATES, 0, cfg.rate_key);
+		out->user = ratelimit_plan_column(db, STMT_PLAN_RATES, 1, cfg.rate_user);
+		out->org = ratelimit_plan_column(db, STMT_PLAN_RATES, 2, cfg.rate_org);
+	}
+	db_end(db, STMT_PLAN_RATES);
+	return rc == DB_ROW ? DB_OK : rc == DB_DONE ? DB_ERROR : rc;
+}
+
+/* Of the n results of one take (taken: 1, or 0 when refused), the one that
+ * binds first: when refused, the spent one that resets last (the request can
+ * go on only then); else the one with the fewest left, the later on a tie
+ * (the narrower: org after key, login-ip after ip). */
+static size_t
+binding_first(const struct rl_result *res, size_t n, int taken)
+{
+	size_t shown = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		if (taken ? res[i].remaining <= res[shown].remaining
+		          : !res[i].allowed &&
+		            (res[shown].allowed || res[i].reset > res[shown].reset))
+			shown = i;
+	}
+	return shown;
+}
+
 int
 ratelimit_request_or_reply(struct req *r)
 {
-	struct rl_result main_res, login_res;
-	const struct rl_result *shown = &main_res;
-	char name[160], ip[80];
-	int64_t now = tg_now();
-	long limit;
-	int rc = -1;
+	struct rl_budget b[3];
+	struct rl_result res[3];
+	struct rl_plan plan;
+	char own[160], org[80], login[160], ip[80];
+	size_t n = 0;
+	int member = r->who.kind == PRINCIPAL_KEY || r->who.kind == PRINCIPAL_USER, taken;
 
 #ifdef TG_BENCH_NO_RATELIMIT
 	/* The reference build of bench/ratelimit_e2e.sh: the same server with
@@ -843,85 +779,99 @@ ratelimit_request_or_reply(struct req *r)
 	return 0;
 #endif
 
-	ip_bucket(r->client_ip, ip, sizeof(ip));
+	client_bucket(r->client_ip, ip, sizeof(ip));
+	/* Read on every request: a plan change counts from the next one. */
+	if (ratelimit_plan_read(member ? r->db : NULL, r->who.org_id, &plan) != DB_OK && member &&
+	    r->db != NULL)
+		log_msg(r->request_id,
+		    "ratelimit: the plan's budgets could not be read; defaults apply");
 	if (r->who.kind == PRINCIPAL_KEY) {
-		snprintf(name, sizeof(name), "key:%s", r->who.key_id);
-		limit = cfg.rate_key;
+		snprintf(own, sizeof(own), "key:%s", r->who.key_id);
+		b[n++] = (struct rl_budget){ own, plan.key, cfg.rate_window };
 	} else if (r->who.kind == PRINCIPAL_USER) {
-		snprintf(name, sizeof(name), "user:%s", r->who.user_id);
-		limit = cfg.rate_user;
+		snprintf(own, sizeof(own), "user:%s", r->who.user_id);
+		b[n++] = (struct rl_budget){ own, plan.user, cfg.rate_window };
 	} else {
-		snprintf(name, sizeof(name), "ip:%s", ip);
-		limit = cfg.rate_ip;
+		snprintf(own, sizeof(own), "ip:%s", ip);
+		b[n++] = (struct rl_budget){ own, cfg.rate_ip, cfg.rate_window };
 	}
-	if (ratelimit_take(name, limit, cfg.rate_window, now, &main_res) < 0) {
+	/* All of an organization's keys and users share one budget too. */
+	if (member && r->who.org_id[0] != '\0') {
+		snprintf(org, sizeof(org), "org:%s", r->who.org_id);
+		b[n++] = (struct rl_budget){ org, plan.org, cfg.rate_window };
+	}
+	if (login_route(r)) {
+		snprintf(login, sizeof(login), "login-ip:%s", ip);
+		b[n++] = (struct rl_budget){ login, cfg.rate_login, cfg.rate_window };
+	}
+	if ((taken = ratelimit_take_all(b, n, tg_now(), res)) < 0) {
 		reply_unavailable(r);
-		goto out;
+		return -1;
 	}
-	if (main_res.allowed && login_route(r)) {
-		snprintf(name, sizeof(name), "login-ip:%s", ip);
-		if (ratelimit_take(name, cfg.rate_login, cfg.rate_window, now, &login_res) < 0) {
-			reply_unavailable(r);
-			goto out;
-		}
-		/* The headers show the budget that binds first. */
-		if (!login_res.allowed || login_res.remaining <= main_res.remaining)
-			shown = &login_res;
-	}
-	ratelimit_headers(r, shown);
-	rc = shown->allowed ? 0 : -1;
-out:
-	return rc;
+	ratelimit_headers_all(r, res, n, binding_first(res, n, taken));
+	return taken ? 0 : -1;
 }
 
 /* The subject of the budget that cannot run out, for attempts at no account. */
 #define SIGNIN_NOBODY "-"
 
+/* A sign-in budget's take, as one piece of write work. */
+struct signin_take {
+	const char *subject, *user_id;
+	int64_t now, window, limit;
+	int taken; /* out: 1 when the attempt fit the budget */
+	int64_t reset; /* out: when the budget's window ends */
+};
+
+static int
+signin_take_work(struct db *db, void *arg)
+{
+	struct signin_take *t = arg;
+	int rc;
+
+	rc = db_run(db, STMT_LOGIN_BUDGET_TAKE, "ttiii", t->subject, t->user_id, t->now, t->window,
+	    t->limit);
+	if (rc != DB_OK)
+		return rc;
+	t->taken = db_changes(db) > 0;
+	rc = db_query(db, STMT_LOGIN_BUDGET_GET, "t", t->subject);
+	if (rc == DB_ROW) {
+		t->reset = db_int(db, STMT_LOGIN_BUDGET_GET, 1);
+		rc = DB_OK;
+	}
+	db_end(db, STMT_LOGIN_BUDGET_GET);
+	return rc;
+}
+
 int
 ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *user_id, int device)
 {
 	struct rl_result res;
-	int64_t now = tg_now(), reset = now;
+	int64_t now = tg_now();
 	long limit = device ? cfg.rate_login_device : cfg.rate_login_account;
 	long window = device ? RATELIMIT_LOGIN_DEVICE_WINDOW : RATELIMIT_LOGIN_ACCOUNT_WINDOW;
-	int rc, taken;
+	struct signin_take t = { subject ? subject : SIGNIN_NOBODY, subject ? user_id : NULL, now,
+		(int64_t)window, subject ? (int64_t)limit : INT64_MAX, 0, now };
+	int rc;
 
 	/* Taken now, not after a wrong password: logins hashed at the same
 	 * time could otherwise all pass a look and go over the budget
 	 * together. */
-	if ((rc = db_begin(r->db)) != DB_OK)
-		goto fail;
-	rc = db_run(r->db, STMT_LOGIN_BUDGET_TAKE, "ttiii", subject ? subject : SIGNIN_NOBODY,
-	    subject ? user_id : NULL, now, (int64_t)window, subject ? (int64_t)limit : INT64_MAX);
-	taken = rc == DB_OK && db_changes(r->db) > 0;
-	if (rc == DB_OK) {
-		rc = db_query(r->db, STMT_LOGIN_BUDGET_GET, "t", subject ? subject : SIGNIN_NOBODY);
-		if (rc == DB_ROW) {
-			reset = db_int(r->db, STMT_LOGIN_BUDGET_GET, 1);
-			rc = DB_OK;
-		}
-		db_end(r->db, STMT_LOGIN_BUDGET_GET);
+	if ((rc = db_write(r->db, signin_take_work, &t)) != DB_OK) {
+		reply_db_error(r, rc, "ratelimit: sign-in budget");
+		return -1;
 	}
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		goto fail;
-	}
-	r->login_window = reset;
-	if (taken || subject == NULL)
+	r->login_window = t.reset;
+	if (t.taken || subject == NULL)
 		return 0;
 	memset(&res, 0, sizeof(res));
 	res.limit = limit;
 	res.window = window;
-	res.reset = reset;
-	res.reset_in = reset > now ? (long)(reset - now) : 1;
+	res.reset = t.reset;
+	res.reset_in = t.reset > now ? (long)(t.reset - now) : 1;
 	res.retry_after = res.reset_in;
 	policy_copy(device ? "login-device" : "login-acct", res.policy, sizeof(res.policy));
 	ratelimit_headers(r, &res);
-	return -1;
-fail:
-	reply_db_error(r, rc, "ratelimit: sign-in budget");
 	return -1;
 }
 

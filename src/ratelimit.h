@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct req;
+struct db;
 
 /* The windows of the failed sign-in budgets: an account's (from unknown
  * devices: cfg.rate_login_account) and a device credential's
@@ -46,20 +47,63 @@ void ratelimit_close(void);
  * another thread holds the same stripe. */
 int ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl_result *out);
 
+/* One budget a request takes a unit from: bucket name, limit units per
+ * window seconds. */
+struct rl_budget {
+	const char *name;
+	long limit;
+	long window;
+};
+
+#define RATELIMIT_BUDGETS_MAX 4
+
+/* Takes one unit from each of the n budgets b (1..RATELIMIT_BUDGETS_MAX) at
+ * unix time now, all at once or not at all: with every stripe they live in
+ * locked, each is looked at, then a unit is taken from all of them only if
+ * each has one left. Fills out[i] for b[i] (a spent one has allowed 0).
+ * Returns 1 when taken, 0 when refused (nothing was taken from any), -1
+ * (out untouched) as ratelimit_take. */
+int ratelimit_take_all(const struct rl_budget *b, size_t n, int64_t now, struct rl_result *out);
+
 /* Replaces r's rate-limit fields with res's: X-RateLimit-Limit, -Remaining,
  * -Reset (unix time), RateLimit-Policy and RateLimit (IETF draft 10); when
  * res refuses, answers 429 RATE_LIMITED with Retry-After and "Rate limit
  * exceeded. Try again in N seconds." */
 void ratelimit_headers(struct req *r, const struct rl_result *res);
+/* The same for a request that took from the n budgets res: RateLimit-Policy
+ * lists each ("key";q=600;w=60, "org";q=1200;w=60), every other field is
+ * that of res[shown], the one that binds first. */
+void ratelimit_headers_all(struct req *r, const struct rl_result *res, size_t n, size_t shown);
 /* Takes a unit from name and sets the headers. Returns 0 if r may go on, -1
  * when it answered (429, or 503 UNAVAILABLE if the limiter failed). */
 int ratelimit_check_or_reply(struct req *r, const char *name, long limit, long window);
 
-/* The request's budget, by r->who: "key:<id>" (cfg.rate_key), "user:<id>"
- * (cfg.rate_user), else "ip:<r->client_ip>" (cfg.rate_ip; an IPv6 client
- * counts by its /64); POST /v1/auth/login and /v1/signup also take from
- * "login-ip:<ip>" (cfg.rate_login). A minute each. Returns 0 or -1 as
- * ratelimit_check_or_reply. */
+/* An organization's request budgets a window, from its plan: per API key,
+ * per signed-in user, and for the organization as a whole. */
+struct rl_plan {
+	long key;
+	long user;
+	long org;
+};
+
+/* Reads the budgets of org_id's plan (sql/011) into out, each the plan sets
+ * none of (NULL) being the default: cfg.rate_key, cfg.rate_user,
+ * cfg.rate_org. Read fresh on every call, so a plan change counts from the
+ * next request. Returns DB_OK; on a database error (or db NULL, or no such
+ * organization) out holds the defaults and the error is returned. */
+int ratelimit_plan_read(struct db *db, const char *org_id, struct rl_plan *out);
+/* A plan's budget in column col of the row at stmt's cursor, or dflt when
+ * the plan sets none (NULL) or an impossible one. */
+long ratelimit_plan_column(struct db *db, int stmt, int col, long dflt);
+
+/* The request's budgets, by r->who, from its organization's plan
+ * (ratelimit_plan_read): an API key takes from "key:<id>" and
+ * "org:<org id>", a signed-in user from "user:<id>" and "org:<org id>",
+ * anyone else from "ip:<r->client_ip>" (cfg.rate_ip; an IPv6 client counts
+ * by its /64); POST /v1/auth/login and /v1/signup also take from
+ * "login-ip:<ip>" (cfg.rate_login). A window (cfg.rate_window) each, taken
+ * all together or not at all (ratelimit_take_all), the headers naming the
+ * one that binds first. Returns 0 or -1 as ratelimit_check_or_reply. */
 int ratelimit_request_or_reply(struct req *r);
 
 /* Before checking a password: takes one failure from the budget of
@@ -75,14 +119,5 @@ int ratelimit_signin_take_or_reply(
  * failed): gives the failure back to the window it was taken from
  * (r->login_window), so only failures count. */
 void ratelimit_signin_refund(const struct req *r, const char *subject);
-
-/* The client's address: remote_addr, or, when remote_addr is one of
- * cfg.trusted_proxies (IPs or CIDRs, separated by commas or spaces), the
- * right-most X-Forwarded-For entry that is not (an entry that is no address
- * stops the walk at the hop before it). Written in canonical form
- * (IPv4-mapped IPv6 as IPv4) to out, at least 64 bytes. Returns 0, or -1
- * when remote_addr is no address: then out is remote_addr's printable
- * characters ("unknown" if none). */
-int ratelimit_client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen);
 
 #endif

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "ratelimit.h"
-#include "tollgate.h"
+#include "api.h"
 
 typedef void handler_fn(struct req *r);
 
@@ -115,18 +115,54 @@ static const struct route routes[] = {
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
-static const char *const method_names[M__COUNT] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+static const char *const body_names[] = { [BODY_NONE] = "none",
+	[BODY_JSON] = "json",
+	[BODY_JSON_OPT] = "json-optional",
+	[BODY_CSV] = "csv",
+	[BODY_RECORDS] = "records" };
+static const char *const access_names[] = {
+	[ACCESS_PUBLIC] = "public", [ACCESS_USER] = "user", [ACCESS_ANY] = "any"
+};
+static const char *const perm_names[] = {
+	[PERM_NONE] = "none", [PERM_READ] = "read", [PERM_WRITE] = "write", [PERM_ADMIN] = "admin"
+};
 
-int
-router_route_count(void)
+char *
+router_routes_json(size_t *len)
 {
-	return (int)NROUTES;
+	struct jw w;
+
+	jw_init(&w);
+	jw_array(&w, NULL);
+	for (size_t i = 0; i < NROUTES; i++) {
+		const struct route *rt = &routes[i];
+
+		jw_object(&w, NULL);
+		jw_string(&w, "method", method_name(rt->method));
+		jw_string(&w, "pattern", rt->pattern);
+		jw_string(&w, "access", access_names[rt->access]);
+		jw_string(&w, "permission", perm_names[rt->perm]);
+		jw_string(&w, "scope", rt->scope != 0 ? scope_name(rt->scope) : NULL);
+		jw_string(&w, "body", body_names[rt->body]);
+		jw_bool(&w, "kdf", rt->kdf);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
+	return jw_finish(&w, len);
 }
 
 void
-router_route_name(int i, char *out, size_t outlen)
+router_init(void)
 {
-	snprintf(out, outlen, "%s %s", method_names[routes[i].method], routes[i].pattern);
+	static char names[NROUTES][80];
+	static const char *name_of[NROUTES];
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s %s", method_name(routes[i].method),
+		    routes[i].pattern);
+		name_of[i] = names[i];
+	}
+	metrics_routes(name_of, (int)NROUTES);
 }
 
 int
@@ -202,10 +238,10 @@ route_find_or_reply(struct req *r)
 			return &routes[i];
 		}
 		path_known = 1;
-		if (!strstr(allow, method_names[routes[i].method])) {
+		if (!strstr(allow, method_name(routes[i].method))) {
 			if (*allow != '\0')
 				strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
-			strncat(allow, method_names[routes[i].method],
+			strncat(allow, method_name(routes[i].method),
 			    sizeof(allow) - strlen(allow) - 1);
 		}
 	}
@@ -285,43 +321,13 @@ body_read_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	}
 	if (r->content_length >= 0 && have < want) {
 		free(buf);
-		reply_error(r, ERR_INVALID_BODY,
-		    "The request body is shorter than its Content-Length.", NULL);
+		reply_error(r, ERR_INVALID_BODY_SHORT, NULL, NULL);
 		return -1;
 	}
 	buf[have] = '\0';
 	r->body = buf;
 	r->body_len = have;
 	return 0;
-}
-
-long
-req_body_read_or_reply(struct req *r, char *buf, size_t n)
-{
-	size_t cap = (size_t)cfg.max_body, want;
-	int got;
-
-	want = r->content_length >= 0 ? (size_t)r->content_length : cap + 1;
-	if (r->body_have >= want)
-		return 0;
-	if (n > want - r->body_have)
-		n = want - r->body_have;
-	if (n > INT_MAX)
-		n = INT_MAX;
-	got = r->body_read != NULL ? r->body_read(r->body_ctx, buf, (int)n) : 0;
-	if (got <= 0) {
-		if (r->content_length < 0)
-			return 0;
-		reply_error(r, ERR_INVALID_BODY,
-		    "The request body is shorter than its Content-Length.", NULL);
-		return -1;
-	}
-	r->body_have += (size_t)got;
-	if (r->body_have > cap) {
-		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
-		return -1;
-	}
-	return got;
 }
 
 /* Whether Content-Type ct is one a body of kind may have. */
@@ -337,15 +343,14 @@ body_type_ok(enum body_kind kind, const char *ct)
 	}
 }
 
-/* The sentence of a 415 for a body of kind. */
-static const char *
-body_type_hint(enum body_kind kind)
+/* The 415 for a body of kind, which names the types it takes. */
+static enum err
+body_type_err(enum body_kind kind)
 {
 	switch (kind) {
-	case BODY_CSV: return "Send the file with Content-Type: text/csv.";
-	case BODY_RECORDS:
-		return "Send records with Content-Type: application/json or application/x-ndjson.";
-	default: return "Send JSON with Content-Type: application/json.";
+	case BODY_CSV: return ERR_UNSUPPORTED_MEDIA_TYPE_CSV;
+	case BODY_RECORDS: return ERR_UNSUPPORTED_MEDIA_TYPE_RECORDS;
+	default: return ERR_UNSUPPORTED_MEDIA_TYPE;
 	}
 }
 
@@ -359,7 +364,7 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	if (kind == BODY_NONE)
 		return 0;
 	if (r->content_length == -2) {
-		reply_error(r, ERR_INVALID_BODY, "The Content-Length header is not valid.", NULL);
+		reply_error(r, ERR_INVALID_BODY_CONTENT_LENGTH, NULL, NULL);
 		return -1;
 	}
 	/* No body: nginx passes an empty CONTENT_TYPE rather than none. */
@@ -367,7 +372,7 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	    (r->content_type == NULL || *r->content_type == '\0'))
 		return 0;
 	if (!body_type_ok(kind, r->content_type)) {
-		reply_error(r, ERR_UNSUPPORTED_MEDIA_TYPE, body_type_hint(kind), NULL);
+		reply_error(r, body_type_err(kind), NULL, NULL);
 		return -1;
 	}
 	if (r->content_length > cfg.max_body) {
@@ -396,7 +401,7 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 		return -1;
 	}
 	if (!json_object_is_type(r->json, json_type_object)) {
-		reply_error(r, ERR_INVALID_BODY, "The request body must be a JSON object.", NULL);
+		reply_error(r, ERR_INVALID_BODY_NOT_OBJECT, NULL, NULL);
 		return -1;
 	}
 	return 0;
@@ -432,6 +437,12 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 {
 	int authed = -1; /* 0 once a route is found and its caller may call it */
 
+	/* The web server refused the body for its size and hands the answer
+	 * over, so it carries a request id of this server's. */
+	if (r->refused == 413) {
+		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
+		return;
+	}
 	if ((r->route = route_find_or_reply(r)) != NULL) {
 		/* A GET reads one snapshot: the credential's look-up and the
 		 * handler's statements share one read transaction. */
@@ -457,10 +468,6 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	}
 	body_rest_discard(r);
 out:
+	body_inflate_free(r);
 	db_read_end(r->db);
-	if (db_writing(r->db)) { /* a bug: every handler commits or rolls back */
-		log_msg(r->request_id, "router: %s %s left a write transaction open; rolled back",
-		    r->method_str, r->route->pattern);
-		db_rollback(r->db);
-	}
 }

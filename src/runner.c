@@ -10,9 +10,8 @@
  *
  * Jobs go in batches: one write transaction records how the last batch
  * ended and claims the next (up to JOB_BATCH jobs: the oldest runnable job
- * of each spinner, and the queued jobs behind it, run in order). Claiming
- * and finishing each job in a transaction of its own took two of SQLite's
- * single writer's commits per job, more than the trigger itself. */
+ * of each spinner, and the queued jobs behind it, run in order), so a job
+ * takes no commit of SQLite's single writer of its own. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tollgate.h"
+#include "api.h"
 
 #define RUNNER_POLL_MS 200 /* longest wait between looks at the queue */
 #define RUNNER_GATHER_MS 2 /* before claiming what is left after a short batch, or on waking */
@@ -181,16 +180,11 @@ leases_claimed(struct job *b, int n)
 /* Renews the batch's leases if a third of a lease has gone by, in one
  * transaction; -1 when the store refused. */
 static int
-leases_renew(struct db *db)
+leases_renew_work(struct db *db, void *arg)
 {
-	struct timespec now;
-	int rc;
+	int rc = DB_OK;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - leases.renewed.tv_sec < JOB_LEASE / 3)
-		return 0;
-	if ((rc = db_begin(db)) != DB_OK)
-		return -1;
+	(void)arg;
 	for (int i = 0; i < leases.n && rc == DB_OK; i++) {
 		struct job *j = &leases.b[i];
 
@@ -203,11 +197,18 @@ leases_renew(struct db *db)
 			j->outcome = OUT_NONE;
 		}
 	}
-	if (rc == DB_OK)
-		rc = db_commit(db);
-	else
-		db_rollback(db);
-	if (rc != DB_OK)
+	return rc;
+}
+
+static int
+leases_renew(struct db *db)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - leases.renewed.tv_sec < JOB_LEASE / 3)
+		return 0;
+	if (db_write(db, leases_renew_work, NULL) != DB_OK)
 		return -1;
 	leases.renewed = now;
 	return 0;
@@ -333,6 +334,67 @@ claimed_rows(struct db *db, enum stmt s, int rc, int counted, struct job *b, int
 	return rc == DB_DONE ? DB_OK : rc;
 }
 
+/* A batch turn: the n jobs of b that ended, and the next batch claimed. */
+struct turn {
+	struct job *b, *next;
+	int n, claimed;
+};
+
+static int
+batch_turn_work(struct db *db, void *arg)
+{
+	struct turn *t = arg;
+	int rc = DB_OK;
+
+	t->claimed = 0;
+	/* An outcome the store refuses (other than busy) is not retried forever:
+	 * the job goes back to the queue instead (or, if even that fails, runs
+	 * again when its lease ends), and so do its spinner's later jobs of the
+	 * batch, which started where it stopped. */
+	for (int i = 0; i < t->n && rc == DB_OK; i++) {
+		for (int k = 0; k < i; k++)
+			if (t->b[k].outcome == OUT_RELEASE && t->b[i].outcome == OUT_FINISH &&
+			    strcmp(t->b[k].spinner_id, t->b[i].spinner_id) == 0)
+				job_release(&t->b[i]);
+		if ((rc = job_settle(db, &t->b[i])) == DB_BUSY || rc == DB_OK)
+			continue;
+		if (t->b[i].outcome == OUT_FINISH) {
+			job_release(&t->b[i]);
+			job_settle(db, &t->b[i]);
+		}
+		rc = DB_OK;
+	}
+	/* A job whose runner died goes first, alone: if it is what kills the
+	 * process, no other job is charged an attempt for it. */
+	if (rc == DB_OK && !atomic_load(&runner.stopping)) {
+		rc = db_query(db, STMT_JOB_RECOVER, "tii", runner.id, tg_now(), (int64_t)JOB_LEASE);
+		rc = claimed_rows(db, STMT_JOB_RECOVER, rc, 1, t->next, &t->claimed);
+	}
+	/* Otherwise the oldest queued job of each spinner free to run, and its
+	 * queued jobs behind it. Only the first counts an attempt and starts
+	 * now; the others when they start. */
+	if (rc == DB_OK && t->claimed == 0) {
+		while (rc == DB_OK && t->claimed < JOB_BATCH && !atomic_load(&runner.stopping)) {
+			int first = t->claimed, got;
+
+			rc = db_query(db, STMT_JOB_CLAIM, "tiii", runner.id, tg_now(),
+			    (int64_t)JOB_LEASE, (int64_t)(first == 0));
+			rc = claimed_rows(db, STMT_JOB_CLAIM, rc, first == 0, t->next, &t->claimed);
+			if (rc != DB_OK || t->claimed == first)
+				break;
+			rc = db_query(db, STMT_JOB_CLAIM_FOLLOWERS, "tiitii", runner.id, tg_now(),
+			    (int64_t)JOB_LEASE, t->next[first].spinner_id, t->next[first].seq,
+			    (int64_t)(JOB_BATCH - t->claimed));
+			got = t->claimed;
+			rc =
+			    claimed_rows(db, STMT_JOB_CLAIM_FOLLOWERS, rc, 0, t->next, &t->claimed);
+			qsort(t->next + got, (size_t)(t->claimed - got), sizeof(t->next[0]),
+			    job_by_seq);
+		}
+	}
+	return rc;
+}
+
 /* One batch turn, in one transaction: writes how the *n jobs of b ended,
  * then (unless stopping) claims the next batch into b and sets *n. On a
  * store error nothing is written and b is left as it was, to be settled
@@ -341,66 +403,18 @@ static int
 batch_turn(struct db *db, struct job *b, int *n)
 {
 	static struct job next[JOB_BATCH]; /* the runner thread's own */
-	int rc, claimed = 0;
+	struct turn t = { b, next, *n, 0 };
+	int rc;
 
-	if ((rc = db_begin(db)) != DB_OK)
-		return rc;
-	/* An outcome the store refuses (other than busy) is not retried forever:
-	 * the job goes back to the queue instead (or, if even that fails, runs
-	 * again when its lease ends), and so do its spinner's later jobs of the
-	 * batch, which started where it stopped. */
-	for (int i = 0; i < *n && rc == DB_OK; i++) {
-		for (int k = 0; k < i; k++)
-			if (b[k].outcome == OUT_RELEASE && b[i].outcome == OUT_FINISH &&
-			    strcmp(b[k].spinner_id, b[i].spinner_id) == 0)
-				job_release(&b[i]);
-		if ((rc = job_settle(db, &b[i])) == DB_BUSY || rc == DB_OK)
-			continue;
-		if (b[i].outcome == OUT_FINISH) {
-			job_release(&b[i]);
-			job_settle(db, &b[i]);
-		}
-		rc = DB_OK;
-	}
-	/* A job whose runner died goes first, alone: if it is what kills the
-	 * process, no other job is charged an attempt for it. */
-	if (rc == DB_OK && !atomic_load(&runner.stopping)) {
-		rc = db_query(db, STMT_JOB_RECOVER, "tii", runner.id, tg_now(), (int64_t)JOB_LEASE);
-		rc = claimed_rows(db, STMT_JOB_RECOVER, rc, 1, next, &claimed);
-	}
-	/* Otherwise the oldest queued job of each spinner free to run, and its
-	 * queued jobs behind it. Only the first counts an attempt and starts
-	 * now; the others when they start. */
-	if (rc == DB_OK && claimed == 0) {
-		while (rc == DB_OK && claimed < JOB_BATCH && !atomic_load(&runner.stopping)) {
-			int first = claimed, got;
-
-			rc = db_query(db, STMT_JOB_CLAIM, "tiii", runner.id, tg_now(),
-			    (int64_t)JOB_LEASE, (int64_t)(first == 0));
-			rc = claimed_rows(db, STMT_JOB_CLAIM, rc, first == 0, next, &claimed);
-			if (rc != DB_OK || claimed == first)
-				break;
-			rc = db_query(db, STMT_JOB_CLAIM_FOLLOWERS, "tiitii", runner.id, tg_now(),
-			    (int64_t)JOB_LEASE, next[first].spinner_id, next[first].seq,
-			    (int64_t)(JOB_BATCH - claimed));
-			got = claimed;
-			rc = claimed_rows(db, STMT_JOB_CLAIM_FOLLOWERS, rc, 0, next, &claimed);
-			qsort(next + got, (size_t)(claimed - got), sizeof(next[0]), job_by_seq);
-		}
-	}
-	if (rc == DB_OK)
-		rc = db_commit(db);
-	else
-		db_rollback(db);
-	if (rc != DB_OK) {
+	if ((rc = db_write(db, batch_turn_work, &t)) != DB_OK) {
 		log_msg(NULL, "runner: batch: database error %d; its jobs are settled later", rc);
 		return rc;
 	}
 	for (int i = 0; i < *n; i++)
 		job_clear(&b[i]);
-	memcpy(b, next, sizeof(next[0]) * (size_t)claimed);
-	*n = claimed;
-	leases_claimed(b, claimed);
+	memcpy(b, next, sizeof(next[0]) * (size_t)t.claimed);
+	*n = t.claimed;
+	leases_claimed(b, t.claimed);
 	return DB_OK;
 }
 
@@ -445,51 +459,51 @@ batch_run(struct db *db, struct job *b, int n)
 	}
 }
 
+/* Queues the next due spinner's run, if one is due: DB_OK, DB_DONE when
+ * none is, or a store error. */
+static int
+schedule_next(struct db *db, void *arg)
+{
+	struct meter_state full;
+	char spinner[40], org[40], job[40];
+	int64_t now = tg_now(), every = 0, next = 0;
+	int rc = db_query(db, STMT_SPINNER_DUE, "i", now);
+
+	(void)arg;
+	if (rc == DB_ROW) {
+		snprintf(spinner, sizeof(spinner), "%s", db_text(db, STMT_SPINNER_DUE, 0));
+		snprintf(org, sizeof(org), "%s", db_text(db, STMT_SPINNER_DUE, 1));
+		every = db_int(db, STMT_SPINNER_DUE, 2) * 60;
+		next = db_int(db, STMT_SPINNER_DUE, 3) + every;
+	}
+	db_end(db, STMT_SPINNER_DUE);
+	if (rc != DB_ROW)
+		return rc == DB_DONE ? DB_DONE : rc;
+	if (next <= now) /* missed runs are not made up */
+		next = now + every;
+	rc = db_run(db, STMT_SPINNER_SET_NEXT, "ti", spinner, next);
+	if (rc == DB_OK)
+		rc = job_queue(db, org, spinner, "schedule", job, sizeof(job), &full);
+	if (rc == METER_FULL) {
+		log_msg(NULL, "runner: scheduled run of %s skipped: meter %s is full", spinner,
+		    meter_name(full.meter));
+		rc = DB_OK;
+	} else if (rc == DB_OK)
+		log_msg(NULL, "runner: scheduled %s queued %s", spinner, job);
+	if (rc != DB_OK)
+		log_msg(NULL, "runner: schedule %s: database error %d", spinner, rc);
+	return rc;
+}
+
 /* Triggers the spinners whose next run is due, each in its own
  * transaction, through the same meters as POST .../trigger. A full meter
  * skips the run (logged); the next one is one interval later. */
 static void
 schedule_due(struct db *db)
 {
-	for (int i = 0; i < SCHEDULE_BATCH && !atomic_load(&runner.stopping); i++) {
-		struct meter_state full;
-		char spinner[40], org[40], job[40];
-		int64_t now = tg_now(), every, next;
-		int rc;
-
-		if (db_begin(db) != DB_OK)
+	for (int i = 0; i < SCHEDULE_BATCH && !atomic_load(&runner.stopping); i++)
+		if (db_write(db, schedule_next, NULL) != DB_OK)
 			return;
-		rc = db_query(db, STMT_SPINNER_DUE, "i", now);
-		if (rc == DB_ROW) {
-			snprintf(spinner, sizeof(spinner), "%s", db_text(db, STMT_SPINNER_DUE, 0));
-			snprintf(org, sizeof(org), "%s", db_text(db, STMT_SPINNER_DUE, 1));
-			every = db_int(db, STMT_SPINNER_DUE, 2) * 60;
-			next = db_int(db, STMT_SPINNER_DUE, 3) + every;
-		}
-		db_end(db, STMT_SPINNER_DUE);
-		if (rc != DB_ROW) {
-			db_rollback(db);
-			return;
-		}
-		if (next <= now) /* missed runs are not made up */
-			next = now + every;
-		rc = db_run(db, STMT_SPINNER_SET_NEXT, "ti", spinner, next);
-		if (rc == DB_OK)
-			rc = job_queue(db, org, spinner, "schedule", job, sizeof(job), &full);
-		if (rc == METER_FULL) {
-			log_msg(NULL, "runner: scheduled run of %s skipped: meter %s is full",
-			    spinner, meter_name(full.meter));
-			rc = DB_OK;
-		} else if (rc == DB_OK)
-			log_msg(NULL, "runner: scheduled %s queued %s", spinner, job);
-		if (rc == DB_OK)
-			rc = db_commit(db);
-		if (rc != DB_OK) {
-			log_msg(NULL, "runner: schedule %s: database error %d", spinner, rc);
-			db_rollback(db);
-			return;
-		}
-	}
 }
 
 static void *

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ratelimit.h"
-#include "tollgate.h"
+#include "api.h"
 
 #define DEVICE_MAX 100
 
@@ -38,17 +38,6 @@ session_write(struct jw *w, const char *key, const char *id, const char *device,
 	if (expires)
 		jw_time(w, "expiresAt", expires);
 	jw_object_end(w);
-}
-
-static json_object *
-session_json(
-    const char *id, const char *device, int64_t created, int64_t last_seen, int64_t expires)
-{
-	struct jw w;
-
-	jw_init(&w);
-	session_write(&w, NULL, id, device, created, last_seen, expires);
-	return jw_tree(&w);
 }
 
 /* Inside the login transaction: ends the account's live session if it has
@@ -89,17 +78,18 @@ session_take_over_or_reply(
 	    strcmp(db_text(db, STMT_SESSION_LIVE_OF_USER, 5), device_id) == 0)
 		force = 1; /* the same device signing in again */
 	if (!force) {
-		d = json_object_new_object();
-		json_object_object_add(d, "activeSession",
-		    session_json(old, db_text(db, STMT_SESSION_LIVE_OF_USER, 1),
-		        db_int(db, STMT_SESSION_LIVE_OF_USER, 2), last_seen, 0));
-		db_end(db, STMT_SESSION_LIVE_OF_USER);
 		/* activeSession shows device, createdAt, lastSeenAt, not the id. */
-		json_object_object_del(json_object_object_get(d, "activeSession"), "id");
-		reply_error(r, ERR_SESSION_ACTIVE,
-		    "This account is signed in on another device. Sign in with \"force\": true to "
-		    "sign out there and continue.",
-		    d);
+		json_object *active = json_object_new_object();
+
+		json_object_object_add(active, "device",
+		    json_object_new_string(db_text(db, STMT_SESSION_LIVE_OF_USER, 1)));
+		json_object_object_add(
+		    active, "createdAt", json_time(db_int(db, STMT_SESSION_LIVE_OF_USER, 2)));
+		json_object_object_add(active, "lastSeenAt", json_time(last_seen));
+		db_end(db, STMT_SESSION_LIVE_OF_USER);
+		d = json_object_new_object();
+		json_object_object_add(d, "activeSession", active);
+		reply_error(r, ERR_SESSION_ACTIVE, NULL, d);
 		return -1;
 	}
 	db_end(db, STMT_SESSION_LIVE_OF_USER);
@@ -113,6 +103,37 @@ session_take_over_or_reply(
 	return 1;
 }
 
+/* A session to start, and the one it may take over (force, or the same
+ * device). A device that proved itself (device_id set, known) keeps its
+ * credential; a new one gets one, in device_id and new_token. */
+struct session_new {
+	const char *sid, *user_id, *org_id, *device;
+	int force, known;
+	int64_t now, exp;
+	char *device_id; /* 40 bytes */
+	char *new_token; /* DEVICE_TOKEN_LEN + 1 bytes */
+};
+
+static int
+session_insert(struct req *r, void *arg)
+{
+	const struct session_new *n = arg;
+	int rc;
+
+	if (session_take_over_or_reply(
+	        r, n->user_id, n->sid, n->force, n->known ? n->device_id : NULL) < 0)
+		return -1;
+	rc = n->known
+	    ? device_touch(r->db, n->device_id, n->now)
+	    : device_create(r->db, n->user_id, n->device, n->now, n->device_id, n->new_token);
+	if (rc == DB_OK)
+		rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiiit", n->sid, n->user_id, n->org_id,
+		    n->device, r->client_ip, n->now, n->now, n->exp, n->device_id);
+	if (rc == DB_OK)
+		rc = audit_log(r, n->org_id, "login", n->user_id, n->sid);
+	return rc;
+}
+
 void
 handle_login(struct req *r)
 {
@@ -121,7 +142,8 @@ handle_login(struct req *r)
 	char device_id[40], new_device_token[DEVICE_TOKEN_LEN + 1];
 	const char *subject;
 	struct token t;
-	json_object *o;
+	struct session_new n;
+	struct jw w;
 	int force = 0, rc, found, known_device = 0;
 	int64_t now;
 
@@ -188,66 +210,55 @@ handle_login(struct req *r)
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 		return;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "login: begin");
+	n.sid = sid;
+	n.user_id = user_id;
+	n.org_id = org_id;
+	n.device = device;
+	n.force = force;
+	n.known = known_device;
+	n.now = now;
+	n.exp = t.exp;
+	n.device_id = device_id;
+	n.new_token = new_device_token;
+	if (db_tx_or_reply(r, session_insert, &n, "login: insert") != DB_OK)
 		return;
-	}
-	if (session_take_over_or_reply(r, user_id, sid, force, known_device ? device_id : NULL) < 0)
-		goto fail;
-	/* A device that signed in keeps its credential; a new one gets one. */
-	rc = known_device ? device_touch(r->db, device_id, now)
-	                  : device_create(r->db, user_id, device, now, device_id, new_device_token);
-	if (rc == DB_OK)
-		rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiiit", sid, user_id, org_id, device,
-		    r->client_ip, now, now, t.exp, device_id);
-	if (rc == DB_OK)
-		rc = audit_log(r, org_id, "login", user_id, sid);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "login: insert");
-		goto fail;
-	}
 	r->who.kind = PRINCIPAL_USER;
 	snprintf(r->who.user_id, sizeof(r->who.user_id), "%s", user_id);
-	o = json_object_new_object();
-	json_object_object_add(o, "token", json_object_new_string(token));
-	json_object_object_add(o, "tokenType", json_object_new_string("Bearer"));
-	json_object_object_add(o, "expiresAt", json_time(t.exp));
-	json_object_object_add(o, "deviceToken",
-	    json_object_new_string(known_device ? device_token : new_device_token));
-	json_object_object_add(o, "session", session_json(sid, device, now, 0, 0));
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_string(&w, "token", token);
+	jw_string(&w, "tokenType", "Bearer");
+	jw_time(&w, "expiresAt", t.exp);
+	jw_string(&w, "deviceToken", known_device ? device_token : new_device_token);
+	session_write(&w, "session", sid, device, now, 0, 0);
 	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
-	json_object_object_add(o, "user", rc == DB_ROW ? user_json(r->db, STMT_USER_GET) : NULL);
+	if (rc == DB_ROW)
+		user_write(&w, "user", r->db, STMT_USER_GET);
+	else
+		jw_null(&w, "user");
 	db_end(r->db, STMT_USER_GET);
 	explicit_bzero(new_device_token, sizeof(new_device_token));
-	reply_json(r, 200, o);
-	return;
-fail:
-	db_rollback(r->db);
+	jw_object_end(&w);
+	reply_jw(r, 200, &w);
+}
+
+static int
+session_end(struct req *r, void *arg)
+{
+	int rc = db_run(r->db, STMT_SESSION_END, "itt", tg_now(), "logout", r->who.session_id);
+
+	(void)arg;
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "logout", r->who.user_id, r->who.session_id);
+	return rc;
 }
 
 /* Ends the caller's session with reason ("logout") and answers 204. */
 void
 handle_logout(struct req *r)
 {
-	int rc;
-
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "logout: begin");
-		return;
-	}
-	rc = db_run(r->db, STMT_SESSION_END, "itt", tg_now(), "logout", r->who.session_id);
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "logout", r->who.user_id, r->who.session_id);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "logout");
-		return;
-	}
-	reply_empty(r, 204);
+	if (db_tx_or_reply(r, session_end, NULL, "logout") == DB_OK)
+		reply_empty(r, 204);
 }
 
 void
@@ -276,40 +287,6 @@ handle_session_get(struct req *r)
 	jw_object_end(&w);
 	db_end(db, STMT_SESSION_VIEW);
 	reply_jw(r, 200, &w);
-}
-
-/* Sets user_id's password to pw and revokes their sessions and device
- * credentials, in one transaction, with an audit event. Answers 204, or an
- * error. */
-void
-password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event)
-{
-	char hash[128];
-	int rc;
-
-	if (password_hash(pw, hash, sizeof(hash)) < 0) {
-		reply_error(r, ERR_INTERNAL, NULL, NULL);
-		return;
-	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "password: begin");
-		return;
-	}
-	rc = db_run(r->db, STMT_USER_SET_PASSWORD, "ttt", user_id, r->who.org_id, hash);
-	if (rc == DB_OK)
-		rc = db_run(r->db, STMT_SESSION_REVOKE_USER, "ti", user_id, tg_now());
-	if (rc == DB_OK)
-		rc = device_revoke_user(r->db, user_id);
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, event, r->who.user_id, user_id);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		db_rollback(r->db);
-		reply_db_error(r, rc, "password: set");
-		return;
-	}
-	reply_empty(r, 204);
 }
 
 /* The current password is checked against the account's failed sign-in
@@ -345,7 +322,7 @@ handle_password_change(struct req *r)
 		}
 		d = json_object_new_object();
 		json_object_object_add(d, "field", json_object_new_string("currentPassword"));
-		reply_error(r, ERR_INVALID_CREDENTIALS, "The current password is wrong.", d);
+		reply_error(r, ERR_INVALID_CREDENTIALS_CURRENT, NULL, d);
 		return;
 	}
 	ratelimit_signin_refund(r, r->who.user_id);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tollgate.h"
+#include "api.h"
 
 #define SCHEDULE_MAX 525600 /* minutes: a year */
 
@@ -44,24 +44,14 @@ reply_spinner(struct req *r, const char *id, int status)
 	    spinner_write, "spinners: get");
 }
 
-/* After the insert or update of spinner id (answer rc) in the caller's
- * transaction: commits and answers status with the spinner, or rolls back
- * and answers 409 for a name the project has, or the database error. */
-static void
-spinner_saved_reply(struct req *r, int rc, const char *id, int status, const char *where)
+/* After the insert or update of a spinner (answer rc), inside the
+ * transaction: answers 409 for a name the project has already. */
+static int
+spinner_saved(struct req *r, int rc)
 {
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc == DB_OK) {
-		reply_spinner(r, id, status);
-		return;
-	}
-	db_rollback(r->db);
 	if (rc == DB_CONSTRAINT)
-		reply_error(
-		    r, ERR_CONFLICT, "A spinner with this name exists in the project.", NULL);
-	else
-		reply_db_error(r, rc, where);
+		reply_error(r, ERR_CONFLICT_SPINNER_NAME, NULL, NULL);
+	return rc;
 }
 
 /* Reads "schedule": minutes from 1 to SCHEDULE_MAX, or null (*out 0).
@@ -82,56 +72,63 @@ schedule_or_reply(struct req *r, int *present, int64_t *out)
 	}
 	d = json_object_new_object();
 	json_object_object_add(d, "field", json_object_new_string("schedule"));
-	reply_error(r, ERR_INVALID_BODY,
-	    "Field \"schedule\" must be whole minutes between runs, from 1 to 525600, or null.", d);
+	reply_error(r, ERR_INVALID_BODY_SCHEDULE, NULL, d);
 	return -1;
 }
 
-void
-handle_spinners_create(struct req *r)
-{
-	const char *name, *table_id;
-	char id[40];
+/* A spinner to make in project r->params[0], or the fields to change. */
+struct spinner_fields {
+	const char *id, *name, *table_id;
 	int64_t schedule;
-	int present, rc;
+	int present; /* "schedule" was sent */
+};
 
-	if (json_string_or_reply(r, r->json, "name", 1, 1, 100, &name) < 0 ||
-	    json_string_or_reply(r, r->json, "tableId", 1, 1, 64, &table_id) < 0 ||
-	    schedule_or_reply(r, &present, &schedule) < 0)
-		return;
-	if (tg_id_new("spn", id, sizeof(id)) < 0) {
-		reply_error(r, ERR_INTERNAL, NULL, NULL);
-		return;
-	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "spinners: begin");
-		return;
-	}
-	rc = db_query(r->db, STMT_PROJECT_GET, "tt", r->params[0], r->who.org_id);
+static int
+spinner_insert(struct req *r, void *arg)
+{
+	const struct spinner_fields *f = arg;
+	int rc = db_query(r->db, STMT_PROJECT_GET, "tt", r->params[0], r->who.org_id);
+
 	db_end(r->db, STMT_PROJECT_GET);
 	if (rc == DB_DONE) {
 		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		goto fail;
+		return -1;
 	}
 	if (rc == DB_ROW) {
-		rc = db_query(r->db, STMT_SPINNER_TABLE_IN_PROJECT, "ttt", table_id, r->params[0],
-		    r->who.org_id);
+		rc = db_query(r->db, STMT_SPINNER_TABLE_IN_PROJECT, "ttt", f->table_id,
+		    r->params[0], r->who.org_id);
 		db_end(r->db, STMT_SPINNER_TABLE_IN_PROJECT);
 	}
 	if (rc == DB_DONE) {
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "field", json_object_new_string("tableId"));
-		reply_error(r, ERR_INVALID_BODY, "This project has no table with that tableId.", d);
-		goto fail;
+		reply_error(r, ERR_INVALID_BODY_TABLE_ID, NULL, d);
+		return -1;
 	}
 	if (rc == DB_ROW)
-		rc = db_run(r->db, STMT_SPINNER_INSERT, "tttttii", id, r->who.org_id, r->params[0],
-		    table_id, name, schedule, tg_now());
-	spinner_saved_reply(r, rc, id, 201, "spinners: insert");
-	return;
-fail:
-	db_rollback(r->db);
+		rc = db_run(r->db, STMT_SPINNER_INSERT, "tttttii", f->id, r->who.org_id,
+		    r->params[0], f->table_id, f->name, f->schedule, tg_now());
+	return spinner_saved(r, rc);
+}
+
+void
+handle_spinners_create(struct req *r)
+{
+	struct spinner_fields f;
+	char id[40];
+
+	if (json_string_or_reply(r, r->json, "name", 1, 1, 100, &f.name) < 0 ||
+	    json_string_or_reply(r, r->json, "tableId", 1, 1, 64, &f.table_id) < 0 ||
+	    schedule_or_reply(r, &f.present, &f.schedule) < 0)
+		return;
+	if (tg_id_new("spn", id, sizeof(id)) < 0) {
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+		return;
+	}
+	f.id = id;
+	if (db_tx_or_reply(r, spinner_insert, &f, "spinners: insert") == DB_OK)
+		reply_spinner(r, id, 201);
 }
 
 void
@@ -163,23 +160,14 @@ handle_spinners_get(struct req *r)
 	reply_spinner(r, r->params[0], 200);
 }
 
-/* PATCH {"name"?, "schedule"?}: a new schedule of a published spinner
- * counts its next run from now. */
-void
-handle_spinners_update(struct req *r)
+static int
+spinner_update(struct req *r, void *arg)
 {
-	const char *name;
-	int64_t schedule, old_schedule, next;
-	int present, published, rc;
+	const struct spinner_fields *f = arg;
+	int64_t schedule = f->schedule, old_schedule = 0, next = 0;
+	int published = 0;
+	int rc = db_query(r->db, STMT_SPINNER_GET, "tti", r->params[0], r->who.org_id, (int64_t)0);
 
-	if (json_string_or_reply(r, r->json, "name", 0, 1, 100, &name) < 0 ||
-	    schedule_or_reply(r, &present, &schedule) < 0)
-		return;
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "spinners: begin");
-		return;
-	}
-	rc = db_query(r->db, STMT_SPINNER_GET, "tti", r->params[0], r->who.org_id, (int64_t)0);
 	if (rc == DB_ROW) {
 		old_schedule = db_int(r->db, STMT_SPINNER_GET, 5);
 		published = db_int(r->db, STMT_SPINNER_GET, 6) != 0;
@@ -188,22 +176,31 @@ handle_spinners_update(struct req *r)
 	db_end(r->db, STMT_SPINNER_GET);
 	if (rc == DB_DONE) {
 		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		goto fail;
+		return -1;
 	}
-	if (rc != DB_ROW) {
-		reply_db_error(r, rc, "spinners: get");
-		goto fail;
-	}
-	if (!present)
+	if (rc != DB_ROW)
+		return rc;
+	if (!f->present)
 		schedule = old_schedule;
 	else if (schedule != old_schedule)
 		next = published && schedule > 0 ? tg_now() + schedule * 60 : 0;
-	rc = db_run(
-	    r->db, STMT_SPINNER_UPDATE, "tttii", r->params[0], r->who.org_id, name, schedule, next);
-	spinner_saved_reply(r, rc, r->params[0], 200, "spinners: update");
-	return;
-fail:
-	db_rollback(r->db);
+	rc = db_run(r->db, STMT_SPINNER_UPDATE, "tttii", r->params[0], r->who.org_id, f->name,
+	    schedule, next);
+	return spinner_saved(r, rc);
+}
+
+/* PATCH {"name"?, "schedule"?}: a new schedule of a published spinner
+ * counts its next run from now. */
+void
+handle_spinners_update(struct req *r)
+{
+	struct spinner_fields f = { 0 };
+
+	if (json_string_or_reply(r, r->json, "name", 0, 1, 100, &f.name) < 0 ||
+	    schedule_or_reply(r, &f.present, &f.schedule) < 0)
+		return;
+	if (db_tx_or_reply(r, spinner_update, &f, "spinners: update") == DB_OK)
+		reply_spinner(r, r->params[0], 200);
 }
 
 void

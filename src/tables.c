@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "schema.h"
-#include "tollgate.h"
+#include "api.h"
 
 #define IMPORT_MAX_ROWS 1000000 /* data rows in one CSV; the body cap binds first */
 #define IMPORT_MAX_PROBLEMS 100
@@ -105,42 +105,40 @@ handle_tables_list(struct req *r)
 	    &p, table_write, "tables: list");
 }
 
+struct table_new {
+	const char *id, *name;
+};
+
+static int
+table_insert(struct req *r, void *arg)
+{
+	const struct table_new *n = arg;
+	int rc;
+
+	if (project_exists_or_reply(r, r->params[0]) < 0)
+		return -1;
+	rc = db_run(r->db, STMT_TABLE_INSERT, "tttti", n->id, r->who.org_id, r->params[0], n->name,
+	    tg_now());
+	if (rc == DB_CONSTRAINT)
+		reply_error(r, ERR_CONFLICT_TABLE_NAME, NULL, NULL);
+	return rc;
+}
+
 void
 handle_tables_create(struct req *r)
 {
-	const char *name;
+	struct table_new n;
 	char id[40];
-	int rc;
 
-	if (json_string_or_reply(r, r->json, "name", 1, 1, 100, &name) < 0)
+	if (json_string_or_reply(r, r->json, "name", 1, 1, 100, &n.name) < 0)
 		return;
 	if (tg_id_new("tbl", id, sizeof(id)) < 0) {
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 		return;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "tables: begin");
-		return;
-	}
-	if (project_exists_or_reply(r, r->params[0]) < 0)
-		goto fail;
-	rc = db_run(
-	    r->db, STMT_TABLE_INSERT, "tttti", id, r->who.org_id, r->params[0], name, tg_now());
-	if (rc == DB_CONSTRAINT) {
-		reply_error(
-		    r, ERR_CONFLICT, "A table with this name exists in the project already.", NULL);
-		goto fail;
-	}
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "tables: insert");
-		goto fail;
-	}
-	reply_table(r, id, 201);
-	return;
-fail:
-	db_rollback(r->db);
+	n.id = id;
+	if (db_tx_or_reply(r, table_insert, &n, "tables: insert") == DB_OK)
+		reply_table(r, id, 201);
 }
 
 void
@@ -225,10 +223,7 @@ reply_import_mismatch(struct req *r, struct import *im)
 	json_object_object_add(d, "problems", im->problems);
 	json_object_object_add(d, "problemCount", json_object_new_int64(im->nproblems));
 	im->problems = NULL;
-	reply_error(r, ERR_SCHEMA_MISMATCH,
-	    "The CSV does not match the table's columns; nothing was stored. See "
-	    "details.problems.",
-	    d);
+	reply_error(r, ERR_SCHEMA_MISMATCH_CSV, NULL, d);
 }
 
 /* Keeps the typed row o (not taken) as JSON text; -1 when memory runs out. */
@@ -418,58 +413,60 @@ fail:
 	return -1;
 }
 
+/* The prepared import im of table t, stored: the schema (unless another
+ * import set it meanwhile) and the rows; after is the records meter then. */
+struct import_store {
+	const struct data_table *t;
+	const struct import *im;
+	struct meter_state after;
+};
+
+static int
+import_store(struct req *r, void *arg)
+{
+	struct import_store *st = arg;
+	int64_t now = tg_now();
+	/* The schema is still the one the rows were typed by (or none, and
+	 * becomes this file's): another import did not win the race. */
+	int rc = db_run(
+	    r->db, STMT_TABLE_SET_SCHEMA, "ttt", st->t->id, r->who.org_id, st->im->schema_text);
+
+	if (rc == DB_OK && db_changes(r->db) == 0) {
+		reply_error(r, ERR_CONFLICT_IMPORT_RACE, NULL, NULL);
+		return -1;
+	}
+	if (rc != DB_OK)
+		return rc;
+	if (meter_take_or_reply(r, METER_RECORDS, (int64_t)st->im->nrows, &st->after) < 0)
+		return -1;
+	for (size_t i = 0; i < st->im->nrows && rc == DB_OK; i++)
+		rc = db_run(r->db, STMT_RECORD_INSERT, "tti", st->t->id, st->im->rows[i], now);
+	return rc;
+}
+
 void
 handle_tables_import(struct req *r)
 {
 	struct data_table t;
 	struct import im;
-	struct meter_state after;
-	json_object *o;
-	int64_t now = tg_now();
-	int rc;
+	struct import_store st = { &t, &im, { 0 } };
+	struct jw w;
 
 	memset(&im, 0, sizeof(im));
 	if (table_find_or_reply(r, r->params[0], &t) < 0)
 		return;
 	if (import_read_or_reply(r, &t, &im) < 0)
 		goto out;
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "tables: import: begin");
+	if (db_tx_or_reply(r, import_store, &st, "tables: import") != DB_OK)
 		goto out;
-	}
-	/* The schema is still the one the rows were typed by (or none, and
-	 * becomes this file's): another import did not win the race. */
-	rc = db_run(r->db, STMT_TABLE_SET_SCHEMA, "ttt", t.id, r->who.org_id, im.schema_text);
-	if (rc == DB_OK && db_changes(r->db) == 0) {
-		reply_error(r, ERR_CONFLICT,
-		    "The table changed during the import (deleted, or another import set its "
-		    "columns); try again.",
-		    NULL);
-		goto fail;
-	}
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "tables: import: schema");
-		goto fail;
-	}
-	if (meter_take_or_reply(r, METER_RECORDS, (int64_t)im.nrows, &after) < 0)
-		goto fail;
-	for (size_t i = 0; i < im.nrows && rc == DB_OK; i++)
-		rc = db_run(r->db, STMT_RECORD_INSERT, "tti", t.id, im.rows[i], now);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "tables: import: insert");
-		goto fail;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "schema", json_tokener_parse(im.schema_text));
-	json_object_object_add(o, "imported", json_object_new_int64((int64_t)im.nrows));
-	json_object_object_add(o, "usage", meter_json(&after));
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_stored(&w, "schema", im.schema_text);
+	jw_int(&w, "imported", (int64_t)im.nrows);
+	meter_write(&w, "usage", &st.after);
+	jw_object_end(&w);
 	metrics_ingested((long)im.nrows);
-	reply_json(r, 200, o);
-	goto out;
-fail:
-	db_rollback(r->db);
+	reply_jw(r, 200, &w);
 out:
 	import_free(&im);
 	table_free(&t);

@@ -4,30 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tollgate.h"
-
-void
-user_write(struct jw *w, const char *key, struct db *db, enum stmt s)
-{
-	jw_object(w, key);
-	jw_string(w, "id", db_text(db, s, 1));
-	jw_string(w, "email", db_text(db, s, 2));
-	jw_string(w, "name", db_isnull(db, s, 3) ? NULL : db_text(db, s, 3));
-	jw_string(w, "role", db_text(db, s, 4));
-	jw_time(w, "createdAt", db_int(db, s, 5));
-	jw_string(w, "organizationId", db_text(db, s, 6));
-	jw_object_end(w);
-}
-
-json_object *
-user_json(struct db *db, enum stmt s)
-{
-	struct jw w;
-
-	jw_init(&w);
-	user_write(&w, NULL, db, s);
-	return jw_tree(&w);
-}
+#include "api.h"
 
 static int
 role_or_reply(struct req *r, enum role *out)
@@ -40,8 +17,7 @@ role_or_reply(struct req *r, enum role *out)
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "field", json_object_new_string("role"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"role\" must be \"admin\", \"member\" or \"viewer\".", d);
+		reply_error(r, ERR_INVALID_BODY_ROLE, NULL, d);
 		return -1;
 	}
 	return 0;
@@ -67,13 +43,35 @@ handle_users_list(struct req *r)
 	    &p, user_write, "users: list");
 }
 
+struct user_new {
+	const char *id, *email, *name, *hash;
+	enum role role;
+};
+
+static int
+user_insert(struct req *r, void *arg)
+{
+	const struct user_new *u = arg;
+	int rc;
+
+	if (meter_take_or_reply(r, METER_USERS, 1, NULL) < 0)
+		return -1;
+	rc = db_run(r->db, STMT_USER_INSERT, "tttttti", u->id, r->who.org_id, u->email, u->name,
+	    role_name(u->role), u->hash, tg_now());
+	if (rc == DB_CONSTRAINT)
+		reply_error(r, ERR_CONFLICT_EMAIL, NULL, NULL);
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "user.created", r->who.user_id, u->id);
+	return rc;
+}
+
 void
 handle_users_create(struct req *r)
 {
 	const char *email, *password, *name;
 	char id[40], hash[128];
+	struct user_new u;
 	enum role role;
-	int rc;
 
 	if (json_string_or_reply(r, r->json, "email", 1, 3, 254, &email) < 0 ||
 	    email_or_reply(r, email) < 0 ||
@@ -86,30 +84,13 @@ handle_users_create(struct req *r)
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 		return;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "users: begin");
-		return;
-	}
-	if (meter_take_or_reply(r, METER_USERS, 1, NULL) < 0)
-		goto fail;
-	rc = db_run(r->db, STMT_USER_INSERT, "tttttti", id, r->who.org_id, email, name,
-	    role_name(role), hash, tg_now());
-	if (rc == DB_CONSTRAINT) {
-		reply_error(r, ERR_CONFLICT, "An account with this email already exists.", NULL);
-		goto fail;
-	}
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "user.created", r->who.user_id, id);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "users: insert");
-		goto fail;
-	}
-	reply_user(r, id, 201);
-	return;
-fail:
-	db_rollback(r->db);
+	u.id = id;
+	u.email = email;
+	u.name = name;
+	u.role = role;
+	u.hash = hash;
+	if (db_tx_or_reply(r, user_insert, &u, "users: insert") == DB_OK)
+		reply_user(r, id, 201);
 }
 
 /* Inside a transaction: answers 409 and returns -1 when id is the
@@ -138,103 +119,86 @@ not_last_admin_or_reply(struct req *r, const char *id)
 		return -1;
 	}
 	if (admin <= 1) {
-		reply_error(r, ERR_CONFLICT,
-		    "This is the organization's last admin; make someone else an admin first.",
-		    NULL);
+		reply_error(r, ERR_CONFLICT_LAST_ADMIN, NULL, NULL);
 		return -1;
 	}
 	return 0;
+}
+
+static int
+user_role_set(struct req *r, void *arg)
+{
+	enum role role = *(const enum role *)arg;
+	int rc;
+
+	if (role != ROLE_ADMIN && not_last_admin_or_reply(r, r->params[0]) < 0)
+		return -1;
+	rc = db_run(r->db, STMT_USER_SET_ROLE, "ttt", r->params[0], r->who.org_id, role_name(role));
+	if (rc == DB_OK && db_changes(r->db) == 0) {
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		return -1;
+	}
+	if (rc == DB_OK)
+		rc = audit_log(r, r->who.org_id, "role.changed", r->who.user_id, r->params[0]);
+	return rc;
 }
 
 void
 handle_users_update(struct req *r)
 {
 	enum role role;
-	int rc;
 
 	if (role_or_reply(r, &role) < 0)
 		return;
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "users: begin");
-		return;
-	}
-	if (role != ROLE_ADMIN && not_last_admin_or_reply(r, r->params[0]) < 0)
-		goto fail;
-	rc = db_run(r->db, STMT_USER_SET_ROLE, "ttt", r->params[0], r->who.org_id, role_name(role));
-	if (rc == DB_OK && db_changes(r->db) == 0) {
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		goto fail;
-	}
+	if (db_tx_or_reply(r, user_role_set, &role, "users: role") == DB_OK)
+		reply_user(r, r->params[0], 200);
+}
+
+static int
+user_delete(struct req *r, void *arg)
+{
+	int rc;
+
+	(void)arg;
+	if (not_last_admin_or_reply(r, r->params[0]) < 0)
+		return -1;
+	/* Their session rows go with them: the token then gets SESSION_REVOKED. */
+	rc = db_run(r->db, STMT_USER_DELETE, "tt", r->params[0], r->who.org_id);
 	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "role.changed", r->who.user_id, r->params[0]);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "users: role");
-		goto fail;
-	}
-	reply_user(r, r->params[0], 200);
-	return;
-fail:
-	db_rollback(r->db);
+		rc = audit_log(r, r->who.org_id, "user.deleted", r->who.user_id, r->params[0]);
+	return rc;
 }
 
 void
 handle_users_delete(struct req *r)
 {
-	int rc;
-
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "users: begin");
-		return;
-	}
-	if (not_last_admin_or_reply(r, r->params[0]) < 0)
-		goto fail;
-	/* Their session rows go with them: the token then gets SESSION_REVOKED. */
-	rc = db_run(r->db, STMT_USER_DELETE, "tt", r->params[0], r->who.org_id);
-	if (rc == DB_OK)
-		rc = audit_log(r, r->who.org_id, "user.deleted", r->who.user_id, r->params[0]);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "users: delete");
-		goto fail;
-	}
-	reply_empty(r, 204);
-	return;
-fail:
-	db_rollback(r->db);
+	if (db_tx_or_reply(r, user_delete, NULL, "users: delete") == DB_OK)
+		reply_empty(r, 204);
 }
 
-void
-handle_users_session_delete(struct req *r)
+static int
+user_session_revoke(struct req *r, void *arg)
 {
-	int rc;
+	int rc = db_query(r->db, STMT_USER_GET, "tt", r->params[0], r->who.org_id);
 
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "users: begin");
-		return;
-	}
-	rc = db_query(r->db, STMT_USER_GET, "tt", r->params[0], r->who.org_id);
+	(void)arg;
 	db_end(r->db, STMT_USER_GET);
 	if (rc == DB_DONE) {
 		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		goto fail;
+		return -1;
 	}
 	if (rc == DB_ROW)
 		rc = db_run(r->db, STMT_SESSION_REVOKE_USER, "ti", r->params[0], tg_now());
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "session.revoked", r->who.user_id, r->params[0]);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		reply_db_error(r, rc, "users: end session");
-		goto fail;
-	}
-	reply_empty(r, 204);
-	return;
-fail:
-	db_rollback(r->db);
+	return rc;
+}
+
+void
+handle_users_session_delete(struct req *r)
+{
+	if (db_tx_or_reply(r, user_session_revoke, NULL, "users: end session") == DB_OK)
+		reply_empty(r, 204);
 }
 
 void

@@ -11,7 +11,7 @@
 
 #include <openssl/sha.h>
 
-#include "tollgate.h"
+#include "core.h"
 
 /* ---- clock ---- */
 
@@ -145,49 +145,19 @@ tg_append_num(char *out, size_t outlen, size_t n, int64_t v)
 
 /* ---- UTF-8 ---- */
 
-/* The length of the valid UTF-8 sequence (RFC 3629: no overlong forms, no
- * surrogates, nothing past U+10FFFF) at p, or 0 when there is none. */
-static size_t
-utf8_seq(const unsigned char *p)
-{
-	unsigned c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		lo = c == 0xe0 ? 0xa0 : 0x80;
-		hi = c == 0xed ? 0x9f : 0xbf;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		lo = c == 0xf0 ? 0x90 : 0x80;
-		hi = c == 0xf4 ? 0x8f : 0xbf;
-	} else
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 size_t
 tg_utf8_clean(const char *src, size_t max, char *out, size_t outlen)
 {
 	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
-	const unsigned char *p = (const unsigned char *)src;
+	const unsigned char *p = (const unsigned char *)src, *end = p + strlen(src);
 	size_t n = 0;
 
 	if (outlen == 0)
 		return 0;
 	if (max > outlen - 1)
 		max = outlen - 1;
-	while (*p != '\0') {
-		size_t len = utf8_seq(p);
+	while (p < end) {
+		size_t len = tg_utf8_len(p, end);
 		const char *from = (const char *)p;
 
 		if (len == 0) { /* an invalid byte: one U+FFFD for it */
@@ -367,4 +337,31 @@ tg_time_parse(const char *s, int64_t *out)
 	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec -
 	    (int64_t)sign * (oh * 3600 + om * 60);
 	return 0;
+}
+
+size_t
+tg_utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = *p, need, min, cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1, min = 0x80, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		need = 2, min = 0x800, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		need = 3, min = 0x10000, cp = c & 0x07;
+	else
+		return 0;
+	if ((size_t)(end - p) <= need)
+		return 0;
+	for (unsigned i = 1; i <= need; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need + 1;
 }

@@ -1,15 +1,26 @@
 #!/bin/sh
-# run.sh: every test of `make check`: the C unit tests, a bounded run of
+# run.sh: every test of `make check`: the layers of src/ (tests/layers.py),
+# the C unit tests, a bounded run of
 # every fuzz harness (fuzz/run.sh, one pass or fail each), then the
 # integration and browser tests (Node's test runner against the real
 # stack). Ends with one line "N passed, N failed" and fails if anything
 # failed. TOLLGATE_LONG=1 runs the long variants (crash: 50 kills, load:
 # 60 s, fuzz: 60 s a harness).
+#
+# No test hangs the suite: each test ends within TOLLGATE_TEST_TIMEOUT ms
+# (300000), a test file once its tests are done (--test-force-exit), and
+# the whole node run within TOLLGATE_SUITE_TIMEOUT s (3600). Every temp dir
+# a test makes is under this run's own TMPDIR, so whatever a test left
+# running is found by it (in its environment or command line), named and
+# killed at the end.
 set -u
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 out=$(mktemp -d)
+# The web servers' users traverse it to the sockets under it.
+chmod 0711 "$out"
+mkdir -m 1777 "$out/tmp"
 trap 'rm -rf "$out"' EXIT
 passed=0
 failed=0
@@ -20,6 +31,11 @@ count() { # file: adds its "N passed, N failed" or TAP "# pass/# fail" lines
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-1}))
 }
+
+echo "== layers (tests/layers.py: no cycle, no call to a layer above)"
+python3 tests/layers.py src >"$out/layers" 2>&1
+cat "$out/layers"
+count "$out/layers"
 
 echo "== unit tests"
 for t in "$BUILD"/tests/test_*; do
@@ -54,8 +70,27 @@ node -e 'const fs = require("fs"); const p = require("./package.json");
 files=$(ls tests/integration/*.test.mjs tests/browser/*.test.mjs 2>/dev/null)
 if [ -n "${TESTS:-}" ]; then files=$TESTS; fi
 # shellcheck disable=SC2086
-node --test --test-reporter=tap --test-concurrency=2 $files >"$out/node" 2>&1
-grep -v '^ *duration_ms\|^ *\.\.\.$\|^ *---$' "$out/node" | grep -E '^ *(not ok|ok|#)|^    [a-z]+:|Error' | sed 's/^/  /' | head -400
+TMPDIR="$out/tmp" timeout -k 10 "${TOLLGATE_SUITE_TIMEOUT:-3600}" \
+    node --test --test-reporter=tap --test-concurrency=2 --test-force-exit \
+    --test-timeout="${TOLLGATE_TEST_TIMEOUT:-300000}" $files >"$out/node" 2>&1
+rc=$?
+[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] &&
+	echo "not ok - the tests did not end within ${TOLLGATE_SUITE_TIMEOUT:-3600} s" >>"$out/node"
+# Whatever a test started inherited TMPDIR (or names a path under it).
+left=$(grep -lsF -e "TMPDIR=$out/tmp" -e "$out/tmp/" /proc/[0-9]*/environ /proc/[0-9]*/cmdline |
+	sed 's|^/proc/\([0-9]*\)/.*|\1|' | sort -u | grep -vx "$$")
+if [ -n "$left" ]; then
+	# shellcheck disable=SC2086
+	ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | sed 's/^/  # left running, killed: /'
+	# shellcheck disable=SC2086
+	kill -9 $left 2>/dev/null
+fi
+grep -v '^ *duration_ms\|^ *\.\.\.$\|^ *---$' "$out/node" | grep -E '^ *(not ok|ok|#)|^    [a-z]+:|Error' | sed 's/^/  /'
+# The failures again at the end, with what the runner said of each.
+if grep -q '^ *not ok' "$out/node"; then
+	echo "== failures"
+	grep -n -A 30 '^ *not ok' "$out/node" | grep -v 'duration_ms' | head -300 | sed 's/^/  /'
+fi
 count "$out/node"
 
 echo "$passed passed, $failed failed"

@@ -1,7 +1,7 @@
 // billing.test.mjs: User menu → Billing in a real browser: the meters with
 // one at its limit (saved as a screenshot), PLAN_LIMIT from anywhere routing
 // to Billing with a sentence of what was asked, in people's words, and the
-// plan upgrade.
+// plan upgrade; the plan cards with each plan's rate limits.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, api, sqlite } from '../lib/stack.mjs';
@@ -10,7 +10,8 @@ import { launch, loginToken, screenshotPath, signInUI, signUp } from '../lib/bro
 let stack;
 let browser;
 before(async () => {
-  stack = await startStack();
+  // The plans keep their own request budgets (sql/011), as in production.
+  stack = await startStack({}, { planRates: true });
   browser = await launch();
 });
 after(async () => {
@@ -118,6 +119,30 @@ test('an admin upgrades the plan and the meter has room again', async () => {
   const projects = page.locator('[data-meter="projects"]');
   assert.match(await projects.textContent(), /1\s*\/\s*5\s*projects/);
   assert.doesNotMatch(await projects.textContent(), /Limit reached/);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('the plan cards show each plan\'s rate limits, and the current plan\'s in a sentence', async () => {
+  const who = await signUp(stack);
+  const page = await browser.device(stack);
+  await signInUI(page, who);
+  await page.goto('/#/billing');
+  const trial = page.locator('[data-plan="trial"]');
+  await trial.waitFor();
+  const rate = async (plan, k) => (await page.locator(`[data-plan="${plan}"] dd[data-rate="${k}"]`).innerText()).trim();
+  assert.equal(await trial.locator('dt[data-rate="key"]').innerText(), 'API key rate');
+  assert.equal(await trial.locator('dt[data-rate="organization"]').innerText(), 'Organization rate');
+  assert.deepEqual([await rate('trial', 'key'), await rate('trial', 'user'), await rate('trial', 'organization')], ['600 / min', '600 / min', '1,200 / min']);
+  assert.deepEqual([await rate('pro', 'key'), await rate('pro', 'organization')], ['3,000 / min', '10,000 / min']);
+  assert.equal(await rate('enterprise', 'organization'), '50,000 / min');
+  const sentence = page.locator('.plan-rates');
+  assert.equal((await sentence.innerText()).trim(),
+    'Rate limits: 600 requests a minute per API key, 600 per signed-in user, 1,200 for the whole organization (all its keys and users together).');
+  // After an upgrade the sentence is the new plan's.
+  await page.getByRole('button', { name: 'Switch to Pro' }).click();
+  await page.locator('[data-plan="pro"]').getByText('Your plan').waitFor();
+  assert.match(await page.locator('.plan-rates').innerText(), /^Rate limits: 3,000 requests a minute per API key, 3,000 per signed-in user, 10,000 for the whole organization/);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

@@ -1,9 +1,11 @@
 // admin_cli.test.mjs: the admin subcommands: create-org (password never in
-// argv), set-plan, rotate-jwt-secret with old tokens still valid.
+// argv), set-plan, rotate-jwt-secret with old tokens still valid, routes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { startStack, api, isErrorBody, BIN, SECRET } from '../lib/stack.mjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startStack, api, isErrorBody, BIN, SECRET, TOP } from '../lib/stack.mjs';
 import { adminSession, login, decodeJwt, envKid, uniqueEmail } from '../lib/fixtures.mjs';
 
 let stack;
@@ -69,9 +71,55 @@ test('ten rotations later, a token signed with an older rotated key still verifi
   await new Promise((res) => setTimeout(res, 5500)); // servers reload keys every 5 s
   const token = await login(stack, s.email, undefined, { force: true });
   assert.equal(decodeJwt(token).header.kid, kid);
-  // Found in review: each thread kept only the 8 newest keys.
   for (let i = 0; i < 10; i++) assert.equal(run(['rotate-jwt-secret']).status, 0);
   await new Promise((res) => setTimeout(res, 5500));
   const me = await api(stack, 'GET', '/v1/auth/session', { token });
   assert.equal(me.status, 200, me.text);
+});
+
+// The commands main.c dispatches on: strcmp(argv[i], "NAME") == 0.
+function dispatched() {
+  const main = readFileSync(join(TOP, 'src', 'main.c'), 'utf8');
+  const names = [...main.matchAll(/strcmp\(argv\[i\], "([a-z][a-z-]*)"\) == 0/g)].map((m) => m[1]);
+  return [...new Set(names)];
+}
+
+test('the usage (tollgate help, and no command) lists every command main.c dispatches', () => {
+  const names = dispatched();
+  for (const n of ['serve', 'migrate', 'create-org', 'set-plan', 'rotate-jwt-secret', 'backup', 'version', 'help']) {
+    assert.ok(names.includes(n), `main.c no longer dispatches ${n}?`);
+  }
+  const help = spawnSync(BIN, ['help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0, help.stderr);
+  const none = spawnSync(BIN, [], { encoding: 'utf8' });
+  assert.equal(none.status, 2);
+  assert.equal(none.stderr, help.stdout);
+  for (const n of names) assert.match(help.stdout, new RegExp(`^  ${n}\\b`, 'm'), `usage lacks ${n}`);
+});
+
+test('the man page\'s synopsis and command list name every command main.c dispatches', () => {
+  const man = readFileSync(join(TOP, 'man', 'tollgate.8'), 'utf8');
+  const synopsis = man.slice(man.indexOf('.Sh SYNOPSIS'), man.indexOf('.Sh DESCRIPTION'));
+  const list = man.slice(man.indexOf('The commands are:'), man.indexOf('.Sh ENVIRONMENT'));
+  for (const n of dispatched()) {
+    assert.match(synopsis, new RegExp(`^\\.Cm ${n}$`, 'm'), `SYNOPSIS lacks ${n}`);
+    assert.match(list, new RegExp(`^\\.It Cm ${n}\\b`, 'm'), `the command list lacks ${n}`);
+    }
+  });
+
+test('routes prints the route table as JSON, with no database or settings', () => {
+  const r = spawnSync(BIN, ['routes'], { encoding: 'utf8', env: { PATH: process.env.PATH, TOLLGATE_DB: '/nonexistent/dir/x.db' } });
+  assert.equal(r.status, 0, r.stderr);
+  const routes = JSON.parse(r.stdout);
+  assert.ok(Array.isArray(routes) && routes.length > 40, `${routes.length} routes`);
+  assert.deepEqual(routes[0], { method: 'GET', pattern: '/v1/health', access: 'public', permission: 'none', scope: null, body: 'none', kdf: false });
+  const login = routes.find((x) => x.method === 'POST' && x.pattern === '/v1/auth/login');
+  assert.deepEqual(login, { method: 'POST', pattern: '/v1/auth/login', access: 'public', permission: 'none', scope: null, body: 'json', kdf: true });
+  const ingest = routes.find((x) => x.method === 'POST' && x.pattern === '/v1/tables/{id}/records');
+  assert.deepEqual(ingest, { method: 'POST', pattern: '/v1/tables/{id}/records', access: 'any', permission: 'write', scope: 'ingest', body: 'records', kdf: false });
+  for (const x of routes) {
+    assert.match(x.method, /^(GET|POST|PUT|PATCH|DELETE)$/);
+    assert.ok(['public', 'user', 'any'].includes(x.access), JSON.stringify(x));
+    assert.equal(x.scope === null, x.access !== 'any', JSON.stringify(x));
+  }
 });

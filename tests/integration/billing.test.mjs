@@ -41,12 +41,17 @@ const emails = (n) => `email\n${Array.from({ length: n }, (_, i) => `u${i}@examp
 
 const meter = (usage, name) => usage.meters.find((m) => m.meter === name);
 
+// Every plan's request budgets here: startStack clears the plans' own, so
+// its TOLLGATE_RATE_* settings show (ratelimit_plans.test.mjs has the
+// plans' own).
+const RATES = { key: 100000, user: 100000, organization: 100000, window: 60 };
+
 test('usage has exactly the contract shape; who may read it', async () => {
   const admin = await adminSession(stack);
   const u = await api(stack, 'GET', '/v1/billing/usage', { token: admin.token });
   assert.equal(u.status, 200, u.text);
   assert.deepEqual(u.body, {
-    plan: { id: 'trial', name: 'Trial' },
+    plan: { id: 'trial', name: 'Trial', rateLimits: RATES },
     period: { start: '2026-11-01T00:00:00Z', end: DEC_1 },
     meters: [
       { meter: 'projects', used: 0, limit: 1, resetsAt: null },
@@ -86,10 +91,10 @@ test('plans are the contract table; null is unlimited', async () => {
   assert.equal(r.status, 200);
   assert.deepEqual(r.body, {
     data: [
-      { id: 'trial', name: 'Trial', limits: { projects: 1, users: 2, apiKeys: 2, jobs: 50, records: 10000 } },
-      { id: 'starter', name: 'Starter', limits: { projects: 5, users: 10, apiKeys: 10, jobs: 1000, records: 1000000 } },
-      { id: 'pro', name: 'Pro', limits: { projects: 25, users: 50, apiKeys: 50, jobs: 20000, records: 20000000 } },
-      { id: 'enterprise', name: 'Enterprise', limits: { projects: null, users: null, apiKeys: null, jobs: null, records: null } },
+      { id: 'trial', name: 'Trial', limits: { projects: 1, users: 2, apiKeys: 2, jobs: 50, records: 10000 }, rateLimits: RATES },
+      { id: 'starter', name: 'Starter', limits: { projects: 5, users: 10, apiKeys: 10, jobs: 1000, records: 1000000 }, rateLimits: RATES },
+      { id: 'pro', name: 'Pro', limits: { projects: 25, users: 50, apiKeys: 50, jobs: 20000, records: 20000000 }, rateLimits: RATES },
+      { id: 'enterprise', name: 'Enterprise', limits: { projects: null, users: null, apiKeys: null, jobs: null, records: null }, rateLimits: RATES },
     ],
   });
   const bad = await api(stack, 'PUT', '/v1/billing/plan', { token: admin.token, json: { plan: 'platinum' } });
@@ -131,7 +136,7 @@ test('jobs: the 51st trigger of the month is PLAN_LIMIT; an upgrade clears it', 
 
   const up = await api(stack, 'PUT', '/v1/billing/plan', { token: admin.token, json: { plan: 'starter' } });
   assert.equal(up.status, 200, up.text);
-  assert.deepEqual(up.body.plan, { id: 'starter', name: 'Starter' });
+  assert.deepEqual(up.body.plan, { id: 'starter', name: 'Starter', rateLimits: RATES });
   assert.deepEqual(meter(up.body, 'jobs'), { meter: 'jobs', used: 50, limit: 1000, resetsAt: DEC_1 });
   await trigger(stack, admin.token, spinner);
   const audit = (await api(stack, 'GET', '/v1/audit', { token: admin.token })).body.data;
@@ -250,7 +255,7 @@ test('the month rolls over on the 1st (UTC): jobs and records reset, history kep
     assert.deepEqual(h3.data[0].meters, [{ meter: 'jobs', used: 1 }]);
     const out = execFileSync(BIN, ['set-plan', admin.org.id, 'pro'], { env: { ...process.env, TOLLGATE_DB: s1.db }, encoding: 'utf8', stdio: 'pipe' });
     assert.match(out, /is on pro/);
-    assert.deepEqual((await api(s3, 'GET', '/v1/billing/usage', { token })).body.plan, { id: 'pro', name: 'Pro' });
+    assert.deepEqual((await api(s3, 'GET', '/v1/billing/usage', { token })).body.plan, { id: 'pro', name: 'Pro', rateLimits: RATES });
   } finally {
     await s2?.stop();
     await s3?.stop();

@@ -97,7 +97,11 @@ test('a socket handed over survives a SIGTERM: the next server on it serves', as
   const holder = spawn('perl', [join(TOP, 'tests/lib/handover.pl'), BIN, sock], {
     env: { ...process.env, TOLLGATE_DB: join(dir, 'db'), TOLLGATE_JWT_SECRET: SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: the finally below ends both servers with it,
+    // whatever assertion failed.
+    detached: true,
   });
+  const gone = new Promise((resolve) => holder.on('close', resolve));
   let out = '';
   holder.stdout.on('data', (d) => { out += d; });
   holder.stderr.on('data', (d) => { out += d; });
@@ -117,7 +121,8 @@ test('a socket handed over survives a SIGTERM: the next server on it serves', as
     assert.match(res.stdout, /^Status: 200/m, `${res.stdout}${res.stderr}\n${out}`);
     process.kill(second, 'SIGTERM');
   } finally {
-    holder.kill('SIGKILL');
+    try { process.kill(-holder.pid, 'SIGKILL'); } catch { /* gone */ }
+    await gone;
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -28,10 +28,13 @@ test('make install puts everything under DESTDIR/PREFIX, naming PREFIX', () => {
     'share/tollgate/deploy/apache/tollgate-fcgid.conf', 'share/tollgate/deploy/lighttpd/tollgate.conf',
     'share/tollgate/deploy/lighttpd/errors.lua', 'share/tollgate/deploy/spawn-fcgi/tollgate-spawn',
     'lib/systemd/system/tollgate.socket', 'lib/systemd/system/tollgate.service',
-    'share/man/man8/tollgate.8']) {
+    'share/man/man8/tollgate.8', 'sbin/tollgatectl']) {
     assert.ok(existsSync(join(root, f)), f);
   }
   assert.ok(statSync(join(root, 'share/tollgate/deploy/spawn-fcgi/tollgate-spawn')).mode & 0o111);
+  assert.ok(statSync(join(root, 'sbin/tollgatectl')).mode & 0o111);
+  const ctl = spawnSync('sh', [join(root, 'sbin/tollgatectl'), '-n', 'version'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  assert.match(ctl.stdout, new RegExp(`'${PREFIX}/bin/tollgate' '--config'`), ctl.stdout + ctl.stderr);
   const unit = readFileSync(join(root, 'lib/systemd/system/tollgate.service'), 'utf8');
   assert.match(unit, new RegExp(`^ExecStart=${PREFIX}/bin/tollgate `, 'm'));
   for (const f of ['nginx/tollgate.conf', 'apache/tollgate.conf', 'lighttpd/tollgate.conf']) {

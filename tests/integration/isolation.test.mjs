@@ -1,41 +1,26 @@
 // isolation.test.mjs: tenant isolation, as a matrix. Every route with an
-// {id}, read from the route table in src/router.c (so a new route cannot
+// {id}, read from the route table (`tollgate routes`, so a new route cannot
 // be forgotten), is called with another organization's user token and API
 // key on this organization's object: the answer must be the very answer a
 // missing id gets (status and body, all but the request id), and the object
 // must be untouched.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startStack, api, TOP } from '../lib/stack.mjs';
+import { startStack, api } from '../lib/stack.mjs';
+import { routeTable } from '../lib/routes.mjs';
 import { adminSession, createKey, tableWithSchema } from '../lib/fixtures.mjs';
 
 let stack;
 before(async () => { stack = await startStack(); });
 after(async () => { await stack?.stop(); });
 
-// The route table of src/router.c: [{method, pattern, body, access, scope}].
-export function routeTable() {
-  const src = readFileSync(join(TOP, 'src', 'router.c'), 'utf8');
-  const table = src.slice(src.indexOf('routes[] = {'), src.indexOf('#define NROUTES'));
-  const re = /\{\s*M_(\w+),\s*"([^"]+)",\s*\w+,\s*(BODY_\w+),\s*(PUBLIC(?:_KDF)?|USER(?:_KDF)?\(\w+\)|ANY\(\w+,\s*(\w+)\))\s*\}/g;
-  const routes = [...table.matchAll(re)].map((m) => ({
-    method: m[1], pattern: m[2], body: m[3],
-    access: m[4].startsWith('ANY') ? 'any' : m[4].startsWith('USER') ? 'user' : 'public', scope: m[5] || null,
-  }));
-  // Every entry was understood: as many routes as "{ M_" lines.
-  assert.equal(routes.length, (table.match(/\{ M_/g) || []).length, 'an entry of routes[] the parser did not read');
-  return routes;
-}
-
 // What kind of object a route's {id} names, from the path segment before it.
 const KIND = { users: 'user', 'api-keys': 'apiKey', projects: 'project', tables: 'table', spinners: 'spinner', jobs: 'job', auth: 'device' };
 
 // A body the route accepts in shape, so the answer is about the id.
 function bodyFor(route, victim) {
-  if (route.body === 'BODY_CSV') return { body: 'batch,seq\nx,1\n', headers: { 'Content-Type': 'text/csv' } };
-  if (route.body === 'BODY_NONE') return {};
+  if (route.body === 'csv') return { body: 'batch,seq\nx,1\n', headers: { 'Content-Type': 'text/csv' } };
+  if (route.body === 'none') return {};
   const p = route.pattern;
   const json =
     p === '/v1/users/{id}' ? { role: 'member' }

@@ -6,16 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startStack, api, sqlite, TOP } from '../lib/stack.mjs';
+import { startStack, api, sqlite } from '../lib/stack.mjs';
 import { tableWithSchema, createKey, setPlan, PASSWORD } from '../lib/fixtures.mjs';
 import { servePids, rssKiB } from '../lib/faults.mjs';
 
 const LONG = process.env.TOLLGATE_LONG === '1';
 const SECONDS = Number(process.env.TOLLGATE_LOAD_SECONDS || (LONG ? 60 : 10));
 const CONNECTIONS = 32;
-const hasSpinners = readFileSync(join(TOP, 'src', 'router.c'), 'utf8').includes('/v1/spinners/{id}/trigger');
 
 test(`mixed load, ${CONNECTIONS} connections for ${SECONDS} s: no 5xx, p99 printed, memory stable`, async () => {
   const big = '100000000';
@@ -32,13 +29,10 @@ test(`mixed load, ${CONNECTIONS} connections for ${SECONDS} s: no 5xx, p99 print
       assert.equal(u.status, 201, u.text);
       people.push(email);
     }
-    let spinner = null;
-    if (hasSpinners) {
-      const s = await api(stack, 'POST', `/v1/projects/${project.id}/spinners`, { token: admin.token, json: { name: 'load', tableId: table.id } });
-      assert.equal(s.status, 201, s.text);
-      assert.equal((await api(stack, 'POST', `/v1/spinners/${s.body.id}/publish`, { token: admin.token })).status, 200);
-      spinner = s.body.id;
-    }
+    const made = await api(stack, 'POST', `/v1/projects/${project.id}/spinners`, { token: admin.token, json: { name: 'load', tableId: table.id } });
+    assert.equal(made.status, 201, made.text);
+    assert.equal((await api(stack, 'POST', `/v1/spinners/${made.body.id}/publish`, { token: admin.token })).status, 200);
+    const spinner = made.body.id;
 
     const K = { 'X-API-Key': key.key };
     const U = { Authorization: `Bearer ${admin.token}` };
@@ -54,7 +48,7 @@ test(`mixed load, ${CONNECTIONS} connections for ${SECONDS} s: no 5xx, p99 print
       [5, 'session', () => ['GET', '/v1/auth/session', U]],
       [3, 'login', () => ['POST', '/v1/auth/login', J, JSON.stringify({ email: people[Math.floor(Math.random() * people.length)], password: PASSWORD, force: true })]],
       [2, 'failed login', () => ['POST', '/v1/auth/login', J, JSON.stringify({ email: people[0], password: 'wrong password!' })]],
-      ...(spinner ? [[5, 'trigger', () => ['POST', `/v1/spinners/${spinner}/trigger`, K]]] : []),
+      [5, 'trigger', () => ['POST', `/v1/spinners/${spinner}/trigger`, K]],
     ];
     const total = mix.reduce((a, [w]) => a + w, 0);
     const pick = () => { let x = Math.random() * total; for (const m of mix) { if ((x -= m[0]) < 0) return m; } return mix[0]; };

@@ -1,6 +1,6 @@
 // openapi.test.mjs: the OpenAPI document (docs/openapi.yaml) against the
 // code: it lints, its JSON form is fresh, it lists exactly the routes of
-// src/router.c with the same access, the server answers it, and the
+// the route table (`tollgate routes`) with the same access, the server answers it, and the
 // contract checker every other test runs through api() rejects drift.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,76 +8,44 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startStack, api, TOP } from '../lib/stack.mjs';
+import { routeTable } from '../lib/routes.mjs';
 import { adminSession } from '../lib/fixtures.mjs';
 import { doc, contractProblems, METHODS } from '../lib/contract.mjs';
 import { openapiJsonText } from '../../docs/openapi-json.mjs';
-
-// The rows of a route table: "{ M_GET, "/v1/x", handle_x, BODY_X, ACCESS }"
-// (the access may continue on the next line).
-function routeRows(source) {
-  const table = source.slice(source.indexOf('routes[] = {'), source.indexOf('};', source.indexOf('routes[] = {')));
-  const rows = new Map();
-  const re = /\{\s*M_([A-Z]+),\s*"([^"]+)",\s*(\w+),\s*(\w+),\s*(PUBLIC(?:_KDF)?|USER(?:_KDF)?\(\w+\)|ANY\(\w+,\s*\w+\))\s*\}/g;
-  for (const m of table.matchAll(re)) {
-    rows.set(`${m[1]} ${m[2]}`, { handler: m[3], body: m[4], access: m[5].replace(/\s+/g, ' ') });
-  }
-  return rows;
-}
 
 const documented = new Map();
 for (const [path, item] of Object.entries(doc.paths)) {
   for (const m of METHODS) if (item[m]) documented.set(`${m.toUpperCase()} ${path}`, item[m]);
 }
 
-// Routes of branches being built beside this one (their documents are
-// written ahead of the merge); none once they are merged, or in a clone
-// without them.
-function branchRows() {
-  const rows = new Map();
-  for (const branch of ['tables', 'spinners']) {
-    const r = spawnSync('git', ['show', `${branch}:src/router.c`], { cwd: TOP, encoding: 'utf8' });
-    if (r.status === 0) for (const [k, v] of routeRows(r.stdout)) rows.set(k, { ...v, branch });
-  }
-  return rows;
-}
+const routes = new Map(routeTable().map((r) => [`${r.method} ${r.pattern}`, r]));
 
-test('the route table and the document list the same method + path pairs', (t) => {
-  const routes = routeRows(readFileSync(join(TOP, 'src', 'router.c'), 'utf8'));
-  assert.ok(routes.size >= 20, `parsed only ${routes.size} routes from src/router.c`);
-  const undocumented = [...routes.keys()].filter((k) => !documented.has(k));
-  const docOnly = [...documented.keys()].filter((k) => !routes.has(k));
-  const elsewhere = branchRows();
-  const pending = docOnly.filter((k) => elsewhere.has(k));
-  const unknown = docOnly.filter((k) => !elsewhere.has(k));
-  for (const k of pending) t.diagnostic(`pending merge: ${k} (branch ${elsewhere.get(k).branch})`);
-  assert.deepEqual(undocumented, [], `routes of src/router.c missing from docs/openapi.yaml:\n  ${undocumented.join('\n  ')}`);
-  assert.deepEqual(unknown, [], `operations of docs/openapi.yaml that no route table has:\n  ${unknown.join('\n  ')}`);
+test('the route table and the document list the same method + path pairs', () => {
+  assert.equal(routes.size, routeTable().length, 'a method + path twice in the route table');
+  assert.deepEqual([...documented.keys()].sort(), [...routes.keys()].sort(),
+    'docs/openapi.yaml and `tollgate routes` differ');
 });
 
 test('each operation names the access its route has', () => {
-  const routes = new Map([...branchRows(), ...routeRows(readFileSync(join(TOP, 'src', 'router.c'), 'utf8'))]);
   const wrong = [];
   for (const [k, route] of routes) {
     const op = documented.get(k);
     if (!op) continue;
-    const perm = { PERM_NONE: 'none', PERM_READ: 'read', PERM_WRITE: 'write', PERM_ADMIN: 'admin' };
-    const scope = { SCOPE_INGEST: 'ingest', SCOPE_TRIGGER: 'trigger', SCOPE_READ: 'read' };
     let want;
-    const m = route.access.replace('_KDF', '').match(/^(PUBLIC|USER|ANY)(?:\((\w+)(?:, (\w+))?\))?$/);
     // A public route whose handler checks a credential of its own
     // (GET /v1/metrics) says so with x-credential: handler.
-    if (m[1] === 'PUBLIC') want = { security: op['x-credential'] === 'handler' ? [{ metricsToken: [] }] : [] };
-    else if (m[1] === 'USER') want = { security: [{ userToken: [] }], 'x-permission': perm[m[2]] };
+    if (route.access === 'public') want = { security: op['x-credential'] === 'handler' ? [{ metricsToken: [] }] : [] };
+    else if (route.access === 'user') want = { security: [{ userToken: [] }], 'x-permission': route.permission };
     else {
-      const s = scope[m[3]];
-      want = { security: [{ userToken: [] }, { apiKey: [s] }, { apiKeyHeader: [s] }], 'x-permission': perm[m[2]], 'x-scope': s };
+      const s = route.scope;
+      want = { security: [{ userToken: [] }, { apiKey: [s] }, { apiKeyHeader: [s] }], 'x-permission': route.permission, 'x-scope': s };
     }
     const have = { security: op.security };
     if (op['x-permission'] !== undefined) have['x-permission'] = op['x-permission'];
     if (op['x-scope'] !== undefined) have['x-scope'] = op['x-scope'];
-    try { assert.deepEqual(have, want); } catch { wrong.push(`${k}: route ${route.access}, document ${JSON.stringify(have)}`); }
-    if (route.body === 'BODY_NONE' && op.requestBody) wrong.push(`${k}: the route reads no body, the document has one`);
-    if (route.body !== 'BODY_NONE' && !op.requestBody) wrong.push(`${k}: the route reads a body, the document has none`);
+    try { assert.deepEqual(have, want); } catch { wrong.push(`${k}: route ${JSON.stringify(route)}, document ${JSON.stringify(have)}`); }
+    if (route.body === 'none' && op.requestBody) wrong.push(`${k}: the route reads no body, the document has one`);
+    if (route.body !== 'none' && !op.requestBody) wrong.push(`${k}: the route reads a body, the document has none`);
   }
   assert.deepEqual(wrong, []);
 });

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { TOP, BIN, SECRET, isErrorBody } from '../lib/stack.mjs';
 import { IS_ROOT, tempDir, render, waitFor, startProcess, startTollgate, startEcho, fcgiGet,
-  webServer, shareSocket } from '../lib/webservers.mjs';
+  webServer, shareSocket, assertSecurityHeaders } from '../lib/webservers.mjs';
+import { startStack } from '../lib/stack.mjs';
 
 const MAX_BODY = 64 * 1024; // TOLLGATE_MAX_BODY=64k and the web servers' cap
 const RATE_IP = 60; // TOLLGATE_RATE_IP: small enough to reach a 429 quickly
@@ -153,6 +154,13 @@ for (const { kind, file } of SERVERS) {
       assert.ok(isErrorBody(r, 503, 'UNAVAILABLE'), `${r.status} ${r.headers.get('content-type')} ${r.text}`);
       assert.match(r.headers.get('content-type'), /^application\/json/);
       assert.equal(r.headers.get('retry-after'), '5');
+      assertSecurityHeaders(r.headers, `${kind} 503`);
+      // A body over the cap is still refused 413 with the contract's body.
+      const big = await postHeadOnly(ws.port, '/v1/health', MAX_BODY * 4);
+      assert.equal(big.status, 413, big.text);
+      assert.equal(big.body?.errorCode, 'PAYLOAD_TOO_LARGE', big.text);
+      assert.equal(big.headers.get('x-request-id'), big.body.requestId);
+      assertSecurityHeaders(big.headers, `${kind} 413 with nothing on the socket`);
     });
 
     describe('in front of tollgate serve: the smoke suite', () => {
@@ -173,6 +181,7 @@ for (const { kind, file } of SERVERS) {
         assert.deepEqual([r.body.status, r.body.database], ['ok', 'ok']);
         assert.match(r.headers.get('content-type'), /^application\/json; charset=utf-8/);
         assert.match(r.headers.get('x-request-id'), /^[0-9A-Z]{26}$/);
+        assertSecurityHeaders(r.headers, `${kind} GET /v1/health`);
         const echoed = await call(ws, 'GET', '/v1/health', { headers: { 'X-Request-Id': 'smoke-1' } });
         assert.equal(echoed.headers.get('x-request-id'), 'smoke-1');
       });
@@ -181,6 +190,7 @@ for (const { kind, file } of SERVERS) {
         for (const p of ['/v1/nope', '/v1/tables/a%20b']) {
           const r = await call(ws, 'GET', p);
           assert.ok(isErrorBody(r, 404, 'NOT_FOUND'), `${p}: ${r.status} ${r.text}`);
+          assertSecurityHeaders(r.headers, `${kind} 404 ${p}`);
         }
         const m = await call(ws, 'POST', '/v1/health', { json: { small: true } });
         assert.ok(isErrorBody(m, 405, 'METHOD_NOT_ALLOWED'), m.text);
@@ -197,6 +207,10 @@ for (const { kind, file } of SERVERS) {
         assert.ok(r.body.requestId.length > 0);
         assert.equal(r.headers.get('x-request-id'), r.body.requestId);
         assert.match(r.headers.get('content-type'), /^application\/json/);
+        assertSecurityHeaders(r.headers, `${kind} 413`);
+        // The request id has the server's format (a ULID); Apache's own
+        // answers carry mod_unique_id's.
+        if (kind !== 'apache') assert.match(r.body.requestId, /^[0-9A-Z]{26}$/, r.text);
       });
 
       test('an Authorization header does not upset a public endpoint', async () => {
@@ -211,10 +225,7 @@ for (const { kind, file } of SERVERS) {
           const r = await fetch(ws.base + path);
           const text = await r.text();
           assert.equal(r.status, 200, path);
-          assert.match(r.headers.get('content-security-policy') || '', /frame-ancestors 'none'/, path);
-          assert.match(r.headers.get('content-security-policy'), /default-src 'self'/);
-          assert.equal(r.headers.get('x-content-type-options'), 'nosniff', path);
-          assert.equal(r.headers.get('referrer-policy'), 'no-referrer', path);
+          assertSecurityHeaders(r.headers, `${kind} ${path}`);
           if (path === '/probe.css') {
             assert.match(r.headers.get('content-type'), /^text\/css/);
             assert.match(r.headers.get('cache-control') || '', /max-age=3600/, path);
@@ -347,8 +358,26 @@ describe('Apache starting the workers itself (deploy/apache/tollgate-fcgid.conf)
     assert.equal(big.status, 413, big.text);
     assert.equal(big.body?.errorCode, 'PAYLOAD_TOO_LARGE');
     const page = await fetch(`${ws.base}/`);
-    assert.match(page.headers.get('content-security-policy'), /frame-ancestors 'none'/);
+    assertSecurityHeaders(page.headers, 'apache-fcgid /');
+    for (const res of [r, nf, big]) assertSecurityHeaders(res.headers, `apache-fcgid ${res.status}`);
   });
+});
+
+test('make run\'s config (deploy/nginx/dev.conf.in) sends the same security headers', async () => {
+  const stack = await startStack({ TOLLGATE_MAX_BODY: String(MAX_BODY) });
+  try {
+    for (const path of ['/', '/v1/health', '/v1/nope']) {
+      const r = await fetch(stack.base + path);
+      await r.arrayBuffer();
+      assertSecurityHeaders(r.headers, `dev ${path}`);
+    }
+    const big = await postHeadOnly(stack.port, '/v1/health', MAX_BODY * 4);
+    assert.equal(big.status, 413, big.text);
+    assertSecurityHeaders(big.headers, 'dev 413');
+    assert.match(big.body.requestId, /^[0-9A-Z]{26}$/, big.text);
+    assert.equal(big.headers.get('x-request-id'), big.body.requestId);
+    assert.match(stack.log(), new RegExp(`${big.body.requestId} POST /v1/health 413`));
+  } finally { await stack.stop(); }
 });
 
 describe('without a web server config: sockets handed over', () => {

@@ -27,7 +27,9 @@ export function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Starts nginx + tollgate; env adds TOLLGATE_* settings. Returns a stack
-// with base, dir, db, log() and stop().
+// with base, dir, db, log() and stop(). The plans' own request budgets
+// (sql/011) are cleared, so the TOLLGATE_RATE_* settings below (or the
+// test's) apply to every plan, unless opts.planRates keeps them.
 export async function startStack(env = {}, opts = {}) {
   const dir = opts.dir || mkdtempSync(join(tmpdir(), 'tollgate-'));
   const port = await freePort();
@@ -47,6 +49,7 @@ export async function startStack(env = {}, opts = {}) {
       TOLLGATE_RATE_IP: '100000',
       TOLLGATE_RATE_USER: '100000',
       TOLLGATE_RATE_KEY: '100000',
+      TOLLGATE_RATE_ORG: '100000',
       TOLLGATE_RATE_LOGIN: '100000',
       TOLLGATE_RATE_LOGIN_ACCOUNT: '100000',
       TOLLGATE_RATE_LOGIN_DEVICE: '100000',
@@ -66,9 +69,14 @@ export async function startStack(env = {}, opts = {}) {
     child,
     exited,
     log: () => logs.join(''),
+    // Ends run.sh's process group (nginx, the supervisor, tollgate serve):
+    // SIGTERM, then SIGKILL if it has not ended within 40 s (run.sh gives
+    // the server 30 s to finish).
     async stop() {
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+      const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 40000);
       await exited;
+      clearTimeout(t);
       if (!opts.keep) rmSync(dir, { recursive: true, force: true });
       // Under `make check SANITIZE=1` a sanitizer report fails the test file.
       const report = logs.join('').match(/==\d+==ERROR: \w+Sanitizer[^\n]*|runtime error:[^\n]*/);
@@ -78,7 +86,10 @@ export async function startStack(env = {}, opts = {}) {
   for (let i = 0; i < 200; i++) {
     try {
       const r = await fetch(`${stack.base}/v1/health`);
-      if (r.status === 200) return stack;
+      if (r.status === 200) {
+        if (!opts.planRates) sqlite(db, 'UPDATE plans SET rate_key = NULL, rate_user = NULL, rate_org = NULL');
+        return stack;
+      }
     } catch { /* not up yet */ }
     if (child.exitCode !== null) break;
     await sleep(50);

@@ -4,6 +4,7 @@
 // foreground from a temp dir, in front of a real `tollgate serve` or of a
 // FastCGI echo responder (to see exactly what the web server hands over).
 // Everything started here is stopped by stop(), also after a failure.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
   rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,29 @@ import { join } from 'node:path';
 import { TOP, BIN, SECRET, freePort } from './stack.mjs';
 
 export const IS_ROOT = process.getuid() === 0;
+
+// The one set of security headers every shipped config (deploy/nginx,
+// deploy/apache, deploy/lighttpd) and `make run` (deploy/nginx/dev.conf.in)
+// send on every answer: the web app's pages and files, the API's answers and
+// the web server's own error answers.
+export const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; " +
+    "require-trusted-types-for 'script'; trusted-types 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=()',
+};
+
+// Asserts headers (a Headers) carry exactly SECURITY_HEADERS, each once.
+export function assertSecurityHeaders(headers, what) {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+    assert.equal(headers.get(name), value, `${what}: ${name}`);
+  }
+}
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // The web server's user and group when it drops root (Debian's www-data).

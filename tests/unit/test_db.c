@@ -56,7 +56,8 @@ test_every_file_compiled_in(void)
 	CHECK(files == db_migration_count());
 }
 
-/* Every statement of stmts[] prepares against the migrated schema. */
+/* Every statement of stmts[] is there, named, and prepares against the
+ * migrated schema. */
 static void
 test_every_statement_prepares(void)
 {
@@ -68,8 +69,17 @@ test_every_statement_prepares(void)
 	db = db_open(path, err, sizeof(err));
 	CHECK(db != NULL && db_migrate(db) == db_migration_count());
 	for (int i = 0; db != NULL && i < STMT__COUNT; i++) {
+		/* Every entry is filled in, under its own name. */
+		CHECK(stmts[i].name != NULL && stmts[i].sql != NULL);
+		if (stmts[i].name == NULL)
+			continue;
+		CHECK(strncmp(stmts[i].name, "STMT_", 5) == 0);
+		for (int k = 0; k < i; k++)
+			CHECK(stmts[k].name == NULL || strcmp(stmts[k].name, stmts[i].name) != 0);
+		if (i == STMT_VERSION_SET) /* completed with a number by db_migrate */
+			continue;
 		if (db_stmt(db, (enum stmt)i) == NULL)
-			printf("#   statement %d does not prepare\n", i);
+			printf("#   %s does not prepare\n", stmts[i].name);
 		CHECK(db_stmt(db, (enum stmt)i) != NULL);
 	}
 	db_close(db);

@@ -28,7 +28,7 @@ test_params_one_pass(void)
 	CHECK(v[P_METHOD] == NULL);
 }
 
-/* Found in review: a decoded %0A in the path forged a log line. */
+/* A decoded %0A in the path cannot forge a log line. */
 static void
 test_log_safe(void)
 {
@@ -166,9 +166,28 @@ test_stream(void)
 	CHECK(cursor[0] == '\0');
 }
 
+/* Every error is in the table with its status, code and sentence; the
+ * statuses it answers are in the status table. */
+static void
+test_error_table(void)
+{
+	for (int e = 0; e < ERR__COUNT; e++) {
+		CHECK(
+		    errs[e].code != NULL && errs[e].message != NULL && errs[e].message[0] != '\0');
+		CHECK(errs[e].status >= 400 && errs[e].status <= 503);
+		CHECK(http_status_slot(errs[e].status) < HTTP_STATUS_COUNT);
+	}
+	CHECK(strcmp(err_code(ERR_CONFLICT_EMAIL), "CONFLICT") == 0);
+	CHECK(err_status(ERR_UNSUPPORTED_MEDIA_TYPE_CSV) == 415);
+	CHECK(http_status_code(http_status_slot(429)) == 429);
+	CHECK(
+	    http_status_slot(418) == HTTP_STATUS_COUNT && http_status_code(HTTP_STATUS_COUNT) == 0);
+}
+
 int
 main(void)
 {
+	TEST(test_error_table);
 	TEST(test_params_one_pass);
 	TEST(test_log_safe);
 	TEST(test_log_line);

@@ -55,6 +55,21 @@ test_hash(void)
 	CHECK(idem_hash(&r, b) == 0 && strcmp(a, b) == 0);
 }
 
+struct store {
+	struct req *r;
+	const struct idem *i;
+};
+
+/* The work's transaction storing an answer under claim i. */
+static int
+store_answer(struct db *db, void *arg)
+{
+	struct store *st = arg;
+
+	(void)db;
+	return idem_store(st->r, st->i, 200, "{\"accepted\":0}");
+}
+
 /* A slow first request whose key a retry took over cannot store its answer
  * (it rolls its work back); the retry's claim can. */
 static void
@@ -63,6 +78,7 @@ test_taken_over_claim(void)
 	char err[256], body[] = "{\"records\":[]}";
 	struct db *db;
 	struct idem slow, retry;
+	struct store store;
 	struct req r;
 	char *envp[] = { NULL };
 
@@ -87,14 +103,13 @@ test_taken_over_claim(void)
 	CHECK(idem_claim_or_reply(&r, &retry) == 0 && retry.held);
 	CHECK(strcmp(slow.claim, retry.claim) != 0);
 	/* The slow one finishes after all: not its key any more. */
-	CHECK(db_begin(db) == DB_OK);
-	CHECK(idem_store(&r, &slow, 200, "{\"accepted\":0}") == IDEM_LOST);
-	db_rollback(db);
+	store.r = &r;
+	store.i = &slow;
+	CHECK(db_write(db, store_answer, &store) == IDEM_LOST);
 	/* Nor may it free the retry's claim. */
 	idem_release(&r, &slow);
-	CHECK(db_begin(db) == DB_OK);
-	CHECK(idem_store(&r, &retry, 200, "{\"accepted\":0}") == DB_OK);
-	CHECK(db_commit(db) == DB_OK);
+	store.i = &retry;
+	CHECK(db_write(db, store_answer, &store) == DB_OK);
 	/* Now a third try gets the retry's answer again. */
 	r.body = NULL; /* not req_free's to free */
 	req_free(&r);

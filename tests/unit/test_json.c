@@ -171,14 +171,6 @@ test_writer(void)
 	for (int i = 0; i < JW_DEPTH + 2; i++)
 		jw_array(&w, NULL);
 	CHECK(written(&w) == NULL);
-	/* jw_tree gives the same as a tree. */
-	jw_init(&w);
-	jw_object(&w, NULL);
-	jw_int(&w, "n", 7);
-	jw_object_end(&w);
-	back = jw_tree(&w);
-	CHECK(back != NULL && json_object_get_int(json_object_object_get(back, "n")) == 7);
-	json_object_put(back);
 }
 
 int

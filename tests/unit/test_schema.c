@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../../src/schema.c"
-#include "tollgate.h" /* json_parse_strict: records arrive through it */
+#include "core.h" /* json_parse_strict: records arrive through it */
 #include "unit.h"
 
 static struct csv c;

@@ -130,10 +130,10 @@ test_time_parse(void)
 static int
 valid_utf8(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
 
-	while (*p != '\0') {
-		size_t n = utf8_seq(p);
+	while (p < end) {
+		size_t n = tg_utf8_len(p, end);
 
 		if (n == 0)
 			return 0;
@@ -150,7 +150,7 @@ test_utf8_clean(void)
 
 	CHECK(tg_utf8_clean("Mozilla/5.0", 100, out, sizeof(out)) == 11 &&
 	    strcmp(out, "Mozilla/5.0") == 0);
-	/* Found in review: a User-Agent "Mozilla \xff\xfe" answered as it came. */
+	/* A User-Agent "Mozilla \xff\xfe": each bad byte replaced. */
 	n = tg_utf8_clean("Mozilla \xff\xfe", 100, out, sizeof(out));
 	CHECK(n == 14 && strcmp(out, "Mozilla \xef\xbf\xbd\xef\xbf\xbd") == 0);
 	/* Overlong forms, surrogates, past U+10FFFF, a cut sequence: replaced. */
@@ -174,9 +174,34 @@ test_utf8_clean(void)
 	CHECK(tg_utf8_clean("abc", 0, out, sizeof(out)) == 0 && *out == '\0');
 }
 
+/* The one UTF-8 decoder: RFC 3629, no overlongs, no surrogates. */
+static size_t
+u8(const char *s)
+{
+	return tg_utf8_len((const unsigned char *)s, (const unsigned char *)s + strlen(s));
+}
+
+static void
+test_utf8(void)
+{
+	CHECK(u8("a") == 1);
+	CHECK(u8("\xc3\xa9") == 2); /* é */
+	CHECK(u8("\xe2\x82\xac") == 3); /* € */
+	CHECK(u8("\xf0\x9f\x98\x80") == 4); /* U+1F600 */
+	CHECK(u8("\xf4\x8f\xbf\xbf") == 4); /* U+10FFFF */
+	CHECK(u8("\xc0\x80") == 0); /* overlong NUL */
+	CHECK(u8("\xe0\x80\xaf") == 0); /* overlong '/' */
+	CHECK(u8("\xed\xa0\x80") == 0); /* a surrogate */
+	CHECK(u8("\xf4\x90\x80\x80") == 0); /* past U+10FFFF */
+	CHECK(u8("\xe2\x82") == 0); /* cut short */
+	CHECK(u8("\x80") == 0 && u8("\xff") == 0);
+	CHECK(u8("\xc3(") == 0);
+}
+
 int
 main(void)
 {
+	TEST(test_utf8);
 	TEST(test_time_format);
 	TEST(test_month);
 	TEST(test_time_parse);

@@ -1,6 +1,7 @@
 // billing.js: User menu → Billing: the plan's usage meters (used / limit,
-// reset date), what to do at a limit, and the plan change for admins. A
-// PLAN_LIMIT anywhere in the app lands here with ?meter= naming the meter.
+// reset date), what to do at a limit, each plan's limits and request rate
+// limits, and the plan change for admins. A PLAN_LIMIT anywhere in the app
+// lands here with ?meter= naming the meter.
 import { api, items, takePlanLimit } from '../api.js';
 import {
   action, busy, day, h, num, showError,
@@ -127,6 +128,30 @@ function planLimits(p) {
   });
 }
 
+// A plan's request budgets (rateLimits: key, user, organization, window in
+// seconds) on its card: "API key rate  600 / min".
+const RATES = [
+  ['key', 'API key rate'],
+  ['user', 'User rate'],
+  ['organization', 'Organization rate'],
+];
+const perWindow = (w) => (w === 60 || w === undefined ? 'min' : `${num(w)} s`);
+
+function rateRows(r) {
+  if (!r) return [];
+  return RATES.filter(([k]) => Number.isInteger(r[k])).map(([k, label]) => [
+    h('dt', { 'data-rate': k }, label),
+    h('dd', { 'data-rate': k }, `${num(r[k])} / ${perWindow(r.window)}`)]);
+}
+
+// "600 requests a minute per API key, 600 per signed-in user, 1,200 for the
+// whole organization (all its keys and users together)."
+function rateSentence(r) {
+  const a = r.window === 60 || r.window === undefined ? 'a minute' : `every ${num(r.window)} seconds`;
+  return `${num(r.key)} requests ${a} per API key, ${num(r.user)} per signed-in user, `
+    + `${num(r.organization)} for the whole organization (all its keys and users together).`;
+}
+
 export async function billing(ctx) {
   const stored = takePlanLimit();
   const meterName = ctx.query.get('meter') || (stored && stored.meter) || null;
@@ -185,12 +210,14 @@ export async function billing(ctx) {
         h('h3', {}, p.name || p.id),
         h('dl', {}, planLimits(p).map(([k, v]) => [
           h('dt', {}, meterInfo(k).short),
-          h('dd', {}, v === null ? 'Unlimited' : v === undefined ? '—' : num(v))])),
+          h('dd', {}, v === null ? 'Unlimited' : v === undefined ? '—' : num(v))]),
+        rateRows(p.rateLimits)),
         form);
     }));
     planSection.append(
       h('p', {}, 'You are on ', h('strong', {}, current.name || current.id || 'your plan'),
         '. Changing the plan takes effect at once.'),
+      current.rateLimits ? h('p', { class: 'plan-rates' }, 'Rate limits: ', rateSentence(current.rateLimits)) : null,
       planErrors, cards);
   } else {
     planSection.append(h('p', {}, 'You are on ', h('strong', {}, current.name || current.id || 'your plan'), '.'));

@@ -1,6 +1,10 @@
-/* tollgate.h: the interfaces Tollgate's modules share; everything else is static. */
-#ifndef TOLLGATE_H
-#define TOLLGATE_H
+/* core.h: the core layer: settings, log, clock and ids, the client address,
+ * the store, requests and responses with the one error table, JSON, and
+ * counters. A core file includes only this header (and its own module's),
+ * so it cannot call the middleware (mw.h) or the resources (api.h) above
+ * it: the compiler refuses the undeclared call. Everything else is static. */
+#ifndef TOLLGATE_CORE_H
+#define TOLLGATE_CORE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,9 +19,10 @@ struct config {
 	char db_path[1024];
 	char jwt_secret[512];
 	size_t jwt_secret_len;
-	long rate_key; /* requests a minute per API key */
+	long rate_key; /* requests a minute per API key, for plans that set none */
 	long rate_ip; /* requests a minute per unauthenticated IP */
-	long rate_user; /* requests a minute per signed-in user */
+	long rate_user; /* requests a minute per signed-in user, for plans that set none */
+	long rate_org; /* requests a minute per organization, for plans that set none */
 	long rate_login; /* login/signup attempts a minute per IP */
 	long rate_login_account; /* failed sign-ins per account an hour, from unknown devices */
 	long rate_login_device; /* failed sign-ins per device credential per 15 minutes */
@@ -62,9 +67,13 @@ void tg_time_format(int64_t t, char *out, size_t outlen);
 int tg_month(int64_t t, char *out, size_t outlen, int64_t *next_start);
 /* Appends at most max bytes of s (or v in decimal) to out, which holds n
  * bytes, keeping it NUL-terminated within outlen; the new length. For the
- * lines every request writes, where snprintf was a tenth of the work. */
+ * lines every request writes, without printf. */
 size_t tg_append(char *out, size_t outlen, size_t n, const char *s, size_t max);
 size_t tg_append_num(char *out, size_t outlen, size_t n, int64_t v);
+/* The length of the UTF-8 sequence at p, before end (RFC 3629: no overlongs,
+ * no surrogates), or 0 when it is not valid: the one decoder, for JSON and
+ * CSV alike. */
+size_t tg_utf8_len(const unsigned char *p, const unsigned char *end);
 /* Copies src into out as valid UTF-8: each byte that starts no valid
  * sequence becomes U+FFFD, and the copy ends at a character boundary within
  * max bytes (and outlen - 1). Always NUL-terminated (outlen > 0); the
@@ -74,6 +83,25 @@ size_t tg_utf8_clean(const char *src, size_t max, char *out, size_t outlen);
  * strictly: digits only, each field in range, days per month and leap
  * year; -1 for anything else. */
 int tg_time_parse(const char *s, int64_t *out);
+
+/* ---- client.c: the client's address ---- */
+
+/* The client's address: remote_addr, or, when remote_addr is one of
+ * cfg.trusted_proxies (IPs or CIDRs, separated by commas or spaces), the
+ * right-most X-Forwarded-For entry that is not (an entry that is no address
+ * stops the walk at the hop before it). Written in canonical form
+ * (IPv4-mapped IPv6 as IPv4) to out, at least 64 bytes. Returns 0, or -1
+ * when remote_addr is no address: then out is remote_addr's printable
+ * characters ("unknown" if none). */
+int client_ip(const char *remote_addr, const char *xff, char *out, size_t outlen);
+
+/* Whether every entry of list (TOLLGATE_TRUSTED_PROXIES: addresses or CIDRs,
+ * separated by commas or spaces) parses; else -1 with err naming the first. */
+int client_proxies_check(const char *list, char *err, size_t errlen);
+/* The rate-limit bucket of a client address in out: the address, or for
+ * IPv6 its /64 (one subscriber's network, where each host can take any
+ * address); an address that does not parse as it is. */
+void client_bucket(const char *ip, char *out, size_t outlen);
 
 /* ---- db.c: the store; every SQL statement lives in its table ---- */
 
@@ -125,12 +153,13 @@ enum stmt {
 	STMT_APIKEY_REVOKE,
 	STMT_APIKEY_ROTATE_OLD,
 	STMT_PLANS_ALL,
+	STMT_PLAN_RATES,
 	STMT_USAGE_HISTORY,
 	STMT_PROJECT_INSERT,
 	STMT_PROJECT_GET,
 	STMT_PROJECT_LIST,
 	STMT_PROJECT_DELETE,
-	/* tables.c, ingest.c, idempotency.c */
+	/* tables.c, records.c, idempotency.c */
 	STMT_TABLE_INSERT,
 	STMT_TABLE_GET,
 	STMT_TABLE_LIST,
@@ -170,6 +199,23 @@ enum stmt {
 	STMT_JOB_CHUNK_END,
 	STMT_JOB_CHUNK_COUNT,
 	STMT_JOB_CHUNK_NONNULL,
+	/* the store's own: transactions, settings, the schema version */
+	STMT_TX_BEGIN,
+	STMT_TX_BEGIN_IMMEDIATE,
+	STMT_TX_COMMIT,
+	STMT_TX_ROLLBACK,
+	STMT_TX_SAVEPOINT,
+	STMT_TX_RELEASE,
+	STMT_TX_ROLLBACK_TO,
+	STMT_PRAGMA_WAL,
+	STMT_PRAGMA_SYNCHRONOUS,
+	STMT_PRAGMA_FOREIGN_KEYS,
+	STMT_VERSION_GET,
+	STMT_VERSION_SET,
+	/* backup.c */
+	STMT_BACKUP_SCHEMA_COUNT,
+	STMT_BACKUP_JOURNAL_DELETE,
+	STMT_BACKUP_INTEGRITY_CHECK,
 	STMT__COUNT
 };
 
@@ -190,27 +236,36 @@ int db_files_private(const char *path);
 int db_migrate(struct db *db);
 int db_version(struct db *db);
 int db_migration_count(void);
-int db_begin(struct db *db); /* BEGIN IMMEDIATE: DB_OK, DB_BUSY or DB_ERROR */
 /* One read snapshot for the statements until db_read_end: a single WAL read
  * transaction instead of one per statement (each takes SQLite's shared-memory
- * mutex and locks, which the worker threads contend on). db_begin ends it
- * first, so a handler that writes after all loses nothing. */
+ * mutex and locks, which the worker threads contend on). A write (db_write)
+ * ends it first, so a handler that writes after all loses nothing. */
 int db_read_begin(struct db *db);
 void db_read_end(struct db *db);
-int db_commit(struct db *db);
-void db_rollback(struct db *db);
-int db_writing(const struct db *db); /* between db_begin and its commit or rollback */
-/* A piece of write work for db_write_grouped: it runs inside a write
- * transaction, in a savepoint of its own, on the connection it is given
- * (perhaps another thread's, while this one waits). It answers DB_OK to
- * keep what it wrote; anything else is handed back and its writes undone. */
+/* A piece of write work: it runs inside a write transaction on the
+ * connection it is given. It answers DB_OK to keep what it wrote; anything
+ * else is handed back and its writes undone. */
 typedef int db_work_fn(struct db *db, void *arg);
-/* Runs fn(db, arg) in a write transaction it may share with other threads'
- * pieces (group commit: one BEGIN IMMEDIATE and one COMMIT for them all).
- * Returns fn's answer, or the transaction's store error when it could not
- * commit (then nothing of fn's is kept). Like db_begin, it ends db's read
- * snapshot (db_read_begin) first. */
+/* The one way to write: runs fn(db, arg) in a write transaction of its
+ * own (BEGIN IMMEDIATE, after this process's other writers) and commits it
+ * when fn answers DB_OK. fn runs once: a busy database is waited for
+ * before it starts, never by running it again. Returns DB_OK when committed;
+ * else fn's answer or the store's error, with nothing of fn's kept. No
+ * transaction outlives the call. Ends db's read snapshot (db_read_begin)
+ * first. */
+int db_write(struct db *db, db_work_fn *fn, void *arg);
+/* As db_write, but the transaction may be shared with other threads'
+ * pieces (group commit: one BEGIN IMMEDIATE and one COMMIT for them all);
+ * fn runs in a savepoint of its own, perhaps on another thread's
+ * connection while this one waits. */
 int db_write_grouped(struct db *db, db_work_fn *fn, void *arg);
+/* The text of statement s, for a caller with a connection of its own
+ * (backup.c). */
+const char *db_sql(enum stmt s);
+/* The request id db's log lines carry from now on (NULL: none). */
+void db_log_request(struct db *db, const char *rid);
+/* Waits for another process's writer so far in this process. */
+unsigned long db_busy_retries(void);
 /* Group commits so far in this process, and the pieces they carried. */
 void db_group_counts(unsigned long *commits, unsigned long *pieces);
 /* Binds args by types ('i' int64_t, 't' const char * or NULL, 'd' double)
@@ -254,10 +309,50 @@ enum err {
 	ERR_RATE_LIMITED,
 	ERR_INTERNAL,
 	ERR_UNAVAILABLE,
+	/* the same codes, with the sentence a particular refusal needs */
+	ERR_INVALID_BODY_EMAIL,
+	ERR_INVALID_BODY_ROLE,
+	ERR_INVALID_BODY_SCOPES,
+	ERR_INVALID_BODY_EXPIRES_AT,
+	ERR_INVALID_BODY_GRACE_PERIOD,
+	ERR_INVALID_BODY_PLAN,
+	ERR_INVALID_BODY_RECORDS,
+	ERR_INVALID_BODY_SCHEDULE,
+	ERR_INVALID_BODY_TABLE_ID,
+	ERR_INVALID_BODY_LIMIT,
+	ERR_INVALID_BODY_CURSOR,
+	ERR_INVALID_BODY_IDEMPOTENCY_KEY,
+	ERR_INVALID_BODY_SHORT,
+	ERR_INVALID_BODY_CONTENT_LENGTH,
+	ERR_INVALID_BODY_NOT_OBJECT,
+	ERR_SCHEMA_MISMATCH_CSV,
+	ERR_INVALID_CREDENTIALS_CURRENT,
+	ERR_PERMISSION_DENIED_KEY,
+	ERR_CONFLICT_EMAIL,
+	ERR_CONFLICT_LAST_ADMIN,
+	ERR_CONFLICT_KEY_ROTATED,
+	ERR_CONFLICT_PROJECT_NAME,
+	ERR_CONFLICT_TABLE_NAME,
+	ERR_CONFLICT_SPINNER_NAME,
+	ERR_CONFLICT_IMPORT_RACE,
+	ERR_CONFLICT_IDEMPOTENCY_IN_PROGRESS,
+	ERR_CONFLICT_IDEMPOTENCY_TAKEN_OVER,
+	ERR_MISSING_SCOPE_INGEST,
+	ERR_MISSING_SCOPE_TRIGGER,
+	ERR_UNSUPPORTED_MEDIA_TYPE_CSV,
+	ERR_UNSUPPORTED_MEDIA_TYPE_RECORDS,
+	ERR_UNSUPPORTED_MEDIA_TYPE_ENCODING,
+	ERR_UNSUPPORTED_MEDIA_TYPE_NO_ENCODING,
+	ERR_INVALID_BODY_NDJSON_EMPTY,
+	ERR_INVALID_BODY_PARTIAL,
+	ERR_BATCH_TOO_LARGE_NDJSON,
+	ERR_SCHEMA_MISMATCH_NONE_GOOD,
+	ERR_NO_SCHEMA_EXPORT,
 	ERR__COUNT
 };
 
 enum method { M_GET, M_POST, M_PUT, M_PATCH, M_DELETE, M__COUNT, M_OTHER = M__COUNT };
+const char *method_name(enum method m); /* "GET" ...; "OTHER" for M_OTHER */
 
 enum role { ROLE_NONE, ROLE_VIEWER, ROLE_MEMBER, ROLE_ADMIN };
 
@@ -306,6 +401,7 @@ struct req {
 	const char *content_encoding; /* NULL when absent */
 	const char *accept; /* NULL when absent */
 	long long content_length; /* -1 when absent */
+	int refused; /* 413: the web server refused the body (TOLLGATE_REFUSED) */
 	const char *authorization;
 	const char *x_api_key;
 	const char *idempotency_key;
@@ -327,7 +423,7 @@ struct req {
 	body_read_fn *body_read;
 	void *body_ctx;
 	size_t body_have; /* bytes of it read so far */
-	struct body_inflate *inflate; /* a gzip body's inflater (body.c); owned */
+	struct body_inflate *inflate; /* a gzip body's inflater (body.c); body_inflate_free */
 	size_t body_decoded; /* bytes of the body after its Content-Encoding */
 	json_object *json;
 	struct principal who;
@@ -363,7 +459,8 @@ void reply_json(struct req *r, int status, json_object *body);
 struct jw; /* json.c */
 void reply_jw(struct req *r, int status, struct jw *w); /* takes w's text */
 void reply_empty(struct req *r, int status);
-/* Answers status with body (owned: freed here) of the given Content-Type. */
+/* Answers status with body (owned: freed here) of the given Content-Type
+ * (NULL: JSON). */
 void reply_text(struct req *r, int status, const char *content_type, char *body, size_t len);
 /* Starts an answer whose body is written as it is made: the status line and
  * headers (those added so far) go out now, and r counts as answered. Then
@@ -374,8 +471,25 @@ int reply_stream_write(struct req *r, const char *buf, size_t n);
 /* Answers the contract's error body: message NULL means the default sentence
  * for e; details (owned) may be NULL. */
 void reply_error(struct req *r, enum err e, const char *message, json_object *details);
+/* reply_error with details written by a row writer (takes w's text). */
+void reply_error_jw(struct req *r, enum err e, const char *message, struct jw *details);
 /* The answer for a failed store call: 503 UNAVAILABLE for DB_BUSY, else 500. */
 void reply_db_error(struct req *r, int rc, const char *where);
+/* A request's write work for db_tx_or_reply, run inside the transaction
+ * on r->db. It answers DB_OK to commit. To refuse, it may answer the
+ * request itself (a 404, a 409) and return anything else: then nothing it
+ * wrote is kept. It never answers success: that waits for the commit. */
+typedef int req_work_fn(struct req *r, void *arg);
+/* The one transaction idiom of a handler: runs fn(r, arg) by db_write and
+ * returns DB_OK once it committed. Otherwise returns the failure and, unless
+ * fn answered, answers the store error (reply_db_error, logged with where). */
+int db_tx_or_reply(struct req *r, req_work_fn *fn, void *arg, const char *where);
+/* The statuses Tollgate answers (http.c's one table of them, with their
+ * reason phrases): a status's slot in it, HTTP_STATUS_COUNT for any other;
+ * the status of a slot, 0 for HTTP_STATUS_COUNT. */
+#define HTTP_STATUS_COUNT 15
+int http_status_slot(int status);
+int http_status_code(int slot);
 const char *err_code(enum err e);
 int err_status(enum err e);
 
@@ -383,6 +497,13 @@ int err_status(enum err e);
  * more for an answer that was streamed (reply_stream_begin). */
 void req_write(struct req *r, body_write_fn *put, void *ctx);
 void req_log(const struct req *r);
+
+/* A string field of obj; answers 400 INVALID_BODY (details.field) and returns
+ * -1 when it is missing (if required), not a string, has NUL bytes or its
+ * length in characters is outside min..max. *out is NULL when absent. */
+int json_string_or_reply(struct req *r, json_object *obj, const char *field, int required,
+    size_t min, size_t max, const char **out);
+int json_bool_or_reply(struct req *r, json_object *obj, const char *field, int *out);
 
 /* A page of a list: ?limit= (1..500, default 50) and ?cursor=. */
 struct page {
@@ -411,6 +532,12 @@ void reply_rows(
 void reply_row(
     struct req *r, enum stmt s, int rc, int status, row_write_fn *row, const char *where);
 
+/* Reads up to n more bytes of a streamed body into buf, holding it to
+ * TOLLGATE_MAX_BODY and its Content-Length as it arrives. Returns the count,
+ * 0 at its end, or -1 after answering 413 PAYLOAD_TOO_LARGE (past the cap)
+ * or 400 INVALID_BODY (shorter than its Content-Length). */
+long req_body_read_or_reply(struct req *r, char *buf, size_t n);
+
 /* ---- json.c: strict parsing of outside input ---- */
 
 #define JSON_MAX_DEPTH 32
@@ -421,19 +548,13 @@ void reply_row(
 json_object *json_parse_strict(const char *buf, size_t len, char *why, size_t whylen);
 /* Only the checks of json_parse_strict: 0 if buf is such JSON, else -1. */
 int json_check(const char *buf, size_t len, char *why, size_t whylen);
-/* A string field of obj; answers 400 INVALID_BODY (details.field) and returns
- * -1 when it is missing (if required), not a string, has NUL bytes or its
- * length in characters is outside min..max. *out is NULL when absent. */
-int json_string_or_reply(struct req *r, json_object *obj, const char *field, int required,
-    size_t min, size_t max, const char **out);
-int json_bool_or_reply(struct req *r, json_object *obj, const char *field, int *out);
 json_object *json_str(const char *s); /* NULL becomes JSON null */
 json_object *json_time(int64_t t); /* RFC 3339, or null for 0 */
 
 /* ---- json.c: writing answers ----
  * Text straight into one growing buffer, for the answers every request
- * makes (errors, health, usage, the session, a trigger): a json-c tree
- * cost a dozen allocations and a walk per answer. Each call takes the
+ * makes (errors, health, usage, the session, a trigger), without a json-c
+ * tree. Each call takes the
  * member's key (NULL inside an array or at the top). Out of memory, the
  * writer fails once and jw_finish returns NULL. */
 #define JW_DEPTH 16
@@ -462,24 +583,6 @@ void jw_stored(struct jw *w, const char *key, const char *json);
 /* The text (the caller frees it) and its length; NULL if the writer failed. */
 char *jw_finish(struct jw *w, size_t *len);
 void jw_discard(struct jw *w); /* frees what was written: the answer is another */
-/* The text as a json-c value, for a caller that adds it to a tree. */
-json_object *jw_tree(struct jw *w);
-
-/* ---- router.c: the route table and the checks before a handler ---- */
-
-/* Handles one request start to finish: every path ends in r->replied. */
-void router_handle(struct req *r, body_read_fn *read, void *ctx);
-int router_route_count(void);
-/* Whether r's route runs argon2id (login, signup, password changes). */
-int router_route_kdf(struct req *r);
-/* "GET /v1/health" for route i of the table; the index of r's route, or -1. */
-void router_route_name(int i, char *out, size_t outlen);
-int router_route_index(const struct req *r);
-/* Reads up to n more bytes of a streamed body into buf, holding it to
- * TOLLGATE_MAX_BODY and its Content-Length as it arrives. Returns the count,
- * 0 at its end, or -1 after answering 413 PAYLOAD_TOO_LARGE (past the cap)
- * or 400 INVALID_BODY (shorter than its Content-Length). */
-long req_body_read_or_reply(struct req *r, char *buf, size_t n);
 
 /* ---- body.c: a request body as handlers read it, its Content-Encoding undone ---- */
 
@@ -496,7 +599,8 @@ long body_decoded_read_or_reply(struct req *r, char *buf, size_t n);
 /* Reads all of the decoded body into r->body (NUL-terminated, r->body_len
  * bytes); -1 once answered, as body_decoded_read_or_reply. */
 int body_decoded_all_or_reply(struct req *r);
-/* Frees what decoding r's body holds (req_free calls it). */
+/* Frees what decoding r's body holds: its owner (the router, which set it
+ * up) calls it once the handler is done, before req_free. */
 void body_inflate_free(struct req *r);
 /* Splits r->body as NDJSON (one JSON value a line, LF or CRLF; blank lines
  * skipped): *values gets an array of at most max values (owned by the
@@ -507,276 +611,13 @@ int body_ndjson_or_reply(struct req *r, size_t max, json_object **values, long *
 
 /* ---- metrics.c: counters for operators ---- */
 
+/* Names the routes, "GET /v1/health" for route 0 of the route table and so
+ * on: once, before threads start; names must outlive the process. */
+void metrics_routes(const char *const *names, int n);
 void metrics_request(int route, int status, int64_t ms);
 void metrics_ingested(long n);
-void metrics_busy_retry(void);
-
-/* ---- fcgi.c: the listening socket and the worker threads ---- */
-
-/* Opens spec (a UNIX socket path, created with mode, or HOST:PORT), or with
- * spec NULL the socket inherited on fd 0 or from systemd. -1 with err. */
-int fcgi_listen(const char *spec, int mode, char *err, size_t errlen);
-/* Serves until SIGTERM or SIGINT, then lets requests in flight finish.
- * owned: the socket was made by fcgi_listen (not handed over), so it may be
- * shut down. */
-int fcgi_serve(int listen_fd, int nthreads, int owned);
-
-/* ---- auth.c: credentials to a principal, and the table of roles ---- */
-
-/* Sets r->who from the request's credentials and checks that it may call a
- * route with this access, permission and key scope; answers 401/403 and
- * returns -1 otherwise. */
-int auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope);
-int auth_role_allows(enum role role, enum perm perm);
-enum role role_parse(const char *s);
-const char *role_name(enum role role);
-
-/* ---- password.c: argon2id ---- */
-
-int password_init(void); /* once, before threads: the dummy hash */
-/* An encoded argon2id hash of pw in out (at least 128 bytes); -1 on failure. */
-int password_hash(const char *pw, char *out, size_t outlen);
-/* 1 when pw matches encoded, else 0. With encoded NULL, spends the same
- * time against a dummy hash and answers 0 (unknown accounts). */
-int password_verify(const char *encoded, const char *pw);
-
-/* ---- jwt.c: user tokens (HS256, kid, claims checked by hand) ---- */
-
-struct token {
-	char sub[40], org[40], sid[40], jti[40];
-	int64_t iat, exp;
-};
-
-/* Signs t with the newest key into out; -1 on failure. */
-int jwt_token_issue(struct db *db, const struct token *t, char *out, size_t outlen);
-#define JWT_EXPIRED (-2)
-
-/* Verifies s: HS256 only, a known kid, a good signature, iss, typ, integer
- * iat/exp (and nbf). 0 with t filled; JWT_EXPIRED for a genuine token past
- * its exp; -1 for anything else. */
-int jwt_token_verify(struct db *db, const char *s, struct token *t);
-/* A new random signing key in the database (rotation), stored wrapped;
- * -1 on failure. */
-int jwt_key_rotate(struct db *db, char *kid, size_t kidlen);
-/* Wraps every stored key that is not wrapped yet (keys stored in clear by
- * earlier versions), in one transaction; the number wrapped, or -1 with
- * nothing changed. Needs cfg.jwt_secret. */
-int jwt_keys_wrap(struct db *db);
-/* Frees this thread's copy of the keys (a thread calls it before it ends). */
-void jwt_thread_end(void);
-
-/* ---- audit.c ---- */
-
-/* Records an identity or key event in the caller's transaction (if any). */
-int audit_log(
-    struct req *r, const char *org_id, const char *event, const char *actor, const char *target);
-
-/* ---- meters.c: plan limits, exact inside the caller's transaction ---- */
-
-enum meter { METER_PROJECTS, METER_USERS, METER_API_KEYS, METER_JOBS, METER_RECORDS, METER__COUNT };
-
-struct meter_state {
-	enum meter meter;
-	int64_t used;
-	int64_t limit; /* -1: unlimited */
-	int64_t resets_at; /* monthly meters: the next 1st, 00:00 UTC; else 0 */
-};
-
-/* Reads meter m of org at the current time. DB_OK or an error. */
-int meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *st);
-/* Every meter of org with its plan (id and name, when not NULL) in one
- * statement. DB_OK or an error. */
-int meter_read_all(struct db *db, const char *org_id, struct meter_state st[METER__COUNT],
-    char *plan_id, char *plan_name, size_t planlen);
-#define METER_FULL (-1)
-/* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
- * for monthly meters, adds them. DB_OK with *st after the take; METER_FULL
- * with *st as it stands and nothing taken; or a store error. */
-int meter_take(struct db *db, const char *org_id, enum meter m, int64_t n, struct meter_state *st);
-/* meter_take for a meter st already read in this transaction (by
- * meter_read_all, with others the caller checks in the same look). */
-int meter_add(struct db *db, const char *org_id, struct meter_state *st, int64_t n);
-/* Answers 403 PLAN_LIMIT for the full meter st, with its details. */
-void reply_plan_limit(struct req *r, const struct meter_state *st);
-/* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
- * for monthly meters, adds them. On PLAN_LIMIT (or a database error) answers
- * it, takes nothing and returns -1; the caller rolls back. */
-int meter_take_or_reply(struct req *r, enum meter m, int64_t n, struct meter_state *after);
-json_object *meter_json(const struct meter_state *st);
-void meter_write(struct jw *w, const char *key, const struct meter_state *st);
-const char *meter_name(enum meter m);
-/* "2026-11" for time t, and the start of the month after it. */
-void meter_period(int64_t t, char *out, size_t outlen, int64_t *next_start);
-
-/* ---- api_keys.c ---- */
-
-/* Verifies an API key and fills r->who; answers 401 INVALID_API_KEY and
- * returns -1 otherwise. A malformed key or bad checksum never reaches the
- * database. */
-int apikey_verify_or_reply(struct req *r, const char *key);
-/* How many keys were refused by their checksum alone (for tests and logs). */
-long apikey_checksum_refusals(void);
-
-/* ---- organizations.c ---- */
-
-/* Creates an organization on Trial with its first admin. 0, or -1 with a
- * sentence in err (and *conflict set when the email is taken). */
-int org_create(struct db *db, struct req *r, const char *name, const char *email,
-    const char *password, const char *user_name, char *org_id, char *user_id, int *conflict);
-/* Field checks shared by signup, users and sessions; they answer 400. */
-int email_or_reply(struct req *r, const char *email);
-int password_or_reply(struct req *r, json_object *obj, const char *field, const char **out);
-
-/* ---- sessions.c ---- */
-
-/* The name of the device r signs in from: given (the body's "device"), else
- * its User-Agent; at most 100 bytes, in out (at least 101). */
-void device_name_of(const struct req *r, const char *given, char *out, size_t outlen);
-/* Sets a user's password and revokes their sessions and device credentials;
- * answers 204 or an error. */
-void password_set_and_reply(struct req *r, const char *user_id, const char *pw, const char *event);
-
-/* ---- devices.c: device credentials (OWASP "device cookies") ---- */
-
-#define DEVICE_TOKEN_LEN 68 /* "tgd_" + 64 hex characters */
-
-/* The device of user_id whose credential is token: DB_ROW with its id in
- * id; DB_DONE when token is NULL, malformed, unknown, revoked or another
- * account's (all the same to the caller: no device); else the store's error. */
-int device_find(struct db *db, const char *user_id, const char *token, char id[40]);
-/* Inside a write transaction: a new device of user_id named name, its id in
- * id and its credential (shown once) in token; the account keeps its
- * DEVICES_MAX most recently used, and its sign-in budgets whose windows
- * ended go. Returns DB_OK or the store's error. */
-int device_create(struct db *db, const char *user_id, const char *name, int64_t now, char id[40],
-    char token[DEVICE_TOKEN_LEN + 1]);
-/* The device was used to sign in at now. Returns DB_OK or an error. */
-int device_touch(struct db *db, const char *id, int64_t now);
-/* Revokes every device of user_id (password changed). DB_OK or an error. */
-int device_revoke_user(struct db *db, const char *user_id);
-
-/* ---- users.c ---- */
-
-/* The user row at the cursor of s (columns: seq, id, email, name, role,
- * created_at, org_id) as the API shows it. */
-json_object *user_json(struct db *db, enum stmt s);
-void user_write(struct jw *w, const char *key, struct db *db, enum stmt s);
-
-/* ---- tables.c: data tables ---- */
-
-/* A data table as its owner's organization sees it. */
-struct data_table {
-	char id[40];
-	char project_id[40];
-	int published;
-	char *schema; /* the schema's JSON text, NULL before the first import; owned */
-};
-
-/* Finds table id of r's organization; to an API key an unpublished table
- * does not exist. Answers 404 (or the database error) and returns -1 when it
- * is not found; on 0 the caller frees t with table_free. */
-int table_find_or_reply(struct req *r, const char *id, struct data_table *t);
-void table_free(struct data_table *t);
-
-/* ---- idempotency.c: Idempotency-Key on POST (IETF idempotency-key draft) ---- */
-
-#define IDEM_KEY_MAX 255
-
-struct idem {
-	int held; /* 1 when this request claimed a key */
-	char key[IDEM_KEY_MAX + 1];
-	char hash[65]; /* SHA-256 of method, path and body, in hex */
-	char claim[40]; /* this claim's random id */
-};
-
-/* Before the work: without an Idempotency-Key header returns 0 with nothing
- * held. With one, claims it for r's organization in its own transaction and
- * returns 0 (i->held = 1); or answers and returns -1: the first answer again
- * (same key and body within 24 h), 409 CONFLICT (the first still runs), 422
- * IDEMPOTENCY_KEY_REUSED (another body), 400 (a malformed key). */
-int idem_claim_or_reply(struct req *r, struct idem *i);
-/* Inside the work's transaction: stores the answer to replay. DB_OK, or
- * IDEM_LOST when the claim was taken over (the request ran past the minute
- * after which a retry takes an unfinished key over): the caller rolls its
- * work back, which the retry does instead; or a store error. */
-#define IDEM_LOST (-2)
-int idem_store(struct req *r, const struct idem *i, int status, const char *body);
-/* After the work answered an error (and stored nothing): frees the key, so a
- * retry runs anew. */
-void idem_release(struct req *r, const struct idem *i);
-/* ---- jobs.c and runner.c: spinner runs ---- */
-
-/* Inside the caller's BEGIN IMMEDIATE transaction: queues a job of the
- * published spinner spinner_id of org_id (trigger "api" or "schedule"),
- * taking the jobs meter, unless the records meter is full. DB_OK with the
- * job's id in id (at least 40 bytes); DB_DONE when there is no such
- * published spinner; METER_FULL with the refusing meter in *full; or a store
- * error. Nothing is taken unless DB_OK. */
-int job_queue(struct db *db, const char *org_id, const char *spinner_id, const char *trigger,
-    char *id, size_t idlen, struct meter_state *full);
-/* The job row at the cursor of s (columns: seq, id, spinner_id, trigger,
- * status, result, reason, created_at, started_at, finished_at). */
-void job_write(struct jw *w, const char *key, struct db *db, enum stmt s);
-/* Starts this process's job runner thread (its own database connection).
- * Call with SIGTERM and SIGINT blocked. -1 on failure, with a log line. */
-int runner_start(void);
-/* Stops the runner: a job in progress goes back to the queue. */
-void runner_stop(void);
-/* Tells the runner a job was queued, so it need not wait for its next poll. */
-void runner_wake(void);
-
-/* ---- handlers, one file per resource ---- */
-
-void handle_health(struct req *r);
+/* GET /v1/metrics: the counters in Prometheus' text format, to the bearer
+ * of TOLLGATE_METRICS_TOKEN (404 while it is unset). */
 void handle_metrics(struct req *r);
-void handle_openapi(struct req *r);
-void handle_signup(struct req *r);
-void handle_login(struct req *r);
-void handle_logout(struct req *r);
-void handle_session_get(struct req *r);
-void handle_password_change(struct req *r);
-void handle_devices_list(struct req *r);
-void handle_devices_delete(struct req *r);
-void handle_users_list(struct req *r);
-void handle_users_create(struct req *r);
-void handle_users_update(struct req *r);
-void handle_users_delete(struct req *r);
-void handle_users_session_delete(struct req *r);
-void handle_users_password_reset(struct req *r);
-void handle_audit_list(struct req *r);
-void handle_projects_list(struct req *r);
-void handle_projects_create(struct req *r);
-void handle_projects_get(struct req *r);
-void handle_projects_delete(struct req *r);
-void handle_billing_usage(struct req *r);
-void handle_billing_plans(struct req *r);
-void handle_billing_history(struct req *r);
-void handle_billing_plan_set(struct req *r);
-void handle_api_keys_create(struct req *r);
-void handle_api_keys_list(struct req *r);
-void handle_api_keys_get(struct req *r);
-void handle_api_keys_delete(struct req *r);
-void handle_api_keys_rotate(struct req *r);
-void handle_tables_list(struct req *r);
-void handle_tables_create(struct req *r);
-void handle_tables_get(struct req *r);
-void handle_tables_delete(struct req *r);
-void handle_tables_import(struct req *r);
-void handle_tables_publish(struct req *r);
-void handle_records_ingest(struct req *r);
-void handle_records_list(struct req *r);
-/* export.c: GET /v1/tables/{id}/records as CSV (Accept: text/csv), for the
- * table t already found and the page p already read. */
-int records_csv_wanted(const struct req *r);
-void records_csv_reply(struct req *r, const struct data_table *t, const struct page *p);
-void handle_spinners_create(struct req *r);
-void handle_spinners_list(struct req *r);
-void handle_spinners_get(struct req *r);
-void handle_spinners_update(struct req *r);
-void handle_spinners_delete(struct req *r);
-void handle_spinners_publish(struct req *r);
-void handle_spinners_trigger(struct req *r);
-void handle_jobs_list(struct req *r);
-void handle_jobs_get(struct req *r);
 
 #endif

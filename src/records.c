@@ -1,4 +1,4 @@
-/* ingest.c: a table's records: batch ingest (1..500 records, a JSON body's
+/* records.c: a table's records: batch ingest (1..500 records, a JSON body's
  * or NDJSON lines, checked against the schema, stored all or nothing, or
  * with ?partial=true the good ones, with the records meter in one
  * transaction, Idempotency-Key honoured) and reading them back in ingest
@@ -9,14 +9,14 @@
 #include <string.h>
 
 #include "schema.h"
-#include "tollgate.h"
+#include "api.h"
 
 #define INGEST_MAX_RECORDS 500
 #define INGEST_MAX_PROBLEMS 100
 
-/* A batch as the body gave it: the records (a JSON body's "records", or
- * NDJSON's lines) and, for NDJSON, the line of each. */
-struct batch {
+/* The records as the body gave them (a JSON body's "records", or NDJSON's
+ * lines) and, for NDJSON, the line of each. */
+struct received {
 	json_object *records; /* borrowed from r->json, or owned (NDJSON) */
 	json_object *owned;
 	long *lines; /* NULL for JSON; owned */
@@ -24,18 +24,18 @@ struct batch {
 };
 
 static void
-batch_free(struct batch *b)
+received_free(struct received *in)
 {
-	json_object_put(b->owned);
-	free(b->lines);
-	memset(b, 0, sizeof(*b));
+	json_object_put(in->owned);
+	free(in->lines);
+	memset(in, 0, sizeof(*in));
 }
 
 /* The line of record i (0 for a JSON body). */
 static long
-batch_line(const struct batch *b, size_t i)
+received_line(const struct received *in, size_t i)
 {
-	return b->lines != NULL ? b->lines[i] : 0;
+	return in->lines != NULL ? in->lines[i] : 0;
 }
 
 /* ?partial: 1/true or 0/false (absent: false); answers 400 INVALID_BODY
@@ -57,42 +57,40 @@ ingest_partial_or_reply(struct req *r, int *partial)
 		return 0;
 	d = json_object_new_object();
 	json_object_object_add(d, "field", json_object_new_string("partial"));
-	reply_error(r, ERR_INVALID_BODY, "partial must be true, false, 1 or 0.", d);
+	reply_error(r, ERR_INVALID_BODY_PARTIAL, NULL, d);
 	return -1;
 }
 
-/* The batch of the body: the "records" array of a JSON body, or NDJSON's
+/* The records of the body: the "records" array of a JSON body, or NDJSON's
  * lines, 1..INGEST_MAX_RECORDS of them; answers 400 INVALID_BODY or
  * BATCH_TOO_LARGE otherwise. */
 static int
-ingest_records_or_reply(struct req *r, struct batch *b)
+ingest_records_or_reply(struct req *r, struct received *in)
 {
 	json_object *a, *d;
 	size_t n;
 
 	if (r->json == NULL) { /* NDJSON: the router left it to be split */
-		if (body_ndjson_or_reply(r, INGEST_MAX_RECORDS, &b->owned, &b->lines) < 0)
+		if (body_ndjson_or_reply(r, INGEST_MAX_RECORDS, &in->owned, &in->lines) < 0)
 			return -1;
-		b->records = b->owned;
+		in->records = in->owned;
 		return 0;
 	}
 	d = json_object_new_object();
 	if (!json_object_object_get_ex(r->json, "records", &a) ||
 	    !json_object_is_type(a, json_type_array) || (n = json_object_array_length(a)) == 0) {
 		json_object_object_add(d, "field", json_object_new_string("records"));
-		reply_error(r, ERR_INVALID_BODY,
-		    "Field \"records\" must be a list of 1 to 500 records.", d);
+		reply_error(r, ERR_INVALID_BODY_RECORDS, NULL, d);
 		return -1;
 	}
 	if (n > INGEST_MAX_RECORDS) {
 		json_object_object_add(d, "limit", json_object_new_int(INGEST_MAX_RECORDS));
 		json_object_object_add(d, "received", json_object_new_int64((int64_t)n));
-		reply_error(r, ERR_BATCH_TOO_LARGE,
-		    "A batch holds at most 500 records; split it into smaller batches.", d);
+		reply_error(r, ERR_BATCH_TOO_LARGE, NULL, d);
 		return -1;
 	}
 	json_object_put(d);
-	b->records = a;
+	in->records = a;
 	return 0;
 }
 
@@ -105,8 +103,7 @@ ingest_schema_or_reply(struct req *r, const struct data_table *t, struct schema 
 	int rc;
 
 	if (t->schema == NULL) {
-		reply_error(r, ERR_NO_SCHEMA,
-		    "This table has no columns yet: import a CSV file first to define them.", NULL);
+		reply_error(r, ERR_NO_SCHEMA, NULL, NULL);
 		return -1;
 	}
 	o = json_tokener_parse(t->schema);
@@ -128,36 +125,37 @@ ingest_schema_or_reply(struct req *r, const struct data_table *t, struct schema 
  * *rejected (owned by the caller): {"index", "line" (NDJSON), "problems":
  * the first INGEST_REJECT_PROBLEMS, "problemCount"}. */
 static long
-ingest_check_or_reply(
-    struct req *r, const struct schema *s, const struct batch *b, char *bad, json_object **rejected)
+ingest_check_or_reply(struct req *r, const struct schema *s, const struct received *in, char *bad,
+    json_object **rejected)
 {
 	json_object *problems = json_object_new_array(), *d, *e, *mine;
-	size_t n = json_object_array_length(b->records), good = 0;
+	size_t n = json_object_array_length(in->records), good = 0;
 	int64_t nbad = 0;
 	int k;
 
-	*rejected = b->partial ? json_object_new_array() : NULL;
+	*rejected = in->partial ? json_object_new_array() : NULL;
 	for (size_t i = 0; i < n; i++) {
-		json_object *rec = json_object_array_get_idx(b->records, i);
+		json_object *rec = json_object_array_get_idx(in->records, i);
 
 		k = schema_check_record_line(
-		    s, rec, i, batch_line(b, i), problems, INGEST_MAX_PROBLEMS);
+		    s, rec, i, received_line(in, i), problems, INGEST_MAX_PROBLEMS);
 		nbad += k;
 		bad[i] = k > 0;
 		good += k == 0;
-		if (k == 0 || !b->partial)
+		if (k == 0 || !in->partial)
 			continue;
 		mine = json_object_new_array();
-		schema_check_record_line(s, rec, i, batch_line(b, i), mine, INGEST_REJECT_PROBLEMS);
+		schema_check_record_line(
+		    s, rec, i, received_line(in, i), mine, INGEST_REJECT_PROBLEMS);
 		e = json_object_new_object();
 		json_object_object_add(e, "index", json_object_new_int64((int64_t)i));
-		if (b->lines != NULL)
-			json_object_object_add(e, "line", json_object_new_int64(b->lines[i]));
+		if (in->lines != NULL)
+			json_object_object_add(e, "line", json_object_new_int64(in->lines[i]));
 		json_object_object_add(e, "problems", mine);
 		json_object_object_add(e, "problemCount", json_object_new_int(k));
 		json_object_array_add(*rejected, e);
 	}
-	if (nbad == 0 || (b->partial && good > 0)) {
+	if (nbad == 0 || (in->partial && good > 0)) {
 		json_object_put(problems);
 		return (long)good;
 	}
@@ -166,13 +164,55 @@ ingest_check_or_reply(
 	d = json_object_new_object();
 	json_object_object_add(d, "problems", problems);
 	json_object_object_add(d, "problemCount", json_object_new_int64(nbad));
-	reply_error(r, ERR_SCHEMA_MISMATCH,
-	    b->partial ? "No record matches the table's columns; nothing was stored. See "
-	                 "details.problems."
-	               : "Some records do not match the table's columns; nothing was stored. See "
-	                 "details.problems.",
-	    d);
+	reply_error(r, in->partial ? ERR_SCHEMA_MISMATCH_NONE_GOOD : ERR_SCHEMA_MISMATCH, NULL, d);
 	return -1;
+}
+
+/* A batch of checked records to store, and the answer made for it. */
+struct batch {
+	const char *table_id;
+	const char **texts;
+	size_t n;
+	json_object *rejected; /* with ?partial=true, the records left out; borrowed */
+	const struct idem *idem;
+	char *answer; /* the 200 body; the caller frees it unless answered */
+	size_t answer_len;
+};
+
+static int
+records_insert(struct req *r, void *arg)
+{
+	struct batch *b = arg;
+	struct meter_state after;
+	struct jw w;
+	int64_t now = tg_now();
+	int rc = DB_OK;
+
+	if (meter_take_or_reply(r, METER_RECORDS, (int64_t)b->n, &after) < 0)
+		return -1;
+	for (size_t i = 0; i < b->n && rc == DB_OK; i++)
+		rc = db_run(r->db, STMT_RECORD_INSERT, "tti", b->table_id, b->texts[i], now);
+	if (rc == DB_CONSTRAINT) {
+		/* The table was deleted since it was looked up. */
+		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
+		return rc;
+	}
+	if (rc != DB_OK)
+		return rc;
+	jw_init(&w);
+	jw_object(&w, NULL);
+	jw_int(&w, "accepted", (int64_t)b->n);
+	if (b->rejected != NULL)
+		jw_value(&w, "rejected", json_object_get(b->rejected));
+	meter_write(&w, "usage", &after);
+	jw_object_end(&w);
+	free(b->answer);
+	if ((b->answer = jw_finish(&w, &b->answer_len)) == NULL)
+		return DB_ERROR;
+	rc = idem_store(r, b->idem, 200, b->answer);
+	if (rc == IDEM_LOST)
+		reply_error(r, ERR_CONFLICT_IDEMPOTENCY_TAKEN_OVER, NULL, NULL);
+	return rc;
 }
 
 /* The ingest itself, once the key (if any) is claimed: every answer but 200
@@ -182,31 +222,28 @@ ingest_run(struct req *r, const struct idem *idem)
 {
 	struct data_table t;
 	struct schema s;
-	struct batch b;
-	struct meter_state after;
-	json_object *rows[INGEST_MAX_RECORDS], *o, *rejected = NULL;
-	const char *texts[INGEST_MAX_RECORDS], *answer;
+	struct received in;
+	struct batch b = { 0 };
+	json_object *rows[INGEST_MAX_RECORDS], *rejected = NULL;
+	const char *texts[INGEST_MAX_RECORDS];
 	char bad[INGEST_MAX_RECORDS];
 	size_t n = 0, nrows = 0;
-	int64_t now = tg_now();
-	long good;
-	int rc;
 
 	memset(&s, 0, sizeof(s));
-	memset(&b, 0, sizeof(b));
-	if (ingest_partial_or_reply(r, &b.partial) < 0 ||
+	memset(&in, 0, sizeof(in));
+	if (ingest_partial_or_reply(r, &in.partial) < 0 ||
 	    table_find_or_reply(r, r->params[0], &t) < 0)
 		return;
-	if (ingest_records_or_reply(r, &b) < 0 || ingest_schema_or_reply(r, &t, &s) < 0 ||
-	    (good = ingest_check_or_reply(r, &s, &b, bad, &rejected)) < 0)
+	if (ingest_records_or_reply(r, &in) < 0 || ingest_schema_or_reply(r, &t, &s) < 0 ||
+	    ingest_check_or_reply(r, &s, &in, bad, &rejected) < 0)
 		goto out;
 	/* Typed and written out before the transaction: the write lock is held
 	 * only for the inserts. */
-	n = json_object_array_length(b.records);
+	n = json_object_array_length(in.records);
 	for (size_t i = 0; i < n; i++) {
 		if (bad[i])
 			continue;
-		rows[nrows] = schema_record_json(&s, json_object_array_get_idx(b.records, i));
+		rows[nrows] = schema_record_json(&s, json_object_array_get_idx(in.records, i));
 		if (rows[nrows] == NULL ||
 		    (texts[nrows] = json_object_to_json_string_ext(
 		         rows[nrows], JSON_C_TO_STRING_PLAIN)) == NULL) {
@@ -217,53 +254,21 @@ ingest_run(struct req *r, const struct idem *idem)
 		nrows++;
 	}
 
-	if ((rc = db_begin(r->db)) != DB_OK) {
-		reply_db_error(r, rc, "ingest: begin");
-		goto out;
-	}
-	if (meter_take_or_reply(r, METER_RECORDS, (int64_t)nrows, &after) < 0)
-		goto fail;
-	for (size_t i = 0; i < nrows && rc == DB_OK; i++)
-		rc = db_run(r->db, STMT_RECORD_INSERT, "tti", t.id, texts[i], now);
-	if (rc == DB_CONSTRAINT) {
-		/* The table was deleted since it was looked up. */
-		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
-		goto fail;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "accepted", json_object_new_int64((int64_t)nrows));
-	if (b.partial) {
-		json_object_object_add(o, "rejected", rejected);
-		rejected = NULL;
-	}
-	json_object_object_add(o, "usage", meter_json(&after));
-	answer = json_object_to_json_string_ext(
-	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (rc == DB_OK)
-		rc = idem_store(r, idem, 200, answer);
-	if (rc == DB_OK)
-		rc = db_commit(r->db);
-	if (rc != DB_OK) {
-		json_object_put(o);
-		if (rc == IDEM_LOST)
-			reply_error(r, ERR_CONFLICT,
-			    "This request took over a minute and a retry with the same "
-			    "Idempotency-Key took its place; that retry's answer stands.",
-			    NULL);
-		else
-			reply_db_error(r, rc, "ingest: insert");
-		goto fail;
-	}
-	metrics_ingested((long)nrows);
-	reply_json(r, 200, o);
-	goto out;
-fail:
-	db_rollback(r->db);
+	b.table_id = t.id;
+	b.texts = texts;
+	b.n = nrows;
+	b.rejected = rejected;
+	b.idem = idem;
+	if (db_tx_or_reply(r, records_insert, &b, "ingest: insert") == DB_OK) {
+		metrics_ingested((long)nrows);
+		reply_text(r, 200, NULL, b.answer, b.answer_len); /* JSON: takes it */
+	} else
+		free(b.answer);
 out:
 	for (size_t i = 0; i < nrows; i++)
 		json_object_put(rows[i]);
 	json_object_put(rejected);
-	batch_free(&b);
+	received_free(&in);
 	schema_free(&s);
 	table_free(&t);
 }
