@@ -126,10 +126,12 @@ enum stmt {
 	STMT_SESSION_END,
 	STMT_SESSION_REPLACE,
 	STMT_SESSION_REVOKE_USER,
+	STMT_SESSION_ACTIVITY,
 	STMT_DEVICE_INSERT,
 	STMT_DEVICE_BY_HASH,
 	STMT_DEVICE_TOUCH,
 	STMT_DEVICE_LIST,
+	STMT_DEVICE_LIST_RECENT,
 	STMT_DEVICE_DELETE,
 	STMT_DEVICE_DELETE_USER,
 	STMT_DEVICE_PRUNE,
@@ -496,6 +498,12 @@ typedef void row_write_fn(struct jw *w, const char *key, struct db *db, enum stm
  * by row, or the database error (logged with where); ends the cursor. */
 void reply_rows(
     struct req *r, enum stmt s, int rc, const struct page *p, row_write_fn *row, const char *where);
+/* The same, with more members of the answer after "nextCursor", written by
+ * more (with ctx): it returns DB_OK, or the store's error, which is then
+ * answered instead of the page. */
+typedef int page_more_fn(struct jw *w, struct req *r, void *ctx);
+void reply_rows_more(struct req *r, enum stmt s, int rc, const struct page *p, row_write_fn *row,
+    page_more_fn *more, void *ctx, const char *where);
 /* With s's cursor just opened (answer rc): answers status with the row made
  * by row, 404 NOT_FOUND when there is none, or the database error; ends the
  * cursor. */

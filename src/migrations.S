@@ -45,5 +45,9 @@ tg_sql_010:
 tg_sql_011:
 	.incbin "sql/011_plan_rate_limits.sql"
 	.byte 0
+	.global tg_sql_012
+tg_sql_012:
+	.incbin "sql/012_session_activity.sql"
+	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

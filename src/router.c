@@ -51,6 +51,7 @@ static const struct route routes[] = {
 	{ M_POST, "/v1/auth/password", handle_password_change, BODY_JSON, USER_KDF(PERM_NONE) },
 	{ M_GET, "/v1/auth/devices", handle_devices_list, BODY_NONE, USER(PERM_NONE) },
 	{ M_DELETE, "/v1/auth/devices/{id}", handle_devices_delete, BODY_NONE, USER(PERM_NONE) },
+	{ M_GET, "/v1/auth/activity", handle_activity_get, BODY_NONE, USER(PERM_NONE) },
 
 	{ M_GET, "/v1/users", handle_users_list, BODY_NONE, USER(PERM_ADMIN) },
 	{ M_POST, "/v1/users", handle_users_create, BODY_JSON, USER_KDF(PERM_ADMIN) },
@@ -60,6 +61,8 @@ static const struct route routes[] = {
 	    USER(PERM_ADMIN) },
 	{ M_POST, "/v1/users/{id}/password", handle_users_password_reset, BODY_JSON,
 	    USER_KDF(PERM_ADMIN) },
+	{ M_GET, "/v1/users/{id}/activity", handle_users_activity_get, BODY_NONE,
+	    USER(PERM_ADMIN) },
 
 	{ M_POST, "/v1/api-keys", handle_api_keys_create, BODY_JSON, USER(PERM_ADMIN) },
 	{ M_GET, "/v1/api-keys", handle_api_keys_list, BODY_NONE, USER(PERM_ADMIN) },
