@@ -3,6 +3,7 @@
 // each is an async function (ctx) that mounts its content with ctx.mount().
 import { api, rememberReturn, token } from './api.js';
 import { h, message, takeFlash } from './ui.js';
+import { activity } from './pages/activity.js';
 import { signIn, signUp, signOut } from './pages/auth.js';
 import { billing } from './pages/billing.js';
 import { apiKeys } from './pages/keys.js';
@@ -21,6 +22,7 @@ const ROUTES = [
   ['/spinners/:id', spinner, 'any'],
   ['/keys', apiKeys, 'admin'],
   ['/billing', billing, 'any'], // non-admins see the meter that stopped them
+  ['/activity', activity, 'any'],
 ];
 
 const main = document.getElementById('main');
@@ -164,6 +166,7 @@ function renderNav(me, path) {
       h('br'), h('span', { class: 'muted' }, `Role: ${me.user.role}`)),
     h('ul', { role: 'list' },
       admin ? h('li', {}, h('a', { href: '#/billing', class: 'menu-item' }, 'Billing')) : null,
+      h('li', {}, h('a', { href: '#/activity', class: 'menu-item' }, 'Sign-in activity')),
       h('li', {}, h('a', { href: '#/signout', class: 'menu-item' }, 'Sign out'))));
 
   nav.replaceChildren(
