@@ -78,6 +78,14 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_SESSION_REVOKE_USER,
 	    "UPDATE sessions SET ended_at = ?2, end_reason = 'revoked' WHERE user_id = ?1 AND "
 	    "ended_at IS NULL"),
+	/* user ?1's live sessions signed in from device ?2 */
+	STMT(STMT_SESSION_REVOKE_DEVICE,
+	    "UPDATE sessions SET ended_at = ?3, end_reason = 'revoked' WHERE user_id = ?1 AND "
+	    "device_id = ?2 AND ended_at IS NULL"),
+	/* the device session ?1 was signed in from, if it is not revoked */
+	STMT(STMT_SESSION_DEVICE,
+	    "SELECT d.id FROM sessions s JOIN devices d ON d.id = s.device_id AND d.user_id = "
+	    "s.user_id WHERE s.id = ?1"),
 	/* user ?1's sessions signed in before rowid ?2, newest first, with the device of
 	 * the session that replaced each and whether it is session ?4 */
 	STMT(STMT_SESSION_ACTIVITY,

@@ -105,8 +105,8 @@ handle_devices_list(struct req *r)
 	    &p, device_write, "devices: list");
 }
 
-/* Revokes one of the caller's devices; another account's is 404, as is an
- * unknown one. */
+/* Revokes one of the caller's devices and ends its live sessions, in one
+ * transaction; another account's is 404, as is an unknown one. */
 static int
 device_delete(struct req *r, void *arg)
 {
@@ -117,6 +117,10 @@ device_delete(struct req *r, void *arg)
 		reply_error(r, ERR_NOT_FOUND, NULL, NULL);
 		return -1;
 	}
+	/* Its sessions end with it: their tokens answer SESSION_REVOKED. */
+	if (rc == DB_OK)
+		rc = db_run(r->db, STMT_SESSION_REVOKE_DEVICE, "tti", r->who.user_id, r->params[0],
+		    tg_now());
 	if (rc == DB_OK)
 		rc = audit_log(r, r->who.org_id, "device.revoked", r->who.user_id, r->params[0]);
 	return rc;

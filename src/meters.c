@@ -11,16 +11,22 @@
 #include "mw.h"
 
 /* In enum meter order, as STMT_METERS answers them: for meter m, the
- * limit is column 2 + m and the use column 7 + m. */
+ * limit is column 2 + m and the use column 7 + m. Only the meters of live
+ * objects can be freed; monthly ones reset. */
 static const struct {
 	const char *name; /* in the API */
 	const char *usage; /* in the usage table, for monthly meters */
+	const char *one, *many; /* in people's words */
+	const char *free; /* how to free capacity; NULL: monthly */
 } meters[METER__COUNT] = {
-	[METER_PROJECTS] = { "projects", NULL },
-	[METER_USERS] = { "users", NULL },
-	[METER_API_KEYS] = { "apiKeys", NULL },
-	[METER_JOBS] = { "jobs", "jobs" },
-	[METER_RECORDS] = { "records", "records" },
+	[METER_PROJECTS] = { "projects", NULL, "project", "projects",
+	    "delete a project you no longer need" },
+	[METER_USERS] = { "users", NULL, "user", "users",
+	    "remove a user who no longer needs access" },
+	[METER_API_KEYS] = { "apiKeys", NULL, "API key", "API keys",
+	    "revoke a key you no longer use" },
+	[METER_JOBS] = { "jobs", "jobs", "job", "jobs", NULL },
+	[METER_RECORDS] = { "records", "records", "record", "records", NULL },
 };
 
 const char *
@@ -77,10 +83,10 @@ meter_read(struct db *db, const char *org_id, enum meter m, struct meter_state *
 	return rc;
 }
 
-void
-meter_write(struct jw *w, const char *key, const struct meter_state *st)
+/* The members of meter st's object. */
+static void
+meter_members(struct jw *w, const struct meter_state *st)
 {
-	jw_object(w, key);
 	jw_string(w, "meter", meters[st->meter].name);
 	jw_int(w, "used", st->used);
 	if (st->limit < 0)
@@ -88,6 +94,13 @@ meter_write(struct jw *w, const char *key, const struct meter_state *st)
 	else
 		jw_int(w, "limit", st->limit);
 	jw_time(w, "resetsAt", st->resets_at);
+}
+
+void
+meter_write(struct jw *w, const char *key, const struct meter_state *st)
+{
+	jw_object(w, key);
+	meter_members(w, st);
 	jw_object_end(w);
 }
 
@@ -118,19 +131,66 @@ meter_add(struct db *db, const char *org_id, struct meter_state *st, int64_t n)
 	return DB_OK;
 }
 
-void
-reply_plan_limit(struct req *r, const struct meter_state *st)
+/* n with a comma between thousands ("10,000"). */
+static void
+num_format(int64_t n, char *out, size_t outlen)
 {
-	char msg[256];
-	struct jw w;
+	char digits[32];
+	size_t len, o = 0;
 
-	snprintf(msg, sizeof(msg),
-	    "Your plan allows %lld %s%s and %lld %s used: upgrade your plan or free "
-	    "capacity in Billing → Usage.",
-	    (long long)st->limit, meters[st->meter].name, st->resets_at ? " a month" : "",
-	    (long long)st->used, st->used == 1 ? "is" : "are");
+	snprintf(digits, sizeof(digits), "%lld", (long long)(n < 0 ? 0 : n));
+	len = strlen(digits);
+	for (size_t i = 0; i < len && o + 2 < outlen; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = digits[i];
+	}
+	out[o] = '\0';
+}
+
+void
+reply_plan_limit(struct req *r, const struct meter_state *st, int64_t requested)
+{
+	const char *how = meters[st->meter].free;
+	char msg[512], limit[32], used[32], asked[64] = "", resets[16] = "";
+	struct jw w;
+	struct tm tm;
+	time_t t = (time_t)st->resets_at;
+
+	num_format(st->limit, limit, sizeof(limit));
+	num_format(st->used, used, sizeof(used));
+	/* What the request asked, when the meter alone is not full. */
+	if (st->used < st->limit) {
+		if (requested >= 0) {
+			char n[32];
+
+			num_format(requested, n, sizeof(n));
+			snprintf(asked, sizeof(asked), ", and this request would add %s", n);
+		} else
+			snprintf(asked, sizeof(asked), ", and this request would pass it");
+	}
+	if (st->resets_at > 0 && gmtime_r(&t, &tm) != NULL)
+		strftime(resets, sizeof(resets), "%Y-%m-%d", &tm);
+	if (how != NULL)
+		snprintf(msg, sizeof(msg),
+		    "Your plan allows %s %s; %s %s in use%s. To go on, free capacity (%s) or "
+		    "upgrade your plan in Billing → Usage.",
+		    limit, st->limit == 1 ? meters[st->meter].one : meters[st->meter].many, used,
+		    st->used == 1 ? "is" : "are", asked, how);
+	else
+		snprintf(msg, sizeof(msg),
+		    "Your plan allows %s %s a month; %s %s used%s. To go on, upgrade your plan "
+		    "in Billing → Usage%s%s%s.",
+		    limit, st->limit == 1 ? meters[st->meter].one : meters[st->meter].many, used,
+		    st->used == 1 ? "is" : "are", asked,
+		    resets[0] ? ", or wait until the meter resets on " : "", resets,
+		    resets[0] ? " (UTC)" : "");
 	jw_init(&w);
-	meter_write(&w, NULL, st);
+	jw_object(&w, NULL);
+	meter_members(&w, st);
+	if (requested >= 0)
+		jw_int(&w, "requested", requested);
+	jw_object_end(&w);
 	reply_error_jw(r, ERR_PLAN_LIMIT, msg, &w);
 }
 
@@ -141,7 +201,7 @@ meter_take_or_reply(struct req *r, enum meter m, int64_t n, struct meter_state *
 	int rc = meter_take(r->db, r->who.org_id, m, n, &st);
 
 	if (rc == METER_FULL) {
-		reply_plan_limit(r, &st);
+		reply_plan_limit(r, &st, n);
 		return -1;
 	}
 	if (rc != DB_OK) {

@@ -84,8 +84,10 @@ int meter_take(struct db *db, const char *org_id, enum meter m, int64_t n, struc
 /* meter_take for a meter st already read in this transaction (by
  * meter_read_all, with others the caller checks in the same look). */
 int meter_add(struct db *db, const char *org_id, struct meter_state *st, int64_t n);
-/* Answers 403 PLAN_LIMIT for the full meter st, with its details. */
-void reply_plan_limit(struct req *r, const struct meter_state *st);
+/* Answers 403 PLAN_LIMIT for the full meter st, with its details and
+ * requested, how many the refused request would have added (-1: not known,
+ * left out). */
+void reply_plan_limit(struct req *r, const struct meter_state *st, int64_t requested);
 /* Inside a BEGIN IMMEDIATE transaction: checks that n more fit the plan and,
  * for monthly meters, adds them. On PLAN_LIMIT (or a database error) answers
  * it, takes nothing and returns -1; the caller rolls back. */

@@ -1,8 +1,9 @@
 /* ratelimit.c: the host-wide rate limiter: fixed-window counters in a file
  * every process serving the database maps, guarded by striped robust
- * process-shared mutexes; the policy that gives a request its buckets; and
- * the failed sign-in budgets (in the database: a flood of names cannot
- * evict them).
+ * process-shared mutexes; the policy that gives a request its buckets; the
+ * failed sign-in budgets (of accounts and devices in the database, where a
+ * flood of names cannot evict them; of emails no account has, in the
+ * table); and the client address behind trusted proxies.
  *
  * The algorithm is a fixed window per bucket: a bucket's window opens at its
  * first request after the last one closed and lasts `window` seconds; at most
@@ -94,7 +95,7 @@ static struct {
 	struct rl_stripe *stripes;
 } rl;
 
-enum rl_op { RL_TAKE, RL_PEEK, RL_GIVE };
+enum rl_op { RL_TAKE, RL_PEEK };
 
 /* ---- SipHash-2-4 (Aumasson and Bernstein), keyed per file ---- */
 
@@ -205,12 +206,11 @@ key_stripe(uint64_t key)
 	return &rl.stripes[key & (RL_STRIPES - 1)];
 }
 
-/* Takes a unit from (RL_TAKE, only when one is left), looks at (RL_PEEK) or
- * gives a unit back to (RL_GIVE: only to the window that ends at
- * give_reset, the one it was taken from) bucket key in its stripe, which the
- * caller holds locked. Sets *count to the units given in the window after
- * it, *reset to the window's end, and *evict to 1 when a live bucket gave
- * way to this one. Returns whether a unit was left (RL_GIVE: 1).
+/* Takes a unit from (RL_TAKE, only when one is left) or looks at (RL_PEEK)
+ * bucket key in its stripe, which the caller holds locked. Sets *count to
+ * the units given in the window after it, *reset to the window's end, and
+ * *evict to 1 when a live bucket gave way to this one. Returns whether a
+ * unit was left.
  *
  * Every store to a slot is ordered so that a holder dying between any two
  * leaves the slot whole or expired: a claimed slot gets its key, then its
@@ -218,7 +218,7 @@ key_stripe(uint64_t key)
  * window gets its count, then its reset. */
 static int
 slot_use(struct rl_stripe *st, uint64_t key, long limit, long window, int64_t now, enum rl_op op,
-    int64_t give_reset, int64_t *count_out, int64_t *reset_out, int *evict)
+    int64_t *count_out, int64_t *reset_out, int *evict)
 {
 	struct rl_slot *s = NULL, *spare = NULL, *victim = NULL;
 	unsigned home = (unsigned)(key >> 32) & (RL_SLOTS - 1);
@@ -251,12 +251,7 @@ slot_use(struct rl_stripe *st, uint64_t key, long limit, long window, int64_t no
 		count = 0;
 		reset = now + window;
 	}
-	if (op == RL_GIVE) {
-		if (s != NULL && s->reset > now && s->reset == give_reset && count > 0)
-			__atomic_store_n(&s->count, --count, __ATOMIC_RELEASE);
-		allowed = 1;
-	} else
-		allowed = count < limit;
+	allowed = count < limit;
 	if (allowed && op == RL_TAKE) {
 		if (s == NULL && spare == NULL) {
 			/* Every slot of the stripe holds a live bucket: the one with
@@ -316,8 +311,8 @@ result_fill(struct rl_result *out, const char *name, long limit, long window, in
  * out untouched when the limiter is closed, the arguments are out of range
  * or the stripe cannot be locked. */
 static int
-bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op,
-    int64_t give_reset, struct rl_result *out)
+bucket_use(
+    const char *name, long limit, long window, int64_t now, enum rl_op op, struct rl_result *out)
 {
 	struct rl_stripe *st;
 	int64_t count, reset;
@@ -330,7 +325,7 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 	st = key_stripe(key);
 	if (stripe_lock(st) < 0)
 		return -1;
-	allowed = slot_use(st, key, limit, window, now, op, give_reset, &count, &reset, &evict);
+	allowed = slot_use(st, key, limit, window, now, op, &count, &reset, &evict);
 	pthread_mutex_unlock(&st->mu);
 	if (evict)
 		eviction_note(key, now);
@@ -341,7 +336,7 @@ bucket_use(const char *name, long limit, long window, int64_t now, enum rl_op op
 int
 ratelimit_take(const char *name, long limit, long window, int64_t now, struct rl_result *out)
 {
-	return bucket_use(name, limit, window, now, RL_TAKE, 0, out);
+	return bucket_use(name, limit, window, now, RL_TAKE, out);
 }
 
 int
@@ -382,13 +377,13 @@ ratelimit_take_all(const struct rl_budget *b, size_t n, int64_t now, struct rl_r
 		}
 	/* Every stripe held: look at all, then take from all or from none. */
 	for (size_t i = 0; i < n; i++) {
-		ok[i] = slot_use(st[i], key[i], b[i].limit, b[i].window, now, RL_PEEK, 0, &count[i],
+		ok[i] = slot_use(st[i], key[i], b[i].limit, b[i].window, now, RL_PEEK, &count[i],
 		    &reset[i], &ev);
 		allowed &= ok[i];
 	}
 	if (allowed)
 		for (size_t i = 0; i < n; i++) {
-			slot_use(st[i], key[i], b[i].limit, b[i].window, now, RL_TAKE, 0, &count[i],
+			slot_use(st[i], key[i], b[i].limit, b[i].window, now, RL_TAKE, &count[i],
 			    &reset[i], &ev);
 			if (ev)
 				evict = 1;
@@ -551,14 +546,22 @@ ratelimit_open(const char *db_path, char *err, size_t errlen)
 		}
 		if (stat(path, &named) == 0 && named.st_ino == st.st_ino &&
 		    named.st_dev == st.st_dev) {
-			/* A table others may write (its counters, its mutexes) is
-			 * not trusted: it is replaced by a fresh one of mode 0600. */
-			if ((st.st_mode & 077) != 0)
-				log_msg(NULL,
-				    "ratelimit: %s has mode %04o: replaced by a new table", path,
+			/* A table group or others may open is made 0600 in place,
+			 * on the open file: replacing it would split the limits
+			 * between the processes that map the old one and the
+			 * new. */
+			if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+				if (fchmod(fd, 0600) < 0) {
+					snprintf(err, errlen,
+					    "ratelimit: %s has mode %04o and cannot be made 0600 "
+					    "(%s): chmod 600 it or delete it",
+					    path, (unsigned)(st.st_mode & 0777), strerror(errno));
+					goto out;
+				}
+				log_msg(NULL, "ratelimit: %s had mode %04o: made 0600", path,
 				    (unsigned)(st.st_mode & 0777));
-			if (S_ISREG(st.st_mode) && (st.st_mode & 077) == 0 &&
-			    st.st_size == (off_t)RL_FILE_SIZE &&
+			}
+			if (S_ISREG(st.st_mode) && st.st_size == (off_t)RL_FILE_SIZE &&
 			    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
 			    header_current(&h, boot)) {
 				map = mmap(
@@ -814,6 +817,24 @@ ratelimit_request_or_reply(struct req *r)
 
 /* The subject of the budget that cannot run out, for attempts at no account. */
 #define SIGNIN_NOBODY "-"
+/* Tries of a give-back the store found busy (each waits up to its busy
+ * timeout). */
+#define SIGNIN_GIVE_TRIES 3
+
+/* The shared-table bucket of the email s: "login-acct:email:" and the
+ * SHA-256 of s in lower case (the store compares emails so, COLLATE NOCASE). */
+static void
+signin_email_bucket(const char *s, char *out, size_t outlen)
+{
+	char lower[256], hash[65];
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)tolower((unsigned char)s[i]);
+	lower[i] = '\0';
+	tg_sha256_hex(lower, hash);
+	snprintf(out, outlen, "login-acct:email:%s", hash);
+}
 
 /* A sign-in budget's take, as one piece of write work. */
 struct signin_take {
@@ -844,16 +865,40 @@ signin_take_work(struct db *db, void *arg)
 }
 
 int
-ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *user_id, int device)
+ratelimit_signin_take_or_reply(
+    struct req *r, const char *subject, const char *user_id, enum signin_budget budget)
 {
-	struct rl_result res;
+	static const struct {
+		const char *policy;
+		long window;
+	} kinds[] = {
+		[SIGNIN_ACCOUNT] = { "login-acct", RATELIMIT_LOGIN_ACCOUNT_WINDOW },
+		[SIGNIN_DEVICE] = { "login-device", RATELIMIT_LOGIN_DEVICE_WINDOW },
+		[SIGNIN_PASSWORD] = { "password", RATELIMIT_LOGIN_ACCOUNT_WINDOW },
+	};
+	struct rl_result res, email_res;
+	char email_bucket[128];
 	int64_t now = tg_now();
-	long limit = device ? cfg.rate_login_device : cfg.rate_login_account;
-	long window = device ? RATELIMIT_LOGIN_DEVICE_WINDOW : RATELIMIT_LOGIN_ACCOUNT_WINDOW;
-	struct signin_take t = { subject ? subject : SIGNIN_NOBODY, subject ? user_id : NULL, now,
-		(int64_t)window, subject ? (int64_t)limit : INT64_MAX, 0, now };
-	int rc;
+	long limit = budget == SIGNIN_DEVICE ? cfg.rate_login_device : cfg.rate_login_account;
+	long window = kinds[budget].window;
+	int rc, nobody = user_id == NULL;
+	struct signin_take t = { nobody ? SIGNIN_NOBODY : subject, user_id, now, (int64_t)window,
+		(int64_t)limit, 0, now };
 
+	/* An email of no account has the account's budget too, in the shared
+	 * table (a flood of made-up names evicts only one-try buckets there),
+	 * so a 429 tells nothing about which emails have accounts. A real
+	 * account looks at the same kind of bucket: the same work. */
+	signin_email_bucket(subject, email_bucket, sizeof(email_bucket));
+	if (bucket_use(email_bucket, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, now,
+	        nobody ? RL_TAKE : RL_PEEK, &email_res) < 0) {
+		reply_unavailable(r);
+		return -1;
+	}
+	/* No account: the same store work on a budget that runs out exactly
+	 * when the email's has (a spent budget writes nothing). */
+	if (nobody)
+		t.limit = email_res.allowed ? INT64_MAX : 0;
 	/* Taken now, not after a wrong password: logins hashed at the same
 	 * time could otherwise all pass a look and go over the budget
 	 * together. */
@@ -861,8 +906,15 @@ ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *u
 		reply_db_error(r, rc, "ratelimit: sign-in budget");
 		return -1;
 	}
+	if (nobody) {
+		r->login_window = 0; /* nothing to give back: no password is right */
+		if (email_res.allowed)
+			return 0;
+		ratelimit_headers(r, &email_res);
+		return -1;
+	}
 	r->login_window = t.reset;
-	if (t.taken || subject == NULL)
+	if (t.taken)
 		return 0;
 	memset(&res, 0, sizeof(res));
 	res.limit = limit;
@@ -870,19 +922,37 @@ ratelimit_signin_take_or_reply(struct req *r, const char *subject, const char *u
 	res.reset = t.reset;
 	res.reset_in = t.reset > now ? (long)(t.reset - now) : 1;
 	res.retry_after = res.reset_in;
-	policy_copy(device ? "login-device" : "login-acct", res.policy, sizeof(res.policy));
+	policy_copy(kinds[budget].policy, res.policy, sizeof(res.policy));
 	ratelimit_headers(r, &res);
 	return -1;
+}
+
+/* A sign-in budget's give-back, as one piece of write work. */
+struct signin_give {
+	const char *subject;
+	int64_t reset; /* the window it was taken from */
+};
+
+static int
+signin_give_work(struct db *db, void *arg)
+{
+	const struct signin_give *g = arg;
+
+	return db_run(db, STMT_LOGIN_BUDGET_GIVE, "ti", g->subject, g->reset);
 }
 
 void
 ratelimit_signin_refund(const struct req *r, const char *subject)
 {
-	int rc;
+	struct signin_give g = { subject, r->login_window };
+	int rc = DB_BUSY;
 
-	if (subject == NULL)
+	if (subject == NULL || r->login_window == 0)
 		return;
-	rc = db_run(r->db, STMT_LOGIN_BUDGET_GIVE, "ti", subject, r->login_window);
+	/* A give-back lost to a busy store would count a right password as a
+	 * failure: it is tried again (db_write waits out one busy timeout). */
+	for (int i = 0; i < SIGNIN_GIVE_TRIES && rc == DB_BUSY; i++)
+		rc = db_write(r->db, signin_give_work, &g);
 	if (rc != DB_OK)
 		log_msg(r->request_id, "ratelimit: a sign-in's failure could not be given back");
 }

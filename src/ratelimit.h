@@ -1,7 +1,8 @@
 /* ratelimit.h: the host-wide rate limiter: fixed-window counters in a file
  * that every worker thread and every `tollgate serve` process on the host
  * maps, the policy that picks a request's bucket, and the failed sign-in
- * budgets of accounts and devices, kept in the database. */
+ * budgets of accounts and devices, kept in the database (and of emails no
+ * account has, in the table). */
 #ifndef RATELIMIT_H
 #define RATELIMIT_H
 
@@ -30,8 +31,9 @@ struct rl_result {
 };
 
 /* Maps "<db_path>-ratelimit" (mode 0600 whatever the umask), creating it or
- * replacing one of another layout, an earlier boot, or a mode that lets
- * others in (group or other bits); refuses one owned by another user. Checks
+ * replacing one of another layout or an earlier boot; one whose mode lets
+ * group or others in is made 0600 in place (logged); refuses one owned by
+ * another user. Checks
  * cfg.trusted_proxies. Call
  * once per process, before its threads start. On error returns -1 with a
  * sentence in err and the limiter stays closed. */
@@ -106,18 +108,29 @@ long ratelimit_plan_column(struct db *db, int stmt, int col, long dflt);
  * one that binds first. Returns 0 or -1 as ratelimit_check_or_reply. */
 int ratelimit_request_or_reply(struct req *r);
 
-/* Before checking a password: takes one failure from the budget of
- * subject, kept in the store (sql/011): a device id when the attempt carries
- * that device's credential (cfg.rate_login_device in 15 minutes), else the
- * account's user id (cfg.rate_login_account an hour). subject NULL (no such
- * account) takes from nothing that can run out, with the same store work.
- * Answers 429 RATE_LIMITED (policy "login-device" or "login-acct") and
- * returns -1 when none is left, 503 or 500 when the store fails. */
+/* The failed sign-in budgets, kept in the store (sql/010): */
+enum signin_budget {
+	SIGNIN_ACCOUNT, /* an account's, from unknown devices: "login-acct",
+	                 * cfg.rate_login_account an hour */
+	SIGNIN_DEVICE, /* a device credential's: "login-device",
+	                * cfg.rate_login_device in 15 minutes */
+	SIGNIN_PASSWORD, /* POST /v1/auth/password from a session of no known
+	                  * device: "password", cfg.rate_login_account an hour */
+};
+
+/* Before checking a password: takes one failure from budget's subject (a
+ * user id, a device id, or "password:<user id>") of user_id. user_id NULL
+ * (no such account): subject is the email typed, whose budget, as large as
+ * an account's, is "login-acct:email:<SHA-256 of it in lower case>" in the
+ * shared table; the store does the same work as for an account. Answers
+ * 429 RATE_LIMITED (with the budget's policy) and returns -1 when none is
+ * left, 503 or 500 when the store fails. */
 int ratelimit_signin_take_or_reply(
-    struct req *r, const char *subject, const char *user_id, int device);
+    struct req *r, const char *subject, const char *user_id, enum signin_budget budget);
 /* The attempt was not a wrong password (it was right, or the store
  * failed): gives the failure back to the window it was taken from
- * (r->login_window), so only failures count. */
+ * (r->login_window), so only failures count. A busy store is tried again
+ * (3 times); a give-back still lost is logged. */
 void ratelimit_signin_refund(const struct req *r, const char *subject);
 
 #endif

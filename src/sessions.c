@@ -104,10 +104,12 @@ session_take_over_or_reply(
 }
 
 /* A session to start, and the one it may take over (force, or the same
- * device). A device that proved itself (device_id set, known) keeps its
- * credential; a new one gets one, in device_id and new_token. */
+ * device). hash is the password hash the login was checked against. A
+ * device that proved itself (device_id set, known) keeps its credential; a
+ * new one, or one revoked since it was looked up (known then becomes 0),
+ * gets one, in device_id and new_token. */
 struct session_new {
-	const char *sid, *user_id, *org_id, *device;
+	const char *sid, *user_id, *org_id, *device, *hash;
 	int force, known;
 	int64_t now, exp;
 	char *device_id; /* 40 bytes */
@@ -117,15 +119,28 @@ struct session_new {
 static int
 session_insert(struct req *r, void *arg)
 {
-	const struct session_new *n = arg;
-	int rc;
+	struct session_new *n = arg;
+	int rc = db_query(r->db, STMT_USER_HASH, "t", n->user_id), same;
 
+	/* The password checked is still the account's: a password change that
+	 * committed meanwhile (and revoked every session) wins. */
+	same = rc == DB_ROW && strcmp(db_text(r->db, STMT_USER_HASH, 0), n->hash) == 0;
+	db_end(r->db, STMT_USER_HASH);
+	if (rc != DB_ROW && rc != DB_DONE)
+		return rc;
+	if (!same) {
+		reply_error(r, ERR_INVALID_CREDENTIALS, NULL, NULL);
+		return -1;
+	}
 	if (session_take_over_or_reply(
 	        r, n->user_id, n->sid, n->force, n->known ? n->device_id : NULL) < 0)
 		return -1;
-	rc = n->known
-	    ? device_touch(r->db, n->device_id, n->now)
-	    : device_create(r->db, n->user_id, n->device, n->now, n->device_id, n->new_token);
+	rc = n->known ? device_touch(r->db, n->device_id, n->now) : DB_OK;
+	if (rc == DB_OK && n->known && db_changes(r->db) == 0)
+		n->known = 0; /* revoked since it was looked up: a new device */
+	if (rc == DB_OK && !n->known)
+		rc =
+		    device_create(r->db, n->user_id, n->device, n->now, n->device_id, n->new_token);
 	if (rc == DB_OK)
 		rc = db_run(r->db, STMT_SESSION_INSERT, "tttttiiit", n->sid, n->user_id, n->org_id,
 		    n->device, r->client_ip, n->now, n->now, n->exp, n->device_id);
@@ -166,19 +181,20 @@ handle_login(struct req *r)
 		return;
 	}
 	/* A device credential of this account moves the attempt to the
-	 * device's budget; any other (revoked, unknown, another's) is none. */
-	if (found) {
-		rc = device_find(r->db, user_id, device_token, device_id);
-		if (rc != DB_ROW && rc != DB_DONE) {
-			reply_db_error(r, rc, "login: device");
-			return;
-		}
-		known_device = rc == DB_ROW;
+	 * device's budget; any other (revoked, unknown, another's) is none.
+	 * An unknown email looks one up too, for a user id no row has, so
+	 * both take the same work. */
+	rc = device_find(r->db, found ? user_id : "usr_none", device_token, device_id);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		reply_db_error(r, rc, "login: device");
+		return;
 	}
-	subject = !found ? NULL : known_device ? device_id : user_id;
-	/* Too many failed sign-ins for this account or device: 429 before any
-	 * hashing. */
-	if (ratelimit_signin_take_or_reply(r, subject, found ? user_id : NULL, known_device) < 0)
+	known_device = found && rc == DB_ROW;
+	subject = !found ? email : known_device ? device_id : user_id;
+	/* Too many failed sign-ins for this account, device or email: 429
+	 * before any hashing. */
+	if (ratelimit_signin_take_or_reply(r, subject, found ? user_id : NULL,
+	        known_device ? SIGNIN_DEVICE : SIGNIN_ACCOUNT) < 0)
 		return;
 	/* Unknown email and wrong password: the same work, the same answer. */
 	if (!password_verify(found ? hash : NULL, password)) {
@@ -214,14 +230,17 @@ handle_login(struct req *r)
 	n.user_id = user_id;
 	n.org_id = org_id;
 	n.device = device;
+	n.hash = hash;
 	n.force = force;
 	n.known = known_device;
 	n.now = now;
 	n.exp = t.exp;
 	n.device_id = device_id;
 	n.new_token = new_device_token;
-	if (db_tx_or_reply(r, session_insert, &n, "login: insert") != DB_OK)
+	if (db_tx_or_reply(r, session_insert, &n, "login: insert") != DB_OK) {
+		explicit_bzero(new_device_token, sizeof(new_device_token));
 		return;
+	}
 	r->who.kind = PRINCIPAL_USER;
 	snprintf(r->who.user_id, sizeof(r->who.user_id), "%s", user_id);
 	jw_init(&w);
@@ -229,7 +248,7 @@ handle_login(struct req *r)
 	jw_string(&w, "token", token);
 	jw_string(&w, "tokenType", "Bearer");
 	jw_time(&w, "expiresAt", t.exp);
-	jw_string(&w, "deviceToken", known_device ? device_token : new_device_token);
+	jw_string(&w, "deviceToken", n.known ? device_token : new_device_token);
 	session_write(&w, "session", sid, device, now, 0, 0);
 	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
 	if (rc == DB_ROW)
@@ -289,14 +308,17 @@ handle_session_get(struct req *r)
 	reply_jw(r, 200, &w);
 }
 
-/* The current password is checked against the account's failed sign-in
- * budget (a stolen token may not guess it forever); a wrong one is audited
- * as "password.change_failed" and stays taken. */
+/* The current password is checked against a failed sign-in budget (a
+ * stolen token may not guess it forever) that failed logins cannot spend:
+ * the device's the session was signed in from, else one of this endpoint's
+ * own ("password:<user id>"). A wrong one is audited as
+ * "password.change_failed" and stays taken. */
 void
 handle_password_change(struct req *r)
 {
 	const char *current, *next;
-	char hash[256] = "";
+	char hash[256] = "", subject[64];
+	enum signin_budget budget = SIGNIN_PASSWORD;
 	json_object *d;
 	int rc;
 
@@ -311,7 +333,18 @@ handle_password_change(struct req *r)
 		reply_db_error(r, rc == DB_DONE ? DB_ERROR : rc, "password: user");
 		return;
 	}
-	if (ratelimit_signin_take_or_reply(r, r->who.user_id, r->who.user_id, 0) < 0)
+	rc = db_query(r->db, STMT_SESSION_DEVICE, "t", r->who.session_id);
+	if (rc == DB_ROW) {
+		snprintf(subject, sizeof(subject), "%s", db_text(r->db, STMT_SESSION_DEVICE, 0));
+		budget = SIGNIN_DEVICE;
+	} else
+		snprintf(subject, sizeof(subject), "password:%s", r->who.user_id);
+	db_end(r->db, STMT_SESSION_DEVICE);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		reply_db_error(r, rc, "password: device");
+		return;
+	}
+	if (ratelimit_signin_take_or_reply(r, subject, r->who.user_id, budget) < 0)
 		return;
 	if (!password_verify(hash, current)) {
 		rc = audit_log(
@@ -325,6 +358,6 @@ handle_password_change(struct req *r)
 		reply_error(r, ERR_INVALID_CREDENTIALS_CURRENT, NULL, d);
 		return;
 	}
-	ratelimit_signin_refund(r, r->who.user_id);
+	ratelimit_signin_refund(r, subject);
 	password_set_and_reply(r, r->who.user_id, next, "password.changed");
 }

@@ -272,7 +272,7 @@ handle_spinners_trigger(struct req *r)
 		if (rc == DB_DONE)
 			reply_error(r, ERR_NOT_FOUND, NULL, NULL);
 		else if (rc == METER_FULL)
-			reply_plan_limit(r, &t.full);
+			reply_plan_limit(r, &t.full, 1); /* one job */
 		else
 			reply_db_error(r, rc, "spinners: trigger");
 		return;

@@ -379,7 +379,9 @@ import_read_or_reply(struct req *r, const struct data_table *t, struct import *i
 			goto fail;
 		while ((rc = csv_reader_next(rd, &fields, &n, &line)) == 1) {
 			if ((int64_t)++im->ndata > room) {
-				reply_plan_limit(r, &st);
+				/* Refused before the end of the file: how many rows it
+				 * has is not known. */
+				reply_plan_limit(r, &st, -1);
 				goto fail;
 			}
 			if (im->typed ? import_row_type(im, fields, n, im->ndata - 1, line, im->map)

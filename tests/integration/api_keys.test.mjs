@@ -193,7 +193,7 @@ test('the apiKeys meter: Trial allows 2; revoking frees a slot; rotation with no
   await createKey(stack, admin.token, ['read']);
   const third = await api(stack, 'POST', '/v1/api-keys', { token: admin.token, json: { name: 'third', scopes: ['read'] } });
   assert.ok(isErrorBody(third, 403, 'PLAN_LIMIT'), third.text);
-  assert.deepEqual(third.body.details, { meter: 'apiKeys', used: 2, limit: 2, resetsAt: null });
+  assert.deepEqual(third.body.details, { meter: 'apiKeys', used: 2, limit: 2, resetsAt: null, requested: 1 });
   const rot = await api(stack, 'POST', `/v1/api-keys/${a.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 0 } });
   assert.equal(rot.status, 201, rot.text);
   assert.equal((await api(stack, 'DELETE', `/v1/api-keys/${rot.body.id}`, { token: admin.token })).status, 204);
@@ -227,7 +227,7 @@ test('chained rotations: a key in its grace period holds its slot; meter and lis
   for (let i = 0; i < 3; i++) {
     const again = await api(stack, 'POST', `/v1/api-keys/${b.body.id}/rotate`, { token: admin.token, json: { gracePeriodSeconds: 604800 } });
     assert.ok(isErrorBody(again, 403, 'PLAN_LIMIT'), again.text);
-    assert.deepEqual(again.body.details, { meter: 'apiKeys', used: 2, limit: 2, resetsAt: null });
+    assert.deepEqual(again.body.details, { meter: 'apiKeys', used: 2, limit: 2, resetsAt: null, requested: 1 });
   }
   list = await keys();
   assert.equal(list.length, 2);

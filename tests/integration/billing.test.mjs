@@ -19,12 +19,18 @@ let stack;
 before(async () => { stack = await startStack({ TOLLGATE_NOW: at(NOV) }); });
 after(async () => { await stack?.stop(); });
 
-// Asserts a 403 PLAN_LIMIT with exactly the contract's details.
-function assertPlanLimit(res, meter, used, limit, resetsAt) {
+// Asserts a 403 PLAN_LIMIT with exactly the contract's details, requested
+// (how many the request would have added) among them.
+function assertPlanLimit(res, meter, used, limit, resetsAt, requested = 1) {
   assert.ok(isErrorBody(res, 403, 'PLAN_LIMIT'), `${res.status} ${res.text}`);
-  assert.deepEqual(res.body.details, { meter, used, limit, resetsAt });
+  const want = { meter, used, limit, resetsAt };
+  if (requested !== null) want.requested = requested; // null: none
+  assert.deepEqual(res.body.details, want);
   assert.match(res.body.error, /Billing/);
   assert.match(res.body.error, /upgrade/);
+  // Freeing capacity is offered only for meters of live objects.
+  if (resetsAt === null) assert.match(res.body.error, /free capacity \(/);
+  else assert.doesNotMatch(res.body.error, /free/);
 }
 
 // A fresh Trial organization with a project, a table (column email, no
@@ -105,15 +111,19 @@ test('plans are the contract table; null is unlimited', async () => {
 test('projects, users and apiKeys: PLAN_LIMIT with details, never 429 or 500', async () => {
   const admin = await adminSession(stack);
   await createProject(stack, admin.token);
-  assertPlanLimit(await api(stack, 'POST', '/v1/projects', { token: admin.token, json: { name: 'second' } }),
-    'projects', 1, 1, null);
+  const second = await api(stack, 'POST', '/v1/projects', { token: admin.token, json: { name: 'second' } });
+  assertPlanLimit(second, 'projects', 1, 1, null);
+  assert.equal(second.body.error, 'Your plan allows 1 project; 1 is in use. To go on, free capacity '
+    + '(delete a project you no longer need) or upgrade your plan in Billing → Usage.');
   await userWithRole(stack, admin, 'member');
   assertPlanLimit(await api(stack, 'POST', '/v1/users', { token: admin.token, json: { email: uniqueEmail(), password: PASSWORD, role: 'viewer' } }),
     'users', 2, 2, null);
   await createKey(stack, admin.token);
   await createKey(stack, admin.token);
-  assertPlanLimit(await api(stack, 'POST', '/v1/api-keys', { token: admin.token, json: { name: 'third', scopes: ['read'] } }),
-    'apiKeys', 2, 2, null);
+  const third = await api(stack, 'POST', '/v1/api-keys', { token: admin.token, json: { name: 'third', scopes: ['read'] } });
+  assertPlanLimit(third, 'apiKeys', 2, 2, null);
+  assert.equal(third.body.error, 'Your plan allows 2 API keys; 2 are in use. To go on, free capacity '
+    + '(revoke a key you no longer use) or upgrade your plan in Billing → Usage.');
   // Nothing was stored by the refusals.
   assert.deepEqual(sqlite(stack.db, `SELECT (SELECT count(*) FROM projects WHERE org_id = '${admin.org.id}'),
     (SELECT count(*) FROM users WHERE org_id = '${admin.org.id}'), (SELECT count(*) FROM api_keys WHERE org_id = '${admin.org.id}')`)[0],
@@ -129,7 +139,8 @@ test('jobs: the 51st trigger of the month is PLAN_LIMIT; an upgrade clears it', 
   for (let i = 0; i < 50; i++) await trigger(stack, admin.token, spinner);
   const r = await api(stack, 'POST', `/v1/spinners/${spinner}/trigger`, { token: admin.token });
   assertPlanLimit(r, 'jobs', 50, 50, DEC_1);
-  assert.match(r.body.error, /50 jobs a month/);
+  assert.equal(r.body.error, 'Your plan allows 50 jobs a month; 50 are used. To go on, upgrade your plan '
+    + 'in Billing → Usage, or wait until the meter resets on 2026-12-01 (UTC).');
   assert.equal(sqlite(stack.db, `SELECT count(*) FROM jobs WHERE org_id = '${admin.org.id}'`)[0][0], '50');
   assert.deepEqual(meter((await api(stack, 'GET', '/v1/billing/usage', { token: admin.token })).body, 'jobs'),
     { meter: 'jobs', used: 50, limit: 50, resetsAt: DEC_1 });
@@ -153,13 +164,15 @@ test('records: ingest past the month\'s records is PLAN_LIMIT, and so is a trigg
   await trigger(stack, admin.token, spinner);
   const over = await api(stack, 'POST', `/v1/tables/${table}/records`,
     { token: admin.token, json: { records: [{ email: 'a@x.test' }, { email: 'b@x.test' }] } });
-  assertPlanLimit(over, 'records', 9999, 10000, DEC_1);
+  assertPlanLimit(over, 'records', 9999, 10000, DEC_1, 2);
+  assert.equal(over.body.error, 'Your plan allows 10,000 records a month; 9,999 are used, and this request '
+    + 'would add 2. To go on, upgrade your plan in Billing → Usage, or wait until the meter resets on 2026-12-01 (UTC).');
   const last = await ingest(stack, admin.token, table, [{ email: 'a@x.test' }]);
   assert.deepEqual(last.usage, { meter: 'records', used: 10000, limit: 10000, resetsAt: DEC_1 });
 
   const r = await api(stack, 'POST', `/v1/spinners/${spinner}/trigger`, { token: admin.token });
   assertPlanLimit(r, 'records', 10000, 10000, DEC_1);
-  assert.match(r.body.error, /10000 records a month/);
+  assert.match(r.body.error, /^Your plan allows 10,000 records a month; 10,000 are used\. /);
   const usage = (await api(stack, 'GET', '/v1/billing/usage', { token: admin.token })).body;
   assert.equal(meter(usage, 'jobs').used, 1, 'a refused trigger takes no job');
   assert.equal(sqlite(stack.db, `SELECT count(*) FROM records WHERE table_id = '${table}'`)[0][0], '10000');
@@ -168,6 +181,20 @@ test('records: ingest past the month\'s records is PLAN_LIMIT, and so is a trigg
   await api(stack, 'PUT', '/v1/billing/plan', { token: admin.token, json: { plan: 'starter' } });
   await trigger(stack, admin.token, spinner);
   await ingest(stack, admin.token, table, [{ email: 'c@x.test' }]);
+});
+
+test('import past the month\'s records: refused while it is read, so no requested; ingest says its batch', async () => {
+  const { admin, table } = await orgWithSpinner();
+  const big = await importCsv(stack, admin.token, table, emails(10001));
+  assertPlanLimit(big, 'records', 0, 10000, DEC_1, null);
+  assert.ok(!('requested' in big.body.details));
+  assert.equal(big.body.error, 'Your plan allows 10,000 records a month; 0 are used, and this request '
+    + 'would pass it. To go on, upgrade your plan in Billing → Usage, or wait until the meter resets on 2026-12-01 (UTC).');
+  assert.equal((await importCsv(stack, admin.token, table, emails(9600))).status, 200);
+  const batch = Array.from({ length: 500 }, (_, i) => ({ email: `b${i}@x.test` }));
+  const over = await api(stack, 'POST', `/v1/tables/${table}/records`, { token: admin.token, json: { records: batch } });
+  assertPlanLimit(over, 'records', 9600, 10000, DEC_1, 500);
+  assert.match(over.body.error, /; 9,600 are used, and this request would add 500\./);
 });
 
 test('downgrade below usage: what exists stays, new objects are refused', async () => {

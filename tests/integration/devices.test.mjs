@@ -2,9 +2,9 @@
 // sign-in budgets through nginx: failures from unknown devices cannot lock
 // out a device that signed in before; a device's own budget; the same
 // device takes its session over without force; GET and DELETE
-// /v1/auth/devices; revocation on password change and user deletion; and
-// the wrong current password of a password change takes the account's
-// budget and is audited.
+// /v1/auth/devices (a revoked device's session ends); revocation on
+// password change and user deletion; and the wrong current password of a
+// password change takes a budget failed logins cannot spend, and is audited.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
@@ -77,11 +77,16 @@ test("a device's own budget: its failures spend it, not the account's", async ()
   // the first device's session is live).
   const other = await loginAs(s.email, PASSWORD, { force: true });
   assert.equal(other.status, 200, other.text);
-  // Another account's device token is no device for this one.
+  // Another account's device token is no device for this one: with the
+  // account's budget spent, it does not get a device's budget instead.
   const t = await signup(stack);
   const theirs = (await loginAs(t.email, PASSWORD)).body.deviceToken;
-  const cross = await loginAs(s.email, PASSWORD, { deviceToken: theirs });
-  assert.ok(isErrorBody(cross, 409, 'SESSION_ACTIVE'), cross.text);
+  for (let i = 0; i < 10; i++) assert.equal((await loginAs(s.email, 'wrong password')).status, 401);
+  const cross = await loginAs(s.email, PASSWORD, { deviceToken: theirs, force: true });
+  assert.ok(isErrorBody(cross, 429, 'RATE_LIMITED'), cross.text);
+  assert.match(cross.headers.get('ratelimit-policy'), /"login-acct";q=10;w=3600/);
+  // Its own account still takes it.
+  assert.equal((await loginAs(t.email, PASSWORD, { deviceToken: theirs })).status, 200);
 });
 
 test('the same device takes its live session over without force; another device gets 409', async () => {
@@ -134,6 +139,17 @@ test('GET /v1/auth/devices lists the caller\'s devices; DELETE revokes one, only
   const revoked = await loginAs(s.email, PASSWORD, { deviceToken: a.body.deviceToken });
   assert.ok(isErrorBody(revoked, 409, 'SESSION_ACTIVE'), revoked.text);
   assert.ok(isErrorBody(await api(stack, 'GET', '/v1/auth/devices'), 401, 'TOKEN_MISSING'));
+  // Revoking the device of a live session ends that session with it.
+  const devB = list.body.data.find((d) => d.name === 'Browser B/2.0').id;
+  assert.equal((await api(stack, 'GET', '/v1/auth/session', { token: tLogin.body.token })).status, 200);
+  assert.equal((await api(stack, 'DELETE', `/v1/auth/devices/${devB}`, { token: b.body.token })).status, 204);
+  const gone = await api(stack, 'GET', '/v1/auth/session', { token: b.body.token });
+  assert.ok(isErrorBody(gone, 401, 'SESSION_REVOKED'), gone.text);
+  assert.deepEqual(sqlite(stack.db, `SELECT end_reason FROM sessions WHERE user_id = '${s.user.id}' ORDER BY created_at, rowid`).map((r) => r[0]), ['logout', 'revoked']);
+  // Another account's session is not touched.
+  assert.equal((await api(stack, 'GET', '/v1/auth/session', { token: tLogin.body.token })).status, 200);
+  // With no live session left, a login from anywhere needs no force.
+  assert.equal((await loginAs(s.email, PASSWORD)).status, 200);
 });
 
 test('a password change revokes every device; deleting a user deletes theirs', async () => {
@@ -156,26 +172,55 @@ test('a password change revokes every device; deleting a user deletes theirs', a
   assert.equal(sqlite(stack.db, `SELECT count(*) FROM devices WHERE user_id = '${m.user.id}'`)[0][0], '0');
 });
 
-test('wrong current passwords take the account budget: 429 when spent, each one audited', async () => {
+test('a password change from a known device takes that device\'s budget: spent logins cannot block it', async () => {
+  const s = await signup(stack);
+  const a = await loginAs(s.email, PASSWORD);
+  const change = (currentPassword, newPassword = 'a new password 1') =>
+    api(stack, 'POST', '/v1/auth/password', { token: a.body.token, json: { currentPassword, newPassword } });
+  // Someone who knows only the email spends the account budget (10).
+  for (let i = 0; i < 10; i++) assert.equal((await loginAs(s.email, 'wrong password')).status, 401);
+  const blocked = await loginAs(s.email, PASSWORD);
+  assert.ok(isErrorBody(blocked, 429, 'RATE_LIMITED'), blocked.text);
+  // The owner, signed in on a known device, still changes the password.
+  assert.equal((await change(PASSWORD)).status, 204);
+});
+
+test('wrong current passwords hit 429 at their own budget, each one audited', async () => {
   const s = await signup(stack);
   const a = await loginAs(s.email, PASSWORD);
   const change = (currentPassword) => api(stack, 'POST', '/v1/auth/password', { token: a.body.token, json: { currentPassword, newPassword: 'a new password 1' } });
-  // Failed logins and wrong current passwords share the budget of 10.
+  // Failed logins do not share it; the device's budget is 3.
   for (let i = 0; i < 4; i++) assert.equal((await loginAs(s.email, 'wrong password')).status, 401);
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < 3; i++) {
     const r = await change(`guess number ${i}`);
     assert.ok(isErrorBody(r, 401, 'INVALID_CREDENTIALS'), r.text);
   }
   // Spent: even the right one is refused now, and nothing changed.
   const right = await change(PASSWORD);
   assert.ok(isErrorBody(right, 429, 'RATE_LIMITED'), right.text);
-  assert.match(right.headers.get('ratelimit-policy'), /"login-acct";q=10;w=3600/);
-  assert.ok(Number(right.headers.get('retry-after')) > 3000);
+  assert.match(right.headers.get('ratelimit-policy'), /"login-device";q=3;w=900/);
+  assert.ok(Number(right.headers.get('retry-after')) > 800);
   assert.equal((await api(stack, 'GET', '/v1/auth/session', { token: a.body.token })).status, 200);
   const audit = await api(stack, 'GET', '/v1/audit?limit=100', { token: a.body.token });
   assert.equal(audit.status, 200, audit.text);
-  assert.equal(audit.body.data.filter((e) => e.event === 'password.change_failed' && e.actor === s.user.id).length, 6);
-  // The device that signed in still may, with its own budget.
-  const mine = await loginAs(s.email, PASSWORD, { deviceToken: a.body.deviceToken });
-  assert.equal(mine.status, 200, mine.text);
+  assert.equal(audit.body.data.filter((e) => e.event === 'password.change_failed' && e.actor === s.user.id).length, 3);
+  // The account's budget was not spent by them: another device signs in.
+  const other = await loginAs(s.email, PASSWORD, { force: true });
+  assert.equal(other.status, 200, other.text);
+});
+
+test('a session of no known device has a password-change budget of its own', async () => {
+  const s = await signup(stack);
+  const a = await loginAs(s.email, PASSWORD);
+  // A session from before device credentials: no device_id.
+  sqlite(stack.db, `UPDATE sessions SET device_id = NULL WHERE user_id = '${s.user.id}'`);
+  const change = (currentPassword) => api(stack, 'POST', '/v1/auth/password', { token: a.body.token, json: { currentPassword, newPassword: 'a new password 1' } });
+  for (let i = 0; i < 10; i++) assert.equal((await loginAs(s.email, 'wrong password')).status, 401);
+  for (let i = 0; i < 10; i++) {
+    const r = await change(`guess number ${i}`);
+    assert.ok(isErrorBody(r, 401, 'INVALID_CREDENTIALS'), r.text);
+  }
+  const right = await change(PASSWORD);
+  assert.ok(isErrorBody(right, 429, 'RATE_LIMITED'), right.text);
+  assert.match(right.headers.get('ratelimit-policy'), /"password";q=10;w=3600/);
 });

@@ -203,7 +203,7 @@ test('ingest: 403 PLAN_LIMIT when a batch would pass the plan; nothing of it sto
   assert.equal(first.body.usage.used, 501);
   const over = await ingest(table.id, batch(100), { token: admin.token });
   assert.ok(isErrorBody(over, 403, 'PLAN_LIMIT'), over.text);
-  assert.deepEqual(over.body.details, { meter: 'records', used: 501, limit: 600, resetsAt: first.body.usage.resetsAt });
+  assert.deepEqual(over.body.details, { meter: 'records', used: 501, limit: 600, resetsAt: first.body.usage.resetsAt, requested: 100 });
   assert.equal(count(table.id), 501);
   const exact = await ingest(table.id, batch(99), { token: admin.token });
   assert.equal(exact.status, 200, exact.text);

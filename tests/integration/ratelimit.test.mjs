@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, Agent } from 'node:http';
+import { chmodSync, statSync } from 'node:fs';
 import { startStack, api, isErrorBody } from '../lib/stack.mjs';
 import { adminSession, createKey, signup, PASSWORD } from '../lib/fixtures.mjs';
 
@@ -88,6 +89,24 @@ test('exact across two tollgate serve processes sharing one database', async () 
     assert.equal(ok, 38);
     assert.equal(results.filter((s) => s === 429).length, results.length - 38);
   } finally { await b.stop(); await a.stop(); }
+});
+
+test('a rate-limit file others may open is made 0600 in place: a second process still shares the first one\'s table', async () => {
+  const a = await startStack({ TOLLGATE_RATE_IP: '10' });
+  let b;
+  try {
+    const file = `${a.db}-ratelimit`;
+    const before = statSync(file);
+    chmodSync(file, 0o666);
+    b = await startStack({ TOLLGATE_RATE_IP: '10', TOLLGATE_DB: a.db });
+    const after = statSync(file);
+    assert.equal(after.ino, before.ino, 'the same file, not a new one');
+    assert.equal((after.mode & 0o777).toString(8), '600');
+    // One budget of 10 across both (each start-up health check took 1).
+    const codes = [];
+    for (let i = 0; i < 10; i++) codes.push((await api(i % 2 ? a : b, 'GET', '/v1/health')).status);
+    assert.equal(codes.filter((c) => c === 200).length, 8, codes.join(' '));
+  } finally { await b?.stop(); await a.stop(); }
 });
 
 test('each client address and each API key has its own budget', async () => {
@@ -175,14 +194,54 @@ test('login budgets: per IP, and failed attempts per account', async () => {
     assert.ok(isErrorBody(other, 429, 'RATE_LIMITED'), other.text);
     assert.match(other.headers.get('ratelimit-policy'), /"login-ip";q=4;w=60/);
     // From another address the per-IP budget is fresh, the account's is not.
-    const r2 = await new Promise((resolve, reject) => {
-      const body = JSON.stringify({ email: 'y@example.test', password: 'whatever12' });
-      const req = request({ host: '127.0.0.1', port: stack.port, path: '/v1/auth/login', method: 'POST', localAddress: '127.0.0.9', agent: false,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    const loginFrom = (localAddress, json) => new Promise((resolve, reject) => {
+      const body = JSON.stringify(json);
+      const req = request({ host: '127.0.0.1', port: stack.port, path: '/v1/auth/login', method: 'POST', localAddress, agent: false,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: JSON.parse(text) }));
+      });
       req.on('error', reject);
       req.end(body);
     });
-    assert.equal(r2, 401);
+    const elsewhere = await loginFrom('127.0.0.9', { email: s.email, password: PASSWORD });
+    assert.equal(elsewhere.status, 429, JSON.stringify(elsewhere.body));
+    assert.equal(elsewhere.body.errorCode, 'RATE_LIMITED');
+    assert.match(elsewhere.headers['ratelimit-policy'], /"login-acct";q=2;w=3600/);
+    // And another email from there is not refused: the per-IP budget is fresh.
+    assert.equal((await loginFrom('127.0.0.9', { email: 'y@example.test', password: 'whatever12' })).status, 401);
+  } finally { await stack.stop(); }
+});
+
+test('an email of no account answers 429 at the same limit, alike, so a 429 tells nothing', async () => {
+  const stack = await startStack({ TOLLGATE_RATE_LOGIN_ACCOUNT: '3' });
+  try {
+    const s = await signup(stack);
+    const made = `nobody-${Date.now()}@example.test`;
+    const answers = {};
+    for (const email of [s.email, made]) {
+      for (let i = 0; i < 3; i++) {
+        // The case of an email does not buy a new budget.
+        const r = await api(stack, 'POST', '/v1/auth/login', { json: { email: i === 1 ? email.toUpperCase() : email, password: `wrong password ${i}` } });
+        assert.ok(isErrorBody(r, 401, 'INVALID_CREDENTIALS'), `${email}: ${r.text}`);
+      }
+      answers[email] = await api(stack, 'POST', '/v1/auth/login', { json: { email, password: 'wrong password 9' } });
+    }
+    const [real, fake] = [answers[s.email], answers[made]];
+    for (const r of [real, fake]) {
+      assert.ok(isErrorBody(r, 429, 'RATE_LIMITED'), r.text);
+      assert.match(r.headers.get('ratelimit-policy'), /^"login-acct";q=3;w=3600$/);
+      assert.equal(r.headers.get('x-ratelimit-remaining'), '0');
+      assert.ok(Number(r.headers.get('retry-after')) >= 3590, r.headers.get('retry-after'));
+    }
+    const names = (r) => [...r.headers.keys()].filter((k) => k !== 'date').sort();
+    assert.deepEqual(names(fake), names(real));
+    for (const h of ['x-ratelimit-limit', 'ratelimit-policy', 'content-type']) assert.equal(fake.headers.get(h), real.headers.get(h), h);
+    assert.deepEqual(Object.keys(fake.body).sort(), Object.keys(real.body).sort());
+    assert.equal(fake.body.error.replace(/\d+/, 'N'), real.body.error.replace(/\d+/, 'N'));
+    // Another made-up email has its own budget.
+    assert.equal((await api(stack, 'POST', '/v1/auth/login', { json: { email: `other-${made}`, password: 'x' } })).status, 401);
   } finally { await stack.stop(); }
 });
 
@@ -207,12 +266,18 @@ test('a flood of 200,000 distinct names does not lock new clients out, nor reset
   // Every client a distinct IPv6 /64 (a bucket each) behind the trusted
   // nginx: three times the table's 65,536 slots; with logins for distinct
   // emails among them, each of which once made a bucket too.
-  const stack = await startStack({ TOLLGATE_TRUSTED_PROXIES: '127.0.0.1', TOLLGATE_RATE_IP: '100', TOLLGATE_RATE_LOGIN: '20', TOLLGATE_RATE_LOGIN_ACCOUNT: '3' });
+  // A window longer than the flood, so a busy client's count must survive it.
+  const stack = await startStack({ TOLLGATE_TRUSTED_PROXIES: '127.0.0.1', TOLLGATE_RATE_IP: '100', TOLLGATE_RATE_LOGIN: '20', TOLLGATE_RATE_LOGIN_ACCOUNT: '3', TOLLGATE_RATE_WINDOW: '900' });
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   const xff = (i) => ({ 'X-Forwarded-For': `2001:db8:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::1` });
   try {
-    const t0 = Date.now();
     const total = 200000, logins = 300;
+    // A busy client spends 99 of its 100 before the flood.
+    for (let i = 0; i < 99; i++) {
+      const r = await call(stack, agent, 'GET', '/v1/health', { headers: xff(total + 400) });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+    const t0 = Date.now();
     const codes = new Map();
     let next = 0;
     await Promise.all(Array.from({ length: 16 }, async () => {
@@ -244,11 +309,10 @@ test('a flood of 200,000 distinct names does not lock new clients out, nor reset
     const spent = await call(stack, agent, 'POST', '/v1/auth/login', { headers: xff(total + 300), json: { email, password: PASSWORD } });
     assert.equal(spent.status, 429, JSON.stringify(spent.body));
     assert.match(spent.headers['ratelimit-policy'], /"login-acct";q=3;w=3600/);
-    // And a busy client's budget was not reset by the flood: 100 a minute.
+    // And the busy client's count was not reset by the flood: one left.
     const busy = [];
-    for (let i = 0; i < 101; i++) busy.push((await call(stack, agent, 'GET', '/v1/health', { headers: xff(total + 400) })).status);
-    assert.equal(busy.filter((c) => c === 200).length, 100, busy.join(' '));
-    assert.equal(busy[100], 429);
+    for (let i = 0; i < 3; i++) busy.push((await call(stack, agent, 'GET', '/v1/health', { headers: xff(total + 400) })).status);
+    assert.deepEqual(busy, [200, 429, 429]);
     // The device that made the account signs in despite the spent budget.
     const mine = await call(stack, agent, 'POST', '/v1/auth/login', { headers: xff(total + 500), json: { email, password: PASSWORD, deviceToken: up.body.deviceToken } });
     assert.equal(mine.status, 200, JSON.stringify(mine.body));

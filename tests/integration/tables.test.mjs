@@ -257,7 +257,8 @@ test('import: a 1M-row file past a Trial plan is refused as it arrives: 403 PLAN
     const r = await importCsv(stack, a.token, t.id, csv);
     assert.ok(isErrorBody(r, 403, 'PLAN_LIMIT'), r.text);
     assert.deepEqual(r.body.details, { meter: 'records', used: 0, limit: 10000, resetsAt: r.body.details.resetsAt });
-    assert.equal(r.body.error, 'Your plan allows 10000 records a month and 0 are used: upgrade your plan or free capacity in Billing → Usage.');
+    assert.equal(r.body.error, 'Your plan allows 10,000 records a month; 0 are used, and this request would pass it. '
+      + `To go on, upgrade your plan in Billing → Usage, or wait until the meter resets on ${r.body.details.resetsAt.slice(0, 10)} (UTC).`);
   }
   const grownKb = peakKb(pid) - peak0;
   const cpu = cpuSeconds(pid) - cpu0;

@@ -38,7 +38,7 @@ test('users meter: Trial allows 2 users, the third is PLAN_LIMIT', async () => {
   await userWithRole(stack, admin, 'member');
   const r = await api(stack, 'POST', '/v1/users', { token: admin.token, json: { email: uniqueEmail(), password: PASSWORD, role: 'viewer' } });
   assert.ok(isErrorBody(r, 403, 'PLAN_LIMIT'), r.text);
-  assert.deepEqual(r.body.details, { meter: 'users', used: 2, limit: 2, resetsAt: null });
+  assert.deepEqual(r.body.details, { meter: 'users', used: 2, limit: 2, resetsAt: null, requested: 1 });
   assert.match(r.body.error, /Billing → Usage/);
 });
 

@@ -355,7 +355,10 @@ test('make run\'s config (deploy/nginx/dev.conf.in) sends the same security head
     assertSecurityHeaders(big.headers, 'dev 413');
     assert.match(big.body.requestId, /^[0-9A-Z]{26}$/, big.text);
     assert.equal(big.headers.get('x-request-id'), big.body.requestId);
-    assert.match(stack.log(), new RegExp(`${big.body.requestId} POST /v1/health 413`));
+    // The request's log line is written after its answer: wait for it.
+    const line = new RegExp(`${big.body.requestId} POST /v1/health 413`);
+    for (let i = 0; i < 50 && !line.test(stack.log()); i++) await new Promise((res) => setTimeout(res, 100));
+    assert.match(stack.log(), line);
   } finally { await stack.stop(); }
 });
 

@@ -107,8 +107,10 @@ test_plan_limit_answer(void)
 	CHECK(r.resp_body != NULL &&
 	    strstr(r.resp_body,
 	        "\"details\":{\"meter\":\"projects\",\"used\":1,\"limit\":1,"
-	        "\"resetsAt\":null}") != NULL);
-	CHECK(strstr(r.resp_body, "Your plan allows 1 projects and 1 is used") != NULL);
+	        "\"resetsAt\":null,\"requested\":1}") != NULL);
+	CHECK(strstr(r.resp_body,
+	          "Your plan allows 1 project; 1 is in use. To go on, free capacity (delete a "
+	          "project you no longer need) or upgrade your plan in Billing → Usage.") != NULL);
 	req_free(&r);
 	db_close(db);
 }

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,7 +20,7 @@
 static int
 peek(const char *name, long limit, long window, int64_t now, struct rl_result *out)
 {
-	return bucket_use(name, limit, window, now, RL_PEEK, 0, out);
+	return bucket_use(name, limit, window, now, RL_PEEK, out);
 }
 
 static char dir[64], db[128], file[160];
@@ -366,28 +367,39 @@ test_stuck_holder_fails_closed(void)
 	cleanup();
 }
 
+/* Fills out[0..n) with names of the form prefix + number that land in
+ * stripe *target (chosen by the first name when *target is RL_STRIPES),
+ * trying numbers from *next on. */
 static void
-test_table_full_evicts(void)
+stripe_names(const char *prefix, uint64_t *target, int *next, char (*out)[40], int n)
 {
-	char names[RL_SLOTS + 2][40];
-	struct rl_result res;
-	uint64_t target = 0, before;
-	int n = 0;
-
-	fresh();
-	/* Names that all land in one stripe. */
-	for (int i = 0; n < RL_SLOTS + 2; i++) {
+	for (int k = 0; k < n; (*next)++) {
 		char name[40];
 		uint64_t stripe;
 
-		snprintf(
-		    name, sizeof(name), "ip:10.%d.%d.%d", i >> 16 & 255, i >> 8 & 255, i & 255);
+		snprintf(name, sizeof(name), "%s%d.%d.%d", prefix, *next >> 16 & 255,
+		    *next >> 8 & 255, *next & 255);
 		stripe = bucket_key(name) & (RL_STRIPES - 1);
-		if (n == 0)
-			target = stripe;
-		if (stripe == target)
-			snprintf(names[n++], sizeof(names[0]), "%s", name);
+		if (*target == RL_STRIPES)
+			*target = stripe;
+		if (stripe == *target)
+			snprintf(out[k++], sizeof(out[0]), "%s", name);
 	}
+}
+
+static void
+test_table_full_evicts(void)
+{
+	char names[RL_SLOTS + 2][40], flood[1001][40];
+	struct rl_result res;
+	uint64_t target = RL_STRIPES, before;
+	int next = 0;
+
+	fresh();
+	/* Names that all land in one stripe, and flood names in it too. */
+	stripe_names("ip:10.", &target, &next, names, RL_SLOTS + 2);
+	next = 0;
+	stripe_names("flood:", &target, &next, flood, 1001);
 	for (int i = 0; i < RL_SLOTS; i++)
 		CHECK(take(names[i], 10, 60, 2000 + i / 8, &res) == 0 && res.allowed);
 	/* Every bucket but one was taken from once; names[5] is busy. */
@@ -402,25 +414,27 @@ test_table_full_evicts(void)
 	/* The busy bucket kept its count: a flood of names cannot reset it. */
 	CHECK(peek(names[5], 10, 60, 2010, &res) == 0 && res.remaining == 5);
 	/* Each new name takes another one-take slot; the busy one stays. */
-	for (int i = 0; i < 1000; i++) {
-		char name[40];
-
-		snprintf(name, sizeof(name), "flood:%d", i);
-		CHECK(take(name, 10, 60, 2011, &res) == 0 && res.allowed);
-	}
+	before = rl.hdr->evictions;
+	for (int i = 0; i < 1000; i++)
+		CHECK(take(flood[i], 10, 60, 2011, &res) == 0 && res.allowed);
+	CHECK(rl.hdr->evictions == before + 1000); /* each one evicted a bucket */
 	CHECK(take(names[RL_SLOTS + 1], 10, 60, 2011, &res) == 0 && res.allowed);
 	CHECK(peek(names[5], 10, 60, 2011, &res) == 0 && res.remaining == 5);
 	/* A spent bucket is not the one that gives way either. */
 	for (int i = 0; i < 10; i++)
 		take(names[RL_SLOTS + 1], 10, 60, 2011, &res);
 	CHECK(take(names[RL_SLOTS + 1], 10, 60, 2011, &res) == 0 && !res.allowed);
-	CHECK(take("flood:again", 10, 60, 2012, &res) == 0 && res.allowed);
+	before = rl.hdr->evictions;
+	CHECK(take(flood[1000], 10, 60, 2012, &res) == 0 && res.allowed);
+	CHECK(rl.hdr->evictions == before + 1);
 	CHECK(take(names[RL_SLOTS + 1], 10, 60, 2012, &res) == 0 && !res.allowed);
+	CHECK(peek(names[5], 10, 60, 2012, &res) == 0 && res.remaining == 5);
 	cleanup();
 }
 
-/* A table others could write is not used: it is replaced by one of mode
- * 0600, which is what every new table gets whatever the umask. */
+/* A table group or others could open is made 0600 in place: the same file
+ * (every process keeps one table) and its counts. Every new table is 0600
+ * whatever the umask. */
 static void
 test_file_mode(void)
 {
@@ -431,17 +445,18 @@ test_file_mode(void)
 
 	fresh();
 	CHECK(stat(file, &st1) == 0 && (st1.st_mode & 0777) == 0600);
-	CHECK(take("key:forged", 5, 60, 100, &res) == 0 && res.remaining == 4);
+	CHECK(take("key:kept", 5, 60, 100, &res) == 0 && res.remaining == 4);
 	ratelimit_close();
 	CHECK(chmod(file, 0666) == 0);
 	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
-	CHECK(stat(file, &st2) == 0 && st2.st_ino != st1.st_ino && (st2.st_mode & 0777) == 0600);
-	CHECK(peek("key:forged", 5, 60, 100, &res) == 0 && res.remaining == 5);
+	CHECK(stat(file, &st2) == 0 && st2.st_ino == st1.st_ino && (st2.st_mode & 0777) == 0600);
+	CHECK(peek("key:kept", 5, 60, 100, &res) == 0 && res.remaining == 4);
+	CHECK(dir_entries() == 1); /* no second table beside it */
 	ratelimit_close();
 	CHECK(chmod(file, 0620) == 0);
-	st1 = st2;
 	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
-	CHECK(stat(file, &st2) == 0 && st2.st_ino != st1.st_ino && (st2.st_mode & 0777) == 0600);
+	CHECK(stat(file, &st2) == 0 && st2.st_ino == st1.st_ino && (st2.st_mode & 0777) == 0600);
+	CHECK(peek("key:kept", 5, 60, 100, &res) == 0 && res.remaining == 4);
 	/* A umask that would leave the owner no write bit changes nothing. */
 	cleanup();
 	umask(0277);
@@ -872,6 +887,184 @@ test_retry_after_kept(void)
 	cleanup();
 }
 
+/* A sign-in budget's request, on db. */
+static void
+signin_req(struct req *r, struct db *d)
+{
+	char *envp[] = { NULL };
+
+	req_free(r);
+	req_init(r, envp, d);
+}
+
+static int64_t
+budget_failures(struct db *d, const char *subject)
+{
+	int64_t n = -1;
+
+	if (db_query(d, STMT_LOGIN_BUDGET_GET, "t", subject) == DB_ROW)
+		n = db_int(d, STMT_LOGIN_BUDGET_GET, 0);
+	db_end(d, STMT_LOGIN_BUDGET_GET);
+	return n;
+}
+
+/* Found in review: a give-back that comes after its window ended must not
+ * take a failure off the next window (STMT_LOGIN_BUDGET_GIVE matches the
+ * window's reset_at). */
+static void
+test_signin_late_give_back(void)
+{
+	char err[256];
+	struct db *d;
+	struct req r, late;
+	int64_t window;
+
+	fresh();
+	config_load(NULL, err, sizeof(err));
+	cfg.rate_login_account = 2;
+	d = db_open(":memory:", err, sizeof(err));
+	CHECK(d != NULL && db_migrate(d) > 0);
+	CHECK(db_run(d, STMT_ORG_INSERT, "tti", "org_b", "B", (int64_t)1) == DB_OK);
+	CHECK(db_run(d, STMT_USER_INSERT, "tttttti", "usr_b", "org_b", "b@example.test", "B",
+	          "admin", "x", (int64_t)1) == DB_OK);
+	memset(&r, 0, sizeof(r));
+	memset(&late, 0, sizeof(late));
+	cfg.now = 100000;
+	signin_req(&late, d);
+	CHECK(ratelimit_signin_take_or_reply(&late, "usr_b", "usr_b", SIGNIN_ACCOUNT) == 0);
+	window = late.login_window;
+	CHECK(window == 100000 + RATELIMIT_LOGIN_ACCOUNT_WINDOW);
+	/* The window ends; the next one opens with a failure. */
+	cfg.now = window;
+	signin_req(&r, d);
+	CHECK(ratelimit_signin_take_or_reply(&r, "usr_b", "usr_b", SIGNIN_ACCOUNT) == 0);
+	CHECK(r.login_window == window + RATELIMIT_LOGIN_ACCOUNT_WINDOW);
+	/* The first attempt's give-back arrives late: nothing changes. */
+	ratelimit_signin_refund(&late, "usr_b");
+	CHECK(budget_failures(d, "usr_b") == 1);
+	signin_req(&r, d);
+	CHECK(ratelimit_signin_take_or_reply(&r, "usr_b", "usr_b", SIGNIN_ACCOUNT) == 0);
+	signin_req(&r, d);
+	CHECK(ratelimit_signin_take_or_reply(&r, "usr_b", "usr_b", SIGNIN_ACCOUNT) == -1);
+	CHECK(r.status == 429 &&
+	    header_count(&r, "RateLimit-Policy: \"login-acct\";q=2;w=3600") == 1);
+	/* A give-back in its own window does give back. */
+	ratelimit_signin_refund(&r, "usr_b");
+	CHECK(budget_failures(d, "usr_b") == 1);
+	req_free(&r);
+	req_free(&late);
+	db_close(d);
+	cfg.now = 0;
+	cleanup();
+}
+
+/* Found in review: an email of no account had no budget, so a 429 told
+ * which emails have accounts. Now it has the account's, whatever its case,
+ * and answers alike. */
+static void
+test_signin_unknown_email(void)
+{
+	char err[256], real[1024], fake[1024];
+	struct db *d;
+	struct req r;
+
+	fresh();
+	config_load(NULL, err, sizeof(err));
+	cfg.rate_login_account = 2;
+	d = db_open(":memory:", err, sizeof(err));
+	CHECK(d != NULL && db_migrate(d) > 0);
+	CHECK(db_run(d, STMT_ORG_INSERT, "tti", "org_c", "C", (int64_t)1) == DB_OK);
+	CHECK(db_run(d, STMT_USER_INSERT, "tttttti", "usr_c", "org_c", "c@example.test", "C",
+	          "admin", "x", (int64_t)1) == DB_OK);
+	memset(&r, 0, sizeof(r));
+	cfg.now = 200000;
+	for (int i = 0; i < 2; i++) {
+		signin_req(&r, d);
+		CHECK(ratelimit_signin_take_or_reply(&r, "usr_c", "usr_c", SIGNIN_ACCOUNT) == 0);
+		signin_req(&r, d);
+		CHECK(ratelimit_signin_take_or_reply(&r,
+		          i ? "Nobody@Example.test" : "nobody@example.test", NULL,
+		          SIGNIN_ACCOUNT) == 0);
+	}
+	signin_req(&r, d);
+	CHECK(ratelimit_signin_take_or_reply(&r, "usr_c", "usr_c", SIGNIN_ACCOUNT) == -1);
+	CHECK(r.status == 429);
+	snprintf(real, sizeof(real), "%.*s|%.*s", (int)r.headers_len, r.headers, (int)r.resp_len,
+	    r.resp_body);
+	signin_req(&r, d);
+	CHECK(
+	    ratelimit_signin_take_or_reply(&r, "NOBODY@example.test", NULL, SIGNIN_ACCOUNT) == -1);
+	CHECK(r.status == 429);
+	snprintf(fake, sizeof(fake), "%.*s|%.*s", (int)r.headers_len, r.headers, (int)r.resp_len,
+	    r.resp_body);
+	/* The same headers and body, but for the request id. */
+	*strstr(real, "\"requestId\"") = *strstr(fake, "\"requestId\"") = '\0';
+	CHECK(strstr(real, "Retry-After: 3600\r\n") != NULL && strcmp(real, fake) == 0);
+	/* Another made-up email has a budget of its own. */
+	signin_req(&r, d);
+	CHECK(ratelimit_signin_take_or_reply(&r, "other@example.test", NULL, SIGNIN_ACCOUNT) == 0);
+	req_free(&r);
+	db_close(d);
+	cfg.now = 0;
+	cleanup();
+}
+
+/* Holds the write lock of the database at arg for 5.5 seconds, longer than
+ * a statement waits for it (5 s), from a connection of its own. */
+static void *
+writer_hold(void *arg)
+{
+	sqlite3 *c = NULL;
+
+	if (sqlite3_open((const char *)arg, &c) == SQLITE_OK &&
+	    sqlite3_exec(c, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
+		usleep(5500 * 1000);
+		sqlite3_exec(c, "COMMIT", NULL, NULL, NULL);
+	}
+	sqlite3_close(c);
+	return NULL;
+}
+
+/* Found in review: a give-back the store found busy was only logged, so a
+ * right password counted as a failure. It is tried again. */
+static void
+test_signin_give_back_busy(void)
+{
+	char err[256], path[200];
+	struct db *d;
+	struct req r;
+	pthread_t t;
+
+	fresh();
+	config_load(NULL, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/budgets.db", dir);
+	d = db_open(path, err, sizeof(err));
+	CHECK(d != NULL && db_migrate(d) > 0);
+	CHECK(db_run(d, STMT_ORG_INSERT, "tti", "org_d", "D", (int64_t)1) == DB_OK);
+	CHECK(db_run(d, STMT_USER_INSERT, "tttttti", "usr_d", "org_d", "d@example.test", "D",
+	          "admin", "x", (int64_t)1) == DB_OK);
+	memset(&r, 0, sizeof(r));
+	cfg.now = 300000;
+	signin_req(&r, d);
+	CHECK(ratelimit_signin_take_or_reply(&r, "usr_d", "usr_d", SIGNIN_ACCOUNT) == 0);
+	CHECK(budget_failures(d, "usr_d") == 1);
+	CHECK(pthread_create(&t, NULL, writer_hold, path) == 0);
+	usleep(200 * 1000);
+	ratelimit_signin_refund(&r, "usr_d");
+	pthread_join(t, NULL);
+	CHECK(budget_failures(d, "usr_d") == 0);
+	req_free(&r);
+	db_close(d);
+	cfg.now = 0;
+	for (const char *suffix = ""; suffix != NULL; suffix = *suffix == '\0' ? "-wal"
+	         : strcmp(suffix, "-wal") == 0                                 ? "-shm"
+	                                                                       : NULL) {
+		snprintf(path, sizeof(path), "%s/budgets.db%s", dir, suffix);
+		unlink(path);
+	}
+	cleanup();
+}
+
 int
 main(void)
 {
@@ -887,6 +1080,9 @@ main(void)
 	TEST(test_table_full_evicts);
 	TEST(test_file_reused_and_replaced);
 	TEST(test_file_mode);
+	TEST(test_signin_late_give_back);
+	TEST(test_signin_unknown_email);
+	TEST(test_signin_give_back_busy);
 	TEST(test_concurrent_creation);
 	TEST(test_closed_limiter);
 	TEST(test_trusted_proxies_checked);
