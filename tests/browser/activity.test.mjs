@@ -1,7 +1,8 @@
 // activity.test.mjs: the Sign-in activity page, opened from the user menu,
 // lists the account's sign-ins (this one, and one that signed out) and its
 // devices; revoking a device after the confirmation dialog removes it from
-// the page and from the API. Saves the page's screenshot.
+// the page and from the API; revoking this browser's own signs it out.
+// Saves the page's screenshot.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, api } from '../lib/stack.mjs';
@@ -63,6 +64,13 @@ test('the page lists sessions and devices; revoking a device removes it', async 
   const list = await api(stack, 'GET', '/v1/auth/devices', { token });
   assert.equal(list.status, 200, list.text);
   assert.ok(!list.body.data.some((d) => d.name === 'Old phone'), list.text);
+
+  // Revoking this browser's own device signs it out, and forgets its token.
+  await page.getByRole('button', { name: /^Revoke Chrome/ }).click();
+  assert.match(await page.getByRole('dialog').textContent(), /revoking it signs you out here/);
+  await page.getByRole('dialog').getByRole('button', { name: 'Revoke device' }).click();
+  await page.getByText('You were signed out.').waitFor();
+  assert.equal(await page.evaluate(() => localStorage.getItem('tollgate.deviceToken')), null);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

@@ -1,10 +1,11 @@
 // activity.test.mjs: sign-in activity through nginx. GET /v1/auth/activity
 // shows the caller's sessions newest first with how each ended (logout,
-// replaced by which device, revoked by an admin, expired while idle), its
-// own marked current, and the devices on the first page; it pages with
-// limit and cursor. Admins see a user's with GET /v1/users/{id}/activity:
-// another organization's user is 404, members and viewers 403. Every answer
-// is checked against docs/openapi.yaml by api().
+// replaced by which device, revoked by an admin, a password change or the
+// revocation of its device, expired while idle), its own marked current,
+// and the devices on the first page; it pages with limit and cursor. Admins
+// see a user's with GET /v1/users/{id}/activity: another organization's
+// user is 404, members and viewers 403. Every answer is checked against
+// docs/openapi.yaml by api().
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, api, isErrorBody } from '../lib/stack.mjs';
@@ -141,6 +142,25 @@ test("revoking a device removes it from the activity's devices", async () => {
   assert.equal(del.status, 204, del.text);
   const afterDel = await activity(s.token);
   assert.deepEqual(afterDel.devices.map((d) => d.id), before.devices.filter((d) => d.id !== other.id).map((d) => d.id));
+});
+
+test('revoking the device of the current session ends it as revoked', async () => {
+  const s = await signup(stack);
+  const here = await loginAs(s.email, { device: 'Kiosk' });
+  const a = await activity(here.token);
+  const mine = a.devices.find((d) => d.current);
+  assert.equal(mine.name, 'Kiosk');
+  const del = await api(stack, 'DELETE', `/v1/auth/devices/${mine.id}`, { token: here.token });
+  assert.equal(del.status, 204, del.text);
+  const gone = await api(stack, 'GET', '/v1/auth/activity', { token: here.token });
+  assert.ok(isErrorBody(gone, 401, 'SESSION_REVOKED'), gone.text);
+  // Signed in again without force: the Kiosk session shows revoked, its
+  // device is no longer listed.
+  const again = await loginAs(s.email, { device: 'Kiosk' });
+  const b = await activity(again.token);
+  assert.deepEqual(b.data.map((x) => x.endReason), [null, 'revoked']);
+  assert.equal(b.data[1].deviceId, mine.id);
+  assert.ok(!b.devices.some((d) => d.id === mine.id));
 });
 
 test("admins only, and only their organization's users", async () => {

@@ -72,8 +72,8 @@ export async function activity(ctx) {
     const yes = await confirmDialog({
       title: 'Revoke this device?',
       text: d.current
-        ? `“${d.name}” is the device you are using. Once revoked, signing in here again counts as a new device.`
-        : `“${d.name}” loses its device credential: its next sign-in counts as a new device, and takes the account's failed sign-in budget.`,
+        ? `“${d.name}” is the device you are using: revoking it signs you out here, and signing in here again counts as a new device.`
+        : `“${d.name}” loses its device credential and its session, if it has one: its next sign-in counts as a new device.`,
       confirm: 'Revoke device',
       danger: true,
     });
