@@ -9,7 +9,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CPPFLAGS += -D_GNU_SOURCE -Isrc
-LIBS = -lfcgi -ljson-c -lsqlite3 -ljwt -largon2 -lcrypto -lpthread
+LIBS = -lfcgi -ljson-c -lsqlite3 -ljwt -largon2 -lcrypto -lz -lpthread
 
 ifeq ($(BENCH_NO_RATELIMIT),1)
 CPPFLAGS += -DTG_BENCH_NO_RATELIMIT
@@ -37,7 +37,7 @@ LIBOBJ = $(filter-out $(BUILD)/main.o,$(OBJ))
 # core file that calls up fails to link them.
 CORE_SRC = $(shell grep -L -e '"mw.h"' -e '"api.h"' src/*.c)
 CORE_OBJ = $(patsubst src/%.c,$(BUILD)/%.o,$(CORE_SRC)) $(BUILD)/migrations.o
-CORE_UNIT = $(patsubst %,$(BUILD)/tests/test_%,client config csv db http json schema util)
+CORE_UNIT = $(patsubst %,$(BUILD)/tests/test_%,body client config csv db http json schema util)
 SQL = $(sort $(wildcard sql/*.sql))
 UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS = $(patsubst fuzz/%.c,$(BUILD)/%,$(wildcard fuzz/fuzz_*.c))

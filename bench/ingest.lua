@@ -1,10 +1,16 @@
 -- ingest.lua: wrk script for bench/ingest.sh: POSTs the same 500-record
--- batch ($BENCH_BODY) with an API key ($BENCH_KEY) and counts the answers.
+-- batch ($BENCH_BODY, of type $BENCH_TYPE and Content-Encoding
+-- $BENCH_ENCODING when set) with an API key ($BENCH_KEY) and counts the
+-- answers.
 local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("BENCH_TYPE") or "application/json"
+local encoding = os.getenv("BENCH_ENCODING")
+if encoding and encoding ~= "" then
+	wrk.headers["Content-Encoding"] = encoding
+end
 wrk.headers["X-API-Key"] = os.getenv("BENCH_KEY")
 
 local threads = {}

@@ -2,7 +2,8 @@
 # ingest.sh: how fast 500-record batches go through nginx into Tollgate,
 # next to the raw floor measured in the same run (bench/ingest_floor.c: the
 # same stored records inserted straight into SQLite in 500-row transactions).
-# Prints records/s for both and their ratio.
+# Prints records/s for both and their ratio; then records/s of the same
+# batch as NDJSON and gzip-compressed, against plain JSON (FORMATS).
 #
 #   sh bench/ingest.sh            (from the top of the tree; builds first)
 #
@@ -10,6 +11,7 @@
 #   THREADS   wrk threads (2)           WORKERS  tollgate worker threads (4)
 #   PORT      nginx port (18090)        FLOOR_ROWS  rows for the floor (200000)
 #   PERF=1    also record `perf` on the server during the load
+#   FORMATS   the other bodies to compare ("ndjson json.gz ndjson.gz"; empty skips)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +22,7 @@ THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-4}
 PORT=${PORT:-18090}
 FLOOR_ROWS=${FLOOR_ROWS:-200000}
+FORMATS=${FORMATS-ndjson json.gz ndjson.gz}
 BATCH=500
 
 for tool in wrk curl jq sqlite3 nginx cc; do
@@ -117,6 +120,26 @@ if [ "${PERF:-0}" = 1 ] && [ -n "${perf_pid:-}" ]; then
 	    grep -E '^ +[0-9.]+% +[0-9.]+% .* (fcgi_worker|router_handle|body_read_or_reply|json_parse_strict|json_check|json_tokener_parse_ex|auth_or_reply|apikey_verify_or_reply|handle_records_ingest|ingest_check_or_reply|schema_check_record|schema_record_json|json_object_to_json_string_ext|meter_take_or_reply|db_run|db_write|sqlite3_step|json_object_put|req_write|req_free|FCGX_Accept_r|idem_claim_or_reply)$' || true
 	[ -n "${PERF_DATA:-}" ] && cp "$work/perf.data" "$PERF_DATA"
 fi
+# The same records as NDJSON (records.jsonl is one a line) and gzip-compressed,
+# each checked once, then loaded as long as the JSON batch was.
+cp "$work/records.jsonl" "$work/body.ndjson"
+for f in $FORMATS; do
+	case $f in
+	ndjson) type=application/x-ndjson enc= file="$work/body.ndjson" ;;
+	json.gz) type=application/json enc=gzip file="$work/body.json.gz" ;;
+	ndjson.gz) type=application/x-ndjson enc=gzip file="$work/body.ndjson.gz" ;;
+	*) echo "ingest.sh: unknown format $f" >&2; exit 1 ;;
+	esac
+	[ -n "$enc" ] && gzip -c "${file%.gz}" >"$file"
+	curl -fsS -X POST "$base/v1/tables/$table/records" -H "X-API-Key: $key" -H "Content-Type: $type" \
+	    ${enc:+-H "Content-Encoding: $enc"} --data-binary @"$file" >/dev/null
+	n0=$(sqlite3 "$TOLLGATE_DB" "SELECT count(*) FROM records")
+	BENCH_BODY="$file" BENCH_KEY="$key" BENCH_TYPE="$type" BENCH_ENCODING="$enc" \
+	    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s bench/ingest.lua \
+	    "$base/v1/tables/$table/records" >"$work/wrk.$f.out"
+	n1=$(sqlite3 "$TOLLGATE_DB" "SELECT count(*) FROM records")
+	echo "$f $(sed -n 's/^wrk_ok //p' "$work/wrk.$f.out") $(sed -n 's/^wrk_other //p' "$work/wrk.$f.out") $(sed -n 's/^wrk_seconds //p' "$work/wrk.$f.out") $((n1 - n0)) $(wc -c <"$file")" >>"$work/formats"
+done
 kill -TERM "$stack_pid" 2>/dev/null && wait "$stack_pid" 2>/dev/null || true
 stack_pid=""
 
@@ -144,3 +167,19 @@ awk -v f1="$floor1" -v f2="$floor2" -v stored="$stored" -v ok="$ok" -v other="$o
 		print "ingest.sh: stored records do not match the 200 answers" > "/dev/stderr"; exit 1
 	}
 }'
+[ -s "$work/formats" ] || exit 0
+printf '\n%-34s %12s %8s %10s\n' "same batch as" "records/s" "vs JSON" "body bytes"
+awk -v ok="$ok" -v secs="$secs" -v conns="$CONNS" -v jsonbytes="$(wc -c <"$work/body.json")" 'BEGIN {
+	json = ok * 500 / secs
+	printf "%-34s %12.0f %8.2f %10d\n", "json", json, 1, jsonbytes
+}
+{
+	f = $1; fok = $2; fother = $3; fsecs = $4; fstored = $5; bytes = $6
+	rps = fok * 500 / fsecs
+	printf "%-34s %12.0f %8.2f %10d%s\n", f, rps, rps / json, bytes, (fother > 0 ? sprintf(" (%d other answers!)", fother) : "")
+	if (fstored < fok * 500 || fstored > (fok + conns) * 500) {
+		print "ingest.sh: " f ": stored records do not match the 200 answers" > "/dev/stderr"; bad = 1
+	}
+}
+END { exit bad }' "$work/formats"
+

@@ -9,7 +9,7 @@ make --no-print-directory build/libtollgate.a >/dev/null
 cc -std=c11 -D_GNU_SOURCE -Isrc -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Werror \
 	-o build/ratelimit_bench bench/ratelimit_bench.c build/libtollgate.a \
-	-lfcgi -ljson-c -lsqlite3 -ljwt -largon2 -lcrypto -lpthread
+	-lfcgi -ljson-c -lsqlite3 -ljwt -largon2 -lcrypto -lz -lpthread
 build/ratelimit_bench
 
 out=build/ratelimit_bench.calls

@@ -9,7 +9,9 @@
 # answers a constant JSON body). wrk drives each case against both, the two
 # stacks alternately (floor, Tollgate, floor, Tollgate, ...: ROUNDS times),
 # and the medians are compared. Ingest is compared with bench/ingest_floor.c
-# (the same stored records straight into SQLite, 500-row transactions),
+# (the same stored records straight into SQLite, 500-row transactions), and
+# the same batch as NDJSON and gzip-compressed (JSON and NDJSON) with plain
+# JSON,
 # login with bench/argon2_floor.c (argon2id verification alone). Then: reads
 # while logins run, throughput by thread count, peak RSS.
 #
@@ -252,6 +254,19 @@ awk -v n=500 'BEGIN {
 call POST "/v1/tables/$table/records" -H "X-API-Key: $key" -H "$json" \
     --data-binary @"$work/batch.json" >/dev/null
 sqlite3 "$TOLLGATE_DB" ".backup '$work/ingest-floor.db'"
+# The same 500 records as NDJSON (records.jsonl is one a line), and both
+# bodies gzip-compressed; each is checked once before it is loaded.
+ndjson='Content-Type: application/x-ndjson'
+gzip='Content-Encoding: gzip'
+cp "$work/records.jsonl" "$work/batch.ndjson"
+gzip -c "$work/batch.json" >"$work/batch.json.gz"
+gzip -c "$work/batch.ndjson" >"$work/batch.ndjson.gz"
+call POST "/v1/tables/$table/records" -H "X-API-Key: $key" -H "$ndjson" \
+    --data-binary @"$work/batch.ndjson" >/dev/null
+call POST "/v1/tables/$table/records" -H "X-API-Key: $key" -H "$json" -H "$gzip" \
+    --data-binary @"$work/batch.json.gz" >/dev/null
+call POST "/v1/tables/$table/records" -H "X-API-Key: $key" -H "$ndjson" -H "$gzip" \
+    --data-binary @"$work/batch.ndjson.gz" >/dev/null
 for r in $(seq "$ROUNDS"); do
 	cp "$work/ingest-floor.db" "$work/ingest-floor.$r.db"
 	build/bench/ingest_floor "$work/ingest-floor.$r.db" "$table" "$work/records.jsonl" \
@@ -261,6 +276,15 @@ for r in $(seq "$ROUNDS"); do
 	    "/v1/tables/$table/records" $INGEST_CONNS -H "X-API-Key: $key" -H "$json"
 	get floor_records_per_s "$work/ingest.floor.$r" >"$work/ingest.floor.rps.$r"
 	awk -v v="$(get rps "$work/ingest.tg.$r")" 'BEGIN { print v * 500 }' >"$work/ingest.tg.rps.$r"
+	BENCH_METHOD=POST BENCH_BODY="$work/batch.ndjson" load "$work/ingest_nd.tg.$r" $tg_port \
+	    "/v1/tables/$table/records" $INGEST_CONNS -H "X-API-Key: $key" -H "$ndjson"
+	BENCH_METHOD=POST BENCH_BODY="$work/batch.json.gz" load "$work/ingest_gz.tg.$r" $tg_port \
+	    "/v1/tables/$table/records" $INGEST_CONNS -H "X-API-Key: $key" -H "$json" -H "$gzip"
+	BENCH_METHOD=POST BENCH_BODY="$work/batch.ndjson.gz" load "$work/ingest_ndgz.tg.$r" $tg_port \
+	    "/v1/tables/$table/records" $INGEST_CONNS -H "X-API-Key: $key" -H "$ndjson" -H "$gzip"
+	for v in ingest_nd ingest_gz ingest_ndgz; do
+		awk -v v="$(get rps "$work/$v.tg.$r")" 'BEGIN { print v * 500 }' >"$work/$v.tg.rps.$r"
+	done
 done
 fi
 
@@ -354,6 +378,19 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 		printf "| ingest, records/s: POST /v1/tables/{id}/records, 500 a batch, 8 clients | %.0f records/s | %.0f records/s%s | %.2f | ≥ 0.3: %s | – / %.1f ms | – / %.1f ms |\n",
 		    f, t, (bad > 0 ? " (" bad " non-2xx!)" : ""), t / f, (t / f >= 0.3 ? "met" : "MISSED"), p50, p99
 	}'
+	# The other bodies against plain JSON (the reference column here).
+	for v in ingest_nd ingest_gz ingest_ndgz; do
+		case $v in
+		ingest_nd) name="ingest NDJSON (application/x-ndjson), same 500 records" ;;
+		ingest_gz) name="ingest JSON, Content-Encoding: gzip" ;;
+		ingest_ndgz) name="ingest NDJSON, Content-Encoding: gzip" ;;
+		esac
+		awk -v name="$name" -v f="$(med "$work/ingest.tg.rps")" -v t="$(med "$work/$v.tg.rps")" \
+		    -v p50="$(fig $v tg p50_ms)" -v p99="$(fig $v tg p99_ms)" -v bad="$(bad $v tg)" 'BEGIN {
+			printf "| %s, records/s | %.0f records/s plain JSON | %.0f records/s%s | %.2f | – (vs plain JSON) | – / %.1f ms | – / %.1f ms |\n",
+			    name, f, t, (bad > 0 ? " (" bad " non-2xx!)" : ""), t / f, p50, p99
+		}'
+	done
 	fi
 	if has login; then
 	for r in $(seq "$ROUNDS"); do get p99_ms "$work/login.tg.$r" >"$work/login.p99.$r"; done

@@ -66,6 +66,16 @@ struct data_table {
 int table_find_or_reply(struct req *r, const char *id, struct data_table *t);
 void table_free(struct data_table *t);
 
+/* ---- export.c: a table's records as CSV ---- */
+
+/* Whether r asks for GET /v1/tables/{id}/records as CSV: its Accept names
+ * text/csv (q above 0) and does not rank application/json above it. */
+int records_csv_wanted(const struct req *r);
+/* Answers the page p of table t's records as CSV (the schema's columns as
+ * the header, one row a record), streamed as it is read; 400 NO_SCHEMA
+ * before the first import. */
+void records_csv_reply(struct req *r, const struct data_table *t, const struct page *p);
+
 /* ---- jobs.c and runner.c: spinner runs ---- */
 
 /* Inside the caller's BEGIN IMMEDIATE transaction: queues a job of the

@@ -172,6 +172,7 @@ enum stmt {
 	STMT_TABLE_SET_SCHEMA,
 	STMT_RECORD_INSERT,
 	STMT_RECORD_LIST,
+	STMT_RECORD_PAGE_END,
 	STMT_IDEM_GET,
 	STMT_IDEM_CLAIM,
 	STMT_IDEM_FINISH,
@@ -343,6 +344,14 @@ enum err {
 	ERR_MISSING_SCOPE_INGEST,
 	ERR_MISSING_SCOPE_TRIGGER,
 	ERR_UNSUPPORTED_MEDIA_TYPE_CSV,
+	ERR_UNSUPPORTED_MEDIA_TYPE_RECORDS,
+	ERR_UNSUPPORTED_MEDIA_TYPE_ENCODING,
+	ERR_UNSUPPORTED_MEDIA_TYPE_NO_ENCODING,
+	ERR_INVALID_BODY_NDJSON_EMPTY,
+	ERR_INVALID_BODY_PARTIAL,
+	ERR_BATCH_TOO_LARGE_NDJSON,
+	ERR_SCHEMA_MISMATCH_NONE_GOOD,
+	ERR_NO_SCHEMA_EXPORT,
 	ERR__COUNT
 };
 
@@ -381,6 +390,8 @@ struct principal {
 
 /* Reads up to n bytes of the request body; 0 at its end, -1 on error. */
 typedef int body_read_fn(void *ctx, char *buf, int n);
+/* Writes n bytes of the response; -1 on error. */
+typedef int body_write_fn(void *ctx, const char *buf, int n);
 
 struct route;
 
@@ -391,6 +402,8 @@ struct req {
 	const char *path;
 	const char *query;
 	const char *content_type;
+	const char *content_encoding; /* NULL when absent */
+	const char *accept; /* NULL when absent */
 	long long content_length; /* -1 when absent */
 	int refused; /* 413: the web server refused the body (TOLLGATE_REFUSED) */
 	const char *authorization;
@@ -409,10 +422,13 @@ struct req {
 	char *body;
 	size_t body_len;
 	/* A streamed body (text/csv) is not read before the handler: it reads
-	 * it with req_body_read_or_reply. */
+	 * it with body_decoded_read_or_reply (body.c), which undoes its
+	 * Content-Encoding over req_body_read_or_reply. */
 	body_read_fn *body_read;
 	void *body_ctx;
 	size_t body_have; /* bytes of it read so far */
+	struct body_inflate *inflate; /* a gzip body's inflater (body.c); body_inflate_free */
+	size_t body_decoded; /* bytes of the body after its Content-Encoding */
 	json_object *json;
 	struct principal who;
 	struct db *db;
@@ -426,6 +442,11 @@ struct req {
 	char headers[1024];
 	size_t headers_len;
 	int replied;
+	/* Where a streamed answer goes as it is written (fcgi.c sets it; NULL:
+	 * it is kept in resp_body), and whether its head went out already. */
+	body_write_fn *out_put;
+	void *out_ctx;
+	int streamed;
 };
 
 /* Prepares r from the server's parameters (NULL-terminated "NAME=value"). */
@@ -445,6 +466,12 @@ void reply_empty(struct req *r, int status);
 /* Answers status with body (owned: freed here) of the given Content-Type
  * (NULL: JSON). */
 void reply_text(struct req *r, int status, const char *content_type, char *body, size_t len);
+/* Starts an answer whose body is written as it is made: the status line and
+ * headers (those added so far) go out now, and r counts as answered. Then
+ * reply_stream_write adds to the body; -1 once the client is gone (or memory
+ * ran out, where the answer is kept to be written whole). */
+void reply_stream_begin(struct req *r, int status, const char *content_type);
+int reply_stream_write(struct req *r, const char *buf, size_t n);
 /* Answers the contract's error body: message NULL means the default sentence
  * for e; details (owned) may be NULL. */
 void reply_error(struct req *r, enum err e, const char *message, json_object *details);
@@ -470,8 +497,8 @@ int http_status_code(int slot);
 const char *err_code(enum err e);
 int err_status(enum err e);
 
-/* Writes the response (status line, headers, body) through put. */
-typedef int body_write_fn(void *ctx, const char *buf, int n);
+/* Writes the response (status line, headers, body) through put; nothing
+ * more for an answer that was streamed (reply_stream_begin). */
 void req_write(struct req *r, body_write_fn *put, void *ctx);
 void req_log(const struct req *r);
 
@@ -490,6 +517,9 @@ struct page {
 
 /* Reads the page parameters; answers 400 INVALID_BODY for bad ones. */
 int page_or_reply(struct req *r, struct page *p);
+/* The cursor that continues a list after seq: "c" + seq in base 36, in out
+ * (at least 16 bytes). */
+void page_cursor_format(int64_t seq, char *out, size_t outlen);
 /* A row at the cursor of s as the API shows it: an object written to w
  * (as member key, or NULL inside an array or at the top). */
 struct jw;
@@ -563,6 +593,31 @@ void jw_stored(struct jw *w, const char *key, const char *json);
 /* The text (the caller frees it) and its length; NULL if the writer failed. */
 char *jw_finish(struct jw *w, size_t *len);
 void jw_discard(struct jw *w); /* frees what was written: the answer is another */
+
+/* ---- body.c: a request body as handlers read it, its Content-Encoding undone ---- */
+
+/* The body's Content-Encoding: none or identity (0), gzip (1, inflated as
+ * it is read), or anything else answered 415 UNSUPPORTED_MEDIA_TYPE (-1).
+ * With gzip_ok 0, gzip is answered 415 too. */
+int body_encoding_or_reply(struct req *r, int gzip_ok);
+/* req_body_read_or_reply after the Content-Encoding: up to n more bytes of
+ * the decoded body, 0 at its end; -1 once answered: 413 PAYLOAD_TOO_LARGE as
+ * soon as the decoded body passes TOLLGATE_MAX_BODY (never inflating
+ * further), 400 INVALID_BODY for a damaged or truncated gzip stream, or what
+ * req_body_read_or_reply answers. */
+long body_decoded_read_or_reply(struct req *r, char *buf, size_t n);
+/* Reads all of the decoded body into r->body (NUL-terminated, r->body_len
+ * bytes); -1 once answered, as body_decoded_read_or_reply. */
+int body_decoded_all_or_reply(struct req *r);
+/* Frees what decoding r's body holds: its owner (the router, which set it
+ * up) calls it once the handler is done, before req_free. */
+void body_inflate_free(struct req *r);
+/* Splits r->body as NDJSON (one JSON value a line, LF or CRLF; blank lines
+ * skipped): *values gets an array of at most max values (owned by the
+ * caller) and *lines (malloc'd, owned) the 1-based line of each. Answers
+ * 400 INVALID_BODY naming the line that is not JSON, or when there is no
+ * value at all, and BATCH_TOO_LARGE past max; -1 then. */
+int body_ndjson_or_reply(struct req *r, size_t max, json_object **values, long **lines);
 
 /* ---- metrics.c: counters for operators ---- */
 

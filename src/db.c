@@ -221,6 +221,11 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_RECORD_LIST,
 	    "SELECT seq, data FROM records WHERE table_id = ?1 AND seq > ?2 ORDER BY seq "
 	    "LIMIT ?3"),
+	/* the last seq of a page of ?3 + 1 rows after ?2, and the next one's if there
+	 * is more */
+	STMT(STMT_RECORD_PAGE_END,
+	    "SELECT seq FROM records WHERE table_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 2 "
+	    "OFFSET ?3"),
 	STMT(STMT_IDEM_GET,
 	    "SELECT request_hash, status, response, created_at FROM idempotency WHERE org_id "
 	    "= ?1 AND key = ?2"),

@@ -98,6 +98,8 @@ serve_one(FCGX_Request *fr, struct db *db, int may_defer)
 	req_init(&r, fr->envp, db);
 	if (may_defer && router_route_kdf(&r) && kdf_push(fr) == 0)
 		return 1;
+	r.out_put = fcgi_write;
+	r.out_ctx = fr->out;
 	router_handle(&r, fcgi_read, fr->in);
 	req_write(&r, fcgi_write, fr->out);
 	req_log(&r); /* before Finish: r points into fr's params */

@@ -119,6 +119,23 @@ static const struct {
 	[ERR_MISSING_SCOPE_TRIGGER] = { 403, "MISSING_SCOPE", "Key missing trigger scope" },
 	[ERR_UNSUPPORTED_MEDIA_TYPE_CSV] = { 415, "UNSUPPORTED_MEDIA_TYPE",
 	    "Send the file with Content-Type: text/csv." },
+	[ERR_UNSUPPORTED_MEDIA_TYPE_RECORDS] = { 415, "UNSUPPORTED_MEDIA_TYPE",
+	    "Send records with Content-Type: application/json or application/x-ndjson." },
+	[ERR_UNSUPPORTED_MEDIA_TYPE_ENCODING] = { 415, "UNSUPPORTED_MEDIA_TYPE",
+	    "Content-Encoding must be gzip or absent." },
+	[ERR_UNSUPPORTED_MEDIA_TYPE_NO_ENCODING] = { 415, "UNSUPPORTED_MEDIA_TYPE",
+	    "This endpoint takes no Content-Encoding; send the body as it is." },
+	[ERR_INVALID_BODY_NDJSON_EMPTY] = { 400, "INVALID_BODY",
+	    "The body must hold 1 to 500 records, one JSON object a line." },
+	[ERR_INVALID_BODY_PARTIAL] = { 400, "INVALID_BODY",
+	    "partial must be true, false, 1 or 0." },
+	[ERR_BATCH_TOO_LARGE_NDJSON] = { 400, "BATCH_TOO_LARGE",
+	    "A batch holds at most 500 records (lines); split it into smaller batches." },
+	[ERR_SCHEMA_MISMATCH_NONE_GOOD] = { 400, "SCHEMA_MISMATCH",
+	    "No record matches the table's columns; nothing was stored. See details.problems." },
+	[ERR_NO_SCHEMA_EXPORT] = { 400, "NO_SCHEMA",
+	    "This table has no columns yet, so there is no CSV to export: import a CSV file "
+	    "first." },
 };
 
 static const char *const method_names[M__COUNT] = { [M_GET] = "GET",
@@ -154,6 +171,8 @@ enum param {
 	P_QUERY,
 	P_CONTENT_TYPE,
 	P_CONTENT_LENGTH,
+	P_CONTENT_ENCODING,
+	P_ACCEPT,
 	P_AUTHORIZATION,
 	P_API_KEY,
 	P_IDEMPOTENCY_KEY,
@@ -180,6 +199,8 @@ static const struct {
 	[P_QUERY] = P("QUERY_STRING"),
 	[P_CONTENT_TYPE] = P("CONTENT_TYPE"),
 	[P_CONTENT_LENGTH] = P("CONTENT_LENGTH"),
+	[P_CONTENT_ENCODING] = P("HTTP_CONTENT_ENCODING"),
+	[P_ACCEPT] = P("HTTP_ACCEPT"),
 	[P_AUTHORIZATION] = P("HTTP_AUTHORIZATION"),
 	[P_API_KEY] = P("HTTP_X_API_KEY"),
 	[P_IDEMPOTENCY_KEY] = P("HTTP_IDEMPOTENCY_KEY"),
@@ -253,6 +274,10 @@ req_init(struct req *r, char **envp, struct db *db)
 	/* Servers pass empty parameters for absent headers. */
 	if ((v = p[P_CONTENT_TYPE]) != NULL && *v != '\0')
 		r->content_type = v;
+	if ((v = p[P_CONTENT_ENCODING]) != NULL && *v != '\0')
+		r->content_encoding = v;
+	if ((v = p[P_ACCEPT]) != NULL && *v != '\0')
+		r->accept = v;
 	r->content_length = -1;
 	if ((v = p[P_CONTENT_LENGTH]) != NULL && *v != '\0') {
 		char *end;
@@ -546,14 +571,14 @@ status_text(int status)
 	return statuses[i < HTTP_STATUS_COUNT ? i : http_status_slot(500)].text;
 }
 
-void
-req_write(struct req *r, body_write_fn *put, void *ctx)
+/* Writes r's status line and headers through put, with a Content-Type
+ * when has_body. */
+static void
+req_head_write(struct req *r, int has_body, body_write_fn *put, void *ctx)
 {
 	char head[2048]; /* fits: r->headers is 1 KiB, the rest under 300 bytes */
 	size_t n = 0, z = sizeof(head);
 
-	if (!r->replied)
-		reply_error(r, ERR_INTERNAL, NULL, NULL);
 	n = tg_append(head, z, n, "Status: ", 8);
 	n = tg_append_num(head, z, n, r->status);
 	n = tg_append(head, z, n, " ", 1);
@@ -561,7 +586,7 @@ req_write(struct req *r, body_write_fn *put, void *ctx)
 	n = tg_append(head, z, n, "\r\nX-Request-Id: ", 16);
 	n = tg_append(head, z, n, r->request_id, sizeof(r->request_id));
 	n = tg_append(head, z, n, "\r\nCache-Control: no-store\r\n", 28);
-	if (r->resp_body != NULL) {
+	if (has_body) {
 		n = tg_append(head, z, n, "Content-Type: ", 14);
 		n = tg_append(head, z, n,
 		    r->resp_type ? r->resp_type : "application/json; charset=utf-8", 128);
@@ -570,8 +595,58 @@ req_write(struct req *r, body_write_fn *put, void *ctx)
 	n = tg_append(head, z, n, r->headers, sizeof(r->headers));
 	n = tg_append(head, z, n, "\r\n", 2);
 	put(ctx, head, (int)n);
+}
+
+void
+req_write(struct req *r, body_write_fn *put, void *ctx)
+{
+	if (!r->replied)
+		reply_error(r, ERR_INTERNAL, NULL, NULL);
+	if (r->streamed)
+		return;
+	req_head_write(r, r->resp_body != NULL, put, ctx);
 	if (r->resp_body != NULL)
 		put(ctx, r->resp_body, (int)r->resp_len);
+}
+
+void
+reply_stream_begin(struct req *r, int status, const char *content_type)
+{
+	free(r->resp_body);
+	r->resp_body = NULL;
+	r->resp_len = 0;
+	r->resp_type = content_type;
+	r->status = status;
+	r->replied = 1;
+	if (r->out_put == NULL)
+		return; /* no stream to write to: kept, and written whole */
+	req_head_write(r, 1, r->out_put, r->out_ctx);
+	r->streamed = 1;
+}
+
+int
+reply_stream_write(struct req *r, const char *buf, size_t n)
+{
+	char *grown;
+
+	if (r->streamed) {
+		while (n > 0) {
+			int k = n > 65536 ? 65536 : (int)n;
+
+			if (r->out_put(r->out_ctx, buf, k) != k)
+				return -1;
+			buf += k;
+			n -= (size_t)k;
+		}
+		return 0;
+	}
+	if ((grown = realloc(r->resp_body, r->resp_len + n + 1)) == NULL)
+		return -1;
+	memcpy(grown + r->resp_len, buf, n);
+	r->resp_body = grown;
+	r->resp_len += n;
+	grown[r->resp_len] = '\0';
+	return 0;
 }
 
 /* Copies at most 200 bytes of s to out with control characters as '?', so
@@ -734,6 +809,26 @@ page_or_reply(struct req *r, struct page *p)
 }
 
 void
+page_cursor_format(int64_t seq, char *out, size_t outlen)
+{
+	char digits[20];
+	size_t d = 0, n = 0;
+
+	/* A cursor is "c" + the last seq of a page in base 36. */
+	for (uint64_t v = (uint64_t)seq; v > 0; v /= 36)
+		digits[d++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+	if (outlen < d + 2) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return;
+	}
+	out[n++] = 'c';
+	while (d > 0)
+		out[n++] = digits[--d];
+	out[n] = '\0';
+}
+
+void
 reply_rows(
     struct req *r, enum stmt s, int rc, const struct page *p, row_write_fn *row, const char *where)
 {
@@ -744,10 +839,10 @@ void
 reply_rows_more(struct req *r, enum stmt s, int rc, const struct page *p, row_write_fn *row,
     page_more_fn *more, void *ctx, const char *where)
 {
-	char cursor[32], digits[20];
+	char cursor[32];
 	int64_t last = 0;
 	struct jw w;
-	int n = 0, d = 0;
+	int n = 0;
 
 	jw_init(&w);
 	jw_object(&w, NULL);
@@ -764,13 +859,7 @@ reply_rows_more(struct req *r, enum stmt s, int rc, const struct page *p, row_wr
 	}
 	jw_array_end(&w);
 	if (n > p->limit) {
-		/* A cursor is "c" + the last seq of this page in base 36. */
-		for (uint64_t v = (uint64_t)last; v > 0; v /= 36)
-			digits[d++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
-		cursor[0] = 'c';
-		for (int i = 0; i < d; i++)
-			cursor[1 + i] = digits[d - 1 - i];
-		cursor[1 + d] = '\0';
+		page_cursor_format(last, cursor, sizeof(cursor));
 		jw_string(&w, "nextCursor", cursor);
 	} else
 		jw_null(&w, "nextCursor");

@@ -44,7 +44,9 @@ idem_key_parse(const char *v, char *out)
 	return n > 0 ? 0 : -1;
 }
 
-/* The hex SHA-256 of what identifies the request: method, path and body;
+/* The hex SHA-256 of what identifies the request: method, path, query (when
+ * there is one: ?partial=true asks for another answer) and body (as
+ * decoded: the same records gzip-compressed or not are the same request);
  * -1 when OpenSSL fails. */
 static int
 idem_hash(const struct req *r, char out[65])
@@ -57,6 +59,10 @@ idem_hash(const struct req *r, char out[65])
 	    EVP_DigestUpdate(c, "\n", 1) == 1 &&
 	    EVP_DigestUpdate(c, r->path, strlen(r->path)) == 1 &&
 	    EVP_DigestUpdate(c, "\n", 1) == 1 &&
+	    (r->query == NULL || *r->query == '\0' ||
+	        (EVP_DigestUpdate(c, "?", 1) == 1 &&
+	            EVP_DigestUpdate(c, r->query, strlen(r->query)) == 1 &&
+	            EVP_DigestUpdate(c, "\n", 1) == 1)) &&
 	    (r->body == NULL || EVP_DigestUpdate(c, r->body, r->body_len) == 1) &&
 	    EVP_DigestFinal_ex(c, md, &mdlen) == 1 && mdlen == 32;
 

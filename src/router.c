@@ -16,6 +16,10 @@ enum body_kind {
 	BODY_JSON, /* a JSON object, required */
 	BODY_JSON_OPT, /* a JSON object, or no body at all */
 	BODY_CSV, /* text/csv, streamed: the handler reads it as it arrives */
+	/* A JSON object or NDJSON lines, read whole before the handler (the
+	 * JSON parsed, NDJSON split by the handler). Like BODY_CSV it may be
+	 * sent gzip-compressed (body.c). */
+	BODY_RECORDS,
 };
 
 struct route {
@@ -83,7 +87,7 @@ static const struct route routes[] = {
 	{ M_DELETE, "/v1/tables/{id}", handle_tables_delete, BODY_NONE, USER(PERM_WRITE) },
 	{ M_POST, "/v1/tables/{id}/import", handle_tables_import, BODY_CSV, USER(PERM_WRITE) },
 	{ M_POST, "/v1/tables/{id}/publish", handle_tables_publish, BODY_NONE, USER(PERM_WRITE) },
-	{ M_POST, "/v1/tables/{id}/records", handle_records_ingest, BODY_JSON,
+	{ M_POST, "/v1/tables/{id}/records", handle_records_ingest, BODY_RECORDS,
 	    ANY(PERM_WRITE, SCOPE_INGEST) },
 	{ M_GET, "/v1/tables/{id}/records", handle_records_list, BODY_NONE,
 	    ANY(PERM_READ, SCOPE_READ) },
@@ -117,7 +121,8 @@ static const struct route routes[] = {
 static const char *const body_names[] = { [BODY_NONE] = "none",
 	[BODY_JSON] = "json",
 	[BODY_JSON_OPT] = "json-optional",
-	[BODY_CSV] = "csv" };
+	[BODY_CSV] = "csv",
+	[BODY_RECORDS] = "records" };
 static const char *const access_names[] = {
 	[ACCESS_PUBLIC] = "public", [ACCESS_USER] = "user", [ACCESS_ANY] = "any"
 };
@@ -328,6 +333,30 @@ body_read_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	return 0;
 }
 
+/* Whether Content-Type ct is one a body of kind may have. */
+static int
+body_type_ok(enum body_kind kind, const char *ct)
+{
+	switch (kind) {
+	case BODY_CSV: return content_type_is(ct, "text/csv");
+	case BODY_RECORDS:
+		return content_type_is(ct, "application/json") ||
+		    content_type_is(ct, "application/x-ndjson");
+	default: return content_type_is(ct, "application/json");
+	}
+}
+
+/* The 415 for a body of kind, which names the types it takes. */
+static enum err
+body_type_err(enum body_kind kind)
+{
+	switch (kind) {
+	case BODY_CSV: return ERR_UNSUPPORTED_MEDIA_TYPE_CSV;
+	case BODY_RECORDS: return ERR_UNSUPPORTED_MEDIA_TYPE_RECORDS;
+	default: return ERR_UNSUPPORTED_MEDIA_TYPE;
+	}
+}
+
 /* Content type, size and shape of the body, by the route's body kind. */
 static int
 body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
@@ -345,22 +374,28 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	if (kind == BODY_JSON_OPT && r->content_length <= 0 &&
 	    (r->content_type == NULL || *r->content_type == '\0'))
 		return 0;
-	if (!content_type_is(r->content_type, kind == BODY_CSV ? "text/csv" : "application/json")) {
-		reply_error(r,
-		    kind == BODY_CSV ? ERR_UNSUPPORTED_MEDIA_TYPE_CSV : ERR_UNSUPPORTED_MEDIA_TYPE,
-		    NULL, NULL);
+	if (!body_type_ok(kind, r->content_type)) {
+		reply_error(r, body_type_err(kind), NULL, NULL);
 		return -1;
 	}
 	if (r->content_length > cfg.max_body) {
 		reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
 		return -1;
 	}
-	if (kind == BODY_CSV) {
+	if (body_encoding_or_reply(r, kind == BODY_CSV || kind == BODY_RECORDS) < 0)
+		return -1;
+	if (kind == BODY_CSV || kind == BODY_RECORDS) {
 		r->body_read = read;
 		r->body_ctx = ctx;
-		return 0;
 	}
-	if (body_read_or_reply(r, read, ctx) < 0)
+	if (kind == BODY_CSV)
+		return 0;
+	if (kind == BODY_RECORDS) {
+		if (body_decoded_all_or_reply(r) < 0)
+			return -1;
+		if (content_type_is(r->content_type, "application/x-ndjson"))
+			return 0;
+	} else if (body_read_or_reply(r, read, ctx) < 0)
 		return -1;
 	if (kind == BODY_JSON_OPT && r->body_len == 0)
 		return 0;
@@ -436,5 +471,6 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	}
 	body_rest_discard(r);
 out:
+	body_inflate_free(r);
 	db_read_end(r->db);
 }

@@ -490,12 +490,19 @@ int
 schema_check_record(
     const struct schema *s, json_object *record, size_t index, json_object *problems, int max)
 {
+	return schema_check_record_line(s, record, index, 0, problems, max);
+}
+
+int
+schema_check_record_line(const struct schema *s, json_object *record, size_t index, long line,
+    json_object *problems, int max)
+{
 	struct json_object_iter it;
 	int n = 0;
 
 	if (!json_object_is_type(record, json_type_object)) {
 		schema_problem_add(
-		    problems, max, (int64_t)index, 0, NULL, 0, "not an object", NULL);
+		    problems, max, (int64_t)index, line, NULL, 0, "not an object", NULL);
 		return 1;
 	}
 	json_object_object_foreachC(record, it)
@@ -503,12 +510,12 @@ schema_check_record(
 		const struct column *col = schema_column_find(s, it.key);
 
 		if (col == NULL) {
-			schema_problem_add(problems, max, (int64_t)index, 0, it.key, strlen(it.key),
-			    "unknown column", NULL);
+			schema_problem_add(problems, max, (int64_t)index, line, it.key,
+			    strlen(it.key), "unknown column", NULL);
 			n++;
 		} else if (!schema_json_fits(col->type, it.val)) {
-			schema_problem_add(problems, max, (int64_t)index, 0, it.key, strlen(it.key),
-			    "wrong type", schema_type_names[col->type]);
+			schema_problem_add(problems, max, (int64_t)index, line, it.key,
+			    strlen(it.key), "wrong type", schema_type_names[col->type]);
 			n++;
 		}
 	}

@@ -128,6 +128,10 @@ int schema_row_json(const struct schema *s, const char *const *cells, size_t nce
  * clamped ends, INT64_MIN and UINT64_MAX. */
 int schema_check_record(
     const struct schema *s, json_object *record, size_t index, json_object *problems, int max);
+/* The same for the record on NDJSON line `line` (1-based; 0: none), which
+ * each problem then names. */
+int schema_check_record_line(const struct schema *s, json_object *record, size_t index, long line,
+    json_object *problems, int max);
 
 /* A record that schema_check_record passed, as stored: every column of s in
  * order, missing fields as null, values shared with record. NULL when record

@@ -326,7 +326,7 @@ import_infer_or_reply(struct req *r, struct import *im)
 static long
 import_fill(void *ctx, char *buf, size_t n)
 {
-	return req_body_read_or_reply(ctx, buf, n);
+	return body_decoded_read_or_reply(ctx, buf, n);
 }
 
 /* Reads the body a row at a time and settles the schema (inferred from this

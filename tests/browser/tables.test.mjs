@@ -278,3 +278,41 @@ test('a spinner is published, triggered, and its job listed', async () => {
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test('Download CSV saves every record, over several pages, under one header row', async () => {
+  const who = await signUp(stack);
+  const token = await loginToken(stack, who);
+  const p = await api(stack, 'POST', '/v1/projects', { token, json: { name: 'Exports' } });
+  const t = await api(stack, 'POST', `/v1/projects/${p.body.id}/tables`, { token, json: { name: 'contacts & co' } });
+  const imp = await api(stack, 'POST', `/v1/tables/${t.body.id}/import`, { token, headers: { 'Content-Type': 'text/csv' }, body: CSV });
+  assert.equal(imp.status, 200, imp.text);
+  // 600 more: the export takes two pages of 500.
+  const records = Array.from({ length: 600 }, (_, i) => ({ email: `r${i}@example.com`, age: i, score: i / 4, vip: i % 3 === 0 }));
+  for (const part of [records.slice(0, 300), records.slice(300)]) {
+    const ing = await api(stack, 'POST', `/v1/tables/${t.body.id}/records`, { token, json: { records: part } });
+    assert.equal(ing.status, 200, ing.text);
+  }
+  await api(stack, 'POST', '/v1/auth/logout', { token });
+
+  const page = await browser.device(stack);
+  await signInUI(page, who);
+  await page.goto(`/#/tables/${t.body.id}`);
+  await page.getByRole('table', { name: 'Records' }).waitFor();
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download CSV' }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'contacts_co.csv');
+  const chunks = [];
+  for await (const c of await download.createReadStream()) chunks.push(c);
+  const lines = Buffer.concat(chunks).toString('utf8').split('\r\n');
+  assert.equal(lines[0], 'email,age,score,vip');
+  assert.deepEqual(lines.slice(1, 4), ['ada@example.com,36,4.5,true', '"grace, rear admiral",85,3,false', 'linus@example.com,,2.25,true']);
+  assert.equal(lines[4], 'r0@example.com,0,0,true');
+  assert.equal(lines[603], 'r599@example.com,599,149.75,false');
+  assert.equal(lines.length, 1 + 603 + 1);
+  assert.equal(lines.filter((l) => l.startsWith('email,')).length, 1);
+  await page.getByText('Downloaded.').waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

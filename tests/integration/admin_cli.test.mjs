@@ -116,7 +116,7 @@ test('routes prints the route table as JSON, with no database or settings', () =
   const login = routes.find((x) => x.method === 'POST' && x.pattern === '/v1/auth/login');
   assert.deepEqual(login, { method: 'POST', pattern: '/v1/auth/login', access: 'public', permission: 'none', scope: null, body: 'json', kdf: true });
   const ingest = routes.find((x) => x.method === 'POST' && x.pattern === '/v1/tables/{id}/records');
-  assert.deepEqual(ingest, { method: 'POST', pattern: '/v1/tables/{id}/records', access: 'any', permission: 'write', scope: 'ingest', body: 'json', kdf: false });
+  assert.deepEqual(ingest, { method: 'POST', pattern: '/v1/tables/{id}/records', access: 'any', permission: 'write', scope: 'ingest', body: 'records', kdf: false });
   for (const x of routes) {
     assert.match(x.method, /^(GET|POST|PUT|PATCH|DELETE)$/);
     assert.ok(['public', 'user', 'any'].includes(x.access), JSON.stringify(x));

@@ -12,6 +12,7 @@ import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { TOP, BIN, SECRET, isErrorBody } from '../lib/stack.mjs';
 import { IS_ROOT, tempDir, render, waitFor, startProcess, startTollgate, startEcho, fcgiGet,
   webServer, shareSocket, assertSecurityHeaders } from '../lib/webservers.mjs';
@@ -119,7 +120,7 @@ for (const { kind, file } of SERVERS) {
       test('hands over the params Tollgate reads, Authorization included', async () => {
         const r = await call(ws, 'POST', '/v1/tables/a%20b/records?limit=5&cursor=x', {
           headers: { Authorization: 'Bearer abc.def', 'X-Request-Id': 'probe-1', 'X-API-Key': 'tg_x',
-            'Idempotency-Key': 'k1', Proxy: 'http://evil.example' },
+            'Idempotency-Key': 'k1', Proxy: 'http://evil.example', Accept: 'text/csv' },
           json: { records: [] },
         });
         assert.equal(r.status, 200, r.text);
@@ -135,6 +136,7 @@ for (const { kind, file } of SERVERS) {
         assert.equal(p.HTTP_X_API_KEY, 'tg_x');
         assert.equal(p.HTTP_IDEMPOTENCY_KEY, 'k1');
         assert.equal(p.HTTP_X_REQUEST_ID, 'probe-1');
+        assert.equal(p.HTTP_ACCEPT, 'text/csv'); // export.c: records as CSV
         assert.equal(p.REMOTE_ADDR, '127.0.0.1');
         assert.ok(!p.HTTP_PROXY, `HTTP_PROXY reached the application: ${p.HTTP_PROXY}`);
       });
@@ -263,6 +265,25 @@ for (const { kind, file } of SERVERS) {
         assert.equal(r.status, 200, r.text);
         assert.equal(r.body.accepted, 500);
         assert.equal(r.body.usage.meter, 'records');
+        // Content-Encoding reaches Tollgate (HTTP_CONTENT_ENCODING) with the
+        // body as sent: the web server inflates nothing itself.
+        const nd = records.slice(0, 3).map((x) => JSON.stringify({ ...x, n: x.n + 1000 })).join('\n');
+        const gz = await call(ws, 'POST', `/v1/tables/${table.body.id}/records`, {
+          headers: { ...auth, 'Content-Type': 'application/x-ndjson', 'Content-Encoding': 'gzip' }, body: gzipSync(nd) });
+        assert.equal(gz.status, 200, gz.text);
+        assert.equal(gz.body.accepted, 3);
+        const br = await call(ws, 'POST', `/v1/tables/${table.body.id}/records`, {
+          headers: { ...auth, 'Content-Type': 'application/x-ndjson', 'Content-Encoding': 'br' }, body: nd });
+        assert.ok(isErrorBody(br, 415, 'UNSUPPORTED_MEDIA_TYPE'), br.text);
+        // Accept: text/csv reaches it too, and the streamed CSV comes back whole.
+        const csv = await call(ws, 'GET', `/v1/tables/${table.body.id}/records?limit=500`, { headers: { ...auth, Accept: 'text/csv' } });
+        assert.equal(csv.status, 200, csv.text);
+        assert.match(csv.headers.get('content-type'), /^text\/csv/);
+        const lines = csv.text.split('\r\n');
+        assert.equal(lines.length, 502, csv.text.slice(-200));
+        assert.equal(lines[0], 'n,label');
+        assert.equal(lines[500], '499,record 499');
+        assert.ok(csv.headers.get('x-next-cursor'), 'three more records on the next page');
       });
 
       test('an import past the plan is answered 403 PLAN_LIMIT while the rest of its body is on the way', async () => {

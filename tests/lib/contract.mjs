@@ -104,13 +104,21 @@ export function contractProblems(method, path, res) {
     if (!check(v)) problems.push(`${where}: header ${name}: ${JSON.stringify(value)} ${ajv.errorsText(check.errors, { dataVar: name })}`);
   }
 
-  const media = response.content?.['application/json'];
   const text = res.text ?? '';
+  const type = headerGet(res.headers, 'content-type') || '';
+  // A documented answer in another media type than JSON (the records as
+  // text/csv): the Content-Type names it, and the body is text.
+  const other = Object.keys(response.content || {}).find((m) => m !== 'application/json' &&
+    type.toLowerCase().split(';')[0].trim() === m);
+  if (other) {
+    if (response.content[other].schema?.type !== 'string') problems.push(`${where}: ${other} is documented without a string schema`);
+    return problems;
+  }
+  const media = response.content?.['application/json'];
   if (!media) {
     if (text !== '') problems.push(`${where}: the document says no body, the answer has ${text.length} bytes`);
     return problems;
   }
-  const type = headerGet(res.headers, 'content-type') || '';
   if (!/^application\/json\s*(;|$)/i.test(type)) problems.push(`${where}: Content-Type is ${JSON.stringify(type)}, not application/json`);
   let body;
   try {

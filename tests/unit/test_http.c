@@ -1,4 +1,5 @@
-/* test_http.c: reading a request's parameters, and log lines that cannot be forged. */
+/* test_http.c: reading a request's parameters, log lines that cannot be
+ * forged, and answers streamed as they are made. */
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,69 @@ test_log_line(void)
 	CHECK(matches(out, "Z - DEL\\?ETE /v1/x\\?y 404 [0-9]+ms - NOT_FOUND\n$"));
 }
 
+/* What a response writer was given, in one buffer. */
+struct sink {
+	char buf[4096];
+	size_t len;
+	int calls;
+};
+
+static int
+sink_put(void *ctx, const char *b, int n)
+{
+	struct sink *k = ctx;
+
+	memcpy(k->buf + k->len, b, (size_t)n);
+	k->len += (size_t)n;
+	k->buf[k->len] = '\0';
+	k->calls++;
+	return n;
+}
+
+/* A streamed answer writes its head at once and its body as it comes, and
+ * req_write adds nothing; with no stream it is kept and written whole. */
+static void
+test_stream(void)
+{
+	char e1[] = "REQUEST_METHOD=GET", e2[] = "HTTP_X_REQUEST_ID=s-1";
+	char e3[] = "HTTP_CONTENT_ENCODING=gzip", e4[] = "HTTP_ACCEPT=text/csv";
+	char *envp[] = { e1, e2, e3, e4, NULL };
+	struct sink k = { .len = 0 }, later = { .len = 0 };
+	struct req r;
+	char cursor[32];
+
+	req_init(&r, envp, NULL);
+	CHECK(strcmp(r.content_encoding, "gzip") == 0 && strcmp(r.accept, "text/csv") == 0);
+	r.out_put = sink_put;
+	r.out_ctx = &k;
+	req_header_add(&r, "X-Next-Cursor", "c1");
+	reply_stream_begin(&r, 200, "text/csv; charset=utf-8");
+	CHECK(r.replied && r.streamed && r.status == 200);
+	CHECK(strncmp(k.buf, "Status: 200 OK\r\n", 16) == 0);
+	CHECK(strstr(k.buf, "Content-Type: text/csv; charset=utf-8\r\n") != NULL);
+	CHECK(strstr(k.buf, "X-Next-Cursor: c1\r\n") != NULL);
+	CHECK(strstr(k.buf, "\r\n\r\n") == k.buf + k.len - 4);
+	CHECK(reply_stream_write(&r, "a,b\r\n", 5) == 0 && k.calls == 2);
+	CHECK(strcmp(k.buf + k.len - 5, "a,b\r\n") == 0);
+	req_write(&r, sink_put, &later);
+	CHECK(later.len == 0);
+	req_free(&r);
+
+	req_init(&r, envp, NULL);
+	reply_stream_begin(&r, 200, "text/csv; charset=utf-8");
+	CHECK(r.replied && !r.streamed);
+	CHECK(reply_stream_write(&r, "x\r\n", 3) == 0 && reply_stream_write(&r, "y\r\n", 3) == 0);
+	req_write(&r, sink_put, &later);
+	CHECK(strstr(later.buf, "Content-Type: text/csv") != NULL);
+	CHECK(strcmp(later.buf + later.len - 6, "x\r\ny\r\n") == 0);
+	req_free(&r);
+
+	page_cursor_format(36 * 36 + 1, cursor, sizeof(cursor));
+	CHECK(strcmp(cursor, "c101") == 0);
+	page_cursor_format(INT64_MAX, cursor, 4);
+	CHECK(cursor[0] == '\0');
+}
+
 /* Every error is in the table with its status, code and sentence; the
  * statuses it answers are in the status table. */
 static void
@@ -127,5 +191,6 @@ main(void)
 	TEST(test_params_one_pass);
 	TEST(test_log_safe);
 	TEST(test_log_line);
+	TEST(test_stream);
 	return unit_done();
 }

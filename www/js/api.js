@@ -118,13 +118,15 @@ export function takePlanLimit() {
   try { return raw ? JSON.parse(raw) : null; } catch { return null; }
 }
 
-// request(method, path, {json, body, type, asked}) -> parsed JSON body
-// (null for 204). Throws ApiError; err.handled is set when the person was
-// routed away (401 to sign-in, PLAN_LIMIT to Billing), so callers just
-// stop. asked ({action, count}) says what the request asks of a meter, for
-// Billing's sentence when the answer is PLAN_LIMIT.
-async function request(method, path, { json, body, type, asked } = {}) {
-  const headers = { Accept: 'application/json' };
+// request(method, path, {json, body, type, asked, accept}) -> parsed JSON
+// body (null for 204), or with accept (another media type than JSON)
+// {text, headers} of a successful answer. Throws ApiError; err.handled is
+// set when the person was routed away (401 to sign-in, PLAN_LIMIT to
+// Billing), so callers just stop. asked ({action, count}) says what the
+// request asks of a meter, for Billing's sentence when the answer is
+// PLAN_LIMIT.
+async function request(method, path, { json, body, type, asked, accept } = {}) {
+  const headers = { Accept: accept || 'application/json' };
   const t = token.get();
   if (t) headers.Authorization = `Bearer ${t}`;
   if (json !== undefined) {
@@ -140,6 +142,7 @@ async function request(method, path, { json, body, type, asked } = {}) {
     throw new ApiError(0, { error: 'Tollgate cannot be reached. Check your connection, then try again.' });
   }
   const text = await res.text();
+  if (accept && res.ok) return { text, headers: res.headers };
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (res.ok) return data;
@@ -190,6 +193,27 @@ function withQuery(p, query) {
 
 // A page of a list: {limit, cursor} (limit defaults to PAGE_SIZE).
 const page = ({ limit = PAGE_SIZE, cursor } = {}) => ({ limit, cursor });
+
+// Every record of table id as one CSV text: the pages of GET
+// /v1/tables/{id}/records with Accept: text/csv (500 rows each), followed
+// by their X-Next-Cursor, under the first page's header row. onPage(rows so
+// far) reports progress.
+async function exportCsv(id, onPage = () => {}) {
+  const parts = [];
+  let cursor;
+  let rows = 0;
+  do {
+    const { text, headers } = await request('GET',
+      withQuery(path`/v1/tables/${id}/records`, { limit: 500, cursor }), { accept: 'text/csv' });
+    // Every page starts with the header row; the file keeps the first.
+    const body = parts.length ? text.slice(text.indexOf('\r\n') + 2) : text;
+    parts.push(body);
+    rows += (body.match(/\r\n/g) || []).length - (parts.length === 1 ? 1 : 0);
+    onPage(rows);
+    cursor = headers.get('X-Next-Cursor') || undefined;
+  } while (cursor);
+  return parts.join('');
+}
 
 // Logs in with body {email, password, device, force?}, sending this
 // browser's device token when it has one and keeping the one the answer
@@ -245,6 +269,7 @@ export const api = {
     get: (id) => get(path`/v1/tables/${id}`),
     create: (projectId, body) => post(path`/v1/projects/${projectId}/tables`, body),
     records: (id, p) => get(withQuery(path`/v1/tables/${id}/records`, page(p))),
+    exportCsv,
     import: (id, csv) => request('POST', path`/v1/tables/${id}/import`,
       { body: csv, type: 'text/csv', asked: { action: 'import' } }),
     publish: (id) => post(path`/v1/tables/${id}/publish`),

@@ -1,6 +1,6 @@
 // tables.js: one data table: CSV import (with the rows and columns a
 // refused file got wrong), the inferred schema, its records page by page,
-// and publishing after a confirmation.
+// "Download CSV" of all of them, and publishing after a confirmation.
 import { api } from '../api.js';
 import {
   action, busy, confirmDialog, crumbs, dataTable, errorText, field, flash, h, message, num,
@@ -58,6 +58,21 @@ function importError(err) {
       rest > 0 ? h('li', { class: 'muted' }, `… and ${num(rest)} more.`) : null),
     err.requestId ? h('span', { class: 'request-id' }, `Reference: ${err.requestId}`) : null);
 }
+
+// Saves text as a file named name: a Blob behind an object URL, clicked
+// through a download link (the records come with the session's bearer
+// token, which a plain link could not send).
+function saveFile(name, text, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+// A file name from the table's name: letters, digits, '-', '_' and '.' kept.
+const fileName = (name) => `${String(name).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '') || 'records'}.csv`;
 
 export async function table(ctx) {
   const id = ctx.params.id;
@@ -147,8 +162,29 @@ export async function table(ctx) {
       { label: 'Type', cell: (c) => h('span', { class: `tag tag-${c.type}` }, c.type) },
     ], columns, 'No schema yet: import a CSV to define the columns.')));
 
+  const exportNote = h('span', { class: 'muted', role: 'status', 'aria-live': 'polite' });
+  const download = columns.length ? h('button', {
+    type: 'button',
+    class: 'btn',
+    onclick: action(async (e) => {
+      const btn = e.currentTarget;
+      btn.disabled = true;
+      exportNote.textContent = 'Preparing the CSV…';
+      try {
+        const text = await api.tables.exportCsv(id, (n) => { exportNote.textContent = `Preparing the CSV: ${num(n)} records…`; });
+        saveFile(fileName(t.name), text, 'text/csv;charset=utf-8');
+        exportNote.textContent = 'Downloaded.';
+      } catch (err) {
+        exportNote.textContent = '';
+        if (!err.handled) showError(notes, err);
+      } finally {
+        btn.disabled = false;
+      }
+    }),
+  }, 'Download CSV') : null;
+
   parts.push(h('section', { class: 'section', 'aria-labelledby': 'records-h' },
-    h('h2', { id: 'records-h' }, 'Records'),
+    h('div', { class: 'section-head' }, h('h2', { id: 'records-h' }, 'Records'), download, ' ', exportNote),
     records && records.data && records.data.length ? h('p', { class: 'muted' }, 'In the order they arrived.') : null,
     pagedTable({
       caption: 'Records',
