@@ -24,6 +24,9 @@ void password_set_and_reply(struct req *r, const char *user_id, const char *pw, 
 /* The user row at the cursor of s (columns: seq, id, email, name, role,
  * created_at, org_id) as the API shows it. */
 void user_write(struct jw *w, const char *key, struct db *db, enum stmt s);
+/* User id of org_id written as user_write does, or null when it is gone. */
+void user_write_by_id(
+    struct jw *w, const char *key, struct db *db, const char *id, const char *org_id);
 
 /* ---- sessions.c: POST /v1/auth/login and the session ---- */
 
