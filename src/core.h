@@ -551,10 +551,12 @@ long req_body_read_or_reply(struct req *r, char *buf, size_t n);
 /* ---- json.c: strict parsing of outside input ---- */
 
 #define JSON_MAX_DEPTH 32
+/* Values in one JSON text at most: 500 records of 256 columns fit. */
+#define JSON_MAX_VALUES 262144
 
 /* Parses buf as one JSON value: strict grammar, valid UTF-8, no NUL bytes,
- * nesting at most JSON_MAX_DEPTH, nothing after it. Returns NULL with a
- * sentence in why on failure. */
+ * nesting at most JSON_MAX_DEPTH, at most JSON_MAX_VALUES values, nothing
+ * after it. Returns NULL with a sentence in why on failure. */
 json_object *json_parse_strict(const char *buf, size_t len, char *why, size_t whylen);
 /* Only the checks of json_parse_strict: 0 if buf is such JSON, else -1. */
 int json_check(const char *buf, size_t len, char *why, size_t whylen);

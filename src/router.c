@@ -462,13 +462,14 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	if (ratelimit_request_or_reply(r) < 0 || authed < 0)
 		goto out;
 	if (body_check_or_reply(r, read, ctx) < 0)
-		goto out;
+		goto drain; /* refused part way through a streamed body */
 	r->route->handler(r);
 	if (!r->replied) {
 		log_msg(r->request_id, "router: handler for %s %s gave no answer", r->method_str,
 		    r->route->pattern);
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 	}
+drain:
 	body_rest_discard(r);
 out:
 	body_inflate_free(r);
