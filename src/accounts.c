@@ -80,3 +80,13 @@ user_write(struct jw *w, const char *key, struct db *db, enum stmt s)
 	jw_string(w, "organizationId", db_text(db, s, 6));
 	jw_object_end(w);
 }
+
+void
+user_write_by_id(struct jw *w, const char *key, struct db *db, const char *id, const char *org_id)
+{
+	if (db_query(db, STMT_USER_GET, "tt", id, org_id) == DB_ROW)
+		user_write(w, key, db, STMT_USER_GET);
+	else
+		jw_null(w, key);
+	db_end(db, STMT_USER_GET);
+}

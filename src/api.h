@@ -24,6 +24,9 @@ void password_set_and_reply(struct req *r, const char *user_id, const char *pw, 
 /* The user row at the cursor of s (columns: seq, id, email, name, role,
  * created_at, org_id) as the API shows it. */
 void user_write(struct jw *w, const char *key, struct db *db, enum stmt s);
+/* User id of org_id written as user_write does, or null when it is gone. */
+void user_write_by_id(
+    struct jw *w, const char *key, struct db *db, const char *id, const char *org_id);
 
 /* ---- sessions.c: POST /v1/auth/login and the session ---- */
 
@@ -124,12 +127,14 @@ void handle_session_get(struct req *r);
 void handle_password_change(struct req *r);
 void handle_devices_list(struct req *r);
 void handle_devices_delete(struct req *r);
+void handle_activity_get(struct req *r);
 void handle_users_list(struct req *r);
 void handle_users_create(struct req *r);
 void handle_users_update(struct req *r);
 void handle_users_delete(struct req *r);
 void handle_users_session_delete(struct req *r);
 void handle_users_password_reset(struct req *r);
+void handle_users_activity_get(struct req *r);
 void handle_projects_list(struct req *r);
 void handle_projects_create(struct req *r);
 void handle_projects_get(struct req *r);

@@ -143,10 +143,12 @@ enum stmt {
 	STMT_SESSION_REVOKE_USER,
 	STMT_SESSION_REVOKE_DEVICE,
 	STMT_SESSION_DEVICE,
+	STMT_SESSION_ACTIVITY,
 	STMT_DEVICE_INSERT,
 	STMT_DEVICE_BY_HASH,
 	STMT_DEVICE_TOUCH,
 	STMT_DEVICE_LIST,
+	STMT_DEVICE_LIST_RECENT,
 	STMT_DEVICE_DELETE,
 	STMT_DEVICE_DELETE_USER,
 	STMT_DEVICE_PRUNE,
@@ -564,6 +566,12 @@ typedef void row_write_fn(struct jw *w, const char *key, struct db *db, enum stm
  * by row, or the database error (logged with where); ends the cursor. */
 void reply_rows(
     struct req *r, enum stmt s, int rc, const struct page *p, row_write_fn *row, const char *where);
+/* The same, with more members of the answer after "nextCursor", written by
+ * more (with ctx): it returns DB_OK, or the store's error, which is then
+ * answered instead of the page. */
+typedef int page_more_fn(struct jw *w, struct req *r, void *ctx);
+void reply_rows_more(struct req *r, enum stmt s, int rc, const struct page *p, row_write_fn *row,
+    page_more_fn *more, void *ctx, const char *where);
 /* With s's cursor just opened (answer rc): answers status with the row made
  * by row, 404 NOT_FOUND when there is none, or the database error; ends the
  * cursor. */
@@ -579,10 +587,12 @@ long req_body_read_or_reply(struct req *r, char *buf, size_t n);
 /* ---- json.c: strict parsing of outside input ---- */
 
 #define JSON_MAX_DEPTH 32
+/* Values in one JSON text at most: 500 records of 256 columns fit. */
+#define JSON_MAX_VALUES 262144
 
 /* Parses buf as one JSON value: strict grammar, valid UTF-8, no NUL bytes,
- * nesting at most JSON_MAX_DEPTH, nothing after it. Returns NULL with a
- * sentence in why on failure. */
+ * nesting at most JSON_MAX_DEPTH, at most JSON_MAX_VALUES values, nothing
+ * after it. Returns NULL with a sentence in why on failure. */
 json_object *json_parse_strict(const char *buf, size_t len, char *why, size_t whylen);
 /* Only the checks of json_parse_strict: 0 if buf is such JSON, else -1. */
 int json_check(const char *buf, size_t len, char *why, size_t whylen);

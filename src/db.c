@@ -86,6 +86,13 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_SESSION_DEVICE,
 	    "SELECT d.id FROM sessions s JOIN devices d ON d.id = s.device_id AND d.user_id = "
 	    "s.user_id WHERE s.id = ?1"),
+	/* user ?1's sessions signed in before rowid ?2, newest first, with the device of
+	 * the session that replaced each and whether it is session ?4 */
+	STMT(STMT_SESSION_ACTIVITY,
+	    "SELECT s.rowid, s.id, s.device, s.ip, s.created_at, s.last_seen_at, s.expires_at, "
+	    "s.ended_at, s.end_reason, n.device, s.device_id, s.id = ?4 FROM sessions s LEFT "
+	    "JOIN sessions n ON n.id = s.replaced_by WHERE s.user_id = ?1 AND s.rowid < ?2 "
+	    "ORDER BY s.rowid DESC LIMIT ?3"),
 	STMT(STMT_DEVICE_INSERT,
 	    "INSERT INTO devices (id, user_id, secret_hash, name, created_at, last_used_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?5)"),
@@ -94,6 +101,12 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_DEVICE_LIST,
 	    "SELECT seq, id, name, created_at, last_used_at FROM devices WHERE user_id = ?1 AND "
 	    "seq > ?2 ORDER BY seq LIMIT ?3"),
+	/* user ?1's devices, most recently used first; the last column: whether session ?2
+	 * signed in from it */
+	STMT(STMT_DEVICE_LIST_RECENT,
+	    "SELECT d.seq, d.id, d.name, d.created_at, d.last_used_at, d.id IS (SELECT "
+	    "device_id FROM sessions WHERE id = ?2) FROM devices d WHERE d.user_id = ?1 ORDER "
+	    "BY d.last_used_at DESC, d.seq DESC LIMIT ?3"),
 	STMT(STMT_DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1 AND user_id = ?2"),
 	STMT(STMT_DEVICE_DELETE_USER, "DELETE FROM devices WHERE user_id = ?1"),
 	/* all but the ?2 most recently used devices of ?1 */
@@ -446,7 +459,7 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
 extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[], tg_sql_010[];
-extern const char tg_sql_011[], tg_sql_012[];
+extern const char tg_sql_011[], tg_sql_012[], tg_sql_013[];
 static const struct migration {
 	const char *name;
 	const char *sql;
@@ -462,7 +475,8 @@ static const struct migration {
 	{ "009_idempotency_claim", tg_sql_009 },
 	{ "010_devices", tg_sql_010 },
 	{ "011_plan_rate_limits", tg_sql_011 },
-	{ "012_webhooks", tg_sql_012 },
+	{ "012_session_activity", tg_sql_012 },
+	{ "013_webhooks", tg_sql_013 },
 };
 
 struct db {

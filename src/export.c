@@ -38,7 +38,8 @@ accept_q(const char *s, size_t n, const char *type)
 		if (s + n - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
 			double d = strtod(p + 2, NULL);
 
-			v = d <= 0 ? 0 : d >= 1 ? 1000 : (int)(d * 1000 + 0.5);
+			/* !(d > 0): NaN too, which no cast may take */
+			v = !(d > 0) ? 0 : d >= 1 ? 1000 : (int)(d * 1000 + 0.5);
 		}
 	}
 	return v;

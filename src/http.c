@@ -841,6 +841,13 @@ void
 reply_rows(
     struct req *r, enum stmt s, int rc, const struct page *p, row_write_fn *row, const char *where)
 {
+	reply_rows_more(r, s, rc, p, row, NULL, NULL, where);
+}
+
+void
+reply_rows_more(struct req *r, enum stmt s, int rc, const struct page *p, row_write_fn *row,
+    page_more_fn *more, void *ctx, const char *where)
+{
 	char cursor[32];
 	int64_t last = 0;
 	struct jw w;
@@ -865,6 +872,11 @@ reply_rows(
 		jw_string(&w, "nextCursor", cursor);
 	} else
 		jw_null(&w, "nextCursor");
+	if (more != NULL && (rc = more(&w, r, ctx)) != DB_OK) {
+		jw_discard(&w);
+		reply_db_error(r, rc, where);
+		return;
+	}
 	jw_object_end(&w);
 	reply_jw(r, 200, &w);
 }

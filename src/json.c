@@ -31,6 +31,7 @@ struct scan {
 	const unsigned char *p, *end;
 	int depth;
 	const char *why;
+	long values; /* values seen so far, held to JSON_MAX_VALUES */
 };
 
 static void
@@ -218,6 +219,12 @@ scan_value(struct scan *s)
 		s->why = "The JSON ends too early.";
 		return -1;
 	}
+	/* A tree is built from what passes here: its size is bounded before any
+	 * of it is allocated (a small gzip body can inflate to many values). */
+	if (++s->values > JSON_MAX_VALUES) {
+		s->why = "The JSON has too many values.";
+		return -1;
+	}
 	switch (*s->p) {
 	case '{':
 	case '[': return scan_container(s, *s->p);
@@ -236,7 +243,8 @@ scan_value(struct scan *s)
 int
 json_check(const char *buf, size_t len, char *why, size_t whylen)
 {
-	struct scan s = { (const unsigned char *)buf, (const unsigned char *)buf + len, 0, NULL };
+	struct scan s = { (const unsigned char *)buf, (const unsigned char *)buf + len, 0, NULL,
+		0 };
 
 	if (memchr(buf, '\0', len) != NULL)
 		s.why = "The request body contains a NUL byte.";

@@ -47,7 +47,11 @@ tg_sql_011:
 	.byte 0
 	.global tg_sql_012
 tg_sql_012:
-	.incbin "sql/012_webhooks.sql"
+	.incbin "sql/012_session_activity.sql"
+	.byte 0
+	.global tg_sql_013
+tg_sql_013:
+	.incbin "sql/013_webhooks.sql"
 	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

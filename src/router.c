@@ -55,6 +55,7 @@ static const struct route routes[] = {
 	{ M_POST, "/v1/auth/password", handle_password_change, BODY_JSON, USER_KDF(PERM_NONE) },
 	{ M_GET, "/v1/auth/devices", handle_devices_list, BODY_NONE, USER(PERM_NONE) },
 	{ M_DELETE, "/v1/auth/devices/{id}", handle_devices_delete, BODY_NONE, USER(PERM_NONE) },
+	{ M_GET, "/v1/auth/activity", handle_activity_get, BODY_NONE, USER(PERM_NONE) },
 
 	{ M_GET, "/v1/users", handle_users_list, BODY_NONE, USER(PERM_ADMIN) },
 	{ M_POST, "/v1/users", handle_users_create, BODY_JSON, USER_KDF(PERM_ADMIN) },
@@ -64,6 +65,8 @@ static const struct route routes[] = {
 	    USER(PERM_ADMIN) },
 	{ M_POST, "/v1/users/{id}/password", handle_users_password_reset, BODY_JSON,
 	    USER_KDF(PERM_ADMIN) },
+	{ M_GET, "/v1/users/{id}/activity", handle_users_activity_get, BODY_NONE,
+	    USER(PERM_ADMIN) },
 
 	{ M_POST, "/v1/api-keys", handle_api_keys_create, BODY_JSON, USER(PERM_ADMIN) },
 	{ M_GET, "/v1/api-keys", handle_api_keys_list, BODY_NONE, USER(PERM_ADMIN) },
@@ -468,13 +471,14 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	if (ratelimit_request_or_reply(r) < 0 || authed < 0)
 		goto out;
 	if (body_check_or_reply(r, read, ctx) < 0)
-		goto out;
+		goto drain; /* refused part way through a streamed body */
 	r->route->handler(r);
 	if (!r->replied) {
 		log_msg(r->request_id, "router: handler for %s %s gave no answer", r->method_str,
 		    r->route->pattern);
 		reply_error(r, ERR_INTERNAL, NULL, NULL);
 	}
+drain:
 	body_rest_discard(r);
 out:
 	body_inflate_free(r);

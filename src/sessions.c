@@ -253,12 +253,7 @@ handle_login(struct req *r)
 	jw_time(&w, "expiresAt", t.exp);
 	jw_string(&w, "deviceToken", n.known ? device_token : new_device_token);
 	session_write(&w, "session", sid, device, now, 0, 0);
-	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
-	if (rc == DB_ROW)
-		user_write(&w, "user", r->db, STMT_USER_GET);
-	else
-		jw_null(&w, "user");
-	db_end(r->db, STMT_USER_GET);
+	user_write_by_id(&w, "user", r->db, user_id, org_id);
 	explicit_bzero(new_device_token, sizeof(new_device_token));
 	jw_object_end(&w);
 	reply_jw(r, 200, &w);

@@ -102,12 +102,7 @@ handle_signup(struct req *r)
 	if (dev.token[0] != '\0')
 		jw_string(&w, "deviceToken", dev.token);
 	explicit_bzero(dev.token, sizeof(dev.token));
-	rc = db_query(r->db, STMT_USER_GET, "tt", user_id, org_id);
-	if (rc == DB_ROW)
-		user_write(&w, "user", r->db, STMT_USER_GET);
-	else
-		jw_null(&w, "user");
-	db_end(r->db, STMT_USER_GET);
+	user_write_by_id(&w, "user", r->db, user_id, org_id);
 	jw_object_end(&w);
 	reply_jw(r, 201, &w);
 }

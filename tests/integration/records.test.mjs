@@ -76,6 +76,19 @@ test('gzip: a bomb is 413 PAYLOAD_TOO_LARGE once inflated past TOLLGATE_MAX_BODY
   assert.equal(count(table.id), 2);
 });
 
+test('gzip: a small body of many values is 400 INVALID_BODY before any tree is built; nothing stored', async () => {
+  const { admin, table } = await tableWithSchema(stack, SCHEMA_CSV);
+  // 300,000 zeros: under the inflated cap, a few hundred bytes compressed,
+  // past the JSON value limit; the server answers without building them.
+  const zeros = gzipSync(`{"records": [${'0,'.repeat(299999)}0]}`);
+  assert.ok(zeros.length < 10000, `${zeros.length} bytes`);
+  const before = count(table.id);
+  const r = await post(table.id, zeros, JSON_GZ, { token: admin.token });
+  assert.ok(isErrorBody(r, 400, 'INVALID_BODY'), r.text);
+  assert.match(r.body.error, /too many values/);
+  assert.equal(count(table.id), before);
+});
+
 test('gzip: a truncated or damaged stream is 400 INVALID_BODY saying so; nothing stored', async () => {
   const { admin, table } = await tableWithSchema(stack, SCHEMA_CSV);
   const good = gzipSync(JSON.stringify({ records: batch(50) }));

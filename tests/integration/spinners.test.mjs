@@ -4,41 +4,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import http from 'node:http';
 import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
 import {
   adminSession, userWithRole, createKey, tableWithSchema, ingest, insertManyRecords,
   createSpinner, publishSpinner, trigger, waitJob,
+  rawRequest, utf8Json,
 } from '../lib/fixtures.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
-
-// One HTTP call with node:http, answering the body's raw bytes: fetch would
-// decode them (and mend invalid UTF-8), and refuses raw bytes in a header
-// value, which node:http sends as latin1 (one byte each).
-function rawRequest(s, method, path, { headers = {}, json, token } = {}) {
-  const h = { ...headers };
-  if (token) h.Authorization = `Bearer ${token}`;
-  const body = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-  if (body) { h['Content-Type'] = 'application/json'; h['Content-Length'] = body.length; }
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: s.port, method, path, headers: h, timeout: 10000 }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, buf: Buffer.concat(chunks) }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-// The body as JSON, asserting first that every byte of it is valid UTF-8.
-function utf8Json(res) {
-  const text = new TextDecoder('utf-8', { fatal: true }).decode(res.buf); // throws on a bad byte
-  return JSON.parse(text);
-}
 
 let stack;
 before(async () => { stack = await startStack(); });

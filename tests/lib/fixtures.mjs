@@ -2,6 +2,7 @@
 // admin, users of each role, API keys; and hand-made JWTs for attack tests.
 import { createHash, createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { api, sqlite, SECRET } from './stack.mjs';
 
 let n = 0;
@@ -171,4 +172,30 @@ export async function waitJob(stack, token, id, timeoutMs = 10000) {
     if (Date.now() - t0 > timeoutMs) assert.fail(`job ${id} still ${r.body.status}`);
     await new Promise((res) => setTimeout(res, 50));
   }
+}
+
+// One HTTP call with node:http, answering the body's raw bytes: fetch would
+// decode them (and mend invalid UTF-8), and refuses raw bytes in a header
+// value, which node:http sends as latin1 (one byte each).
+export function rawRequest(s, method, path, { headers = {}, json, token } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  const body = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
+  if (body) { h['Content-Type'] = 'application/json'; h['Content-Length'] = body.length; }
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: s.port, method, path, headers: h, timeout: 10000 }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, buf: Buffer.concat(chunks) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// The body as JSON, asserting first that every byte of it is valid UTF-8.
+export function utf8Json(res) {
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(res.buf); // throws on a bad byte
+  return JSON.parse(text);
 }

@@ -58,6 +58,9 @@ test_accept(void)
 	CHECK(!records_csv_wanted(&r));
 	r.accept = "text/csvx";
 	CHECK(!records_csv_wanted(&r));
+	/* q=nan (strtod takes it) is no weight: not undefined behaviour */
+	r.accept = "text/csv;q=nan";
+	CHECK(!records_csv_wanted(&r));
 }
 
 int

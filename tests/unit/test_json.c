@@ -74,6 +74,38 @@ test_depth(void)
 	CHECK(n - 1 <= JSON_MAX_DEPTH);
 }
 
+/* A body of many small values is refused before json-c builds a tree of
+ * them (a gzip body of 8 KiB inflates to 4 million zeros). */
+static void
+test_values(void)
+{
+	size_t n = JSON_MAX_VALUES, len = 2 * n + 1;
+	char *buf = malloc(len + 2), why[128];
+	json_object *o;
+
+	CHECK(buf != NULL);
+	if (buf == NULL)
+		return;
+	/* [0,0,...,0] with n - 1 zeros: n values with the array. */
+	buf[0] = '[';
+	for (size_t i = 0; i < n - 1; i++) {
+		buf[1 + 2 * i] = '0';
+		buf[2 + 2 * i] = ',';
+	}
+	buf[2 * (n - 1)] = ']';
+	CHECK(json_check(buf, 2 * (n - 1) + 1, why, sizeof(why)) == 0);
+	o = json_parse_strict(buf, 2 * (n - 1) + 1, why, sizeof(why));
+	CHECK(o != NULL);
+	json_object_put(o);
+	/* One zero more: refused, saying why. */
+	buf[2 * (n - 1)] = ',';
+	buf[2 * n - 1] = '0';
+	buf[2 * n] = ']';
+	CHECK(json_parse_strict(buf, 2 * n + 1, why, sizeof(why)) == NULL);
+	CHECK(strstr(why, "too many values") != NULL);
+	free(buf);
+}
+
 static void
 test_why(void)
 {
@@ -180,6 +212,7 @@ main(void)
 	TEST(test_malformed);
 	TEST(test_nul_and_utf8);
 	TEST(test_depth);
+	TEST(test_values);
 	TEST(test_why);
 	TEST(test_writer);
 	return unit_done();

@@ -251,6 +251,13 @@ export const api = {
     session: () => get('/v1/auth/session'),
   },
   signup,
+  // The caller's sessions, newest first; the first page carries `devices`.
+  activity: {
+    list: (p) => get(withQuery('/v1/auth/activity', page(p))),
+  },
+  devices: {
+    revoke: (id) => del(path`/v1/auth/devices/${id}`),
+  },
   projects: {
     list: (p) => get(withQuery('/v1/projects', page(p))),
     get: (id) => get(path`/v1/projects/${id}`),

@@ -3,6 +3,7 @@
 // each is an async function (ctx) that mounts its content with ctx.mount().
 import { api, rememberReturn, token } from './api.js';
 import { h, message, takeFlash } from './ui.js';
+import { activity } from './pages/activity.js';
 import { signIn, signUp, signOut } from './pages/auth.js';
 import { billing } from './pages/billing.js';
 import { apiKeys } from './pages/keys.js';
@@ -23,6 +24,7 @@ const ROUTES = [
   ['/keys', apiKeys, 'admin'],
   ['/webhooks', webhooks, 'admin'],
   ['/billing', billing, 'any'], // non-admins see the meter that stopped them
+  ['/activity', activity, 'any'],
 ];
 
 const main = document.getElementById('main');
@@ -167,6 +169,7 @@ function renderNav(me, path) {
     h('ul', { role: 'list' },
       admin ? h('li', {}, h('a', { href: '#/billing', class: 'menu-item' }, 'Billing')) : null,
       admin ? h('li', {}, h('a', { href: '#/webhooks', class: 'menu-item' }, 'Webhooks')) : null,
+      h('li', {}, h('a', { href: '#/activity', class: 'menu-item' }, 'Sign-in activity')),
       h('li', {}, h('a', { href: '#/signout', class: 'menu-item' }, 'Sign out'))));
 
   nav.replaceChildren(

@@ -1,4 +1,4 @@
--- 012_webhooks: signed webhooks, the outbox of their events, and the
+-- 013_webhooks: signed webhooks, the outbox of their events, and the
 -- deliveries a sender thread makes of them.
 
 -- The webhooks meter: live webhooks an organization may have.
