@@ -203,6 +203,10 @@ body_decoded_all_or_reply(struct req *r)
 		return -1;
 	}
 	for (;;) {
+		/* A plain body of a known length is whole once that much came. */
+		if (r->inflate == NULL && r->content_length >= 0 &&
+		    have == (size_t)r->content_length)
+			break;
 		if (have + 1 >= size) {
 			size = size * 2 > cap + 2 ? cap + 2 : size * 2;
 			if ((grown = realloc(buf, size)) == NULL) {

@@ -292,56 +292,6 @@ content_type_is(const char *ct, const char *mime)
 	return *ct == '\0' || *ct == ';';
 }
 
-/* Reads the body into r->body (NUL-terminated); answers 413 past the cap
- * and 400 for a body shorter than its Content-Length. */
-static int
-body_read_or_reply(struct req *r, body_read_fn *read, void *ctx)
-{
-	size_t cap = (size_t)cfg.max_body, want, have = 0, size;
-	char *buf;
-
-	want = r->content_length >= 0 ? (size_t)r->content_length : cap + 1;
-	size = r->content_length >= 0 ? want + 1 : 64 * 1024;
-	if ((buf = malloc(size)) == NULL) {
-		reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
-		return -1;
-	}
-	while (have < want) {
-		int n;
-
-		if (have + 1 >= size) {
-			char *bigger;
-
-			size = size * 2 > cap + 2 ? cap + 2 : size * 2;
-			if ((bigger = realloc(buf, size)) == NULL) {
-				free(buf);
-				reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
-				return -1;
-			}
-			buf = bigger;
-		}
-		n = read(ctx, buf + have,
-		    (int)(size - 1 - have < want - have ? size - 1 - have : want - have));
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		if (have > cap) {
-			free(buf);
-			reply_error(r, ERR_PAYLOAD_TOO_LARGE, NULL, NULL);
-			return -1;
-		}
-	}
-	if (r->content_length >= 0 && have < want) {
-		free(buf);
-		reply_error(r, ERR_INVALID_BODY_SHORT, NULL, NULL);
-		return -1;
-	}
-	buf[have] = '\0';
-	r->body = buf;
-	r->body_len = have;
-	return 0;
-}
-
 /* Whether Content-Type ct is one a body of kind may have. */
 static int
 body_type_ok(enum body_kind kind, const char *ct)
@@ -393,19 +343,14 @@ body_check_or_reply(struct req *r, body_read_fn *read, void *ctx)
 	}
 	if (body_encoding_or_reply(r, kind == BODY_CSV || kind == BODY_RECORDS) < 0)
 		return -1;
-	if (kind == BODY_CSV || kind == BODY_RECORDS) {
-		r->body_read = read;
-		r->body_ctx = ctx;
-	}
-	if (kind == BODY_CSV)
+	r->body_read = read;
+	r->body_ctx = ctx;
+	if (kind == BODY_CSV) /* the handler reads it as it arrives */
 		return 0;
-	if (kind == BODY_RECORDS) {
-		if (body_decoded_all_or_reply(r) < 0)
-			return -1;
-		if (content_type_is(r->content_type, "application/x-ndjson"))
-			return 0;
-	} else if (body_read_or_reply(r, read, ctx) < 0)
+	if (body_decoded_all_or_reply(r) < 0)
 		return -1;
+	if (kind == BODY_RECORDS && content_type_is(r->content_type, "application/x-ndjson"))
+		return 0;
 	if (kind == BODY_JSON_OPT && r->body_len == 0)
 		return 0;
 	if ((r->json = json_parse_strict(r->body, r->body_len, why, sizeof(why))) == NULL) {
