@@ -69,15 +69,15 @@ $(BUILD)/libtollgate.a: $(LIBOBJ)
 $(BUILD)/libtollgate-core.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $(CORE_OBJ)
 
-$(CORE_UNIT): $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libtollgate-core.a | $(BUILD)
+$(CORE_UNIT): $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h tests/unit/feed.h $(BUILD)/libtollgate-core.a | $(BUILD)
 	@mkdir -p $(BUILD)/tests
 	$(CC) -std=c11 $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< $(BUILD)/libtollgate-core.a $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libtollgate.a | $(BUILD)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h tests/unit/feed.h $(BUILD)/libtollgate.a | $(BUILD)
 	@mkdir -p $(BUILD)/tests
 	$(CC) -std=c11 $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< $(BUILD)/libtollgate.a $(LIBS)
 
-$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(BUILD)/libtollgate.a | $(BUILD)
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c tests/unit/feed.h $(BUILD)/libtollgate.a | $(BUILD)
 	$(CC) -std=c11 $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer $(WARN) -o $@ $< $(BUILD)/libtollgate.a $(LIBS)
 
 $(BUILD):

@@ -7,25 +7,9 @@
 #include <string.h>
 
 #include "core.h"
+#include "../tests/unit/feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct feed {
-	const uint8_t *p;
-	size_t left;
-};
-
-static int
-feed_read(void *ctx, char *buf, int n)
-{
-	struct feed *f = ctx;
-	size_t k = f->left < (size_t)n ? f->left : (size_t)n;
-
-	memcpy(buf, f->p, k);
-	f->p += k;
-	f->left -= k;
-	return (int)k;
-}
 
 static void
 ndjson_split(struct req *r)
@@ -50,10 +34,11 @@ ndjson_split(struct req *r)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct feed f = { data, size };
+	struct feed f;
 	struct req r;
 	char *copy;
 
+	feed_set(&f, data, size);
 	cfg.max_body = 1 << 14;
 	memset(&r, 0, sizeof(r));
 	r.content_encoding = "gzip";

@@ -9,27 +9,11 @@
 
 #include "ratelimit.h"
 #include "api.h"
+#include "../tests/unit/feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct db *db;
-
-struct feed {
-	const char *p;
-	size_t left;
-};
-
-static int
-feed_read(void *ctx, char *buf, int n)
-{
-	struct feed *f = ctx;
-	size_t k = f->left < (size_t)n ? f->left : (size_t)n;
-
-	memcpy(buf, f->p, k);
-	f->p += k;
-	f->left -= k;
-	return (int)k;
-}
 
 static int
 sink(void *ctx, const char *buf, int n)
@@ -82,8 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strchr(line, '=') != NULL)
 			envp[n++] = line;
 	envp[n] = NULL;
-	f.p = body;
-	f.left = (size_t)(copy + size - body);
+	feed_set(&f, body, (size_t)(copy + size - body));
 	req_init(&r, envp, db);
 	router_handle(&r, feed_read, &f);
 	req_write(&r, sink, NULL);

@@ -7,25 +7,10 @@
 #include <zlib.h>
 
 #include "../../src/body.c"
+#include "feed.h"
 #include "unit.h"
 
 /* A body in memory, handed out in pieces; counts what was read. */
-struct feed {
-	const unsigned char *p;
-	size_t len, at;
-};
-
-static int
-feed_read(void *ctx, char *buf, int n)
-{
-	struct feed *f = ctx;
-	size_t k = f->len - f->at < (size_t)n ? f->len - f->at : (size_t)n;
-
-	memcpy(buf, f->p + f->at, k);
-	f->at += k;
-	return (int)k;
-}
-
 /* gzip of text[0..len) in a malloc'd buffer, its size in *out_len. */
 static unsigned char *
 gzip_of(const char *text, size_t len, size_t *out_len)
@@ -58,9 +43,7 @@ static void
 req_gzip(struct req *r, struct feed *f, const unsigned char *gz, size_t len)
 {
 	memset(r, 0, sizeof(*r));
-	memset(f, 0, sizeof(*f));
-	f->p = gz;
-	f->len = len;
+	feed_set(f, gz, len);
 	r->content_length = (long long)len;
 	r->content_encoding = "gzip";
 	r->body_read = feed_read;

@@ -4,6 +4,7 @@
 
 #include "../../src/router.c"
 #include "../../src/ratelimit.h"
+#include "feed.h"
 #include "unit.h"
 
 static int handled;
@@ -18,24 +19,6 @@ fake_handler(struct req *r)
 static const struct route json_route = { M_POST, "/v1/x", fake_handler, BODY_JSON, PUBLIC };
 static const struct route csv_route = { M_POST, "/v1/x", fake_handler, BODY_CSV, PUBLIC };
 static const struct route opt_route = { M_POST, "/v1/x", fake_handler, BODY_JSON_OPT, PUBLIC };
-
-struct feed {
-	const char *data;
-	size_t len, at;
-	int reads;
-};
-
-static int
-feed_read(void *ctx, char *buf, int n)
-{
-	struct feed *f = ctx;
-	size_t k = f->len - f->at < (size_t)n ? f->len - f->at : (size_t)n;
-
-	f->reads++;
-	memcpy(buf, f->data + f->at, k);
-	f->at += k;
-	return (int)k;
-}
 
 static void
 req_for(struct req *r, const char *method, const char *path)
@@ -107,10 +90,7 @@ body_case(const struct route *route, const char *ct, long long cl, const char *b
 	r->route = route;
 	r->content_type = ct;
 	r->content_length = cl;
-	f->data = body;
-	f->len = body ? strlen(body) : 0;
-	f->at = 0;
-	f->reads = 0;
+	feed_set(f, body, body ? strlen(body) : 0);
 	return body_check_or_reply(r, feed_read, f);
 }
 
