@@ -117,7 +117,7 @@ if [ "${PERF:-0}" = 1 ] && [ -n "${perf_pid:-}" ]; then
 	    grep -E '^ +[0-9.]+%' | head -n 30 || true
 	echo "== perf: time spent inside each stage (with what it calls)"
 	perf report -i "$work/perf.data" --children --stdio -g none 2>/dev/null |
-	    grep -E '^ +[0-9.]+% +[0-9.]+% .* (fcgi_worker|router_handle|body_read_or_reply|json_parse_strict|json_check|json_tokener_parse_ex|auth_or_reply|apikey_verify_or_reply|handle_records_ingest|ingest_check_or_reply|schema_check_record|schema_record_json|json_object_to_json_string_ext|meter_take_or_reply|db_run|db_write|sqlite3_step|json_object_put|req_write|req_free|FCGX_Accept_r|idem_claim_or_reply)$' || true
+	    grep -E '^ +[0-9.]+% +[0-9.]+% .* (fcgi_worker|router_handle|body_read_or_reply|json_parse_strict|json_check|json_tokener_parse_ex|access_or_reply|apikey_verify_or_reply|handle_records_ingest|ingest_check_or_reply|schema_check_record|schema_record_json|json_object_to_json_string_ext|meter_take_or_reply|db_run|db_write|sqlite3_step|json_object_put|req_write|req_free|FCGX_Accept_r|idem_claim_or_reply)$' || true
 	[ -n "${PERF_DATA:-}" ] && cp "$work/perf.data" "$PERF_DATA"
 fi
 # The same records as NDJSON (records.jsonl is one a line) and gzip-compressed,

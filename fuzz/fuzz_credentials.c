@@ -1,5 +1,5 @@
 /* fuzz_credentials.c: the credential parsers, a bearer JWT and an API key,
- * as auth_or_reply reads them: never a crash, never a principal from
+ * as access_or_reply reads them: never a crash, never a principal from
  * garbage. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			r.authorization = auth;
 		/* The database has no users or keys: nothing may get through. */
-		if (auth_or_reply(&r, ACCESS_ANY, PERM_READ, SCOPE_READ) == 0 ||
+		if (access_or_reply(&r, ACCESS_ANY, PERM_READ, SCOPE_READ) == 0 ||
 		    r.who.kind != PRINCIPAL_NONE)
 			abort();
 		req_free(&r);

@@ -22,7 +22,7 @@ session_timeout_at(int64_t last_seen, int64_t expires)
 }
 
 /* A STMT_SESSION_ACTIVITY row. A session never ended that has timed out is
- * shown "expired", as auth.c would end it on its next use; an expired one
+ * shown "expired", as access.c would end it on its next use; an expired one
  * ends when it timed out, not when that was noticed. Any end but logout,
  * replacement and expiry is "revoked" (an admin, a password change, its
  * device revoked). */

@@ -400,7 +400,7 @@ enum role { ROLE_NONE, ROLE_VIEWER, ROLE_MEMBER, ROLE_ADMIN };
  * a user or an API key. */
 enum access { ACCESS_PUBLIC, ACCESS_USER, ACCESS_ANY };
 
-/* What a user's role must allow (auth.c has the one table of roles). */
+/* What a user's role must allow (access.c has the one table of roles). */
 enum perm { PERM_NONE, PERM_READ, PERM_WRITE, PERM_ADMIN };
 
 /* API key scopes, as stored (bit per scope). */

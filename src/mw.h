@@ -7,13 +7,13 @@
 
 #include "core.h"
 
-/* ---- auth.c: credentials to a principal, and the table of roles ---- */
+/* ---- access.c: credentials to a principal, and the table of roles ---- */
 
 /* Sets r->who from the request's credentials and checks that it may call a
  * route with this access, permission and key scope; answers 401/403 and
  * returns -1 otherwise. */
-int auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope);
-int auth_role_allows(enum role role, enum perm perm);
+int access_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope);
+int access_role_allows(enum role role, enum perm perm);
 enum role role_parse(const char *s);
 const char *role_name(enum role role);
 const char *scope_name(unsigned scope); /* "ingest", "trigger" or "read" for one SCOPE_ bit */

@@ -405,7 +405,7 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 		 * handler's statements share one read transaction. */
 		if (r->method == M_GET)
 			db_read_begin(r->db);
-		authed = auth_or_reply(r, r->route->access, r->route->perm, r->route->scope);
+		authed = access_or_reply(r, r->route->access, r->route->perm, r->route->scope);
 		/* A last-seen write (once a minute at most) ended it: again. */
 		if (r->method == M_GET)
 			db_read_begin(r->db);

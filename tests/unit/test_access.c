@@ -1,8 +1,8 @@
-/* test_auth.c: the one table of roles, and auth_or_reply: who may call a
+/* test_access.c: the one table of roles, and access_or_reply: who may call a
  * route by its access, the role's permissions and an API key's scopes. */
 #include <string.h>
 
-#include "../../src/auth.c"
+#include "../../src/access.c"
 #include "unit.h"
 
 static void
@@ -18,8 +18,8 @@ test_role_table(void)
 
 	for (int role = ROLE_NONE; role <= ROLE_ADMIN; role++)
 		for (int perm = PERM_NONE; perm <= PERM_ADMIN; perm++)
-			CHECK(
-			    auth_role_allows((enum role)role, (enum perm)perm) == want[role][perm]);
+			CHECK(access_role_allows((enum role)role, (enum perm)perm) ==
+			    want[role][perm]);
 }
 
 static void
@@ -68,7 +68,7 @@ check(const char *authorization, const char *key, enum access access, enum perm 
 	int rc, status;
 
 	req_as(&r, authorization, key);
-	rc = auth_or_reply(&r, access, perm, scope);
+	rc = access_or_reply(&r, access, perm, scope);
 	status = rc == 0 ? 0 : r.status;
 	if (rc == 0 && r.replied)
 		status = -1;

@@ -1,4 +1,4 @@
-/* auth.c: one authentication step before every protected handler. A user
+/* access.c: one authentication step before every protected handler. A user
  * token or an API key becomes a principal; the route's access, the role
  * table below and the key's scopes decide whether it may go on. */
 #include <stdio.h>
@@ -23,7 +23,7 @@ static const char *const role_names[] = {
 };
 
 int
-auth_role_allows(enum role role, enum perm perm)
+access_role_allows(enum role role, enum perm perm)
 {
 	return perm == PERM_NONE || (role_perms[role] & (1u << perm)) != 0;
 }
@@ -152,7 +152,7 @@ credential(const struct req *r, int *is_key)
 }
 
 int
-auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope)
+access_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope)
 {
 	const char *cred;
 	struct token t;
@@ -189,7 +189,7 @@ auth_or_reply(struct req *r, enum access access, enum perm perm, unsigned scope)
 	}
 	if (session_or_reply(r, &t) < 0)
 		return -1;
-	if (!auth_role_allows(r->who.role, perm)) {
+	if (!access_role_allows(r->who.role, perm)) {
 		reply_error(r, ERR_PERMISSION_DENIED, NULL, NULL);
 		return -1;
 	}
