@@ -28,7 +28,7 @@ void user_write(struct jw *w, const char *key, struct db *db, enum stmt s);
 void user_write_by_id(
     struct jw *w, const char *key, struct db *db, const char *id, const char *org_id);
 
-/* ---- sessions.c: POST /v1/auth/login and the session ---- */
+/* ---- auth.c: POST /v1/auth/login and the session ---- */
 
 /* The name of the device r signs in from: given (the body's "device"), else
  * its User-Agent; at most 100 bytes, in out (at least 101). */

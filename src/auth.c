@@ -1,4 +1,4 @@
-/* sessions.c: sign-in and the single active session. An account has at
+/* auth.c: /v1/auth, sign-in and the single active session. An account has at
  * most one live session: a second login gets 409 SESSION_ACTIVE, or with
  * "force" ends the first as replaced, whose token then gets
  * SESSION_REPLACED with when and from which device. A login that carries
