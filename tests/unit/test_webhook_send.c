@@ -2,6 +2,7 @@
  * signature (a vector made with `openssl dgst -hmac`), the backoff's bounds,
  * and the socket opener that refuses any address but the one checked. */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -57,19 +58,25 @@ endpoint(struct sockaddr_storage *ss, const char *addr, int port)
 static int
 opens(const struct ssrf_target *t, const char *addr, int port)
 {
-	struct curl_sockaddr a;
+	/* libcurl's struct curl_sockaddr ends in a struct sockaddr that the
+	 * address overruns for IPv6: libcurl allocates room for any address. */
+	union {
+		struct curl_sockaddr a;
+		char room[sizeof(struct curl_sockaddr) + sizeof(struct sockaddr_storage)];
+	} u;
+	struct curl_sockaddr *a = &u.a;
 	struct sockaddr_storage ss;
 	curl_socket_t s;
 
 	endpoint(&ss, addr, port);
-	memset(&a, 0, sizeof(a));
-	a.family = ss.ss_family;
-	a.socktype = SOCK_STREAM;
-	a.protocol = 0;
-	a.addrlen =
+	memset(&u, 0, sizeof(u));
+	a->family = ss.ss_family;
+	a->socktype = SOCK_STREAM;
+	a->protocol = 0;
+	a->addrlen =
 	    ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-	memcpy(&a.addr, &ss, a.addrlen);
-	s = open_checked((void *)t, CURLSOCKTYPE_IPCXN, &a);
+	memcpy((char *)a + offsetof(struct curl_sockaddr, addr), &ss, a->addrlen);
+	s = open_checked((void *)t, CURLSOCKTYPE_IPCXN, a);
 	if (s == CURL_SOCKET_BAD)
 		return 0;
 	close(s);
