@@ -39,6 +39,7 @@ CORE_SRC = $(shell grep -L -e '"mw.h"' -e '"api.h"' src/*.c)
 CORE_OBJ = $(patsubst src/%.c,$(BUILD)/%.o,$(CORE_SRC)) $(BUILD)/migrations.o
 CORE_UNIT = $(patsubst %,$(BUILD)/tests/test_%,body client config csv db http json schema util)
 SQL = $(sort $(wildcard sql/*.sql))
+PG_SQL = $(sort $(wildcard sql/pg/*.sql))
 UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS = $(patsubst fuzz/%.c,$(BUILD)/%,$(wildcard fuzz/fuzz_*.c))
 
@@ -54,7 +55,7 @@ check-deps:
 $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 	$(CC) -std=c11 $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
 
-$(BUILD)/migrations.o: src/migrations.S $(SQL) | $(BUILD)
+$(BUILD)/migrations.o: src/migrations.S $(SQL) $(PG_SQL) | $(BUILD)
 	$(CC) -c -o $@ src/migrations.S
 
 $(BUILD)/openapi_doc.o: src/openapi_doc.S docs/openapi.json | $(BUILD)
