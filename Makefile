@@ -8,8 +8,8 @@ PORT ?= 8080
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
-CPPFLAGS += -D_GNU_SOURCE -Isrc
-LIBS = -lfcgi -ljson-c -lsqlite3 -ljwt -largon2 -lcurl -lcrypto -lz -lpthread
+CPPFLAGS += -D_GNU_SOURCE -Isrc -I/usr/include/postgresql
+LIBS = -lfcgi -ljson-c -lsqlite3 -lpq -ljwt -largon2 -lcurl -lcrypto -lz -lpthread
 
 ifeq ($(BENCH_NO_RATELIMIT),1)
 CPPFLAGS += -DTG_BENCH_NO_RATELIMIT

@@ -113,7 +113,7 @@ main(int argc, char **argv)
 		return 1;
 	snprintf(db, sizeof(db), "%s/bench.db", dir);
 	snprintf(file, sizeof(file), "%s-ratelimit", db);
-	if (ratelimit_open(db, err, sizeof(err)) < 0) {
+	if (ratelimit_open(file, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

@@ -5,7 +5,7 @@
 set -eu
 
 want="gcc make pkg-config libc6-dev libfcgi-dev libjson-c-dev libsqlite3-dev libjwt-dev
-libargon2-dev libssl-dev zlib1g-dev libcurl4-openssl-dev nginx-light openssl sqlite3 curl"
+libargon2-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libpq-dev nginx-light openssl sqlite3 curl"
 if [ "${1:-}" = check ]; then
 	want="$want libfcgi-bin procps" # cgi-fcgi; pgrep for the fault tests
 	want="$want jq" # the README's quick start (tests/integration/quickstart.test.mjs)

@@ -35,8 +35,8 @@ setup(void)
 	db = db_open(":memory:", err, sizeof(err));
 	if (db == NULL || db_migrate(db) < 0 || password_init() < 0)
 		abort();
-	/* The limiter's file lives beside a database path: a fresh one a run. */
-	snprintf(path, sizeof(path), "/tmp/tollgate-fuzz-%d.db", (int)getpid());
+	/* The limiter's file: a fresh one a run. */
+	snprintf(path, sizeof(path), "/tmp/tollgate-fuzz-%d.db-ratelimit", (int)getpid());
 	cfg.rate_ip = cfg.rate_login = cfg.rate_user = cfg.rate_key = 1000000000;
 	if (ratelimit_open(path, err, sizeof(err)) < 0)
 		abort();

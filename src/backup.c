@@ -181,6 +181,13 @@ backup_run(int argc, char **argv)
 		return 2;
 	}
 	path = argv[0];
+	if (db_is_url(cfg.db_path)) {
+		fprintf(stderr,
+		    "tollgate: backup copies an SQLite database; %s is PostgreSQL: back it up "
+		    "with pg_dump, for example\n  pg_dump --format=custom --file=%s '%s'\n",
+		    cfg.db_shown, path, cfg.db_shown);
+		return 2;
+	}
 	if (strcmp(path, cfg.db_path) == 0) {
 		fprintf(stderr, "tollgate: backup: PATH must not be the database itself\n");
 		return 2;

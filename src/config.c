@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "core.h"
 
 struct config cfg;
@@ -21,6 +24,8 @@ static const struct setting {
 	size_t size; /* K_STR / K_SECRET: buffer size */
 } settings[] = {
 	{ "TOLLGATE_DB", K_STR, offsetof(struct config, db_path), 1, 0, sizeof(cfg.db_path) },
+	{ "TOLLGATE_RATELIMIT_FILE", K_STR, offsetof(struct config, ratelimit_file), 1, 0,
+	    sizeof(cfg.ratelimit_file) },
 	{ "TOLLGATE_JWT_SECRET", K_SECRET, offsetof(struct config, jwt_secret), 0, 0,
 	    sizeof(cfg.jwt_secret) },
 	{ "TOLLGATE_RATE_KEY", K_LONG, offsetof(struct config, rate_key), 1, 1000000000, 0 },
@@ -185,6 +190,7 @@ config_file_load(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[2048];
+	struct stat st;
 	int lineno = 0, rc = -1;
 
 	if (f == NULL) {
@@ -217,6 +223,17 @@ config_file_load(const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
 			goto out;
 		}
+		/* A database password in a file others may read is refused, as
+		 * ssh refuses such a key. */
+		if (s->offset == offsetof(struct config, db_path) && db_is_url(eq + 1) &&
+		    db_url_has_password(eq + 1) && fstat(fileno(f), &st) == 0 &&
+		    (st.st_mode & 077) != 0) {
+			snprintf(err, errlen,
+			    "%s:%d: TOLLGATE_DB holds a password and %s has mode %04o: chmod 600 "
+			    "it",
+			    path, lineno, path, (unsigned)(st.st_mode & 0777));
+			goto out;
+		}
 	}
 	rc = 0;
 out:
@@ -235,6 +252,22 @@ config_load(const char *path, char *err, size_t errlen)
 
 		if (v != NULL && setting_apply(&settings[i], v, err, errlen) < 0)
 			return -1;
+	}
+	db_shown(cfg.db_path, cfg.db_shown, sizeof(cfg.db_shown));
+	if (cfg.ratelimit_file[0] == '\0' && !db_is_url(cfg.db_path) &&
+	    (size_t)snprintf(cfg.ratelimit_file, sizeof(cfg.ratelimit_file), "%s-ratelimit",
+	        cfg.db_path) >= sizeof(cfg.ratelimit_file)) {
+		snprintf(err, errlen, "TOLLGATE_DB is too long");
+		return -1;
+	}
+	if (cfg.ratelimit_file[0] == '\0') {
+		/* Every process of this host and user that serves this database
+		 * shares one table, in shared memory (its name: the URL's hash). */
+		char hash[65];
+
+		tg_sha256_hex(cfg.db_path, hash);
+		snprintf(cfg.ratelimit_file, sizeof(cfg.ratelimit_file),
+		    "/dev/shm/tollgate-%u-%.16s-ratelimit", (unsigned)geteuid(), hash);
 	}
 	return 0;
 }

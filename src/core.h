@@ -16,7 +16,10 @@
 /* ---- config.c: settings from TOLLGATE_* variables and an optional file ---- */
 
 struct config {
-	char db_path[1024];
+	char db_path[1024]; /* an SQLite file, or a postgresql:// URL */
+	char db_shown[1024]; /* db_path with its password hidden, for logs */
+	char ratelimit_file[1024]; /* the local limiter's table (db_path-ratelimit, or in /dev/shm)
+	                            */
 	char jwt_secret[512];
 	size_t jwt_secret_len;
 	long rate_key; /* requests a minute per API key, for plans that set none */
@@ -260,6 +263,13 @@ enum db_rc { DB_OK = 0, DB_ROW, DB_DONE, DB_BUSY, DB_CONSTRAINT, DB_ERROR };
 
 struct db;
 
+/* Whether TOLLGATE_DB names a PostgreSQL server (postgresql:// or
+ * postgres://) rather than an SQLite file (db_pg.c). */
+int db_is_url(const char *db);
+/* db (a path or URL) with a URL's password written "***", for logs. */
+void db_shown(const char *db, char *out, size_t outlen);
+int db_url_has_password(const char *url);
+
 /* Opens the database at path with WAL, foreign keys and a busy timeout.
  * On error returns NULL with a sentence in err. */
 struct db *db_open(const char *path, char *err, size_t errlen);
@@ -310,6 +320,13 @@ void db_group_counts(unsigned long *commits, unsigned long *pieces);
  * db_end); db_run always ends it and answers DB_OK or an error. */
 int db_query(struct db *db, enum stmt s, const char *types, ...);
 int db_run(struct db *db, enum stmt s, const char *types, ...);
+/* Inside write work: the db_run calls until db_batch_end may be sent
+ * together without waiting for each answer (on PostgreSQL, one round trip
+ * for them all; on SQLite each runs at once). db_batch_end answers the
+ * first error among them, or DB_OK; what they wrote is kept or undone with
+ * the work. */
+void db_batch_begin(struct db *db);
+int db_batch_end(struct db *db);
 int db_next(struct db *db, enum stmt s);
 void db_end(struct db *db, enum stmt s);
 int64_t db_int(struct db *db, enum stmt s, int col);

@@ -14,18 +14,23 @@
 #include <sqlite3.h>
 
 #include "core.h"
+#include "db_pg.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
 #define GROUP_GATHER_US 100 /* a group's leader waits this long for more pieces */
 
 /* The statements, in enum stmt order: every SQL text Tollgate runs (the
- * migrations aside, which are sql/). STMT(id, text) names the entry for the
- * logs. */
+ * migrations aside, which are sql/ and sql/pg/). STMT(id, text) is one text
+ * for both stores, its ?N placeholders written $N on PostgreSQL;
+ * STMT_PG(id, sqlite, postgresql) gives each store its own where their
+ * dialects differ. */
 struct stmt_def {
 	const char *name;
 	const char *sql;
+	const char *pg; /* NULL: sql */
 };
-#define STMT(id, text) [id] = { #id, text }
+#define STMT(id, text) [id] = { #id, text, NULL }
+#define STMT_PG(id, text, pgtext) [id] = { #id, text, pgtext }
 static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_PING, "SELECT 1"),
 	STMT(STMT_ORG_INSERT,
@@ -41,7 +46,9 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_USER_LIST,
 	    "SELECT seq, id, email, name, role, created_at, org_id FROM users WHERE org_id = "
 	    "?1 AND seq > ?2 ORDER BY seq LIMIT ?3"),
-	STMT(STMT_USER_BY_EMAIL, "SELECT id, org_id, password_hash FROM users WHERE email = ?1"),
+	/* emails compare as SQLite's NOCASE does: ASCII letters folded (sql/pg/002) */
+	STMT_PG(STMT_USER_BY_EMAIL, "SELECT id, org_id, password_hash FROM users WHERE email = ?1",
+	    "SELECT id, org_id, password_hash FROM users WHERE nocase(email) = nocase(?1)"),
 	STMT(STMT_USER_HASH, "SELECT password_hash FROM users WHERE id = ?1"),
 	STMT(STMT_USER_SET_PASSWORD,
 	    "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND org_id = ?2"),
@@ -103,10 +110,13 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	    "seq > ?2 ORDER BY seq LIMIT ?3"),
 	/* user ?1's devices, most recently used first; the last column: whether session ?2
 	 * signed in from it */
-	STMT(STMT_DEVICE_LIST_RECENT,
+	STMT_PG(STMT_DEVICE_LIST_RECENT,
 	    "SELECT d.seq, d.id, d.name, d.created_at, d.last_used_at, d.id IS (SELECT "
 	    "device_id FROM sessions WHERE id = ?2) FROM devices d WHERE d.user_id = ?1 ORDER "
-	    "BY d.last_used_at DESC, d.seq DESC LIMIT ?3"),
+	    "BY d.last_used_at DESC, d.seq DESC LIMIT ?3",
+	    "SELECT d.seq, d.id, d.name, d.created_at, d.last_used_at, d.id IS NOT DISTINCT "
+	    "FROM (SELECT device_id FROM sessions WHERE id = ?2) FROM devices d WHERE d.user_id = "
+	    "?1 ORDER BY d.last_used_at DESC, d.seq DESC LIMIT ?3"),
 	STMT(STMT_DEVICE_DELETE, "DELETE FROM devices WHERE id = ?1 AND user_id = ?2"),
 	STMT(STMT_DEVICE_DELETE_USER, "DELETE FROM devices WHERE user_id = ?1"),
 	/* all but the ?2 most recently used devices of ?1 */
@@ -115,11 +125,15 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	    "WHERE user_id = ?1 ORDER BY last_used_at DESC, seq DESC LIMIT ?2)"),
 	/* one failure of ?1 (of user ?2) at ?3, in a window of ?4 seconds, if fewer than ?5
 	 * are taken: no change when the budget is spent */
-	STMT(STMT_LOGIN_BUDGET_TAKE,
+	STMT_PG(STMT_LOGIN_BUDGET_TAKE,
 	    "INSERT INTO login_budgets (subject, user_id, reset_at, failures) VALUES (?1, ?2, "
 	    "?3 + ?4, 1) ON CONFLICT (subject) DO UPDATE SET failures = CASE WHEN reset_at <= "
 	    "?3 THEN 1 ELSE failures + 1 END, reset_at = CASE WHEN reset_at <= ?3 THEN ?3 + ?4 "
-	    "ELSE reset_at END WHERE reset_at <= ?3 OR failures < ?5"),
+	    "ELSE reset_at END WHERE reset_at <= ?3 OR failures < ?5",
+	    "INSERT INTO login_budgets AS b (subject, user_id, reset_at, failures) VALUES (?1, "
+	    "?2, ?3 + ?4, 1) ON CONFLICT (subject) DO UPDATE SET failures = CASE WHEN b.reset_at "
+	    "<= ?3 THEN 1 ELSE b.failures + 1 END, reset_at = CASE WHEN b.reset_at <= ?3 THEN ?3 "
+	    "+ ?4 ELSE b.reset_at END WHERE b.reset_at <= ?3 OR b.failures < ?5"),
 	STMT(STMT_LOGIN_BUDGET_GET,
 	    "SELECT failures, reset_at FROM login_budgets WHERE subject = ?1"),
 	/* user ?1's windows that ended before ?2 (devices gone) */
@@ -158,9 +172,11 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	    "org_id = ?1 AND meter = 'records' AND period = ?2), 0), (SELECT count(*) FROM "
 	    "webhooks WHERE org_id = ?1) FROM organizations o JOIN "
 	    "plans p ON p.id = o.plan WHERE o.id = ?1"),
-	STMT(STMT_USAGE_ADD,
+	STMT_PG(STMT_USAGE_ADD,
 	    "INSERT INTO usage (org_id, meter, period, used) VALUES (?1, ?2, ?3, ?4) ON "
-	    "CONFLICT (org_id, meter, period) DO UPDATE SET used = used + excluded.used"),
+	    "CONFLICT (org_id, meter, period) DO UPDATE SET used = used + excluded.used",
+	    "INSERT INTO usage AS u (org_id, meter, period, used) VALUES (?1, ?2, ?3, ?4) ON "
+	    "CONFLICT (org_id, meter, period) DO UPDATE SET used = u.used + excluded.used"),
 	STMT(STMT_APIKEY_INSERT,
 	    "INSERT INTO api_keys (id, org_id, name, public_id, secret_hash, scopes, "
 	    "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULLIF(?8, 0))"),
@@ -285,17 +301,24 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	    "SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, "
 	    "started_at, finished_at FROM jobs WHERE id = ?1 AND org_id = ?2"),
 	/* ?2 NULL lists the jobs of every spinner */
-	STMT(STMT_JOB_LIST,
+	STMT_PG(STMT_JOB_LIST,
 	    "SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, "
 	    "started_at, finished_at FROM jobs WHERE org_id = ?1 AND (?2 IS NULL OR "
-	    "spinner_id = ?2) AND seq > ?3 ORDER BY seq LIMIT ?4"),
+	    "spinner_id = ?2) AND seq > ?3 ORDER BY seq LIMIT ?4",
+	    "SELECT seq, id, spinner_id, trigger, status, result, reason, created_at, "
+	    "started_at, finished_at FROM jobs WHERE org_id = ?1 AND (?2::text IS NULL OR "
+	    "spinner_id = ?2::text) AND seq > ?3 ORDER BY seq LIMIT ?4"),
 	/* runner ?1 at time ?2 takes the oldest job whose runner's lease ran out (its
 	 * process died or stalled): one more attempt; it runs alone */
-	STMT(STMT_JOB_RECOVER,
+	STMT_PG(STMT_JOB_RECOVER,
 	    "UPDATE jobs SET runner = ?1, lease_until = ?2 + ?3, started_at = ?2, attempts = "
 	    "attempts + 1 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_spinner_running "
 	    "WHERE status = 'running' AND lease_until < ?2 ORDER BY seq LIMIT 1) RETURNING "
-	    "id, org_id, spinner_id, attempts, seq"),
+	    "id, org_id, spinner_id, attempts, seq",
+	    "UPDATE jobs SET runner = ?1, lease_until = ?2 + ?3, started_at = ?2, attempts = "
+	    "attempts + 1 WHERE seq = (SELECT seq FROM jobs WHERE status = 'running' AND "
+	    "lease_until < ?2 ORDER BY seq LIMIT 1) RETURNING id, org_id, spinner_id, attempts, "
+	    "seq"),
 	/* runner ?1 at time ?2 takes the oldest queued job of a spinner with no running job
 	 * (a spinner's jobs run one at a time, in order); ?4 = 1 counts an attempt and
 	 * starts it now (the first job of a batch), 0 leaves both to when it starts.
@@ -346,9 +369,11 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_JOB_CHUNK_COUNT,
 	    "SELECT count(*) FROM records WHERE table_id = ?1 AND seq > ?2 AND seq <= ?3"),
 	/* per field, the records of (?2, ?3] where it is not null */
-	STMT(STMT_JOB_CHUNK_NONNULL,
+	STMT_PG(STMT_JOB_CHUNK_NONNULL,
 	    "SELECT f.key, count(*) FROM records r, json_each(r.data) f WHERE r.table_id = ?1 "
-	    "AND r.seq > ?2 AND r.seq <= ?3 AND f.type <> 'null' GROUP BY f.key"),
+	    "AND r.seq > ?2 AND r.seq <= ?3 AND f.type <> 'null' GROUP BY f.key",
+	    "SELECT f.key, count(*) FROM records r, json_each(r.data::json) f WHERE r.table_id = "
+	    "?1 AND r.seq > ?2 AND r.seq <= ?3 AND json_typeof(f.value) <> 'null' GROUP BY f.key"),
 	/* ---- webhooks.c, outbox.c, webhook_send.c ---- */
 	STMT(STMT_WEBHOOK_INSERT,
 	    "INSERT INTO webhooks (id, org_id, url, events, secret, created_at) VALUES (?1, ?2, "
@@ -361,9 +386,11 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	/* its deliveries go with it (ON DELETE CASCADE) */
 	STMT(STMT_WEBHOOK_DELETE, "DELETE FROM webhooks WHERE id = ?1 AND org_id = ?2"),
 	/* how many webhooks of org ?1 take events of type ?2 */
-	STMT(STMT_WEBHOOK_SUBSCRIBED,
+	STMT_PG(STMT_WEBHOOK_SUBSCRIBED,
 	    "SELECT count(*) FROM webhooks w WHERE w.org_id = ?1 AND EXISTS (SELECT 1 FROM "
-	    "json_each(w.events) j WHERE j.value = ?2)"),
+	    "json_each(w.events) j WHERE j.value = ?2)",
+	    "SELECT count(*) FROM webhooks w WHERE w.org_id = ?1 AND EXISTS (SELECT 1 FROM "
+	    "json_array_elements_text(w.events::json) j(value) WHERE j.value = ?2)"),
 	/* no change when the mark ?2 was taken before */
 	STMT(STMT_WEBHOOK_MARK,
 	    "INSERT INTO webhook_marks (org_id, mark, at) VALUES (?1, ?2, ?3) ON CONFLICT "
@@ -373,11 +400,16 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	    "?4, ?5)"),
 	/* a pending delivery of event ?3 (type ?2) to every webhook of org ?1 that takes
 	 * it, due now (?4), given up 24 hours (?5 seconds) later */
-	STMT(STMT_WEBHOOK_FAN_OUT,
+	STMT_PG(STMT_WEBHOOK_FAN_OUT,
 	    "INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, next_attempt_at, "
 	    "created_at, give_up_at) SELECT 'dlv_' || lower(hex(randomblob(10))), w.id, ?3, "
 	    "'pending', ?4, ?4, ?4 + ?5 FROM webhooks w WHERE w.org_id = ?1 AND EXISTS (SELECT "
-	    "1 FROM json_each(w.events) j WHERE j.value = ?2) ORDER BY w.seq"),
+	    "1 FROM json_each(w.events) j WHERE j.value = ?2) ORDER BY w.seq",
+	    "INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, next_attempt_at, "
+	    "created_at, give_up_at) SELECT 'dlv_' || substr(md5(gen_random_uuid()::text), 1, 20), "
+	    "w.id, ?3, 'pending', ?4, ?4, ?4 + ?5 FROM webhooks w WHERE w.org_id = ?1 AND EXISTS "
+	    "(SELECT 1 FROM json_array_elements_text(w.events::json) j(value) WHERE j.value = "
+	    "?2::text) ORDER BY w.seq"),
 	/* the deliveries of webhook ?1 of org ?2 */
 	STMT(STMT_DELIVERY_LIST,
 	    "SELECT d.seq, d.id, d.event_id, e.type, d.status, d.attempts, d.last_status, "
@@ -422,22 +454,37 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	/* at time ?1, unrevoked keys expiring within 7 days (?2 seconds) of organizations
 	 * with a webhook taking key.expiring, whose notice for that time left (7d, or 1d
 	 * within ?3 seconds) is not marked yet */
-	STMT(STMT_WEBHOOK_KEYS_EXPIRING,
+	STMT_PG(STMT_WEBHOOK_KEYS_EXPIRING,
 	    "SELECT k.id, k.org_id, k.name, k.expires_at, CASE WHEN k.expires_at - ?1 <= ?3 THEN "
 	    "'1d' ELSE '7d' END FROM webhooks w JOIN api_keys k ON k.org_id = w.org_id WHERE "
 	    "EXISTS (SELECT 1 FROM json_each(w.events) j WHERE j.value = 'key.expiring') AND "
 	    "k.revoked_at IS NULL AND k.expires_at > ?1 AND k.expires_at <= ?1 + ?2 AND NOT "
 	    "EXISTS (SELECT 1 FROM webhook_marks m WHERE m.org_id = k.org_id AND m.mark = "
 	    "'key.expiring:' || k.id || ':' || CASE WHEN k.expires_at - ?1 <= ?3 THEN '1d' ELSE "
-	    "'7d' END) GROUP BY k.id LIMIT 32"),
+	    "'7d' END) GROUP BY k.id LIMIT 32",
+	    "SELECT k.id, k.org_id, k.name, k.expires_at, CASE WHEN k.expires_at - ?1 <= ?3 THEN "
+	    "'1d' ELSE '7d' END FROM webhooks w JOIN api_keys k ON k.org_id = w.org_id WHERE "
+	    "EXISTS (SELECT 1 FROM json_array_elements_text(w.events::json) j(value) WHERE "
+	    "j.value = 'key.expiring') AND k.revoked_at IS NULL AND k.expires_at > ?1 AND "
+	    "k.expires_at <= ?1 + ?2 AND NOT EXISTS (SELECT 1 FROM webhook_marks m WHERE m.org_id "
+	    "= k.org_id AND m.mark = 'key.expiring:' || k.id || ':' || CASE WHEN k.expires_at - ?1 "
+	    "<= ?3 THEN '1d' ELSE '7d' END) GROUP BY k.id, k.org_id, k.name, k.expires_at LIMIT "
+	    "32"),
 	/* whether STMT_DELIVERY_CLAIM at time ?1 would find one (a read, so an idle sender
 	 * takes no write lock) */
 	STMT(STMT_DELIVERY_DUE,
 	    "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 "
 	    "AND (lease_until IS NULL OR lease_until < ?1) LIMIT 1"),
 	/* The store's own. */
-	STMT(STMT_TX_BEGIN, "BEGIN"),
-	STMT(STMT_TX_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE"),
+	/* A read snapshot (db_read_begin). */
+	STMT_PG(STMT_TX_BEGIN, "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+	/* A write transaction, one at a time: SQLite's write lock; on PostgreSQL a
+	 * transaction-scoped advisory lock (one fixed key) every writer of every
+	 * process on every host takes first, so the work of db_write runs alone
+	 * as it does on SQLite, and each of its statements sees every write
+	 * committed before it (READ COMMITTED). */
+	STMT_PG(STMT_TX_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE",
+	    "BEGIN; SELECT pg_advisory_xact_lock(8390043843661231205)"),
 	STMT(STMT_TX_COMMIT, "COMMIT"),
 	STMT(STMT_TX_ROLLBACK, "ROLLBACK"),
 	STMT(STMT_TX_SAVEPOINT, "SAVEPOINT work"),
@@ -460,26 +507,32 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
 extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[], tg_sql_010[];
 extern const char tg_sql_011[], tg_sql_012[], tg_sql_013[];
+extern const char tg_pg_001[], tg_pg_002[], tg_pg_003[], tg_pg_004[], tg_pg_005[];
+extern const char tg_pg_006[], tg_pg_007[], tg_pg_008[], tg_pg_009[], tg_pg_010[];
+extern const char tg_pg_011[], tg_pg_012[], tg_pg_013[];
+/* Each step for SQLite (sql/) and for PostgreSQL (sql/pg/): the same
+ * schema after the same step on either store. */
 static const struct migration {
 	const char *name;
-	const char *sql;
+	const char *sql, *pg;
 } migrations[] = {
-	{ "001_foundation", tg_sql_001 },
-	{ "002_identity", tg_sql_002 },
-	{ "003_api_keys", tg_sql_003 },
-	{ "004_projects", tg_sql_004 },
-	{ "005_tables", tg_sql_005 },
-	{ "006_spinners", tg_sql_006 },
-	{ "007_idempotency_expiry", tg_sql_007 },
-	{ "008_job_indexes", tg_sql_008 },
-	{ "009_idempotency_claim", tg_sql_009 },
-	{ "010_devices", tg_sql_010 },
-	{ "011_plan_rate_limits", tg_sql_011 },
-	{ "012_session_activity", tg_sql_012 },
-	{ "013_webhooks", tg_sql_013 },
+	{ "001_foundation", tg_sql_001, tg_pg_001 },
+	{ "002_identity", tg_sql_002, tg_pg_002 },
+	{ "003_api_keys", tg_sql_003, tg_pg_003 },
+	{ "004_projects", tg_sql_004, tg_pg_004 },
+	{ "005_tables", tg_sql_005, tg_pg_005 },
+	{ "006_spinners", tg_sql_006, tg_pg_006 },
+	{ "007_idempotency_expiry", tg_sql_007, tg_pg_007 },
+	{ "008_job_indexes", tg_sql_008, tg_pg_008 },
+	{ "009_idempotency_claim", tg_sql_009, tg_pg_009 },
+	{ "010_devices", tg_sql_010, tg_pg_010 },
+	{ "011_plan_rate_limits", tg_sql_011, tg_pg_011 },
+	{ "012_session_activity", tg_sql_012, tg_pg_012 },
+	{ "013_webhooks", tg_sql_013, tg_pg_013 },
 };
 
 struct db {
+	struct pg *pg; /* the PostgreSQL store, or NULL for SQLite's conn */
 	sqlite3 *conn;
 	sqlite3_stmt *prepared[STMT__COUNT];
 	char rid[65]; /* the request being served, for the logs (db_log_request) */
@@ -525,6 +578,20 @@ db_rid(const struct db *db)
 	return db->rid[0] != '\0' ? db->rid : NULL;
 }
 
+/* The text of statement s on db's store. */
+static const char *
+db_text_of(const struct db *db, enum stmt s)
+{
+	return db->pg != NULL && stmts[s].pg != NULL ? stmts[s].pg : stmts[s].sql;
+}
+
+/* Inside a transaction (SQLite: not in autocommit mode). */
+static int
+db_in_tx(struct db *db)
+{
+	return db->pg != NULL ? pg_in_tx(db->pg) : !sqlite3_get_autocommit(db->conn);
+}
+
 static int db_begin(struct db *db);
 static int db_commit(struct db *db);
 static void db_rollback(struct db *db);
@@ -565,7 +632,7 @@ db_files_private(const char *path)
 	int rc = 0;
 
 	if (path == NULL || *path == '\0' || strcmp(path, ":memory:") == 0 ||
-	    strncmp(path, "file:", 5) == 0)
+	    strncmp(path, "file:", 5) == 0 || db_is_url(path))
 		return 0;
 	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
 		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix[i]) >= sizeof(p))
@@ -590,6 +657,13 @@ db_open(const char *path, char *err, size_t errlen)
 	if ((db = calloc(1, sizeof(*db))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
+	if (db_is_url(path)) {
+		if ((db->pg = pg_open(path, STMT__COUNT, err, errlen)) == NULL) {
+			free(db);
+			return NULL;
+		}
+		return db;
 	}
 	if (sqlite3_open_v2(path, &db->conn,
 	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -627,6 +701,7 @@ db_close(struct db *db)
 	for (int i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(db->prepared[i]);
 	sqlite3_close(db->conn);
+	pg_close(db->pg);
 	free(db);
 }
 
@@ -642,6 +717,8 @@ db_version(struct db *db)
 	sqlite3_stmt *s;
 	int v = -1;
 
+	if (db->pg != NULL)
+		return pg_schema_version(db->pg);
 	if (sqlite3_prepare_v2(db->conn, stmts[STMT_VERSION_GET].sql, -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
@@ -650,10 +727,41 @@ db_version(struct db *db)
 	return v;
 }
 
+/* db_migrate on PostgreSQL: one process at a time (a session advisory
+ * lock), each step in a transaction of its own with its version. */
+static int
+db_migrate_pg(struct db *db)
+{
+	int applied = 0, v;
+
+	if (pg_schema_lock(db->pg) < 0 || (v = pg_schema_version(db->pg)) < 0) {
+		log_msg(NULL, "migrate: cannot read the schema version");
+		return -1;
+	}
+	for (int i = v; i < db_migration_count(); i++) {
+		if (pg_exec(db->pg, NULL, "BEGIN") != DB_OK ||
+		    pg_exec(db->pg, NULL, migrations[i].pg) != DB_OK ||
+		    pg_schema_set(db->pg, i + 1, migrations[i].name) != DB_OK ||
+		    pg_exec(db->pg, NULL, "COMMIT") != DB_OK) {
+			log_msg(NULL, "migrate: %s failed", migrations[i].name);
+			(void)pg_exec(db->pg, NULL, "ROLLBACK");
+			pg_schema_unlock(db->pg);
+			return -1;
+		}
+		log_msg(NULL, "migrate: applied %s", migrations[i].name);
+		applied++;
+	}
+	pg_schema_unlock(db->pg);
+	return applied;
+}
+
 int
 db_migrate(struct db *db)
 {
 	int applied = 0;
+
+	if (db->pg != NULL)
+		return db_migrate_pg(db);
 
 	for (int i = 0; i < db_migration_count(); i++) {
 		char *msg = NULL, pragma[64];
@@ -693,9 +801,12 @@ static sqlite3_stmt *db_stmt(struct db *db, enum stmt s);
 static int
 db_tx(struct db *db, enum stmt t)
 {
-	sqlite3_stmt *st = db_stmt(db, t);
+	sqlite3_stmt *st;
 	int rc;
 
+	if (db->pg != NULL)
+		return pg_exec(db->pg, db_rid(db), db_text_of(db, t));
+	st = db_stmt(db, t);
 	if (st == NULL)
 		return DB_ERROR;
 	rc = sqlite3_step(st);
@@ -795,9 +906,10 @@ group_run(struct db *db, struct work *batch)
 		if (rc == DB_OK && (rc = db_tx(db, STMT_TX_SAVEPOINT)) == DB_OK) {
 			w->ran = 1;
 			w->rc = w->fn(db, w->arg);
-			if (sqlite3_get_autocommit(db->conn)) {
-				/* SQLite gave the whole transaction up (an I/O error, a
-				 * full disk): nothing of any piece is kept. */
+			if (!db_in_tx(db)) {
+				/* The store gave the whole transaction up (an I/O error, a
+				 * full disk, a lost connection): nothing of any piece is
+				 * kept. */
 				rc = w->rc != DB_OK ? w->rc : DB_ERROR;
 				break;
 			}
@@ -901,7 +1013,7 @@ db_read_begin(struct db *db)
 {
 	int rc;
 
-	if (db == NULL || !sqlite3_get_autocommit(db->conn))
+	if (db == NULL || db_in_tx(db))
 		return DB_OK; /* already inside a transaction */
 	rc = db_tx(db, STMT_TX_BEGIN);
 	db->reading = rc == DB_OK;
@@ -914,7 +1026,7 @@ db_read_end(struct db *db)
 	if (db == NULL || !db->reading)
 		return;
 	db->reading = 0;
-	if (!sqlite3_get_autocommit(db->conn) && db_tx(db, STMT_TX_COMMIT) != DB_OK)
+	if (db_in_tx(db) && db_tx(db, STMT_TX_COMMIT) != DB_OK)
 		db_rollback(db);
 }
 
@@ -932,7 +1044,7 @@ db_commit(struct db *db)
 static void
 db_rollback(struct db *db)
 {
-	if (!sqlite3_get_autocommit(db->conn))
+	if (db_in_tx(db))
 		db_tx(db, STMT_TX_ROLLBACK);
 	writer_leave(db);
 }
@@ -1005,7 +1117,10 @@ db_query(struct db *db, enum stmt s, const char *types, ...)
 	int rc;
 
 	va_start(ap, types);
-	rc = db_bind_step(db, s, db_stmt(db, s), types, ap);
+	if (db->pg != NULL)
+		rc = pg_query(db->pg, db_rid(db), s, stmts[s].name, db_text_of(db, s), types, ap);
+	else
+		rc = db_bind_step(db, s, db_stmt(db, s), types, ap);
 	va_end(ap);
 	return rc;
 }
@@ -1013,23 +1128,29 @@ db_query(struct db *db, enum stmt s, const char *types, ...)
 int
 db_run(struct db *db, enum stmt s, const char *types, ...)
 {
-	sqlite3_stmt *st = db_stmt(db, s);
+	sqlite3_stmt *st = db->pg != NULL ? NULL : db_stmt(db, s);
 	va_list ap;
 	int rc, alone = 0;
+	int reads = db->pg != NULL ? strncmp(stmts[s].sql, "SELECT", 6) == 0
+	                           : st != NULL && sqlite3_stmt_readonly(st);
 
 	/* A write outside a write transaction is a transaction of its own: it
 	 * ends a read snapshot (db_read_begin) first, as db_begin does, and
-	 * queues on writer_lock like db_begin's. */
-	if (!db->writing && st != NULL && !sqlite3_stmt_readonly(st)) {
+	 * queues on writer_lock like db_begin's. On PostgreSQL it is one
+	 * statement, atomic by itself, that takes no advisory lock. */
+	if (!db->writing && !reads && (db->pg != NULL || st != NULL)) {
 		db_read_end(db);
-		if (sqlite3_get_autocommit(db->conn)) {
+		if (!db_in_tx(db)) {
 			if ((rc = writer_enter(db)) != DB_OK)
 				return rc;
 			alone = 1;
 		}
 	}
 	va_start(ap, types);
-	rc = db_bind_step(db, s, st, types, ap);
+	if (db->pg != NULL)
+		rc = pg_query(db->pg, db_rid(db), s, stmts[s].name, db_text_of(db, s), types, ap);
+	else
+		rc = db_bind_step(db, s, st, types, ap);
 	va_end(ap);
 	db_end(db, s);
 	if (alone)
@@ -1037,11 +1158,27 @@ db_run(struct db *db, enum stmt s, const char *types, ...)
 	return rc == DB_ROW || rc == DB_DONE ? DB_OK : rc;
 }
 
+void
+db_batch_begin(struct db *db)
+{
+	if (db->pg != NULL && db->writing)
+		(void)pg_batch_begin(db->pg); /* else each runs at once */
+}
+
+int
+db_batch_end(struct db *db)
+{
+	return db->pg != NULL ? pg_batch_end(db->pg, db_rid(db)) : DB_OK;
+}
+
 int
 db_next(struct db *db, enum stmt s)
 {
-	int rc = sqlite3_step(db->prepared[s]);
+	int rc;
 
+	if (db->pg != NULL)
+		return pg_next(db->pg, s);
+	rc = sqlite3_step(db->prepared[s]);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		log_msg(db_rid(db), "db: step %s: %s", stmts[s].name, sqlite3_errmsg(db->conn));
 	return db_rc_of(rc);
@@ -1050,38 +1187,57 @@ db_next(struct db *db, enum stmt s)
 void
 db_end(struct db *db, enum stmt s)
 {
-	if (db->prepared[s] != NULL)
+	if (db->pg != NULL)
+		pg_end(db->pg, s);
+	else if (db->prepared[s] != NULL)
 		sqlite3_reset(db->prepared[s]);
 }
 
 int64_t
 db_int(struct db *db, enum stmt s, int col)
 {
-	return sqlite3_column_int64(db->prepared[s], col);
+	const char *v;
+
+	if (db->pg == NULL)
+		return sqlite3_column_int64(db->prepared[s], col);
+	/* A boolean (a comparison's result) reads as 1 or 0, as on SQLite. */
+	if ((v = pg_value(db->pg, s, col)) == NULL || strcmp(v, "f") == 0)
+		return 0;
+	return strcmp(v, "t") == 0 ? 1 : strtoll(v, NULL, 10);
 }
 
 double
 db_double(struct db *db, enum stmt s, int col)
 {
-	return sqlite3_column_double(db->prepared[s], col);
+	const char *v;
+
+	if (db->pg == NULL)
+		return sqlite3_column_double(db->prepared[s], col);
+	return (v = pg_value(db->pg, s, col)) != NULL ? strtod(v, NULL) : 0;
 }
 
 const char *
 db_text(struct db *db, enum stmt s, int col)
 {
-	const unsigned char *t = sqlite3_column_text(db->prepared[s], col);
+	const unsigned char *t;
+	const char *v;
 
+	if (db->pg != NULL)
+		return (v = pg_value(db->pg, s, col)) != NULL ? v : "";
+	t = sqlite3_column_text(db->prepared[s], col);
 	return t ? (const char *)t : "";
 }
 
 int
 db_isnull(struct db *db, enum stmt s, int col)
 {
+	if (db->pg != NULL)
+		return pg_value(db->pg, s, col) == NULL;
 	return sqlite3_column_type(db->prepared[s], col) == SQLITE_NULL;
 }
 
 int64_t
 db_changes(struct db *db)
 {
-	return sqlite3_changes64(db->conn);
+	return db->pg != NULL ? pg_changes(db->pg) : sqlite3_changes64(db->conn);
 }

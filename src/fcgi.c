@@ -387,7 +387,7 @@ fcgi_serve(int listen_fd, int nthreads, int owned)
 	log_msg(NULL,
 	    "serve: tollgate %s ready with %d threads (and %d for password hashing), "
 	    "database %s",
-	    TG_VERSION, started, kdf.nthreads, cfg.db_path);
+	    TG_VERSION, started, kdf.nthreads, cfg.db_shown);
 	while (started > 0) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

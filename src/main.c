@@ -58,8 +58,8 @@ migrate_or_fail(void)
 	}
 	n = db_migrate(db);
 	if (n >= 0)
-		log_msg(
-		    NULL, "migrate: %s at version %d (%d applied)", cfg.db_path, db_version(db), n);
+		log_msg(NULL, "migrate: %s at version %d (%d applied)", cfg.db_shown,
+		    db_version(db), n);
 	if (n >= 0 && cfg.jwt_secret_len >= JWT_SECRET_MIN && (wrapped = jwt_keys_wrap(db)) < 0)
 		fprintf(stderr, "tollgate: cannot wrap the stored signing keys\n");
 	else if (wrapped > 0)
@@ -125,7 +125,7 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "tollgate: FCGX_Init failed\n");
 		return 1;
 	}
-	if (ratelimit_open(cfg.db_path, err, sizeof(err)) < 0) {
+	if (ratelimit_open(cfg.ratelimit_file, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tollgate: %s\n", err);
 		return 1;
 	}

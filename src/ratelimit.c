@@ -505,7 +505,7 @@ out:
 }
 
 int
-ratelimit_open(const char *db_path, char *err, size_t errlen)
+ratelimit_open(const char *file, char *err, size_t errlen)
 {
 	char path[PATH_MAX], boot[40];
 	struct stat st, named;
@@ -516,8 +516,8 @@ ratelimit_open(const char *db_path, char *err, size_t errlen)
 	ratelimit_close();
 	if (client_proxies_check(cfg.trusted_proxies, err, errlen) < 0)
 		goto out;
-	if ((size_t)snprintf(path, sizeof(path), "%s-ratelimit", db_path) >= sizeof(path)) {
-		snprintf(err, errlen, "ratelimit: %s: path too long", db_path);
+	if ((size_t)snprintf(path, sizeof(path), "%s", file) >= sizeof(path)) {
+		snprintf(err, errlen, "ratelimit: %s: path too long", file);
 		goto out;
 	}
 	boot_id_read(boot, sizeof(boot));

@@ -30,14 +30,14 @@ struct rl_result {
 	char policy[16]; /* the bucket name up to ':' ("key", "ip", ...) */
 };
 
-/* Maps "<db_path>-ratelimit" (mode 0600 whatever the umask), creating it or
+/* Maps the table file (cfg.ratelimit_file; mode 0600 whatever the umask), creating it or
  * replacing one of another layout or an earlier boot; one whose mode lets
  * group or others in is made 0600 in place (logged); refuses one owned by
  * another user. Checks
  * cfg.trusted_proxies. Call
  * once per process, before its threads start. On error returns -1 with a
  * sentence in err and the limiter stays closed. */
-int ratelimit_open(const char *db_path, char *err, size_t errlen);
+int ratelimit_open(const char *file, char *err, size_t errlen);
 /* Unmaps the table; the file stays for the other processes. */
 void ratelimit_close(void);
 

@@ -190,8 +190,13 @@ records_insert(struct req *r, void *arg)
 
 	if (meter_take_or_reply(r, METER_RECORDS, (int64_t)b->n, &after) < 0)
 		return -1;
+	db_batch_begin(r->db);
 	for (size_t i = 0; i < b->n && rc == DB_OK; i++)
 		rc = db_run(r->db, STMT_RECORD_INSERT, "tti", b->table_id, b->texts[i], now);
+	if (rc == DB_OK)
+		rc = db_batch_end(r->db);
+	else
+		(void)db_batch_end(r->db);
 	if (rc == DB_CONSTRAINT) {
 		/* The table was deleted since it was looked up. */
 		reply_error(r, ERR_NOT_FOUND, NULL, NULL);

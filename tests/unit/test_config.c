@@ -3,6 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "../../src/config.c"
 #include "unit.h"
 
@@ -64,11 +66,48 @@ test_file(void)
 	CHECK(config_load(path, err, sizeof(err)) < 0 && strstr(err, "cannot open") != NULL);
 }
 
+/* A PostgreSQL URL's password is never shown, and a config file holding
+ * one must be its owner's alone. */
+static void
+test_database_url(void)
+{
+	char err[256], shown[256], path[] = "/tmp/tollgate-config-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	db_shown("postgresql://tg:s3cret@db.example:5432/tg", shown, sizeof(shown));
+	CHECK(strcmp(shown, "postgresql://tg:***@db.example:5432/tg") == 0);
+	db_shown("postgres://tg@db.example/tg?sslmode=require&password=s3cret&x=1", shown,
+	    sizeof(shown));
+	CHECK(strcmp(shown, "postgres://tg@db.example/tg?sslmode=require&password=***&x=1") == 0);
+	db_shown("var/tollgate.db", shown, sizeof(shown));
+	CHECK(strcmp(shown, "var/tollgate.db") == 0);
+	CHECK(db_is_url("postgresql://h/d") && db_is_url("postgres://h/d"));
+	CHECK(!db_is_url("var/postgresql.db") && !db_is_url("postgresql:/x"));
+	CHECK(db_url_has_password("postgresql://tg:pw@h/d"));
+	CHECK(!db_url_has_password("postgresql://tg@h/d"));
+
+	fprintf(f, "TOLLGATE_DB=postgresql://tg:s3cret@127.0.0.1:5432/tg\n");
+	fclose(f);
+	CHECK(chmod(path, 0644) == 0);
+	CHECK(config_load(path, err, sizeof(err)) < 0 && strstr(err, "chmod 600") != NULL &&
+	    strstr(err, "s3cret") == NULL);
+	CHECK(chmod(path, 0600) == 0);
+	CHECK(config_load(path, err, sizeof(err)) == 0);
+	CHECK(strcmp(cfg.db_shown, "postgresql://tg:***@127.0.0.1:5432/tg") == 0);
+	CHECK(strncmp(cfg.ratelimit_file, "/dev/shm/tollgate-", 18) == 0 &&
+	    strstr(cfg.ratelimit_file, "s3cret") == NULL);
+	unlink(path);
+	CHECK(config_load(NULL, err, sizeof(err)) == 0);
+	CHECK(strcmp(cfg.ratelimit_file, "var/tollgate.db-ratelimit") == 0);
+}
+
 int
 main(void)
 {
 	TEST(test_defaults);
 	TEST(test_env);
 	TEST(test_file);
+	TEST(test_database_url);
 	return unit_done();
 }

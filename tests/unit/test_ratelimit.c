@@ -38,7 +38,7 @@ fresh(void)
 	snprintf(file, sizeof(file), "%s-ratelimit", db);
 	cfg.trusted_proxies[0] = '\0';
 	cfg.rate_window = 60;
-	if (ratelimit_open(db, err, sizeof(err)) < 0) {
+	if (ratelimit_open(file, err, sizeof(err)) < 0) {
 		printf("#   ratelimit_open: %s\n", err);
 		abort();
 	}
@@ -238,7 +238,7 @@ processes_hammer(int n, const char *name, long limit, long tries)
 			char err[256];
 
 			ratelimit_close();
-			if (ratelimit_open(db, err, sizeof(err)) < 0)
+			if (ratelimit_open(file, err, sizeof(err)) < 0)
 				_exit(2);
 			got = hammer(8, name, limit, tries, 9000);
 			if (write(fds[1], &got, sizeof(got)) != (ssize_t)sizeof(got))
@@ -448,13 +448,13 @@ test_file_mode(void)
 	CHECK(take("key:kept", 5, 60, 100, &res) == 0 && res.remaining == 4);
 	ratelimit_close();
 	CHECK(chmod(file, 0666) == 0);
-	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(ratelimit_open(file, err, sizeof(err)) == 0);
 	CHECK(stat(file, &st2) == 0 && st2.st_ino == st1.st_ino && (st2.st_mode & 0777) == 0600);
 	CHECK(peek("key:kept", 5, 60, 100, &res) == 0 && res.remaining == 4);
 	CHECK(dir_entries() == 1); /* no second table beside it */
 	ratelimit_close();
 	CHECK(chmod(file, 0620) == 0);
-	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(ratelimit_open(file, err, sizeof(err)) == 0);
 	CHECK(stat(file, &st2) == 0 && st2.st_ino == st1.st_ino && (st2.st_mode & 0777) == 0600);
 	CHECK(peek("key:kept", 5, 60, 100, &res) == 0 && res.remaining == 4);
 	/* A umask that would leave the owner no write bit changes nothing. */
@@ -479,7 +479,7 @@ test_file_reused_and_replaced(void)
 	CHECK(stat(file, &st1) == 0 && (st1.st_mode & 0777) == 0600);
 	CHECK(take("key:keep", 5, 60, 100, &res) == 0 && take("key:keep", 5, 60, 100, &res) == 0);
 	/* Reopened: the same file and the counts in it. */
-	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(ratelimit_open(file, err, sizeof(err)) == 0);
 	CHECK(stat(file, &st2) == 0 && st2.st_ino == st1.st_ino);
 	CHECK(peek("key:keep", 5, 60, 100, &res) == 0 && res.remaining == 3);
 	/* An older layout is replaced by a fresh table. */
@@ -491,21 +491,21 @@ test_file_reused_and_replaced(void)
 	CHECK(f != NULL && fwrite(&h, sizeof(h), 1, f) == 1);
 	if (f != NULL)
 		fclose(f);
-	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(ratelimit_open(file, err, sizeof(err)) == 0);
 	CHECK(stat(file, &st2) == 0 && st2.st_ino != st1.st_ino && (st2.st_mode & 0777) == 0600);
 	CHECK(rl.hdr->version == RL_VERSION);
 	CHECK(peek("key:keep", 5, 60, 100, &res) == 0 && res.remaining == 5);
 	/* So is one from before this boot, and one that is no table at all. */
 	snprintf(rl.hdr->boot_id, sizeof(rl.hdr->boot_id), "another-boot");
 	st1 = st2;
-	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(ratelimit_open(file, err, sizeof(err)) == 0);
 	CHECK(stat(file, &st2) == 0 && st2.st_ino != st1.st_ino);
 	ratelimit_close();
 	f = fopen(file, "w");
 	CHECK(f != NULL && fputs("not a table", f) >= 0);
 	if (f != NULL)
 		fclose(f);
-	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(ratelimit_open(file, err, sizeof(err)) == 0);
 	CHECK(take("key:keep", 5, 60, 100, &res) == 0 && res.allowed && res.remaining == 4);
 	/* No temporary files are left beside it. */
 	CHECK(dir_entries() == 1);
@@ -527,7 +527,7 @@ test_concurrent_creation(void)
 	/* Six processes race to create the file; they settle on one table. */
 	for (int i = 0; i < 6; i++) {
 		if ((pid[i] = fork()) == 0) {
-			if (ratelimit_open(db, err, sizeof(err)) < 0 ||
+			if (ratelimit_open(file, err, sizeof(err)) < 0 ||
 			    ratelimit_take("key:race", 100, 60, 100, &res) < 0)
 				_exit(2);
 			_exit(0);
@@ -539,7 +539,7 @@ test_concurrent_creation(void)
 		waitpid(pid[i], &status, 0);
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	CHECK(ratelimit_open(db, err, sizeof(err)) == 0);
+	CHECK(ratelimit_open(file, err, sizeof(err)) == 0);
 	CHECK(peek("key:race", 100, 60, 100, &res) == 0 && res.remaining == 94);
 	CHECK(stat(file, &st) == 0 && (size_t)st.st_size == RL_FILE_SIZE);
 	CHECK(dir_entries() == 1);
