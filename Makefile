@@ -90,6 +90,16 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@PORT=$(PORT) exec sh deploy/run.sh
 
+# `make run` on a throwaway PostgreSQL 15 (deploy/pg-local.sh, data in
+# var/pg/), stopped again on the way out. The shell waits out Ctrl-C (a
+# no-op trap, so run.sh still gets it) and then stops the cluster.
+run-postgres: deps
+	@sh deploy/deps.sh postgres
+	@$(MAKE) --no-print-directory all
+	@url=$$(sh deploy/pg-local.sh start var/pg) || exit 1; \
+	trap 'sh deploy/pg-local.sh stop var/pg' EXIT; trap : INT TERM; \
+	PORT=$(PORT) TOLLGATE_DB="$$url" sh deploy/run.sh
+
 check: check-deps
 	@$(MAKE) --no-print-directory all $(UNIT)
 	@BUILD=$(BUILD) sh tests/run.sh
@@ -134,4 +144,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps check-deps run check unit format install clean openapi bench fuzz fuzzers valgrind
+.PHONY: all deps check-deps run run-postgres check unit format install clean openapi bench fuzz fuzzers valgrind

@@ -1,11 +1,17 @@
 #!/bin/sh
 # deps.sh: installs the Debian 12 packages Tollgate needs that this machine
-# lacks. `deps.sh` for building and running; `deps.sh check` adds the tests',
+# lacks. `deps.sh` for building and running on SQLite (the binary links
+# libpq either way); `deps.sh postgres` adds the PostgreSQL 15 server that
+# `make run-postgres` starts (deploy/pg-local.sh); `deps.sh check` adds the
+# tests' (the server among them: the suite runs on both stores);
 # `deps.sh bench` the benchmarks'.
 set -eu
 
 want="gcc make pkg-config libc6-dev libfcgi-dev libjson-c-dev libsqlite3-dev libjwt-dev
 libargon2-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libpq-dev nginx-light openssl sqlite3 curl"
+if [ "${1:-}" = postgres ] || [ "${1:-}" = check ]; then
+	want="$want postgresql-15" # initdb, pg_ctl and psql for deploy/pg-local.sh
+fi
 if [ "${1:-}" = check ]; then
 	want="$want libfcgi-bin procps" # cgi-fcgi; pgrep for the fault tests
 	want="$want jq" # the README's quick start (tests/integration/quickstart.test.mjs)

@@ -6,7 +6,8 @@
 # before it touches anything of that instance's.
 #
 #   PORT          nginx port (8080)
-#   TOLLGATE_DB   the database (var/tollgate.db)
+#   TOLLGATE_DB   the database: a SQLite file (var/tollgate.db) or a
+#                 PostgreSQL URL postgresql://user:pass@host:port/db
 #   TOLLGATE_BIN  the binary (build/tollgate)
 #   TOLLGATE_RUN  where the socket, rendered config and logs go (var/run-$PORT)
 #   TOLLGATE_SERVE_ARGS  more arguments for `tollgate serve`
@@ -17,6 +18,19 @@ PORT=${PORT:-8080}
 bin=${TOLLGATE_BIN:-$top/build/tollgate}
 run=${TOLLGATE_RUN:-$top/var/run-$PORT}
 export TOLLGATE_DB="${TOLLGATE_DB:-$top/var/tollgate.db}"
+# var: what is kept beside the database (jwt-secret): the SQLite file's
+# directory, or for a PostgreSQL URL the run directory's parent.
+case $TOLLGATE_DB in
+postgresql://* | postgres://*)
+	var=$(dirname "$run")
+	# What this prints of the URL: its password as ***.
+	shown=$(printf '%s\n' "$TOLLGATE_DB" | sed 's|^\([a-z]*://[^:/@]*\):[^@/]*@|\1:***@|')
+	;;
+*)
+	var=$(dirname "$TOLLGATE_DB")
+	shown=$TOLLGATE_DB
+	;;
+esac
 
 # port_free PORT: whether 127.0.0.1:PORT can be bound (as nginx binds it,
 # SO_REUSEADDR), so a taken port stops this before anything is touched.
@@ -36,7 +50,7 @@ taken() {
 }
 
 port_free "$PORT" || taken
-mkdir -p "$run/tmp" "$(dirname "$TOLLGATE_DB")"
+mkdir -p "$run/tmp" "$var"
 # One instance a run directory: its socket, config and pid files are this
 # instance's alone while it runs.
 exec 9>"$run/lock"
@@ -47,7 +61,7 @@ fi
 
 # A development secret, made once and kept beside the database.
 if [ -z "${TOLLGATE_JWT_SECRET:-}" ]; then
-	secret_file="$(dirname "$TOLLGATE_DB")/jwt-secret"
+	secret_file="$var/jwt-secret"
 	if [ ! -s "$secret_file" ]; then
 		(umask 077 && openssl rand -base64 48 | tr -d '\n' >"$secret_file")
 	fi
@@ -137,5 +151,5 @@ until [ -s "$run/nginx.pid" ]; do
 	fi
 	sleep 0.05
 done
-echo "Tollgate on http://127.0.0.1:$PORT/ (database $TOLLGATE_DB); Ctrl-C stops it."
+echo "Tollgate on http://127.0.0.1:$PORT/ (database $shown); Ctrl-C stops it."
 wait

@@ -3,13 +3,15 @@
 # the C unit tests, a bounded run of
 # every fuzz harness (fuzz/run.sh, one pass or fail each), then the
 # integration and browser tests (Node's test runner against the real
-# stack). Ends with one line "N passed, N failed" and fails if anything
-# failed. TOLLGATE_LONG=1 runs the long variants (crash: 50 kills, load:
+# stack), and the integration tests once more on PostgreSQL
+# (TOLLGATE_STORES names the stores to run them on: "sqlite postgresql").
+# Ends with one line "N passed, N failed" and fails if anything failed.
+# TOLLGATE_LONG=1 runs the long variants (crash: 50 kills, load:
 # 60 s, fuzz: 60 s a harness).
 #
 # No test hangs the suite: each test ends within TOLLGATE_TEST_TIMEOUT ms
 # (300000), a test file once its tests are done (--test-force-exit), and
-# the whole node run within TOLLGATE_SUITE_TIMEOUT s (3600). Every temp dir
+# each node run within TOLLGATE_SUITE_TIMEOUT s (3600). Every temp dir
 # a test makes is under this run's own TMPDIR, so whatever a test left
 # running is found by it (in its environment or command line), named and
 # killed at the end.
@@ -21,7 +23,12 @@ out=$(mktemp -d)
 # The web servers' users traverse it to the sockets under it.
 chmod 0711 "$out"
 mkdir -m 1777 "$out/tmp"
-trap 'rm -rf "$out"' EXIT
+pg="" # set while this run's PostgreSQL runs (in $out/pg)
+node_pid="" # the node run going on
+trap '[ -n "$pg" ] && sh deploy/pg-local.sh stop "$out/pg"; rm -rf "$out"' EXIT
+# Interrupted: the node run (timeout passes the signal on) and whatever
+# its tests started end first, then the EXIT trap.
+trap '[ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null && wait "$node_pid"; kill_left; exit 130' INT TERM
 passed=0
 failed=0
 
@@ -67,31 +74,75 @@ export TOLLGATE_BIN="$top/$BUILD/tollgate"
 node -e 'const fs = require("fs"); const p = require("./package.json");
 	for (const d in p.devDependencies) if (!fs.existsSync("node_modules/" + d)) process.exit(1)' ||
 	npm ci --no-audit --no-fund --loglevel=error
+# kill_left: kills whatever a test left running: every process a test
+# starts inherits TMPDIR (or names a path under it).
+kill_left() {
+	left=$(grep -lsF -e "TMPDIR=$out/tmp" -e "$out/tmp/" /proc/[0-9]*/environ /proc/[0-9]*/cmdline |
+		sed 's|^/proc/\([0-9]*\)/.*|\1|' | sort -u | grep -vx "$$")
+	if [ -n "$left" ]; then
+		# shellcheck disable=SC2086
+		ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | sed 's/^/  # left running, killed: /'
+		# shellcheck disable=SC2086
+		kill -9 $left 2>/dev/null
+	fi
+}
+
+# node_run OUT FILES...: one run of the node tests, its TAP in OUT and the
+# summary of it printed and counted. It runs in the background so that a
+# signal reaches this shell's trap at once (timeout puts node in a process
+# group of its own, out of reach of Ctrl-C).
+node_run() {
+	o=$1
+	shift
+	TMPDIR="$out/tmp" timeout -k 10 "${TOLLGATE_SUITE_TIMEOUT:-3600}" \
+	    node --test --test-reporter=tap --test-concurrency=2 --test-force-exit \
+	    --test-timeout="${TOLLGATE_TEST_TIMEOUT:-300000}" "$@" >"$o" 2>&1 &
+	node_pid=$!
+	wait "$node_pid"
+	rc=$?
+	node_pid=""
+	[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] &&
+		echo "not ok - the tests did not end within ${TOLLGATE_SUITE_TIMEOUT:-3600} s" >>"$o"
+	kill_left
+	grep -v '^ *duration_ms\|^ *\.\.\.$\|^ *---$' "$o" | grep -E '^ *(not ok|ok|#)|^    [a-z]+:|Error' | sed 's/^/  /'
+	# The failures again at the end, with what the runner said of each.
+	if grep -q '^ *not ok' "$o"; then
+		echo "== failures"
+		grep -n -A 30 '^ *not ok' "$o" | grep -v 'duration_ms' | head -300 | sed 's/^/  /'
+	fi
+	count "$o"
+}
+
 files=$(ls tests/integration/*.test.mjs tests/browser/*.test.mjs 2>/dev/null)
 if [ -n "${TESTS:-}" ]; then files=$TESTS; fi
-# shellcheck disable=SC2086
-TMPDIR="$out/tmp" timeout -k 10 "${TOLLGATE_SUITE_TIMEOUT:-3600}" \
-    node --test --test-reporter=tap --test-concurrency=2 --test-force-exit \
-    --test-timeout="${TOLLGATE_TEST_TIMEOUT:-300000}" $files >"$out/node" 2>&1
-rc=$?
-[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] &&
-	echo "not ok - the tests did not end within ${TOLLGATE_SUITE_TIMEOUT:-3600} s" >>"$out/node"
-# Whatever a test started inherited TMPDIR (or names a path under it).
-left=$(grep -lsF -e "TMPDIR=$out/tmp" -e "$out/tmp/" /proc/[0-9]*/environ /proc/[0-9]*/cmdline |
-	sed 's|^/proc/\([0-9]*\)/.*|\1|' | sort -u | grep -vx "$$")
-if [ -n "$left" ]; then
+stores=${TOLLGATE_STORES:-sqlite postgresql}
+if [ "${stores#*sqlite}" != "$stores" ]; then
 	# shellcheck disable=SC2086
-	ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | sed 's/^/  # left running, killed: /'
-	# shellcheck disable=SC2086
-	kill -9 $left 2>/dev/null
+	node_run "$out/node" $files
 fi
-grep -v '^ *duration_ms\|^ *\.\.\.$\|^ *---$' "$out/node" | grep -E '^ *(not ok|ok|#)|^    [a-z]+:|Error' | sed 's/^/  /'
-# The failures again at the end, with what the runner said of each.
-if grep -q '^ *not ok' "$out/node"; then
-	echo "== failures"
-	grep -n -A 30 '^ *not ok' "$out/node" | grep -v 'duration_ms' | head -300 | sed 's/^/  /'
+
+# The integration tests once more on PostgreSQL (the browser tests run on
+# SQLite only): one throwaway cluster for the whole run
+# (deploy/pg-local.sh, without fsync), in which each stack makes its own
+# database (tests/lib/stack.mjs).
+pgfiles=$(for f in $files; do case $f in tests/integration/*) echo "$f" ;; esac; done)
+if [ "${stores#*postgresql}" != "$stores" ] && [ -n "$pgfiles" ]; then
+	echo "== integration tests on PostgreSQL (through nginx)"
+	pg=1
+	if url=$(TOLLGATE_PG_FAST=1 sh deploy/pg-local.sh start "$out/pg" 2>"$out/pg-start"); then
+		TOLLGATE_TEST_PG=${url%/*}/ TOLLGATE_STORE=postgresql
+		export TOLLGATE_TEST_PG TOLLGATE_STORE
+		# shellcheck disable=SC2086
+		node_run "$out/node-pg" $pgfiles
+		unset TOLLGATE_TEST_PG TOLLGATE_STORE
+	else
+		sed 's/^/  # /' "$out/pg-start"
+		echo "  not ok - deploy/pg-local.sh did not start PostgreSQL"
+		failed=$((failed + 1))
+	fi
+	sh deploy/pg-local.sh stop "$out/pg"
+	pg=""
 fi
-count "$out/node"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

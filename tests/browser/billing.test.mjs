@@ -4,7 +4,7 @@
 // plan upgrade; the plan cards with each plan's rate limits.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, api, sqlite } from '../lib/stack.mjs';
+import { startStack, api, sql } from '../lib/stack.mjs';
 import { launch, loginToken, screenshotPath, signInUI, signUp } from '../lib/browser.mjs';
 
 let stack;
@@ -87,7 +87,7 @@ test('PLAN_LIMIT on an import says how much was asked, and offers no capacity to
   assert.equal(first.status, 200, first.text);
   await api(stack, 'POST', '/v1/auth/logout', { token });
   // 9,990 of the month's 10,000 records used: 20 more do not fit.
-  sqlite(stack.db, `UPDATE usage SET used = 9990 WHERE meter = 'records'
+  sql(stack, `UPDATE usage SET used = 9990 WHERE meter = 'records'
     AND org_id = (SELECT org_id FROM users WHERE email = '${who.email}')`);
 
   const page = await browser.device(stack);

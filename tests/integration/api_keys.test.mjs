@@ -2,7 +2,7 @@
 // expiry, checksums, rotation with a grace period, the apiKeys meter.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, sql } from '../lib/stack.mjs';
 import { adminSession, createKey, login, PASSWORD, rawRequest, utf8Json } from '../lib/fixtures.mjs';
 
 let stack;
@@ -47,7 +47,7 @@ test('a key is shown once, listed without its secret, stored only hashed', async
     assert.ok(!r.text.includes('"key"'));
   }
   assert.equal(list.body.data[0].prefix, k.prefix);
-  const stored = sqlite(stack.db, `SELECT secret_hash FROM api_keys WHERE id = '${k.id}'`)[0][0];
+  const stored = sql(stack, `SELECT secret_hash FROM api_keys WHERE id = '${k.id}'`)[0][0];
   assert.match(stored, /^[0-9a-f]{64}$/);
   assert.ok(!stack.log().includes(secret), 'no secret in the logs');
 });

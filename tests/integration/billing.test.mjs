@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startStack, api, isErrorBody, sqlite, BIN } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, sql, BIN } from '../lib/stack.mjs';
 import {
   adminSession, userWithRole, createKey, createProject, createTable, importCsv, tableWithSchema,
   ingest, createSpinner, publishSpinner, trigger, waitJob, uniqueEmail, PASSWORD,
@@ -126,7 +126,7 @@ test('projects, users and apiKeys: PLAN_LIMIT with details, never 429 or 500', a
   assert.equal(third.body.error, 'Your plan allows 2 API keys; 2 are in use. To go on, free capacity '
     + '(revoke a key you no longer use) or upgrade your plan in Billing → Usage.');
   // Nothing was stored by the refusals.
-  assert.deepEqual(sqlite(stack.db, `SELECT (SELECT count(*) FROM projects WHERE org_id = '${admin.org.id}'),
+  assert.deepEqual(sql(stack, `SELECT (SELECT count(*) FROM projects WHERE org_id = '${admin.org.id}'),
     (SELECT count(*) FROM users WHERE org_id = '${admin.org.id}'), (SELECT count(*) FROM api_keys WHERE org_id = '${admin.org.id}')`)[0],
   ['1', '2', '2']);
   // A revoked key frees its slot.
@@ -142,7 +142,7 @@ test('jobs: the 51st trigger of the month is PLAN_LIMIT; an upgrade clears it', 
   assertPlanLimit(r, 'jobs', 50, 50, DEC_1);
   assert.equal(r.body.error, 'Your plan allows 50 jobs a month; 50 are used. To go on, upgrade your plan '
     + 'in Billing → Usage, or wait until the meter resets on 2026-12-01 (UTC).');
-  assert.equal(sqlite(stack.db, `SELECT count(*) FROM jobs WHERE org_id = '${admin.org.id}'`)[0][0], '50');
+  assert.equal(sql(stack, `SELECT count(*) FROM jobs WHERE org_id = '${admin.org.id}'`)[0][0], '50');
   assert.deepEqual(meter((await api(stack, 'GET', '/v1/billing/usage', { token: admin.token })).body, 'jobs'),
     { meter: 'jobs', used: 50, limit: 50, resetsAt: DEC_1 });
 
@@ -176,7 +176,7 @@ test('records: ingest past the month\'s records is PLAN_LIMIT, and so is a trigg
   assert.match(r.body.error, /^Your plan allows 10,000 records a month; 10,000 are used\. /);
   const usage = (await api(stack, 'GET', '/v1/billing/usage', { token: admin.token })).body;
   assert.equal(meter(usage, 'jobs').used, 1, 'a refused trigger takes no job');
-  assert.equal(sqlite(stack.db, `SELECT count(*) FROM records WHERE table_id = '${table}'`)[0][0], '10000');
+  assert.equal(sql(stack, `SELECT count(*) FROM records WHERE table_id = '${table}'`)[0][0], '10000');
 
   // Upgrading clears both.
   await api(stack, 'PUT', '/v1/billing/plan', { token: admin.token, json: { plan: 'starter' } });
@@ -241,8 +241,8 @@ test('200 simultaneous triggers on a fresh Trial organization: exactly 50 jobs, 
   assert.deepEqual(by, { 201: 50, 403: 150 });
   for (const r of results.filter((x) => x.status === 403)) assertPlanLimit(r, 'jobs', 50, 50, DEC_1);
   assert.equal(new Set(results.filter((r) => r.status === 201).map((r) => r.body.job.id)).size, 50);
-  assert.equal(sqlite(stack.db, `SELECT count(*) FROM jobs WHERE org_id = '${admin.org.id}'`)[0][0], '50');
-  assert.equal(sqlite(stack.db, `SELECT used FROM usage WHERE org_id = '${admin.org.id}' AND meter = 'jobs'`)[0][0], '50');
+  assert.equal(sql(stack, `SELECT count(*) FROM jobs WHERE org_id = '${admin.org.id}'`)[0][0], '50');
+  assert.equal(sql(stack, `SELECT used FROM usage WHERE org_id = '${admin.org.id}' AND meter = 'jobs'`)[0][0], '50');
   // Every job runs to its end.
   const jobs = results.filter((r) => r.status === 201).map((r) => r.body.job.id);
   for (const id of jobs) assert.equal((await waitJob(stack, admin.token, id, 20000)).status, 'succeeded');

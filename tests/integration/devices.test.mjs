@@ -7,7 +7,7 @@
 // password change takes a budget failed logins cannot spend, and is audited.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, sql } from '../lib/stack.mjs';
 import { signup, userWithRole, uniqueEmail, PASSWORD } from '../lib/fixtures.mjs';
 
 let stack;
@@ -32,7 +32,7 @@ test('signup and login answer a deviceToken, stored only as its hash', async () 
   const again = await loginAs(email, PASSWORD, { deviceToken: r.body.deviceToken });
   assert.equal(again.status, 200, again.text);
   assert.equal(again.body.deviceToken, r.body.deviceToken);
-  const dump = sqlite(stack.db, 'SELECT group_concat(secret_hash) FROM devices')[0][0];
+  const dump = sql(stack, 'SELECT secret_hash FROM devices').flat().join(',');
   assert.ok(!dump.includes(r.body.deviceToken.slice(4)), 'no token in the clear');
 });
 
@@ -105,7 +105,7 @@ test('the same device takes its live session over without force; another device 
   assert.equal(other.body.details.activeSession.device, 'Tab two');
   const forged = await loginAs(s.email, PASSWORD, { deviceToken: 'tgd_' + 'a'.repeat(64) });
   assert.ok(isErrorBody(forged, 409, 'SESSION_ACTIVE'), forged.text);
-  const audit = sqlite(stack.db, `SELECT count(*) FROM audit WHERE event = 'session.takeover' AND actor = '${s.user.id}'`);
+  const audit = sql(stack, `SELECT count(*) FROM audit WHERE event = 'session.takeover' AND actor = '${s.user.id}'`);
   assert.equal(audit[0][0], '1');
 });
 
@@ -145,7 +145,7 @@ test('GET /v1/auth/devices lists the caller\'s devices; DELETE revokes one, only
   assert.equal((await api(stack, 'DELETE', `/v1/auth/devices/${devB}`, { token: b.body.token })).status, 204);
   const gone = await api(stack, 'GET', '/v1/auth/session', { token: b.body.token });
   assert.ok(isErrorBody(gone, 401, 'SESSION_REVOKED'), gone.text);
-  assert.deepEqual(sqlite(stack.db, `SELECT end_reason FROM sessions WHERE user_id = '${s.user.id}' ORDER BY created_at, rowid`).map((r) => r[0]), ['logout', 'revoked']);
+  assert.deepEqual(sql(stack, `SELECT end_reason FROM sessions WHERE user_id = '${s.user.id}' ORDER BY created_at, rowid`).map((r) => r[0]), ['logout', 'revoked']);
   // Another account's session is not touched.
   assert.equal((await api(stack, 'GET', '/v1/auth/session', { token: tLogin.body.token })).status, 200);
   // With no live session left, a login from anywhere needs no force.
@@ -157,19 +157,19 @@ test('a password change revokes every device; deleting a user deletes theirs', a
   const a = await loginAs(s.email, PASSWORD);
   const change = await api(stack, 'POST', '/v1/auth/password', { token: a.body.token, json: { currentPassword: PASSWORD, newPassword: 'another password 1' } });
   assert.equal(change.status, 204, change.text);
-  assert.equal(sqlite(stack.db, `SELECT count(*) FROM devices WHERE user_id = '${s.user.id}'`)[0][0], '0');
+  assert.equal(sql(stack, `SELECT count(*) FROM devices WHERE user_id = '${s.user.id}'`)[0][0], '0');
   const b = await loginAs(s.email, 'another password 1', { deviceToken: a.body.deviceToken });
   assert.equal(b.status, 200, b.text);
   assert.notEqual(b.body.deviceToken, a.body.deviceToken);
   // An admin's reset too, and deletion.
   const m = await userWithRole(stack, { token: b.body.token }, 'member');
-  assert.equal(sqlite(stack.db, `SELECT count(*) FROM devices WHERE user_id = '${m.user.id}'`)[0][0], '1');
+  assert.equal(sql(stack, `SELECT count(*) FROM devices WHERE user_id = '${m.user.id}'`)[0][0], '1');
   const reset = await api(stack, 'POST', `/v1/users/${m.user.id}/password`, { token: b.body.token, json: { newPassword: 'reset password 12' } });
   assert.equal(reset.status, 204, reset.text);
-  assert.equal(sqlite(stack.db, `SELECT count(*) FROM devices WHERE user_id = '${m.user.id}'`)[0][0], '0');
+  assert.equal(sql(stack, `SELECT count(*) FROM devices WHERE user_id = '${m.user.id}'`)[0][0], '0');
   await loginAs(m.email, 'reset password 12');
   assert.equal((await api(stack, 'DELETE', `/v1/users/${m.user.id}`, { token: b.body.token })).status, 204);
-  assert.equal(sqlite(stack.db, `SELECT count(*) FROM devices WHERE user_id = '${m.user.id}'`)[0][0], '0');
+  assert.equal(sql(stack, `SELECT count(*) FROM devices WHERE user_id = '${m.user.id}'`)[0][0], '0');
 });
 
 test('a password change from a known device takes that device\'s budget: spent logins cannot block it', async () => {
@@ -213,7 +213,7 @@ test('a session of no known device has a password-change budget of its own', asy
   const s = await signup(stack);
   const a = await loginAs(s.email, PASSWORD);
   // A session from before device credentials: no device_id.
-  sqlite(stack.db, `UPDATE sessions SET device_id = NULL WHERE user_id = '${s.user.id}'`);
+  sql(stack, `UPDATE sessions SET device_id = NULL WHERE user_id = '${s.user.id}'`);
   const change = (currentPassword) => api(stack, 'POST', '/v1/auth/password', { token: a.body.token, json: { currentPassword, newPassword: 'a new password 1' } });
   for (let i = 0; i < 10; i++) assert.equal((await loginAs(s.email, 'wrong password')).status, 401);
   for (let i = 0; i < 10; i++) {

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, sql } from '../lib/stack.mjs';
 import {
   adminSession, userWithRole, createKey, createProject, createTable, tableWithSchema,
   readAllRecords, setPlan,
@@ -15,7 +15,7 @@ before(async () => { stack = await startStack(); });
 after(async () => { await stack?.stop(); });
 
 const SCHEMA_CSV = 'n,name,score,ok\n1,a,1.5,true\n';
-const count = (table) => Number(sqlite(stack.db, `SELECT count(*) FROM records WHERE table_id = '${table}'`)[0][0]);
+const count = (table) => Number(sql(stack, `SELECT count(*) FROM records WHERE table_id = '${table}'`)[0][0]);
 const ingest = (tableId, records, opts = {}) =>
   api(stack, 'POST', `/v1/tables/${tableId}/records`, { ...opts, json: { records } });
 const batch = (n, from = 0) => Array.from({ length: n }, (_, i) => ({ n: from + i, name: `r${from + i}`, score: i / 2, ok: i % 2 === 0 }));
@@ -196,7 +196,7 @@ test('ingest: cross-organization and unpublished tables are 404 to keys, like a 
 
 test('ingest: 403 PLAN_LIMIT when a batch would pass the plan; nothing of it stored', async () => {
   const { admin, table } = await tableWithSchema(stack, SCHEMA_CSV);
-  sqlite(stack.db, "INSERT OR IGNORE INTO plans (id, name, position, projects, users, api_keys, jobs, records) VALUES ('tiny-ingest', 'Tiny', 91, 1, 2, 2, 50, 600)");
+  sql(stack, "INSERT INTO plans (id, name, position, projects, users, api_keys, jobs, records) VALUES ('tiny-ingest', 'Tiny', 91, 1, 2, 2, 50, 600) ON CONFLICT DO NOTHING");
   setPlan(stack, admin.org.id, 'tiny-ingest');
   const first = await ingest(table.id, batch(500), { token: admin.token });
   assert.equal(first.status, 200, first.text);
@@ -219,7 +219,7 @@ test('ingest: 403 PLAN_LIMIT when a batch would pass the plan; nothing of it sto
 
 test('ingest: concurrent batches near the limit take the meter exactly', async () => {
   const { admin, table } = await tableWithSchema(stack, SCHEMA_CSV);
-  sqlite(stack.db, "INSERT OR IGNORE INTO plans (id, name, position, projects, users, api_keys, jobs, records) VALUES ('tiny-race', 'Tiny', 92, 1, 2, 2, 50, 251)");
+  sql(stack, "INSERT INTO plans (id, name, position, projects, users, api_keys, jobs, records) VALUES ('tiny-race', 'Tiny', 92, 1, 2, 2, 50, 251) ON CONFLICT DO NOTHING");
   setPlan(stack, admin.org.id, 'tiny-race');
   const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => ingest(table.id, batch(50, i * 50), { token: admin.token })));
   const ok = rs.filter((r) => r.status === 200).length;
@@ -279,13 +279,13 @@ test('Idempotency-Key: an error frees the key; a retry while the first runs is 4
   const path = `/v1/tables/${table.id}/records`;
   const hash = createHash('sha256').update(`POST\n${path}\n${body}`).digest('hex');
   const now = Math.floor(Date.now() / 1000);
-  sqlite(stack.db, `INSERT INTO idempotency (org_id, key, request_hash, created_at) VALUES ('${admin.org.id}', 'k-run', '${hash}', ${now})`);
+  sql(stack, `INSERT INTO idempotency (org_id, key, request_hash, created_at) VALUES ('${admin.org.id}', 'k-run', '${hash}', ${now})`);
   const send = (k) => api(stack, 'POST', path, { ...auth, body, headers: { 'Content-Type': 'application/json', 'Idempotency-Key': k } });
   const busy = await send('k-run');
   assert.ok(isErrorBody(busy, 409, 'CONFLICT'), busy.text);
   assert.equal(count(table.id), 2);
   // Unfinished for over a minute: the first died; the retry runs.
-  sqlite(stack.db, `UPDATE idempotency SET created_at = ${now - 61} WHERE key = 'k-run'`);
+  sql(stack, `UPDATE idempotency SET created_at = ${now - 61} WHERE key = 'k-run'`);
   const taken = await send('k-run');
   assert.equal(taken.status, 200, taken.text);
   assert.equal(count(table.id), 5);
@@ -293,7 +293,7 @@ test('Idempotency-Key: an error frees the key; a retry while the first runs is 4
   assert.equal(count(table.id), 5);
 
   // After 24 hours the key is forgotten: the same key runs again.
-  sqlite(stack.db, `UPDATE idempotency SET created_at = created_at - 86401 WHERE key = 'k-run'`);
+  sql(stack, `UPDATE idempotency SET created_at = created_at - 86401 WHERE key = 'k-run'`);
   const later = await send('k-run');
   assert.equal(later.status, 200, later.text);
   assert.equal(later.headers.get('idempotent-replayed'), null);

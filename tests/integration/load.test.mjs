@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { startStack, api, sqlite } from '../lib/stack.mjs';
+import { startStack, api, sql } from '../lib/stack.mjs';
 import { tableWithSchema, createKey, setPlan, PASSWORD } from '../lib/fixtures.mjs';
 import { servePids, rssKiB } from '../lib/faults.mjs';
 
@@ -103,7 +103,7 @@ test(`mixed load, ${CONNECTIONS} connections for ${SECONDS} s: no 5xx, p99 print
     assert.equal(fivexx, 0, `5xx or cut connections: ${JSON.stringify(s.byStatus)}`);
     assert.deepEqual(s.bad, []);
     // Every acknowledged record is there (plus the warm-up's and the seed).
-    const stored = Number(sqlite(stack.db, `SELECT count(*) FROM records WHERE table_id = '${table.id}'`)[0][0]);
+    const stored = Number(sql(stack, `SELECT count(*) FROM records WHERE table_id = '${table.id}'`)[0][0]);
     assert.ok(stored >= s.ingested + 1, `${stored} stored, ${s.ingested} acknowledged in the run`);
     // Stable memory: the run adds less than a quarter (or 16 MiB) to a warm server.
     assert.ok(rssAfter - rssBefore < Math.max(16 * 1024, rssBefore / 4), `RSS grew from ${rssBefore} to ${rssAfter} KiB`);

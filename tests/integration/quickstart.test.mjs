@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TOP, startStack, sqlite } from '../lib/stack.mjs';
+import { TOP, startStack, sql } from '../lib/stack.mjs';
 
 const TIMEOUT_MS = 60000;
 
@@ -75,7 +75,7 @@ test('the README quick start runs top to bottom against a fresh server', async (
     // passes too (a reader who runs it twice).
     const again = await runScript(script, stack.base);
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(sqlite(stack.db, 'SELECT count(*) FROM organizations')[0][0], '2');
+    assert.equal(sql(stack, 'SELECT count(*) FROM organizations')[0][0], '2');
   } finally {
     await stack.stop();
   }
@@ -111,7 +111,7 @@ test('a refused step in the middle stops the quick start there', async () => {
     assert.notEqual(run.code, 0, run.stdout);
     assert.match(run.stderr, /quickstart: POST \/v1\/tables\/tbl_\w+\/records failed: .*"errorCode":"MISSING_SCOPE"/);
     assert.doesNotMatch(run.stderr + run.stdout, /spinners/);
-    assert.equal(sqlite(stack.db, 'SELECT count(*) FROM spinners')[0][0], '0');
+    assert.equal(sql(stack, 'SELECT count(*) FROM spinners')[0][0], '0');
   } finally {
     await stack.stop();
   }

@@ -8,7 +8,7 @@
 // organization.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, sql } from '../lib/stack.mjs';
 import { adminSession, createKey, tableWithSchema, login, setPlan, PASSWORD } from '../lib/fixtures.mjs';
 
 let stack;
@@ -83,7 +83,7 @@ test('a session ended (logout, admin revoke, forced login) while 16 clients use 
     console.log(`# ${how} under load: ${rs.length} requests, ${after.length} after the end, all ${want}`);
   }
   // Exactly one live session per user, whatever raced.
-  const live = sqlite(stack.db, `SELECT max(n) FROM (SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL GROUP BY user_id)`)[0][0];
+  const live = sql(stack, `SELECT max(n) FROM (SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL GROUP BY user_id) AS live`)[0][0];
   assert.equal(live, '1');
 });
 
@@ -104,6 +104,6 @@ test('one Idempotency-Key raced by an API key and a user of the same organizatio
     for (const r of ok) assert.equal(r.text, ok[0].text);
     stored += 100;
   }
-  assert.equal(Number(sqlite(stack.db, `SELECT count(*) FROM records WHERE table_id = '${table.id}'`)[0][0]), 1 + stored);
+  assert.equal(Number(sql(stack, `SELECT count(*) FROM records WHERE table_id = '${table.id}'`)[0][0]), 1 + stored);
   console.log(`# idempotency race: 5 rounds of 20 retries (key and user mixed): each batch stored once, ${1 + stored} records`);
 });

@@ -7,7 +7,7 @@
 // request.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, sql } from '../lib/stack.mjs';
 import { adminSession, createKey, setPlan } from '../lib/fixtures.mjs';
 
 let stack;
@@ -21,7 +21,7 @@ after(async () => { await stack?.stop(); });
 // A plan of its own for one test: rates {key, user, org}, null for none.
 function plan(id, { key = null, user = null, org = null }) {
   const v = (x) => (x === null ? 'NULL' : String(x));
-  sqlite(stack.db, `INSERT INTO plans (id, name, position, projects, users, api_keys, jobs, records, rate_key, rate_user, rate_org)
+  sql(stack, `INSERT INTO plans (id, name, position, projects, users, api_keys, jobs, records, rate_key, rate_user, rate_org)
     VALUES ('${id}', '${id}', 90, 5, 5, 10, 50, 1000, ${v(key)}, ${v(user)}, ${v(org)})`);
 }
 
@@ -119,7 +119,7 @@ test('60 concurrent requests over 3 keys with an organization budget of 20: exac
   for (const r of results.filter((x) => x.status !== 200)) assert.ok(isErrorBody(r, 429, 'RATE_LIMITED'), r.text);
   // The keys were charged exactly the 20 that passed: with room in the org
   // again, each key's remaining (it binds now) shows what it was charged.
-  sqlite(stack.db, "UPDATE plans SET rate_org = 100000 WHERE id = 'rl-race'");
+  sql(stack, "UPDATE plans SET rate_org = 100000 WHERE id = 'rl-race'");
   let charged = 0;
   for (const k of keys) {
     const r = await usage(k.key);

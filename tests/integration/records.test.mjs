@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, sql } from '../lib/stack.mjs';
 import {
   adminSession, createKey, createProject, createTable, tableWithSchema, readAllRecords, importCsv,
 } from '../lib/fixtures.mjs';
@@ -16,7 +16,7 @@ before(async () => { stack = await startStack({ TOLLGATE_MAX_BODY: String(MAX_BO
 after(async () => { await stack?.stop(); });
 
 const SCHEMA_CSV = 'n,name,score,ok\n1,a,1.5,true\n';
-const count = (table) => Number(sqlite(stack.db, `SELECT count(*) FROM records WHERE table_id = '${table}'`)[0][0]);
+const count = (table) => Number(sql(stack, `SELECT count(*) FROM records WHERE table_id = '${table}'`)[0][0]);
 const recordsPath = (id, q = '') => `/v1/tables/${id}/records${q}`;
 const post = (id, body, headers, opts = {}) =>
   api(stack, 'POST', recordsPath(id, opts.query || ''), { token: opts.token, body, headers });

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, schemaVersion } from '../lib/stack.mjs';
 
 let stack;
 before(async () => { stack = await startStack({ TOLLGATE_MAX_BODY: '64k' }); });
@@ -89,11 +89,11 @@ test('errors never leak internals', async () => {
 });
 
 test('migrations are recorded once and a restart applies none', async () => {
-  const v = sqlite(stack.db, 'PRAGMA user_version')[0][0];
+  const v = schemaVersion(stack);
   assert.ok(Number(v) >= 1);
   const again = await startStack({ TOLLGATE_DB: stack.db });
   try {
-    assert.equal(sqlite(stack.db, 'PRAGMA user_version')[0][0], v);
+    assert.equal(schemaVersion(stack), v);
     assert.match(again.log(), /\(0 applied\)/);
     assert.doesNotMatch(again.log(), /applied \d{3}_/);
   } finally { await again.stop(); }

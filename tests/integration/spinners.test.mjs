@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, sql } from '../lib/stack.mjs';
 import {
   adminSession, userWithRole, createKey, tableWithSchema, ingest, insertManyRecords,
   createSpinner, publishSpinner, trigger, waitJob,
@@ -12,6 +12,8 @@ import {
 } from '../lib/fixtures.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Now in Unix seconds, for rows written straight into the database.
+const epoch = () => Math.floor(Date.now() / 1000);
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 let stack;
@@ -96,7 +98,7 @@ test('bad spinner bodies: 400 with details.field, 409 for a duplicate name, 404 
   const foreign = await api(stack, 'POST', `/v1/projects/${other.project.id}/spinners`,
     { token: admin.token, json: { name: 'x', tableId: other.table } });
   assert.ok(isErrorBody(foreign, 404, 'NOT_FOUND'));
-  assert.equal(sqlite(stack.db, `SELECT count(*) FROM spinners WHERE org_id = '${admin.org.id}'`)[0][0], '1');
+  assert.equal(sql(stack, `SELECT count(*) FROM spinners WHERE org_id = '${admin.org.id}'`)[0][0], '1');
 });
 
 test('publish and trigger: who may, and 404 for unpublished, unknown and foreign spinners', async () => {
@@ -157,7 +159,7 @@ test('publish and trigger: who may, and 404 for unpublished, unknown and foreign
     assert.ok(isErrorBody(r, 404, 'NOT_FOUND'), `${m} ${p}: ${r.text}`);
   }
   assert.deepEqual((await api(stack, 'GET', '/v1/jobs', { token: other.token })).body, { data: [], nextCursor: null });
-  assert.equal(sqlite(stack.db, `SELECT count(*) FROM jobs WHERE spinner_id = '${sp.id}'`)[0][0], '4');
+  assert.equal(sql(stack, `SELECT count(*) FROM jobs WHERE spinner_id = '${sp.id}'`)[0][0], '4');
 });
 
 test('a job counts the records added since the previous successful job', async () => {
@@ -205,7 +207,7 @@ test('a job counts the records added since the previous successful job', async (
 test('a job whose records cannot be read fails with a reason', async () => {
   const { admin, project, table } = await workspace(stack, 'email\na@x.test\n');
   // A record damaged in the store (the API never writes one like it).
-  sqlite(stack.db, `INSERT INTO records (table_id, data, created_at) VALUES ('${table}', 'not json', 0)`);
+  sql(stack, `INSERT INTO records (table_id, data, created_at) VALUES ('${table}', 'not json', 0)`);
   const sp = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
   const job = await waitJob(stack, admin.token, (await trigger(stack, admin.token, sp.id)).id);
   assert.equal(job.status, 'failed');
@@ -219,27 +221,27 @@ test('a job left running by a dead runner is claimed again once its lease ran ou
   await ingest(stack, admin.token, table, [{ email: 'a@x.test', name: 'A', age: '1' }, { email: 'b@x.test' }]);
   const sp = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
   // As a process that died mid-job leaves it: running, its lease over.
-  sqlite(stack.db, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at, started_at)
-    VALUES ('job_orphan1', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_dead', strftime('%s','now') - 1,
-    strftime('%s','now') - 30, strftime('%s','now') - 30)`);
+  sql(stack, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at, started_at)
+    VALUES ('job_orphan1', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_dead', ${epoch()} - 1,
+    ${epoch()} - 30, ${epoch()} - 30)`);
   const job = await waitJob(stack, admin.token, 'job_orphan1');
   assert.equal(job.status, 'succeeded');
   assert.deepEqual(job.result, { processed: 2, nonNull: { email: 2, name: 1, age: 1 } });
-  assert.equal(sqlite(stack.db, "SELECT attempts FROM jobs WHERE id = 'job_orphan1'")[0][0], '2');
+  assert.equal(sql(stack, "SELECT attempts FROM jobs WHERE id = 'job_orphan1'")[0][0], '2');
   // One whose lease is still live belongs to its runner: left alone.
-  sqlite(stack.db, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
-    VALUES ('job_leased1', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_other', strftime('%s','now') + 600,
-    strftime('%s','now'))`);
+  sql(stack, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
+    VALUES ('job_leased1', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_other', ${epoch()} + 600,
+    ${epoch()})`);
   const queued = await trigger(stack, admin.token, sp.id);
   await sleep(600);
   assert.equal((await api(stack, 'GET', '/v1/jobs/job_leased1', { token: admin.token })).body.status, 'running');
   // The spinner's later job waits for it: a spinner's jobs run in order.
   assert.equal((await api(stack, 'GET', `/v1/jobs/${queued.id}`, { token: admin.token })).body.status, 'queued');
-  sqlite(stack.db, "UPDATE jobs SET status = 'failed', lease_until = NULL WHERE id = 'job_leased1'");
+  sql(stack, "UPDATE jobs SET status = 'failed', lease_until = NULL WHERE id = 'job_leased1'");
   assert.equal((await waitJob(stack, admin.token, queued.id)).status, 'succeeded');
   // A job that keeps dying is failed after 3 attempts.
-  sqlite(stack.db, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
-    VALUES ('job_poison1', '${admin.org.id}', '${sp.id}', 'api', 'running', 3, 'run_dead', 0, strftime('%s','now'))`);
+  sql(stack, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
+    VALUES ('job_poison1', '${admin.org.id}', '${sp.id}', 'api', 'running', 3, 'run_dead', 0, ${epoch()})`);
   const poison = await waitJob(stack, admin.token, 'job_poison1');
   assert.equal(poison.status, 'failed');
   assert.match(poison.failureReason, /interrupted 3 times/);
@@ -249,9 +251,9 @@ test('jobs queued behind a running one are claimed in one batch and run in order
   const { admin, project, table } = await workspace();
   const sp = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
   // Hold the spinner with a job another runner has: the triggers queue up.
-  sqlite(stack.db, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
-    VALUES ('job_holder1', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_other', strftime('%s','now') + 600,
-    strftime('%s','now'))`);
+  sql(stack, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
+    VALUES ('job_holder1', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_other', ${epoch()} + 600,
+    ${epoch()})`);
   const ids = [];
   for (let i = 0; i < 3; i++) {
     await ingest(stack, admin.token, table, [{ email: `b${i}@x.test`, name: `B${i}` }]);
@@ -259,7 +261,7 @@ test('jobs queued behind a running one are claimed in one batch and run in order
   }
   await sleep(400);
   for (const id of ids) assert.equal((await api(stack, 'GET', `/v1/jobs/${id}`, { token: admin.token })).body.status, 'queued');
-  sqlite(stack.db, "UPDATE jobs SET status = 'failed', lease_until = NULL WHERE id = 'job_holder1'");
+  sql(stack, "UPDATE jobs SET status = 'failed', lease_until = NULL WHERE id = 'job_holder1'");
   const done = [];
   for (const id of ids) done.push(await waitJob(stack, admin.token, id));
   // All three start together: the first takes every record there is, the
@@ -274,7 +276,7 @@ test('jobs queued behind a running one are claimed in one batch and run in order
   assert.ok(log.includes(`runner: ${ids[0]} of ${sp.id} claimed (attempt 1)`), log.slice(-2000));
   for (const id of ids.slice(1)) assert.ok(log.includes(`runner: ${id} of ${sp.id} claimed behind the one before it`), log.slice(-2000));
   // Only the first counted an attempt; each has the time it really started.
-  assert.deepEqual(sqlite(stack.db, `SELECT attempts FROM jobs WHERE id IN ('${ids.join("','")}') ORDER BY seq`).map((r) => r[0]), ['1', '0', '0']);
+  assert.deepEqual(sql(stack, `SELECT attempts FROM jobs WHERE id IN ('${ids.join("','")}') ORDER BY seq`).map((r) => r[0]), ['1', '0', '0']);
   for (const j of done) assert.ok(j.startedAt && j.startedAt <= j.finishedAt, JSON.stringify(j));
   assert.ok(lastClaim < firstDone, 'claimed one at a time, not as a batch');
   // The next trigger starts where the batch stopped.
@@ -289,17 +291,17 @@ test('one batch takes the queued jobs of several spinners; only its first job co
   const spA = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
   const spB = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
   for (const [h, sp] of [['job_holdA', spA], ['job_holdB', spB]])
-    sqlite(stack.db, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
-      VALUES ('${h}', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_other', strftime('%s','now') + 600, strftime('%s','now'))`);
+    sql(stack, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
+      VALUES ('${h}', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_other', ${epoch()} + 600, ${epoch()})`);
   const a = (await trigger(stack, admin.token, spA.id)).id;
   const b = (await trigger(stack, admin.token, spB.id)).id;
   await sleep(300);
-  sqlite(stack.db, "UPDATE jobs SET status = 'failed', lease_until = NULL WHERE id IN ('job_holdA', 'job_holdB')");
+  sql(stack, "UPDATE jobs SET status = 'failed', lease_until = NULL WHERE id IN ('job_holdA', 'job_holdB')");
   const [ja, jb] = [await waitJob(stack, admin.token, a), await waitJob(stack, admin.token, b)];
   assert.deepEqual([ja.status, jb.status], ['succeeded', 'succeeded']);
   // Each spinner's job reads the table from the start.
   assert.deepEqual([ja.result.processed, jb.result.processed], [1, 1]);
-  assert.deepEqual(sqlite(stack.db, `SELECT attempts FROM jobs WHERE id IN ('${a}', '${b}') ORDER BY seq`).map((r) => r[0]), ['1', '0']);
+  assert.deepEqual(sql(stack, `SELECT attempts FROM jobs WHERE id IN ('${a}', '${b}') ORDER BY seq`).map((r) => r[0]), ['1', '0']);
   assert.match(stack.log(), new RegExp(`runner: ${b} of ${spB.id} claimed into the batch`));
   assert.ok(jb.startedAt && jb.startedAt <= jb.finishedAt, JSON.stringify(jb));
 });
@@ -315,14 +317,14 @@ test('a job interrupted by kill -9 is resumed after a restart', async () => {
     const job = await trigger(s1, admin.token, sp.id);
     let status;
     for (let i = 0; i < 400; i++) {
-      status = sqlite(s1.db, `SELECT status FROM jobs WHERE id = '${job.id}'`)[0][0];
+      status = sql(s1, `SELECT status FROM jobs WHERE id = '${job.id}'`)[0][0];
       if (status !== 'queued') break;
       await sleep(5);
     }
     assert.equal(status, 'running', 'the job should be running when the process is killed');
     process.kill(servePid(s1), 'SIGKILL');
     await s1.stop();
-    assert.equal(sqlite(s1.db, `SELECT status FROM jobs WHERE id = '${job.id}'`)[0][0], 'running');
+    assert.equal(sql(s1, `SELECT status FROM jobs WHERE id = '${job.id}'`)[0][0], 'running');
     // The next process finds the lease (15 s) run out: the clock is moved on
     // rather than waited for.
     s2 = await startStack({ TOLLGATE_DB: s1.db, TOLLGATE_CLOCK_OFFSET: '20' });
@@ -330,7 +332,7 @@ test('a job interrupted by kill -9 is resumed after a restart', async () => {
     const done = await waitJob(s2, token, job.id, 30000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done));
     assert.deepEqual(done.result, { processed: N, nonNull: { email: N, name: 0, age: 0, n: N, odd: N / 2 } });
-    assert.equal(sqlite(s1.db, `SELECT attempts FROM jobs WHERE id = '${job.id}'`)[0][0], '2');
+    assert.equal(sql(s1, `SELECT attempts FROM jobs WHERE id = '${job.id}'`)[0][0], '2');
     assert.match(s2.log(), new RegExp(`runner: ${job.id} of ${sp.id} claimed \\(attempt 2\\)`));
   } finally {
     await s2?.stop();
@@ -346,12 +348,12 @@ test('SIGTERM puts a running job back in the queue', async () => {
     const sp = await publishSpinner(s, admin.token, (await createSpinner(s, admin.token, project.id, table)).id);
     const job = await trigger(s, admin.token, sp.id);
     for (let i = 0; i < 400; i++) {
-      if (sqlite(s.db, `SELECT status FROM jobs WHERE id = '${job.id}'`)[0][0] !== 'queued') break;
+      if (sql(s, `SELECT status FROM jobs WHERE id = '${job.id}'`)[0][0] !== 'queued') break;
       await sleep(5);
     }
-    assert.equal(sqlite(s.db, `SELECT status FROM jobs WHERE id = '${job.id}'`)[0][0], 'running');
+    assert.equal(sql(s, `SELECT status FROM jobs WHERE id = '${job.id}'`)[0][0], 'running');
     await s.stop();
-    const [status, attempts, runner] = sqlite(s.db, `SELECT status, attempts, coalesce(runner, '-') FROM jobs WHERE id = '${job.id}'`)[0];
+    const [status, attempts, runner] = sql(s, `SELECT status, attempts, coalesce(runner, '-') FROM jobs WHERE id = '${job.id}'`)[0];
     assert.deepEqual([status, attempts, runner], ['queued', '0', '-']);
     assert.match(s.log(), new RegExp(`runner: ${job.id} back in the queue`));
     assert.match(s.log(), /runner: stopped[^]*serve: stopped/);
@@ -370,7 +372,7 @@ test('a scheduled spinner is triggered by the runner when due, through the jobs 
     const t0 = Date.parse(pub.nextRunAt) - 60000;
     assert.ok(Math.abs(t0 - Date.now()) < 5000, pub.nextRunAt);
     await sleep(500);
-    assert.equal(sqlite(s1.db, `SELECT count(*) FROM jobs WHERE spinner_id = '${sp.id}'`)[0][0], '0', 'not due yet');
+    assert.equal(sql(s1, `SELECT count(*) FROM jobs WHERE spinner_id = '${sp.id}'`)[0][0], '0', 'not due yet');
     await s1.stop();
 
     // A minute later (the clock moved on): one run, and the next one a minute on.
@@ -394,12 +396,12 @@ test('a scheduled spinner is triggered by the runner when due, through the jobs 
 
     // With the jobs meter full, a due run is skipped (no job), and logged.
     const period = new Date().toISOString().slice(0, 7);
-    sqlite(s1.db, `UPDATE usage SET used = 50 WHERE org_id = '${admin.org.id}' AND meter = 'jobs' AND period = '${period}'`);
+    sql(s1, `UPDATE usage SET used = 50 WHERE org_id = '${admin.org.id}' AND meter = 'jobs' AND period = '${period}'`);
     s3 = await startStack({ TOLLGATE_DB: s1.db, TOLLGATE_CLOCK_OFFSET: '125' });
     for (let i = 0; i < 100 && !/scheduled run of/.test(s3.log()); i++) await sleep(50);
     assert.match(s3.log(), new RegExp(`scheduled run of ${sp.id} skipped: meter jobs is full`));
-    assert.equal(sqlite(s1.db, `SELECT count(*) FROM jobs WHERE spinner_id = '${sp.id}'`)[0][0], '1');
-    assert.equal(sqlite(s1.db, `SELECT used FROM usage WHERE org_id = '${admin.org.id}' AND meter = 'jobs'`)[0][0], '50');
+    assert.equal(sql(s1, `SELECT count(*) FROM jobs WHERE spinner_id = '${sp.id}'`)[0][0], '1');
+    assert.equal(sql(s1, `SELECT used FROM usage WHERE org_id = '${admin.org.id}' AND meter = 'jobs'`)[0][0], '50');
   } finally {
     await s2?.stop();
     await s3?.stop();

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack, api, isErrorBody, sqlite } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, sql } from '../lib/stack.mjs';
 import {
   adminSession, userWithRole, createKey, createProject, createTable, importCsv,
   tableWithSchema, readAllRecords, setPlan,
@@ -15,7 +15,7 @@ let stack;
 before(async () => { stack = await startStack(); });
 after(async () => { await stack?.stop(); });
 
-const count = (table) => Number(sqlite(stack.db, `SELECT count(*) FROM records WHERE table_id = '${table}'`)[0][0]);
+const count = (table) => Number(sql(stack, `SELECT count(*) FROM records WHERE table_id = '${table}'`)[0][0]);
 const withoutId = (b) => ({ ...b, requestId: undefined });
 
 test('tables: create, list, get, delete', async () => {
@@ -215,8 +215,8 @@ test('import and ingest answer SCHEMA_MISMATCH in one shape: index, field, probl
 
 test('import: rows count toward meter records; past the plan, 403 PLAN_LIMIT and nothing stored', async () => {
   const a = await adminSession(stack);
-  sqlite(stack.db, "INSERT OR IGNORE INTO plans (id, name, position, projects, users, api_keys, jobs, records) VALUES ('tiny-import', 'Tiny', 90, 1, 2, 2, 50, 3)");
-  sqlite(stack.db, `UPDATE organizations SET plan = 'tiny-import' WHERE id = '${a.org.id}'`);
+  sql(stack, "INSERT INTO plans (id, name, position, projects, users, api_keys, jobs, records) VALUES ('tiny-import', 'Tiny', 90, 1, 2, 2, 50, 3) ON CONFLICT DO NOTHING");
+  sql(stack, `UPDATE organizations SET plan = 'tiny-import' WHERE id = '${a.org.id}'`);
   const p = await createProject(stack, a.token);
   const t = await createTable(stack, a.token, p.id);
   const r = await importCsv(stack, a.token, t.id, 'n\n1\n2\n3\n4\n');
@@ -369,5 +369,5 @@ test('deleting a table or its project removes its records', async () => {
   assert.equal(count(t2.id), 2);
   assert.equal((await api(stack, 'DELETE', `/v1/projects/${project.id}`, { token: admin.token })).status, 204);
   assert.equal(count(t2.id), 0);
-  assert.equal(sqlite(stack.db, `SELECT count(*) FROM data_tables WHERE project_id = '${project.id}'`)[0][0], '0');
+  assert.equal(sql(stack, `SELECT count(*) FROM data_tables WHERE project_id = '${project.id}'`)[0][0], '0');
 });

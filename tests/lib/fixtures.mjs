@@ -3,7 +3,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { api, sqlite, SECRET } from './stack.mjs';
+import { api, sql, SECRET } from './stack.mjs';
 
 let n = 0;
 export const PASSWORD = 'correct horse battery';
@@ -120,7 +120,7 @@ export async function readAllRecords(stack, tableId, auth, limit = 500) {
 // Moves an organization to another plan straight in the database (as
 // `tollgate set-plan` does).
 export function setPlan(stack, orgId, plan) {
-  sqlite(stack.db, `UPDATE organizations SET plan = '${plan}' WHERE id = '${orgId}'`);
+  sql(stack, `UPDATE organizations SET plan = '${plan}' WHERE id = '${orgId}'`);
 }
 
 // POST /v1/tables/{id}/records with records (1..500): the 200 body.
@@ -134,10 +134,11 @@ export async function ingest(stack, token, tableId, records) {
 // straight into the database: volume for tests that need a slow job, past
 // the records meter.
 export function insertManyRecords(stack, tableId, count) {
-  sqlite(stack.db, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${count})
+  const object = stack.store === 'postgresql' ? 'json_build_object' : 'json_object';
+  sql(stack, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${count})
     INSERT INTO records (table_id, data, created_at) SELECT '${tableId}',
-    json_object('email', 'u' || i || '@example.test', 'n', i, 'odd', CASE WHEN i % 2 THEN NULL ELSE 'x' END),
-    strftime('%s','now') FROM c`);
+    ${object}('email', 'u' || i || '@example.test', 'n', i, 'odd', CASE WHEN i % 2 = 1 THEN NULL ELSE 'x' END)${stack.store === 'postgresql' ? '::text' : ''},
+    ${Math.floor(Date.now() / 1000)} FROM c`);
 }
 
 // ---- spinners and jobs ----

@@ -1,10 +1,14 @@
 // stack.mjs: starts the real stack for a test file exactly as `make run`
 // does (deploy/run.sh: nginx in front of `tollgate serve`) on a free
-// loopback port with its own database, and talks HTTP to it.
+// loopback port with its own database, and talks HTTP to it. With
+// TOLLGATE_STORE=postgresql (tests/run.sh) that database is a PostgreSQL
+// one, made on the test server TOLLGATE_TEST_PG
+// (postgresql://user:pass@127.0.0.1:port/, a role with CREATEDB).
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { assertContract } from './contract.mjs';
@@ -26,14 +30,50 @@ export function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The store the tests run on: 'postgresql' under TOLLGATE_STORE=postgresql,
+// else 'sqlite'. A test that gives TOLLGATE_DB itself runs on what it gives.
+export const STORE = process.env.TOLLGATE_STORE === 'postgresql' ? 'postgresql' : 'sqlite';
+
+const isUrl = (db) => /^postgres(ql)?:\/\//.test(db);
+
+// psql on the database at url: runs the statements of input one by one,
+// stopping at the first error (which throws); answers rows as arrays of
+// strings (NULL as '', booleans as 't'/'f').
+function psql(url, input) {
+  const out = execFileSync('psql', ['-X', '-q', '-At', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-d', url],
+    { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+}
+
+// A new empty database on the test server; answers {name, url}.
+function pgCreate() {
+  const server = process.env.TOLLGATE_TEST_PG;
+  if (!server) throw new Error('TOLLGATE_STORE=postgresql needs TOLLGATE_TEST_PG (tests/run.sh sets it)');
+  const name = `tollgate_t${process.pid}_${randomBytes(6).toString('hex')}`;
+  psql(server, `CREATE DATABASE ${name}`);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return { name, url: url.href };
+}
+
+// Drops a database pgCreate made, whoever is still connected to it.
+function pgDrop(name) {
+  psql(process.env.TOLLGATE_TEST_PG, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
 // Starts nginx + tollgate; env adds TOLLGATE_* settings. Returns a stack
-// with base, dir, db, log() and stop(). The plans' own request budgets
-// (sql/011) are cleared, so the TOLLGATE_RATE_* settings below (or the
-// test's) apply to every plan, unless opts.planRates keeps them.
+// with base, dir, db (a file, or a PostgreSQL URL), store ('sqlite' or
+// 'postgresql'), log() and stop(). Without env.TOLLGATE_DB the stack has a
+// database of its own on STORE, which stop() removes unless opts.keep; a
+// database given in env.TOLLGATE_DB is the caller's and stays. The plans'
+// own request budgets (sql/011) are cleared, so the TOLLGATE_RATE_*
+// settings below (or the test's) apply to every plan, unless
+// opts.planRates keeps them.
 export async function startStack(env = {}, opts = {}) {
   const dir = opts.dir || mkdtempSync(join(tmpdir(), 'tollgate-'));
   const port = await freePort();
-  const db = env.TOLLGATE_DB || join(dir, 'tollgate.db');
+  const own = !env.TOLLGATE_DB && STORE === 'postgresql' ? pgCreate() : null;
+  const db = env.TOLLGATE_DB || (own ? own.url : join(dir, 'tollgate.db'));
   const logs = [];
   const child = spawn('sh', [join(TOP, 'deploy', 'run.sh')], {
     env: {
@@ -66,6 +106,7 @@ export async function startStack(env = {}, opts = {}) {
     port,
     dir,
     db,
+    store: isUrl(db) ? 'postgresql' : 'sqlite',
     child,
     exited,
     log: () => logs.join(''),
@@ -78,6 +119,7 @@ export async function startStack(env = {}, opts = {}) {
       await exited;
       clearTimeout(t);
       if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+      if (own && !opts.keep) pgDrop(own.name);
       // Under `make check SANITIZE=1` a sanitizer report fails the test file.
       const report = logs.join('').match(/==\d+==ERROR: \w+Sanitizer[^\n]*|runtime error:[^\n]*/);
       if (report) throw new Error(`sanitizer report from tollgate: ${report[0]}\n${logs.join('').slice(-4000)}`);
@@ -87,7 +129,7 @@ export async function startStack(env = {}, opts = {}) {
     try {
       const r = await fetch(`${stack.base}/v1/health`);
       if (r.status === 200) {
-        if (!opts.planRates) sqlite(db, 'UPDATE plans SET rate_key = NULL, rate_user = NULL, rate_org = NULL');
+        if (!opts.planRates) sql(stack, 'UPDATE plans SET rate_key = NULL, rate_user = NULL, rate_org = NULL');
         return stack;
       }
     } catch { /* not up yet */ }
@@ -125,9 +167,23 @@ export function isErrorBody(res, status, code) {
     res.headers.get('x-request-id') === b.requestId;
 }
 
-// Runs sql on the stack's database with the sqlite3 shell (waiting up to 5 s
+// Runs sql on the SQLite file db with the sqlite3 shell (waiting up to 5 s
 // for the server's write lock); answers rows as arrays of strings.
 export function sqlite(db, sql) {
   const out = execFileSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', '-separator', '\t', db, sql], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+}
+
+// Runs query on the stack's database, whichever the store (the sqlite3
+// shell or psql); answers rows as arrays of strings, NULL as ''. The SQL
+// is the store's own: where the two differ, the caller asks stack.store.
+export function sql(stack, query) {
+  return stack.store === 'postgresql' ? psql(stack.db, query) : sqlite(stack.db, query);
+}
+
+// The schema version the server has migrated the stack's database to:
+// PRAGMA user_version on SQLite, the highest of tollgate_schema on
+// PostgreSQL.
+export function schemaVersion(stack) {
+  return sql(stack, stack.store === 'postgresql' ? 'SELECT max(version) FROM tollgate_schema' : 'PRAGMA user_version')[0][0];
 }
