@@ -44,6 +44,11 @@ python3 tests/layers.py src >"$out/layers" 2>&1
 cat "$out/layers"
 count "$out/layers"
 
+echo "== schemas (tests/pg_schema.py: sql/ and sql/pg/ agree after every step)"
+timeout -k 5 300 python3 tests/pg_schema.py >"$out/schema" 2>&1
+cat "$out/schema"
+count "$out/schema"
+
 echo "== unit tests"
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue

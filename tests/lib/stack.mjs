@@ -8,7 +8,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { assertContract } from './contract.mjs';
@@ -120,6 +120,12 @@ export async function startStack(env = {}, opts = {}) {
       clearTimeout(t);
       if (!opts.keep) rmSync(dir, { recursive: true, force: true });
       if (own && !opts.keep) pgDrop(own.name);
+      // On PostgreSQL the rate limiter's table is in /dev/shm, named after
+      // the URL's hash (config.c).
+      if (isUrl(db) && !opts.keep) {
+        const hash = createHash('sha256').update(db).digest('hex').slice(0, 16);
+        rmSync(`/dev/shm/tollgate-${process.geteuid()}-${hash}-ratelimit`, { force: true });
+      }
       // Under `make check SANITIZE=1` a sanitizer report fails the test file.
       const report = logs.join('').match(/==\d+==ERROR: \w+Sanitizer[^\n]*|runtime error:[^\n]*/);
       if (report) throw new Error(`sanitizer report from tollgate: ${report[0]}\n${logs.join('').slice(-4000)}`);
