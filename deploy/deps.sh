@@ -24,6 +24,7 @@ if [ "${1:-}" = check ]; then
 	# make valgrind.
 	want="$want clang libclang-rt-14-dev valgrind"
 	want="$want python3" # tests/layers.py
+	want="$want postgresql-15" # initdb, pg_ctl and psql for tests/pg_schema.py
 fi
 if [ "${1:-}" = bench ]; then
 	want="$want wrk jq"
