@@ -10,7 +10,7 @@ set -eu
 want="gcc make pkg-config libc6-dev libfcgi-dev libjson-c-dev libsqlite3-dev libjwt-dev
 libargon2-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libpq-dev nginx-light openssl sqlite3 curl"
 if [ "${1:-}" = postgres ] || [ "${1:-}" = check ]; then
-	want="$want postgresql-15" # initdb, pg_ctl and psql for deploy/pg-local.sh
+	want="$want postgresql-15" # initdb, pg_ctl, psql: deploy/pg-local.sh, tests/pg_schema.py
 fi
 if [ "${1:-}" = check ]; then
 	want="$want libfcgi-bin procps" # cgi-fcgi; pgrep for the fault tests
@@ -24,7 +24,6 @@ if [ "${1:-}" = check ]; then
 	# make valgrind.
 	want="$want clang libclang-rt-14-dev valgrind"
 	want="$want python3" # tests/layers.py
-	want="$want postgresql-15" # initdb, pg_ctl and psql for tests/pg_schema.py
 fi
 if [ "${1:-}" = bench ]; then
 	want="$want wrk jq"

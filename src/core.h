@@ -294,7 +294,8 @@ void db_read_end(struct db *db);
  * else is handed back and its writes undone. */
 typedef int db_work_fn(struct db *db, void *arg);
 /* The one way to write: runs fn(db, arg) in a write transaction of its
- * own (BEGIN IMMEDIATE, after this process's other writers) and commits it
+ * own (after this process's other writers: BEGIN IMMEDIATE on SQLite, an
+ * advisory lock every process takes on PostgreSQL) and commits it
  * when fn answers DB_OK. fn runs once: a busy database is waited for
  * before it starts, never by running it again. Returns DB_OK when committed;
  * else fn's answer or the store's error, with nothing of fn's kept. No

@@ -11,8 +11,7 @@ import { tableWithSchema, createKey, setPlan } from '../lib/fixtures.mjs';
 import { servePids, killServe } from '../lib/faults.mjs';
 
 const LONG = process.env.TOLLGATE_LONG === '1';
-// On PostgreSQL 20 kills: its restart path (reconnects, prepared statements) is
-// the newer one.
+// On PostgreSQL 20 kills: a restart there also reconnects and prepares again.
 const KILLS = Number(process.env.TOLLGATE_CRASH_KILLS || (LONG ? 50 : STORE === 'postgresql' ? 20 : 10));
 const CLIENTS = 8;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
