@@ -118,10 +118,10 @@ test('make check installs the test packages (deps.sh check), make run only the r
   const ci = readFileSync(join(TOP, '.ci', 'run'), 'utf8').split('\n').filter((l) => /deps\.sh/.test(l) && !/^#/.test(l));
   for (const l of ci) assert.match(l.trim(), /^sh deploy\/deps\.sh( check)?$/, l);
   // What the tests run is in the check set: cgi-fcgi, pgrep, the web
-  // servers, mandoc, chromium.
+  // servers, mandoc, chromium, the PostgreSQL server.
   const deps = readFileSync(join(TOP, 'deploy', 'deps.sh'), 'utf8');
   const check = deps.slice(deps.indexOf('= check ]'), deps.indexOf('= bench ]'));
-  for (const p of ['libfcgi-bin', 'procps', 'apache2', 'lighttpd', 'mandoc', 'chromium', 'spawn-fcgi']) {
+  for (const p of ['libfcgi-bin', 'procps', 'apache2', 'lighttpd', 'mandoc', 'chromium', 'spawn-fcgi', 'postgresql-15']) {
     assert.match(check, new RegExp(`\\b${p}\\b`), p);
   }
 });
