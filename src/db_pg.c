@@ -255,6 +255,11 @@ pg_dialect(const char *sql, char *out, size_t outlen)
 	return 0;
 }
 
+static int pg_batch_note(struct pg *pg, int code);
+
+/* Prepares statement s on this connection, with its values' types; within
+ * a batch it is sent, and its answer read with the rest (pg_batch_end
+ * undoes prepared if it failed). */
 static int
 pg_prepare(
     struct pg *pg, const char *rid, int s, const char *name, const char *sql, const char *types)
@@ -262,7 +267,7 @@ pg_prepare(
 	Oid oids[PG_MAX_PARAMS];
 	char stmt_name[16], *text;
 	size_t len = strlen(sql) + 1;
-	PGresult *res;
+	PGresult *res = NULL;
 	int n = (int)strlen(types), rc = DB_OK;
 
 	for (int i = 0; i < n; i++)
@@ -272,11 +277,17 @@ pg_prepare(
 		return DB_ERROR;
 	}
 	snprintf(stmt_name, sizeof(stmt_name), "s%d", s);
-	res = PQprepare(pg->conn, stmt_name, text, n, oids);
+	if (pg->batching) {
+		if (pg_batch_note(pg, s * 2 + 1) < 0 ||
+		    !PQsendPrepare(pg->conn, stmt_name, text, n, oids))
+			rc = pg_rc_of(pg, rid, name, NULL);
+	} else {
+		res = PQprepare(pg->conn, stmt_name, text, n, oids);
+		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = pg_rc_of(pg, rid, name, res);
+		PQclear(res);
+	}
 	free(text);
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = pg_rc_of(pg, rid, name, res);
-	PQclear(res);
 	if (rc == DB_OK) {
 		pg->st[s].prepared = 1;
 		memcpy(pg->st[s].types, types, (size_t)n + 1);
@@ -300,31 +311,6 @@ pg_batch_note(struct pg *pg, int code)
 	}
 	pg->sent[pg->nsent++] = code;
 	return 0;
-}
-
-/* pg_prepare within a batch: sent, its answer read with the rest. */
-static int
-pg_batch_prepare(struct pg *pg, const char *rid, int s, const char *sql, const char *types)
-{
-	Oid oids[PG_MAX_PARAMS];
-	char stmt_name[16], *text;
-	size_t len = strlen(sql) + 1;
-	int n = (int)strlen(types), ok;
-
-	for (int i = 0; i < n; i++)
-		oids[i] = types[i] == 'i' ? PG_INT8OID : types[i] == 'd' ? PG_FLOAT8OID : 0;
-	if ((text = malloc(len)) == NULL || pg_dialect(sql, text, len) < 0) {
-		free(text);
-		return DB_ERROR;
-	}
-	snprintf(stmt_name, sizeof(stmt_name), "s%d", s);
-	ok = pg_batch_note(pg, s * 2 + 1) == 0 && PQsendPrepare(pg->conn, stmt_name, text, n, oids);
-	free(text);
-	if (!ok)
-		return pg_rc_of(pg, rid, "prepare", NULL);
-	pg->st[s].prepared = 1; /* undone by pg_batch_end if it failed */
-	memcpy(pg->st[s].types, types, (size_t)n + 1);
-	return DB_OK;
 }
 
 int
@@ -413,11 +399,7 @@ pg_query(struct pg *pg, const char *rid, int s, const char *name, const char *sq
 	}
 	if (!pg_in_tx(pg) && pg_ready(pg, rid) < 0)
 		return DB_BUSY;
-	if (!st->prepared && !pg->batching &&
-	    (rc = pg_prepare(pg, rid, s, name, sql, types)) != DB_OK)
-		return rc;
-	if (!st->prepared && pg->batching &&
-	    (rc = pg_batch_prepare(pg, rid, s, sql, types)) != DB_OK)
+	if (!st->prepared && (rc = pg_prepare(pg, rid, s, name, sql, types)) != DB_OK)
 		return rc;
 	/* A statement is prepared with its values' types: other types are a bug. */
 	if (strcmp(st->types, types) != 0) {
