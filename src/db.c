@@ -373,7 +373,8 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	    "SELECT f.key, count(*) FROM records r, json_each(r.data) f WHERE r.table_id = ?1 "
 	    "AND r.seq > ?2 AND r.seq <= ?3 AND f.type <> 'null' GROUP BY f.key",
 	    "SELECT f.key, count(*) FROM records r, json_each(r.data::json) f WHERE r.table_id = "
-	    "?1 AND r.seq > ?2 AND r.seq <= ?3 AND json_typeof(f.value) <> 'null' GROUP BY f.key"),
+	    "?1 AND r.seq > ?2 AND r.seq <= ?3 AND json_typeof(f.value) <> 'null' GROUP BY f.key "
+	    "ORDER BY f.key COLLATE \"C\""),
 	/* ---- webhooks.c, outbox.c, webhook_send.c ---- */
 	STMT(STMT_WEBHOOK_INSERT,
 	    "INSERT INTO webhooks (id, org_id, url, events, secret, created_at) VALUES (?1, ?2, "
@@ -855,8 +856,10 @@ db_begin(struct db *db)
 	db_read_end(db);
 	if ((rc = writer_enter(db)) != DB_OK)
 		return rc;
+	/* On PostgreSQL the BEGIN may stand while its lock timed out: the
+	 * rollback ends that failed transaction too. */
 	if ((rc = db_tx(db, STMT_TX_BEGIN_IMMEDIATE)) != DB_OK)
-		writer_leave(db);
+		db_rollback(db);
 	return rc;
 }
 
@@ -1013,6 +1016,8 @@ db_read_begin(struct db *db)
 {
 	int rc;
 
+	if (db != NULL && db->pg != NULL && pg_tx_failed(db->pg))
+		db_rollback(db); /* a failed transaction left behind serves nothing */
 	if (db == NULL || db_in_tx(db))
 		return DB_OK; /* already inside a transaction */
 	rc = db_tx(db, STMT_TX_BEGIN);
@@ -1033,7 +1038,9 @@ db_read_end(struct db *db)
 static int
 db_commit(struct db *db)
 {
-	int rc = db_tx(db, STMT_TX_COMMIT);
+	/* PostgreSQL answers COMMIT of a failed transaction with a rollback:
+	 * nothing of it is kept, which the caller must hear. */
+	int rc = db->pg != NULL && pg_tx_failed(db->pg) ? DB_ERROR : db_tx(db, STMT_TX_COMMIT);
 
 	if (rc != DB_OK)
 		db_rollback(db);

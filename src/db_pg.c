@@ -1,4 +1,5 @@
 /* db_pg.c: statements on a PostgreSQL connection (libpq), for db.c. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,9 @@
 #define PG_MAX_PARAMS 32
 #define PG_INT8OID 20
 #define PG_FLOAT8OID 701
-/* The advisory lock key the schema migrations take ("tollgate" in ASCII,
- * folded into 63 bits). */
-#define PG_SCHEMA_LOCK 0x746f6c6c67617465LL
+/* The advisory lock key the schema migrations take ("tollschm" in ASCII),
+ * another than the writers' (db.c's STMT_TX_BEGIN_IMMEDIATE). */
+#define PG_SCHEMA_LOCK 0x746f6c6c7363686dLL
 
 struct pg_stmt {
 	PGresult *res; /* the open result of the last run, or NULL */
@@ -42,26 +43,66 @@ db_is_url(const char *db)
 	    (strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0);
 }
 
+/* Whether the URL query key k (n bytes, percent-encoded) is "password". */
+static int
+key_is_password(const char *k, size_t n)
+{
+	static const char want[] = "password";
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++, j++) {
+		int c = (unsigned char)k[i];
+
+		if (c == '%' && i + 2 < n && isxdigit((unsigned char)k[i + 1]) &&
+		    isxdigit((unsigned char)k[i + 2])) {
+			char hex[3] = { k[i + 1], k[i + 2], '\0' };
+
+			c = (int)strtol(hex, NULL, 16);
+			i += 2;
+		}
+		if (j >= sizeof(want) - 1 || tolower(c) != want[j])
+			return 0;
+	}
+	return j == sizeof(want) - 1;
+}
+
 void
 db_shown(const char *db, char *out, size_t outlen)
 {
-	const char *auth, *at, *colon;
-	char *q;
+	const char *auth, *at, *colon, *p;
+	size_t n = 0;
 
 	snprintf(out, outlen, "%s", db);
 	if (!db_is_url(db))
 		return;
+	/* The user information ends at the first '@' before any '/', as
+	 * libpq reads it (a '?' may be in the password). */
 	auth = strstr(db, "://") + 3;
-	at = auth + strcspn(auth, "@/?");
-	if (*at == '@' && (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL)
-		snprintf(out, outlen, "%.*s:***%s", (int)(colon - db), db, at);
-	/* postgresql://host/db?password=... */
-	for (q = strstr(out, "password="); q != NULL; q = strstr(q + 12, "password=")) {
-		char tail[1024];
-		size_t at_value = (size_t)(q - out) + 9;
+	at = auth + strcspn(auth, "@/");
+	if (*at == '@' && (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL) {
+		n = (size_t)snprintf(out, outlen, "%.*s:***", (int)(colon - db), db);
+		p = at;
+	} else {
+		p = db;
+	}
+	/* Then the rest, each query parameter whose key is password (in any
+	 * percent-encoding) with its value as ***. */
+	for (const char *q = strchr(p, '?') ? strchr(p, '?') + 1 : NULL; n < outlen;) {
+		const char *end = q ? q + strcspn(q, "&") : p + strlen(p);
+		const char *eq = q ? memchr(q, '=', (size_t)(end - q)) : NULL;
 
-		snprintf(tail, sizeof(tail), "%s", q + 9 + strcspn(q + 9, "&"));
-		snprintf(out + at_value, outlen - at_value, "***%s", tail);
+		if (q == NULL) {
+			snprintf(out + n, outlen - n, "%s", p);
+			break;
+		}
+		if (eq != NULL && key_is_password(q, (size_t)(eq - q)))
+			n += (size_t)snprintf(out + n, outlen - n, "%.*s***", (int)(eq + 1 - p), p);
+		else
+			n += (size_t)snprintf(out + n, outlen - n, "%.*s", (int)(end - p), p);
+		if (*end == '\0')
+			break;
+		p = end;
+		q = end + 1;
 	}
 }
 
@@ -149,6 +190,12 @@ pg_close(struct pg *pg)
 }
 
 int
+pg_tx_failed(struct pg *pg)
+{
+	return PQtransactionStatus(pg->conn) == PQTRANS_INERROR;
+}
+
+int
 pg_in_tx(struct pg *pg)
 {
 	switch (PQtransactionStatus(pg->conn)) {
@@ -169,14 +216,6 @@ pg_ready(struct pg *pg, const char *rid)
 
 	if (PQstatus(pg->conn) == CONNECTION_OK)
 		return 0;
-	PQreset(pg->conn);
-	for (int i = 0; i < pg->nstmts; i++)
-		pg->st[i].prepared = 0;
-	if (PQstatus(pg->conn) == CONNECTION_OK) {
-		PQsetNoticeProcessor(pg->conn, pg_notice, NULL);
-		log_msg(rid, "db: reconnected to postgresql");
-		return 0;
-	}
 	if (pg_connect(pg, err, sizeof(err)) == 0) {
 		log_msg(rid, "db: reconnected to postgresql");
 		return 0;
@@ -197,10 +236,16 @@ pg_rc_of(struct pg *pg, const char *rid, const char *name, PGresult *res)
 	static const char *const busy[] = { "40001", "40P01", "55P03", "57014", "53300", "57P01",
 		"57P02", "57P03", "53000", NULL };
 
-	if (PQstatus(pg->conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0) {
+	if (PQstatus(pg->conn) != CONNECTION_OK ||
+	    (state != NULL && strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0)) {
 		log_msg(rid, "db: %s: postgresql connection lost: %.*s", name,
 		    (int)strcspn(PQerrorMessage(pg->conn), "\n"), PQerrorMessage(pg->conn));
 		return DB_BUSY;
+	}
+	if (state == NULL) { /* libpq's own: out of memory, a misuse */
+		log_msg(rid, "db: %s: %.*s", name, (int)strcspn(PQerrorMessage(pg->conn), "\n"),
+		    PQerrorMessage(pg->conn));
+		return DB_ERROR;
 	}
 	if (strncmp(state, "23", 2) == 0)
 		return DB_CONSTRAINT;

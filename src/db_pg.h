@@ -19,6 +19,8 @@ void pg_close(struct pg *pg);
 int pg_exec(struct pg *pg, const char *rid, const char *sql);
 /* Inside a transaction (also a failed one). */
 int pg_in_tx(struct pg *pg);
+/* Inside a transaction a statement failed in: it can only be rolled back. */
+int pg_tx_failed(struct pg *pg);
 /* Runs statement s (sql in ?N form, name for the logs) with the values of
  * types: DB_ROW with row 0 current, DB_DONE when it returned none, or an
  * error. Prepared on its first use on this connection. */

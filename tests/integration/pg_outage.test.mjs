@@ -7,7 +7,7 @@
 // its own (the pass's shared one serves the other files).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,5 +99,33 @@ test('PostgreSQL down under load: only 503s meanwhile, full service after, nothi
       try { execFileSync('sh', [PG_LOCAL, 'stop', dir], { stdio: 'ignore' }); } catch { /* already stopped */ }
       try { asOwner(PG_CTL, ['-D', join(dir, 'data'), '-m', 'immediate', 'stop']); } catch { /* not running */ }
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+test('a write that waits out lock_timeout is 503, and every thread serves after it',
+  { skip: STORE !== 'postgresql' && 'the PostgreSQL pass runs it' }, async () => {
+    const stack = await startStack();
+    let holder;
+    try {
+      const { admin } = await tableWithSchema(stack, 'n\n1\n');
+      setPlan(stack, admin.org.id, 'enterprise');
+      // Another writer holds the writers' advisory lock (db.c) past the 5 s
+      // lock_timeout of the write below.
+      holder = spawn('psql', ['-X', '-q', '-d', stack.db, '-c',
+        'SELECT pg_advisory_lock(8390043843661231205); SELECT pg_sleep(6.5)'], { stdio: 'ignore' });
+      const held = new Promise((r) => holder.on('close', r));
+      await sleep(500);
+      const r = await api(stack, 'POST', '/v1/projects', { token: admin.token, json: { name: 'waits' } });
+      assert.ok(isErrorBody(r, 503, 'UNAVAILABLE'), r.text);
+      await held;
+      // Every worker thread (4) writes and reads again: none is left in the
+      // failed transaction of the write that timed out.
+      const answers = await Promise.all(Array.from({ length: 16 }, async (_, i) => [
+        (await api(stack, 'POST', '/v1/projects', { token: admin.token, json: { name: `after ${i}` } })).status,
+        (await api(stack, 'GET', '/v1/projects', { token: admin.token })).status]));
+      assert.ok(answers.flat().every((s) => s === 200 || s === 201), JSON.stringify(answers));
+    } finally {
+      if (holder && holder.exitCode === null) holder.kill('SIGKILL');
+      await stack.stop();
     }
   });

@@ -80,6 +80,15 @@ test_database_url(void)
 	db_shown("postgres://tg@db.example/tg?sslmode=require&password=s3cret&x=1", shown,
 	    sizeof(shown));
 	CHECK(strcmp(shown, "postgres://tg@db.example/tg?sslmode=require&password=***&x=1") == 0);
+	/* libpq ends the user information at the '@' before any '/': a '?'
+	 * may be in the password; a query key may be percent-encoded. */
+	db_shown("postgresql://tg:pa?ss@db.example/tg", shown, sizeof(shown));
+	CHECK(strcmp(shown, "postgresql://tg:***@db.example/tg") == 0);
+	db_shown("postgresql://db.example/tg?user=tg&pass%77ord=s3cret", shown, sizeof(shown));
+	CHECK(strcmp(shown, "postgresql://db.example/tg?user=tg&pass%77ord=***") == 0);
+	CHECK(db_url_has_password("postgresql://db.example/tg?PASSWORD=x"));
+	db_shown("postgresql://db.example/tg?passwords=x&password", shown, sizeof(shown));
+	CHECK(strcmp(shown, "postgresql://db.example/tg?passwords=x&password") == 0);
 	db_shown("var/tollgate.db", shown, sizeof(shown));
 	CHECK(strcmp(shown, "var/tollgate.db") == 0);
 	CHECK(db_is_url("postgresql://h/d") && db_is_url("postgres://h/d"));
