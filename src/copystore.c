@@ -475,9 +475,10 @@ cs_move(struct cs *c, int *version)
 		return 1;
 	if (sv != pv) {
 		snprintf(c->err, sizeof(c->err),
-		    "the source is at schema version %lld, the target at %lld: run `tollgate "
-		    "migrate` on the source with this tollgate first",
-		    (long long)sv, (long long)pv);
+		    "the source is at schema version %lld, the target at %lld: %s", (long long)sv,
+		    (long long)pv,
+		    sv < pv ? "run `tollgate migrate` on the source with this tollgate first"
+		            : "the source is newer than this tollgate");
 		return 1;
 	}
 	*version = (int)sv;
@@ -545,13 +546,13 @@ copystore_run(int argc, char **argv)
 	int rc = 1, version = 0, n;
 	int64_t start = tg_now_ms(), total = 0;
 
-	for (int i = 0; i + 1 < argc; i += 2) {
+	for (int i = 0; argc == 4 && i < argc; i += 2) {
 		if (strcmp(argv[i], "--from") == 0)
 			from = argv[i + 1];
 		else if (strcmp(argv[i], "--to") == 0)
 			to = argv[i + 1];
 		else
-			from = to = NULL, i = argc;
+			argc = 0; /* an unknown option */
 	}
 	if (argc != 4 || from == NULL || to == NULL || *from == '\0' || db_is_url(from) ||
 	    !db_is_url(to)) {

@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, api, sql, pgCreate, pgDrop, BIN, SECRET, STORE } from '../lib/stack.mjs';
+import { startStack, api, sql, sqlite, pgCreate, pgDrop, BIN, SECRET, STORE } from '../lib/stack.mjs';
 import {
   tableWithSchema, ingest, createKey, userWithRole, createSpinner, publishSpinner, trigger,
-  waitJob, readAllRecords, login,
+  waitJob, readAllRecords, login, decodeJwt,
 } from '../lib/fixtures.mjs';
 
 const copyStore = (from, to) => spawnSync(BIN, ['copy-store', '--from', from, '--to', to], {
@@ -64,6 +64,18 @@ test('copy-store moves a live SQLite installation to PostgreSQL', { skip: STORE 
     const before = await observe(lite, s);
     await lite.stop();
     lite = null;
+    // A signing key of the database's own (wrapped with the secret).
+    const rot = spawnSync(BIN, ['rotate-jwt-secret'], {
+      encoding: 'utf8', env: { ...process.env, TOLLGATE_DB: source, TOLLGATE_JWT_SECRET: SECRET },
+    });
+    assert.equal(rot.status, 0, rot.stderr);
+    const kid = rot.stdout.match(/new signing key (\S+);/)[1];
+    // Rowids a fresh identity would not give, to tell a copied one.
+    sqlite(source, 'UPDATE sessions SET rowid = rowid + 1000; UPDATE jwt_keys SET rowid = rowid + 1000');
+    const rowids = (q) => sqlite(source, q);
+    const sessions = rowids('SELECT rowid, id FROM sessions ORDER BY rowid');
+    const keys = rowids('SELECT rowid, kid FROM jwt_keys ORDER BY rowid');
+    assert.ok(sessions.length >= 2 && keys.length >= 1);
 
     target = pgCreate();
     const r = copyStore(source, target.url);
@@ -79,13 +91,19 @@ test('copy-store moves a live SQLite installation to PostgreSQL', { skip: STORE 
     assert.equal(pg.store, 'postgresql');
     const after = await observe(pg, s);
     assert.deepEqual(after, before);
+    // SQLite's rowid (the order of sign-ins, of keys) is the rowid column.
+    assert.deepEqual(sql(pg, 'SELECT rowid, id FROM sessions ORDER BY rowid'), sessions);
+    assert.deepEqual(sql(pg, 'SELECT rowid, kid FROM jwt_keys ORDER BY rowid'), keys);
 
     // New rows take identities past the copied ones: a record, a sign-in.
     await ingest(pg, s.admin.token, s.table.id, [{ n: 4, name: 'after', score: 2, ok: true }]);
     const records = await readAllRecords(pg, s.table.id, { token: s.key.key });
     assert.equal(records.length, before.records.length + 1);
     const token = await login(pg, s.member.email, undefined, { force: true });
+    assert.equal(decodeJwt(token).header.kid, kid, 'not signed with the copied key');
     assert.equal((await api(pg, 'GET', '/v1/auth/session', { token })).status, 200);
+    const n = sql(pg, 'SELECT max(rowid) FROM sessions')[0][0];
+    assert.ok(Number(n) > Number(sessions.at(-1)[0]), `${n}`);
 
     // A second copy into the same database is refused, and changes nothing.
     const counts = tableCounts(pg);
