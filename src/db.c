@@ -501,6 +501,25 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_BACKUP_SCHEMA_COUNT, "SELECT count(*) FROM sqlite_schema"),
 	STMT(STMT_BACKUP_JOURNAL_DELETE, "PRAGMA journal_mode=DELETE"),
 	STMT(STMT_BACKUP_INTEGRITY_CHECK, "PRAGMA integrity_check"),
+	/* copystore.c: on its SQLite connection, the source's tables in the
+	 * order they were made */
+	STMT(STMT_COPY_TABLES,
+	    "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
+	    "ESCAPE '\\' ORDER BY rowid"),
+	/* the tables table ?1 refers to */
+	STMT(STMT_COPY_PARENTS, "SELECT DISTINCT \"table\" FROM pragma_foreign_key_list(?1)"),
+	/* table ?1's columns in order */
+	STMT(STMT_COPY_COLUMNS, "SELECT name FROM pragma_table_info(?1) ORDER BY cid"),
+	/* copystore.c, on its PostgreSQL connection (libpq's $N): the write
+	 * transaction of STMT_TX_BEGIN_IMMEDIATE, which keeps every Tollgate
+	 * writer out until it ends */
+	STMT(STMT_COPY_PG_BEGIN, "BEGIN; SELECT pg_advisory_xact_lock(8390043843661231205)"),
+	/* the schema version applied */
+	STMT(STMT_COPY_PG_VERSION, "SELECT coalesce(max(version), 0) FROM tollgate_schema"),
+	/* table $1's columns in order, and whether each is an identity column */
+	STMT(STMT_COPY_PG_COLUMNS,
+	    "SELECT column_name, is_identity FROM information_schema.columns WHERE table_schema = "
+	    "current_schema() AND table_name = $1 ORDER BY ordinal_position"),
 
 };
 

@@ -10,6 +10,7 @@
 #include <fcgiapp.h>
 
 #include "backup.h"
+#include "copystore.h"
 #include "ratelimit.h"
 #include "api.h"
 
@@ -34,6 +35,9 @@ usage(FILE *f)
 	    "  rotate-jwt-secret\n"
 	    "        make a new signing key; tokens signed before stay valid until expiry\n"
 	    "  backup PATH  copy the database to PATH, safely while serving\n"
+	    "  copy-store --from PATH --to URL\n"
+	    "        copy the SQLite database at PATH into the new PostgreSQL\n"
+	    "        database at URL (migrated first), then compare the row counts\n"
 	    "  routes    print the route table as JSON (method, pattern, access,\n"
 	    "        permission, scope, body)\n"
 	    "  version   print the version\n"
@@ -315,6 +319,8 @@ main(int argc, char **argv)
 		return cmd_rotate_jwt_secret();
 	if (strcmp(argv[i], "backup") == 0)
 		return backup_run(argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "copy-store") == 0)
+		return copystore_run(argc - i - 1, argv + i + 1);
 	fprintf(stderr, "tollgate: unknown command \"%s\"\n", argv[i]);
 	usage(stderr);
 	return 2;

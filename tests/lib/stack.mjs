@@ -46,7 +46,7 @@ function psql(url, input) {
 }
 
 // A new empty database on the test server; answers {name, url}.
-function pgCreate() {
+export function pgCreate() {
   const server = process.env.TOLLGATE_TEST_PG;
   if (!server) throw new Error('TOLLGATE_STORE=postgresql needs TOLLGATE_TEST_PG (tests/run.sh sets it)');
   const name = `tollgate_t${process.pid}_${randomBytes(6).toString('hex')}`;
@@ -57,7 +57,7 @@ function pgCreate() {
 }
 
 // Drops a database pgCreate made, whoever is still connected to it.
-function pgDrop(name) {
+export function pgDrop(name) {
   psql(process.env.TOLLGATE_TEST_PG, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
 
