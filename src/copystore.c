@@ -482,7 +482,7 @@ cs_move(struct cs *c, int *version)
 		return 1;
 	}
 	*version = (int)sv;
-	if ((res = cs_pg(c, db_sql(STMT_COPY_PG_BEGIN), 0, NULL, PGRES_TUPLES_OK)) == NULL)
+	if ((res = cs_pg(c, db_sql_pg(STMT_TX_BEGIN_IMMEDIATE), 0, NULL, PGRES_TUPLES_OK)) == NULL)
 		return 1;
 	PQclear(res);
 	for (int i = 0; i < c->n; i++) {

@@ -259,7 +259,6 @@ enum stmt {
 	STMT_COPY_TABLES,
 	STMT_COPY_PARENTS,
 	STMT_COPY_COLUMNS,
-	STMT_COPY_PG_BEGIN,
 	STMT_COPY_PG_VERSION,
 	STMT_COPY_PG_COLUMNS,
 	STMT__COUNT
@@ -316,6 +315,9 @@ int db_write_grouped(struct db *db, db_work_fn *fn, void *arg);
 /* The text of statement s, for a caller with a connection of its own
  * (backup.c). */
 const char *db_sql(enum stmt s);
+/* Its PostgreSQL text, for copystore.c's own connection (placeholders ?N
+ * as written: only for statements without any). */
+const char *db_sql_pg(enum stmt s);
 /* The request id db's log lines carry from now on (NULL: none). */
 void db_log_request(struct db *db, const char *rid);
 /* Waits for another process's writer so far in this process. */

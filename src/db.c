@@ -510,11 +510,8 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_COPY_PARENTS, "SELECT DISTINCT \"table\" FROM pragma_foreign_key_list(?1)"),
 	/* table ?1's columns in order */
 	STMT(STMT_COPY_COLUMNS, "SELECT name FROM pragma_table_info(?1) ORDER BY cid"),
-	/* copystore.c, on its PostgreSQL connection (libpq's $N): the write
-	 * transaction of STMT_TX_BEGIN_IMMEDIATE, which keeps every Tollgate
-	 * writer out until it ends */
-	STMT(STMT_COPY_PG_BEGIN, "BEGIN; SELECT pg_advisory_xact_lock(8390043843661231205)"),
-	/* the schema version applied */
+	/* copystore.c, on its PostgreSQL connection (libpq's $N): the schema
+	 * version applied */
 	STMT(STMT_COPY_PG_VERSION, "SELECT coalesce(max(version), 0) FROM tollgate_schema"),
 	/* table $1's columns in order, and whether each is an identity column */
 	STMT(STMT_COPY_PG_COLUMNS,
@@ -962,6 +959,12 @@ const char *
 db_sql(enum stmt s)
 {
 	return stmts[s].sql;
+}
+
+const char *
+db_sql_pg(enum stmt s)
+{
+	return stmts[s].pg != NULL ? stmts[s].pg : stmts[s].sql;
 }
 
 void
