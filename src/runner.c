@@ -41,7 +41,7 @@ struct job {
 	int64_t seq, attempts, started;
 	int counted; /* its claim counted an attempt (the first job of a batch) */
 	int ran; /* job_run has begun it */
-	int lost; /* its lease was found taken: nothing of it is written */
+	int lost; /* its lease was found taken, or its release refused: nothing of it is written */
 	enum outcome outcome;
 	const char *status, *reason; /* static text */
 	char *result; /* JSON (malloc), or NULL */
@@ -83,6 +83,8 @@ job_settle(struct db *db, struct job *j)
 {
 	int rc = DB_OK;
 
+	if (j->lost)
+		return DB_OK; /* no longer ours, or left to the end of its lease */
 	if (j->outcome == OUT_FINISH) {
 		rc = db_run(db, STMT_JOB_FINISH, "tttttiii", j->id, runner.id, j->status, j->result,
 		    j->reason, j->last_seq, tg_now(), j->started);
@@ -342,6 +344,7 @@ claimed_rows(struct db *db, enum stmt s, int rc, int counted, struct job *b, int
 struct turn {
 	struct job *b, *next;
 	int n, claimed;
+	int refused; /* the outcome of b[refused - 1] was refused: start again */
 };
 
 static int
@@ -351,22 +354,21 @@ batch_turn_work(struct db *db, void *arg)
 	int rc = DB_OK;
 
 	t->claimed = 0;
-	/* An outcome the store refuses (other than busy) is not retried forever:
-	 * the job goes back to the queue instead (or, if even that fails, runs
-	 * again when its lease ends), and so do its spinner's later jobs of the
-	 * batch, which started where it stopped. */
+	t->refused = 0;
 	for (int i = 0; i < t->n && rc == DB_OK; i++) {
 		for (int k = 0; k < i; k++)
 			if (t->b[k].outcome == OUT_RELEASE && t->b[i].outcome == OUT_FINISH &&
 			    strcmp(t->b[k].spinner_id, t->b[i].spinner_id) == 0)
 				job_release(&t->b[i]);
-		if ((rc = job_settle(db, &t->b[i])) == DB_BUSY || rc == DB_OK)
-			continue;
-		if (t->b[i].outcome == OUT_FINISH) {
-			job_release(&t->b[i]);
-			job_settle(db, &t->b[i]);
-		}
-		rc = DB_OK;
+		rc = job_settle(db, &t->b[i]);
+		/* An outcome the store refuses (other than busy) ends the
+		 * transaction on PostgreSQL, and may have written half of itself:
+		 * the turn starts again (batch_turn) with the job going back to the
+		 * queue instead, and so do its spinner's later jobs of the batch,
+		 * which started where it stopped. A job whose release is refused
+		 * too is left to the end of its lease. */
+		if (rc != DB_OK && rc != DB_BUSY)
+			t->refused = i + 1;
 	}
 	/* A job whose runner died goes first, alone: if it is what kills the
 	 * process, no other job is charged an attempt for it. */
@@ -407,10 +409,18 @@ static int
 batch_turn(struct db *db, struct job *b, int *n)
 {
 	static struct job next[JOB_BATCH]; /* the runner thread's own */
-	struct turn t = { b, next, *n, 0 };
+	struct turn t = { b, next, *n, 0, 0 };
 	int rc;
 
-	if ((rc = db_write(db, batch_turn_work, &t)) != DB_OK) {
+	while ((rc = db_write(db, batch_turn_work, &t)) != DB_OK && t.refused > 0) {
+		struct job *j = &b[t.refused - 1];
+
+		if (j->outcome == OUT_FINISH)
+			job_release(j);
+		else
+			j->lost = 1;
+	}
+	if (rc != DB_OK) {
 		log_msg(NULL, "runner: batch: database error %d; its jobs are settled later", rc);
 		return rc;
 	}

@@ -306,6 +306,40 @@ test('one batch takes the queued jobs of several spinners; only its first job co
   assert.ok(jb.startedAt && jb.startedAt <= jb.finishedAt, JSON.stringify(jb));
 });
 
+test('a job outcome the store refuses goes back to the queue; the rest of its batch is written', async () => {
+  const { admin, project, table } = await workspace();
+  await ingest(stack, admin.token, table, [{ email: 'a@x.test' }]);
+  const spA = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
+  const spB = await publishSpinner(stack, admin.token, (await createSpinner(stack, admin.token, project.id, table)).id);
+  for (const [h, sp] of [['job_refA', spA], ['job_refB', spB]])
+    sql(stack, `INSERT INTO jobs (id, org_id, spinner_id, trigger, status, attempts, runner, lease_until, created_at)
+      VALUES ('${h}', '${admin.org.id}', '${sp.id}', 'api', 'running', 1, 'run_other', ${epoch()} + 600, ${epoch()})`);
+  const a = (await trigger(stack, admin.token, spA.id)).id;
+  const b = (await trigger(stack, admin.token, spB.id)).id;
+  // The store refuses to record A's job as succeeded (as a constraint or
+  // a full disk would); on PostgreSQL that ends the whole transaction.
+  sql(stack, stack.store === 'postgresql'
+    ? `CREATE FUNCTION refuse_a() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+       CREATE TRIGGER refuse_a BEFORE UPDATE ON jobs FOR EACH ROW
+         WHEN (NEW.spinner_id = '${spA.id}' AND NEW.status = 'succeeded') EXECUTE FUNCTION refuse_a()`
+    : `CREATE TRIGGER refuse_a BEFORE UPDATE OF status ON jobs
+         WHEN NEW.spinner_id = '${spA.id}' AND NEW.status = 'succeeded' BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+  try {
+    await sleep(300);
+    sql(stack, "UPDATE jobs SET status = 'failed', lease_until = NULL WHERE id IN ('job_refA', 'job_refB')");
+    const jb = await waitJob(stack, admin.token, b);
+    assert.equal(jb.status, 'succeeded');
+    assert.deepEqual(jb.result.processed, 1);
+    assert.match(stack.log(), new RegExp(`runner: ${a} back in the queue`));
+    assert.notEqual((await api(stack, 'GET', `/v1/jobs/${a}`, { token: admin.token })).body.status, 'succeeded');
+  } finally {
+    sql(stack, stack.store === 'postgresql' ? 'DROP TRIGGER refuse_a ON jobs; DROP FUNCTION refuse_a()' : 'DROP TRIGGER refuse_a');
+  }
+  const ja = await waitJob(stack, admin.token, a);
+  assert.equal(ja.status, 'succeeded');
+  assert.equal(ja.result.processed, 1);
+});
+
 test('a job interrupted by kill -9 is resumed after a restart', async () => {
   const s1 = await startStack({}, { keep: true });
   let s2;
