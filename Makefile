@@ -107,9 +107,11 @@ check: check-deps
 unit: all $(UNIT)
 
 # Tollgate against its physical floor, side by side (bench/run.sh; needs wrk).
+# STORE=postgresql runs it on a throwaway PostgreSQL 15 (deploy/pg-local.sh).
+STORE ?= sqlite
 bench:
-	@sh deploy/deps.sh bench
-	@sh bench/run.sh
+	@sh deploy/deps.sh bench$(if $(filter postgresql,$(STORE)), postgres)
+	@STORE=$(STORE) sh bench/run.sh
 
 # Every fuzz harness for FUZZ_SECONDS each (default 600; make check runs
 # each for 10 s): FUZZ_SECONDS=3600 make fuzz. New inputs go to

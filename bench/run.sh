@@ -9,11 +9,18 @@
 # answers a constant JSON body). wrk drives each case against both, the two
 # stacks alternately (floor, Tollgate, floor, Tollgate, ...: ROUNDS times),
 # and the medians are compared. Ingest is compared with bench/ingest_floor.c
-# (the same stored records straight into SQLite, 500-row transactions), and
-# the same batch as NDJSON and gzip-compressed (JSON and NDJSON) with plain
-# JSON,
+# (the same stored records straight into SQLite, 500-row transactions; on
+# PostgreSQL bench/ingest_floor_pg.c, the same over libpq from 8
+# connections), and the same batch as NDJSON and gzip-compressed (JSON and
+# NDJSON) with plain JSON; the trigger also with bench/write_floor.c (the
+# trigger's and the runner's own statements through src/db.c, without HTTP),
 # login with bench/argon2_floor.c (argon2id verification alone). Then: reads
 # while logins run, throughput by thread count, peak RSS.
+#
+# STORE=sqlite (the default) runs on an SQLite file; STORE=postgresql on a
+# throwaway PostgreSQL 15 cluster in the work directory (deploy/pg-local.sh,
+# stopped on exit; TOLLGATE_PG_FAST=1 starts it without fsync). The floors
+# get copies of Tollgate's database, so they write what it writes.
 #
 # Each small-request run also reads the server's CPU time (user + system,
 # /proc/PID/stat) before and after: CPU per request, the figure that moves
@@ -28,6 +35,7 @@
 #   PORT      first of the two nginx ports (18180)
 #   PERF=1    record perf on tollgate serve during the first read round
 #             (build/bench/perf/CASE.data)
+#   STORE     sqlite or postgresql (sqlite)
 #   PARTS     what to run ("reads ingest login starve scaling"); CASES the
 #             small-request cases ("health key token trigger")
 set -eu
@@ -44,11 +52,21 @@ PORT=${PORT:-18180}
 INGEST_CONNS=8
 FLOOR_ROWS=${FLOOR_ROWS:-100000}
 PARTS=${PARTS:-reads ingest login starve scaling}
+STORE=${STORE:-sqlite}
+case $STORE in
+sqlite | postgresql) ;;
+*)
+	echo "bench: STORE is sqlite or postgresql, not $STORE" >&2
+	exit 2
+	;;
+esac
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 tg_port=$PORT
 fl_port=$((PORT + 1))
 
-for tool in wrk curl jq sqlite3 nginx cc; do
+tools="wrk curl jq sqlite3 nginx cc"
+[ "$STORE" = postgresql ] && tools="$tools psql pg_dump"
+for tool in $tools; do
 	command -v "$tool" >/dev/null || {
 		echo "bench: needs $tool (apt-get install $tool)" >&2
 		exit 1
@@ -59,12 +77,20 @@ mkdir -p build/bench
 cc -O2 -g -Wall -Wextra -o build/bench/floor bench/floor.c -lfcgi -lpthread
 cc -O2 -g -Wall -Wextra -o build/bench/ingest_floor bench/ingest_floor.c -lsqlite3
 cc -O2 -g -Wall -Wextra -o build/bench/argon2_floor bench/argon2_floor.c -largon2
+cc -O2 -g -Wall -Wextra -I/usr/include/postgresql -o build/bench/ingest_floor_pg \
+    bench/ingest_floor_pg.c -lpq -lpthread
+# write_floor runs src/db.c's statements: it links the server's own objects.
+make --no-print-directory build/libtollgate.a >/dev/null
+cc -std=c11 -D_GNU_SOURCE -Isrc -I/usr/include/postgresql -O2 -g -Wall -Wextra \
+    -o build/bench/write_floor bench/write_floor.c build/libtollgate.a \
+    -lfcgi -ljson-c -lsqlite3 -lpq -ljwt -largon2 -lcurl -lcrypto -lz -lpthread
 
 work=$(mktemp -d)
 chmod 0711 "$work"
 tg_stack=""
 fl_stack=""
 bg=""
+pg_url=""
 stop_stacks() {
 	for p in $tg_stack $fl_stack; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in $tg_stack $fl_stack; do wait "$p" 2>/dev/null || true; done
@@ -74,6 +100,7 @@ stop_stacks() {
 cleanup() {
 	[ -n "$bg" ] && kill "$bg" 2>/dev/null
 	stop_stacks
+	[ -n "$pg_url" ] && sh deploy/pg-local.sh stop "$work/pg"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -85,6 +112,10 @@ export TOLLGATE_RATE_KEY=1000000000 TOLLGATE_RATE_USER=1000000000 TOLLGATE_RATE_
 export TOLLGATE_RATE_ORG=1000000000
 export TOLLGATE_RATE_LOGIN=1000000000 TOLLGATE_RATE_LOGIN_ACCOUNT=1000000000
 export TOLLGATE_DB="$work/tollgate.db"
+if [ "$STORE" = postgresql ]; then
+	pg_url=$(sh deploy/pg-local.sh start "$work/pg") || exit 1
+	TOLLGATE_DB=$pg_url
+fi
 export TOLLGATE_METRICS_TOKEN="bench-metrics-token"
 
 wait_up() { # port
@@ -130,7 +161,32 @@ call() { # method path [curl args...]: the JSON answer
 	curl -fsS -X "$m" "http://127.0.0.1:$tg_port$p" "$@"
 }
 
-echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $THREADS worker threads," \
+# sql SQL: runs SQL on Tollgate's store; its rows, one a line.
+sql() {
+	if [ "$STORE" = postgresql ]; then
+		PGOPTIONS="-c client_min_messages=warning" psql -X -q -At -v ON_ERROR_STOP=1 \
+		    -d "$TOLLGATE_DB" -c "$1"
+	else
+		sqlite3 -cmd ".timeout 5000" "$TOLLGATE_DB" "$1"
+	fi
+}
+# copy_db NAME: a copy of Tollgate's store as it is now for a floor (a file
+# in the work directory, or database NAME of the cluster); prints its path
+# or URL.
+copy_db() {
+	if [ "$STORE" = postgresql ]; then
+		u="${pg_url%/*}/$1"
+		sql "DROP DATABASE IF EXISTS $1" >/dev/null
+		sql "CREATE DATABASE $1" >/dev/null
+		pg_dump --no-owner "$TOLLGATE_DB" | psql -X -q -v ON_ERROR_STOP=1 -d "$u" >/dev/null
+		echo "$u"
+	else
+		sqlite3 "$TOLLGATE_DB" ".backup '$work/$1.db'"
+		echo "$work/$1.db"
+	fi
+}
+
+echo "bench: store $STORE; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $THREADS worker threads," \
     "$CONNS connections, ${DURATION}s a measurement, $ROUNDS rounds floor/Tollgate alternately" >&2
 start_stacks "$THREADS"
 
@@ -143,7 +199,7 @@ org=$(call POST /v1/signup -H "$json" \
     -d "{\"organization\":\"Bench\",\"email\":\"$email\",\"password\":\"$pw\"}" | jq -r .organization.id)
 build/tollgate set-plan "$org" enterprise >/dev/null 2>&1
 # The plans' own request budgets cleared: the TOLLGATE_RATE_* above apply.
-sqlite3 -cmd ".timeout 5000" "$TOLLGATE_DB" "UPDATE plans SET rate_key = NULL, rate_user = NULL, rate_org = NULL"
+sql "UPDATE plans SET rate_key = NULL, rate_user = NULL, rate_org = NULL" >/dev/null
 token=$(call POST /v1/auth/login -H "$json" -d "{\"email\":\"$email\",\"password\":\"$pw\"}" |
     jq -r .token)
 auth="Authorization: Bearer $token"
@@ -168,6 +224,10 @@ printf '{"email":"login@example.test","password":"%s","device":"bench","force":t
 call POST /v1/auth/login -H "$json" --data-binary @"$work/login.json" >/dev/null
 call GET /v1/billing/usage -H "X-API-Key: $key" >/dev/null
 call GET /v1/auth/session -H "$auth" >/dev/null
+# The write floor's own store: Tollgate's as it is now, the spinner in it.
+if [ -n "$spinner" ] && has reads && echo "${CASES:-trigger}" | grep -qw trigger; then
+	wf_db=$(copy_db write_floor)
+fi
 
 # ---- small requests: each case against the floor and Tollgate, alternately.
 cases=${CASES:-health key token trigger}
@@ -196,7 +256,7 @@ cpu_case() {
 	if [ "$1" = trigger ] && [ "$2" = "$tg_port" ]; then
 		s0=$(date +%s.%N)
 		i=0
-		while [ "$(sqlite3 "$TOLLGATE_DB" "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')" 2>/dev/null || echo 1)" != 0 ] &&
+		while [ "$(sql "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')" 2>/dev/null || echo 1)" != 0 ] &&
 		    [ $i -lt 1200 ]; do
 			sleep 0.1
 			i=$((i + 1))
@@ -226,6 +286,11 @@ for r in $(seq "$ROUNDS"); do
 			bg=""
 			mkdir -p build/bench/perf && cp "$work/perf.$c" "build/bench/perf/$c.data"
 		fi
+		if [ "$c" = trigger ]; then
+			build/bench/write_floor "$wf_db" "$org" "$spinner" "$THREADS" "$DURATION" \
+			    >"$work/trigger.wf.$r" 2>>"$work/write_floor.log" ||
+			    echo "bench: write_floor failed (see its figures below)" >&2
+		fi
 	done
 done
 
@@ -253,7 +318,13 @@ awk -v n=500 'BEGIN {
 }' >"$work/batch.json" 2>"$work/records.jsonl"
 call POST "/v1/tables/$table/records" -H "X-API-Key: $key" -H "$json" \
     --data-binary @"$work/batch.json" >/dev/null
-sqlite3 "$TOLLGATE_DB" ".backup '$work/ingest-floor.db'"
+if [ "$STORE" = postgresql ]; then
+	# Each round's floor starts from this snapshot (CREATE DATABASE ...
+	# TEMPLATE: a file copy, fast whatever the size).
+	if_snap=$(copy_db ingest_snapshot)
+else
+	sqlite3 "$TOLLGATE_DB" ".backup '$work/ingest-floor.db'"
+fi
 # The same 500 records as NDJSON (records.jsonl is one a line), and both
 # bodies gzip-compressed; each is checked once before it is loaded.
 ndjson='Content-Type: application/x-ndjson'
@@ -268,10 +339,18 @@ call POST "/v1/tables/$table/records" -H "X-API-Key: $key" -H "$json" -H "$gzip"
 call POST "/v1/tables/$table/records" -H "X-API-Key: $key" -H "$ndjson" -H "$gzip" \
     --data-binary @"$work/batch.ndjson.gz" >/dev/null
 for r in $(seq "$ROUNDS"); do
-	cp "$work/ingest-floor.db" "$work/ingest-floor.$r.db"
-	build/bench/ingest_floor "$work/ingest-floor.$r.db" "$table" "$work/records.jsonl" \
-	    "$FLOOR_ROWS" >"$work/ingest.floor.$r"
-	rm -f "$work/ingest-floor.$r.db"*
+	if [ "$STORE" = postgresql ]; then
+		sql "DROP DATABASE IF EXISTS ingest_floor" >/dev/null
+		sql "CREATE DATABASE ingest_floor TEMPLATE ingest_snapshot" >/dev/null
+		build/bench/ingest_floor_pg "${if_snap%/*}/ingest_floor" "$table" "$work/records.jsonl" \
+		    "$FLOOR_ROWS" $INGEST_CONNS >"$work/ingest.floor.$r"
+		sql "DROP DATABASE ingest_floor" >/dev/null
+	else
+		cp "$work/ingest-floor.db" "$work/ingest-floor.$r.db"
+		build/bench/ingest_floor "$work/ingest-floor.$r.db" "$table" "$work/records.jsonl" \
+		    "$FLOOR_ROWS" >"$work/ingest.floor.$r"
+		rm -f "$work/ingest-floor.$r.db"*
+	fi
 	BENCH_METHOD=POST BENCH_BODY="$work/batch.json" load "$work/ingest.tg.$r" $tg_port \
 	    "/v1/tables/$table/records" $INGEST_CONNS -H "X-API-Key: $key" -H "$json"
 	get floor_records_per_s "$work/ingest.floor.$r" >"$work/ingest.floor.rps.$r"
@@ -369,14 +448,24 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 			    name, f, t, (bad > 0 ? " (" bad " non-2xx!)" : ""), t / f, tp99 / fp99,
 			    (ok ? "met" : "MISSED"), fp50, tp50, fp99, tp99
 		}'
+		# The trigger against its write floor: the same database work without
+		# HTTP, FastCGI or JSON (bench/write_floor.c).
+		[ "$c" = trigger ] && awk -v f="$(fig trigger wf floor_triggers_per_s)" \
+		    -v t="$(fig trigger tg rps)" -v store="$STORE" 'BEGIN {
+			printf "| trigger against the write floor (its statements and its job on %s, no HTTP) | %.0f triggers/s | %.0f req/s | %.2f | ≥ 0.5: %s | | |\n",
+			    store, f, t, (f > 0 ? t / f : 0), (f > 0 && t / f >= 0.5 ? "met" : "MISSED")
+		}'
 	done
 	if has ingest; then
 	for r in $(seq "$ROUNDS"); do get p50_ms "$work/ingest.tg.$r" >"$work/ingest.p50.$r"; done
 	for r in $(seq "$ROUNDS"); do get p99_ms "$work/ingest.tg.$r" >"$work/ingest.p99.$r"; done
+	# SQLite's floor is one writer; PostgreSQL's 8 connections at once.
+	if [ "$STORE" = postgresql ]; then aim=0.5; else aim=0.3; fi
 	awk -v f="$(med "$work/ingest.floor.rps")" -v t="$(med "$work/ingest.tg.rps")" \
-	    -v p50="$(med "$work/ingest.p50")" -v p99="$(med "$work/ingest.p99")" -v bad="$(bad ingest tg)" 'BEGIN {
-		printf "| ingest, records/s: POST /v1/tables/{id}/records, 500 a batch, 8 clients | %.0f records/s | %.0f records/s%s | %.2f | ≥ 0.3: %s | – / %.1f ms | – / %.1f ms |\n",
-		    f, t, (bad > 0 ? " (" bad " non-2xx!)" : ""), t / f, (t / f >= 0.3 ? "met" : "MISSED"), p50, p99
+	    -v p50="$(med "$work/ingest.p50")" -v p99="$(med "$work/ingest.p99")" -v bad="$(bad ingest tg)" \
+	    -v aim="$aim" 'BEGIN {
+		printf "| ingest, records/s: POST /v1/tables/{id}/records, 500 a batch, 8 clients | %.0f records/s | %.0f records/s%s | %.2f | ≥ %s: %s | – / %.1f ms | – / %.1f ms |\n",
+		    f, t, (bad > 0 ? " (" bad " non-2xx!)" : ""), t / f, aim, (t / f >= aim ? "met" : "MISSED"), p50, p99
 	}'
 	# The other bodies against plain JSON (the reference column here).
 	for v in ingest_nd ingest_gz ingest_ndgz; do
@@ -418,12 +507,16 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 		while read -r c; do
 			awk -v c="$c" -v f="$(fig "$c" floor cpu_us)" -v t="$(fig "$c" tg cpu_us)" \
 			    'BEGIN { printf "| %s | %.1f µs | %.1f µs | %.1f µs |\n", c, f, t, t - f }'
+			[ "$c" = trigger ] && awk -v f="$(fig trigger wf cpu_us)" -v t="$(fig trigger tg cpu_us)" \
+			    'BEGIN { printf "| trigger against the write floor (its process, runner included) | %.1f µs | %.1f µs | %.1f µs |\n", f, t, t - f }'
 		done <"$work/cases.cpu"
 		if grep -qx trigger "$work/cases.cpu"; then
 			echo
 			echo "Trigger: the CPU per request includes running the jobs; after each ${DURATION}s run" \
 			    "the runner took a median $(fig trigger tg drain_s) s more to finish the jobs still queued" \
-			    "(the next case waits for it). Triggers per group commit: $(cat "$work/group" 2>/dev/null)."
+			    "(the next case waits for it). Triggers per group commit: $(cat "$work/group" 2>/dev/null)." \
+			    "The write floor: $(fig trigger wf group_per_commit) triggers per group commit," \
+			    "$(fig trigger wf drain_s) s for its runner to finish after each run."
 		fi
 	fi
 	echo
@@ -438,7 +531,7 @@ med() { # file prefix: median of prefix.1 .. prefix.ROUNDS
 		done
 	fi
 	echo
-	echo "Medians of $ROUNDS rounds, floor and Tollgate alternately, ${DURATION}s each, wrk -t2," \
+	echo "Store: $STORE. Medians of $ROUNDS rounds, floor and Tollgate alternately, ${DURATION}s each, wrk -t2," \
 	    "$CONNS connections, $THREADS worker threads, $(nproc) CPUs shared with nginx and wrk;" \
 	    "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 } | tee build/bench/last.md

@@ -4,15 +4,19 @@
 # libpq either way); `deps.sh postgres` adds the PostgreSQL 15 server that
 # `make run-postgres` starts (deploy/pg-local.sh); `deps.sh check` adds the
 # tests' (the server among them: the suite runs on both stores);
-# `deps.sh bench` the benchmarks'.
+# `deps.sh bench` the benchmarks' (`deps.sh bench postgres` for
+# `make bench STORE=postgresql`). Several sets may be named at once.
 set -eu
+
+sets=" $* "
+wants() { case $sets in *" $1 "*) return 0 ;; esac; return 1; }
 
 want="gcc make pkg-config libc6-dev libfcgi-dev libjson-c-dev libsqlite3-dev libjwt-dev
 libargon2-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libpq-dev nginx-light openssl sqlite3 curl"
-if [ "${1:-}" = postgres ] || [ "${1:-}" = check ]; then
+if wants postgres || wants check; then
 	want="$want postgresql-15" # initdb, pg_ctl, psql: deploy/pg-local.sh, tests/pg_schema.py
 fi
-if [ "${1:-}" = check ]; then
+if wants check; then
 	want="$want libfcgi-bin procps" # cgi-fcgi; pgrep for the fault tests
 	want="$want jq" # the README's quick start (tests/integration/quickstart.test.mjs)
 	# The web server tests (webservers.test.mjs) and the deploy/ checks.
@@ -25,7 +29,7 @@ if [ "${1:-}" = check ]; then
 	want="$want clang libclang-rt-14-dev valgrind"
 	want="$want python3" # tests/layers.py
 fi
-if [ "${1:-}" = bench ]; then
+if wants bench; then
 	want="$want wrk jq"
 fi
 

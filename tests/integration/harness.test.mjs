@@ -120,7 +120,7 @@ test('make check installs the test packages (deps.sh check), make run only the r
   // What the tests run is in the check set: cgi-fcgi, pgrep, the web
   // servers, mandoc, chromium, the PostgreSQL server.
   const deps = readFileSync(join(TOP, 'deploy', 'deps.sh'), 'utf8');
-  const check = deps.slice(deps.indexOf('= check ]'), deps.indexOf('= bench ]'));
+  const check = deps.slice(deps.indexOf('wants check;'), deps.indexOf('wants bench;'));
   for (const p of ['libfcgi-bin', 'procps', 'apache2', 'lighttpd', 'mandoc', 'chromium', 'spawn-fcgi', 'postgresql-15']) {
     assert.match(check, new RegExp(`\\b${p}\\b`), p);
   }
