@@ -60,7 +60,9 @@ lb_pid=""
 stop() {
 	rc=$1
 	trap - INT TERM EXIT
-	[ -n "$lb_pid" ] && kill -QUIT "$lb_pid" 2>/dev/null || true
+	if [ -n "$lb_pid" ]; then
+		kill -QUIT "$lb_pid" 2>/dev/null || true
+	fi
 	# Each host stops as run.sh does on Ctrl-C: requests and job steps in
 	# flight finish, then its processes end.
 	for h in $hosts; do
@@ -134,5 +136,5 @@ until [ -s "$lb/nginx.pid" ]; do
 	fi
 	sleep 0.05
 done
-echo "Tollgate cluster on http://127.0.0.1:$PORT/: hosts on ports $(echo $HOST_PORTS | tr ' ' ','), database $shown; Ctrl-C stops it."
+echo "Tollgate cluster on http://127.0.0.1:$PORT/: hosts on ports $(echo "$HOST_PORTS" | tr ' ' ','), database $shown; Ctrl-C stops it."
 wait
