@@ -100,6 +100,14 @@ run-postgres: deps
 	trap 'sh deploy/pg-local.sh stop var/pg' EXIT; trap : INT TERM; \
 	PORT=$(PORT) TOLLGATE_DB="$$url" sh deploy/run.sh
 
+# Three hosts on one throwaway PostgreSQL behind a load-balancing nginx
+# (deploy/cluster.sh: the balancer on PORT, the hosts on PORT+1..PORT+3,
+# everything under var/cluster/), until Ctrl-C. exec: as for run.
+cluster: deps
+	@sh deploy/deps.sh postgres
+	@$(MAKE) --no-print-directory all
+	@PORT=$(PORT) exec sh deploy/cluster.sh
+
 check: check-deps
 	@$(MAKE) --no-print-directory all $(UNIT)
 	@BUILD=$(BUILD) sh tests/run.sh
@@ -146,4 +154,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps check-deps run run-postgres check unit format install clean openapi bench fuzz fuzzers valgrind
+.PHONY: all deps check-deps run run-postgres cluster check unit format install clean openapi bench fuzz fuzzers valgrind
