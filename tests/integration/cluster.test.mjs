@@ -5,8 +5,9 @@
 // a user whichever host signs in, the plan meters exact under triggers and
 // ingest spread over the hosts, one Idempotency-Key stored once, a host
 // killed mid-ingest loses nothing it acknowledged, a dead host's job is
-// finished once by another, a scheduled spinner runs once per interval; and `make cluster` (deploy/cluster.sh) serves through
-// its balancer and stops cleanly. The PostgreSQL pass of make check runs it.
+// finished once by another, a scheduled spinner runs once per interval;
+// and `make cluster` (deploy/cluster.sh) serves through its balancer and
+// stops cleanly. The PostgreSQL pass of make check runs it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
