@@ -415,6 +415,9 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	 * on whatever the answer is; over the limit, the answer is 429. */
 	if (ratelimit_request_or_reply(r) < 0 || authed < 0)
 		goto out;
+	/* The cluster limiter's take (a write) ended the snapshot: again. */
+	if (r->method == M_GET)
+		db_read_begin(r->db);
 	if (body_check_or_reply(r, read, ctx) < 0)
 		goto drain; /* refused part way through a streamed body */
 	r->route->handler(r);
