@@ -688,6 +688,9 @@ reply_unavailable(struct req *r)
 	    cfg.ratelimit == RATELIMIT_POSTGRESQL
 	        ? "ratelimit: the store's buckets could not be reached"
 	        : "ratelimit: the limiter is not open or a stripe stayed locked");
+	/* It replaces an answer given before, a 503's Retry-After too (the
+	 * credential check fails as the store's buckets do). */
+	header_drop(r, "Retry-After");
 	reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
 }
 
