@@ -13,7 +13,7 @@
 
 struct config cfg;
 
-enum kind { K_STR, K_SECRET, K_LONG, K_SIZE, K_SIGNUP };
+enum kind { K_STR, K_SECRET, K_LONG, K_SIZE, K_SIGNUP, K_RATELIMIT };
 
 /* One row a setting: the variable, its kind, where it goes and its range. */
 static const struct setting {
@@ -24,6 +24,7 @@ static const struct setting {
 	size_t size; /* K_STR / K_SECRET: buffer size */
 } settings[] = {
 	{ "TOLLGATE_DB", K_STR, offsetof(struct config, db_path), 1, 0, sizeof(cfg.db_path) },
+	{ "TOLLGATE_RATELIMIT", K_RATELIMIT, offsetof(struct config, ratelimit), 0, 0, 0 },
 	{ "TOLLGATE_RATELIMIT_FILE", K_STR, offsetof(struct config, ratelimit_file), 1, 0,
 	    sizeof(cfg.ratelimit_file) },
 	{ "TOLLGATE_JWT_SECRET", K_SECRET, offsetof(struct config, jwt_secret), 0, 0,
@@ -145,6 +146,23 @@ setting_apply(const struct setting *s, const char *v, char *err, size_t errlen)
 			return -1;
 		}
 		return 0;
+	case K_RATELIMIT:
+		if (strcmp(v, "local") == 0)
+			cfg.ratelimit = RATELIMIT_LOCAL;
+		else if (strcmp(v, "postgresql") == 0)
+			cfg.ratelimit = RATELIMIT_POSTGRESQL;
+		else if (strcmp(v, "redis") == 0) {
+			snprintf(err, errlen,
+			    "%s=redis is not part of this build: limits exact across hosts are "
+			    "\"postgresql\", in the database the hosts already share",
+			    s->name);
+			return -1;
+		} else {
+			snprintf(err, errlen, "%s must be \"local\" or \"postgresql\", not \"%s\"",
+			    s->name, v);
+			return -1;
+		}
+		return 0;
 	case K_LONG:
 	case K_SIZE:
 		errno = 0;
@@ -254,6 +272,14 @@ config_load(const char *path, char *err, size_t errlen)
 			return -1;
 	}
 	db_shown(cfg.db_path, cfg.db_shown, sizeof(cfg.db_shown));
+	if (cfg.ratelimit == RATELIMIT_UNSET)
+		cfg.ratelimit = db_is_url(cfg.db_path) ? RATELIMIT_POSTGRESQL : RATELIMIT_LOCAL;
+	if (cfg.ratelimit == RATELIMIT_POSTGRESQL && !db_is_url(cfg.db_path)) {
+		snprintf(err, errlen,
+		    "TOLLGATE_RATELIMIT=postgresql needs the PostgreSQL store "
+		    "(TOLLGATE_DB=postgresql://...); on SQLite the limiter is local");
+		return -1;
+	}
 	if (cfg.ratelimit_file[0] == '\0' && !db_is_url(cfg.db_path) &&
 	    (size_t)snprintf(cfg.ratelimit_file, sizeof(cfg.ratelimit_file), "%s-ratelimit",
 	        cfg.db_path) >= sizeof(cfg.ratelimit_file)) {

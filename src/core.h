@@ -15,9 +15,17 @@
 
 /* ---- config.c: settings from TOLLGATE_* variables and an optional file ---- */
 
+/* Where the HTTP rate limits are counted (TOLLGATE_RATELIMIT). */
+enum ratelimit_where {
+	RATELIMIT_UNSET, /* config_load picks: postgresql on that store, else local */
+	RATELIMIT_LOCAL, /* "local": the host's table (cfg.ratelimit_file) */
+	RATELIMIT_POSTGRESQL, /* "postgresql": the store's buckets, exact across hosts */
+};
+
 struct config {
 	char db_path[1024]; /* an SQLite file, or a postgresql:// URL */
 	char db_shown[1024]; /* db_path with its password hidden, for logs */
+	enum ratelimit_where ratelimit;
 	char ratelimit_file[1024]; /* the local limiter's table (db_path-ratelimit, or in /dev/shm)
 	                            */
 	char jwt_secret[512];
@@ -159,6 +167,8 @@ enum stmt {
 	STMT_LOGIN_BUDGET_GET,
 	STMT_LOGIN_BUDGET_PRUNE,
 	STMT_LOGIN_BUDGET_GIVE,
+	STMT_RATE_TAKE,
+	STMT_RATE_PRUNE,
 	STMT_JWT_KEYS_ALL,
 	STMT_JWT_KEY_INSERT,
 	STMT_JWT_KEY_SET_SECRET,

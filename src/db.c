@@ -143,6 +143,18 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_LOGIN_BUDGET_GIVE,
 	    "UPDATE login_budgets SET failures = failures - 1 WHERE subject = ?1 AND reset_at = "
 	    "?2 AND failures > 0"),
+	/* The cluster limiter's buckets (ratelimit_pg.c, PostgreSQL alone): a unit
+	 * from each of the buckets ?1 (a text[] literal; limits ?2, windows ?3,
+	 * bigint[] literals) at ?4, from all or none; ?5 0 only looks */
+	STMT(STMT_RATE_TAKE,
+	    "SELECT slot, ok, given, ends_at FROM tollgate_rate_take(?1, ?2, ?3, ?4, ?5)"),
+	/* at most ?2 buckets whose windows ended by ?1, none another host is
+	 * taking from or deleting */
+	STMT_PG(STMT_RATE_PRUNE,
+	    "DELETE FROM rate_buckets WHERE name IN (SELECT name FROM rate_buckets WHERE "
+	    "reset_at <= ?1 LIMIT ?2)",
+	    "DELETE FROM rate_buckets WHERE name IN (SELECT name FROM rate_buckets WHERE "
+	    "reset_at <= ?1 LIMIT ?2 FOR UPDATE SKIP LOCKED)"),
 	STMT(STMT_JWT_KEYS_ALL,
 	    "SELECT kid, secret FROM jwt_keys ORDER BY created_at DESC, rowid DESC"),
 	STMT(STMT_JWT_KEY_INSERT,
@@ -523,10 +535,10 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
 extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[], tg_sql_010[];
-extern const char tg_sql_011[], tg_sql_012[], tg_sql_013[];
+extern const char tg_sql_011[], tg_sql_012[], tg_sql_013[], tg_sql_014[];
 extern const char tg_pg_001[], tg_pg_002[], tg_pg_003[], tg_pg_004[], tg_pg_005[];
 extern const char tg_pg_006[], tg_pg_007[], tg_pg_008[], tg_pg_009[], tg_pg_010[];
-extern const char tg_pg_011[], tg_pg_012[], tg_pg_013[];
+extern const char tg_pg_011[], tg_pg_012[], tg_pg_013[], tg_pg_014[];
 /* Each step for SQLite (sql/) and for PostgreSQL (sql/pg/): the same
  * schema after the same step on either store. */
 static const struct migration {
@@ -546,6 +558,7 @@ static const struct migration {
 	{ "011_plan_rate_limits", tg_sql_011, tg_pg_011 },
 	{ "012_session_activity", tg_sql_012, tg_pg_012 },
 	{ "013_webhooks", tg_sql_013, tg_pg_013 },
+	{ "014_rate_buckets", tg_sql_014, tg_pg_014 },
 };
 
 struct db {

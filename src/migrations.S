@@ -54,6 +54,10 @@ tg_sql_012:
 tg_sql_013:
 	.incbin "sql/013_webhooks.sql"
 	.byte 0
+	.global tg_sql_014
+tg_sql_014:
+	.incbin "sql/014_rate_buckets.sql"
+	.byte 0
 
 /* sql/pg/: the same steps for PostgreSQL, in the same order. */
 	.global tg_pg_001
@@ -107,6 +111,10 @@ tg_pg_012:
 	.global tg_pg_013
 tg_pg_013:
 	.incbin "sql/pg/013_webhooks.sql"
+	.byte 0
+	.global tg_pg_014
+tg_pg_014:
+	.incbin "sql/pg/014_rate_buckets.sql"
 	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

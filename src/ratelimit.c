@@ -1,9 +1,11 @@
 /* ratelimit.c: the host-wide rate limiter: fixed-window counters in a file
  * every process serving the database maps, guarded by striped robust
- * process-shared mutexes; the policy that gives a request its buckets; the
- * failed sign-in budgets (of accounts and devices in the database, where a
- * flood of names cannot evict them; of emails no account has, in the
- * table); and the client address behind trusted proxies.
+ * process-shared mutexes; the policy that gives a request its buckets, in
+ * that table or, with TOLLGATE_RATELIMIT=postgresql, in the store's
+ * buckets that every host shares (ratelimit_pg.c); the failed sign-in
+ * budgets (of accounts and devices in the database, where a flood of names
+ * cannot evict them; of emails no account has, with the request budgets);
+ * and the client address behind trusted proxies.
  *
  * The algorithm is a fixed window per bucket: a bucket's window opens at its
  * first request after the last one closed and lasts `window` seconds; at most
@@ -49,6 +51,7 @@
 
 #include "mw.h"
 #include "ratelimit.h"
+#include "ratelimit_pg.h"
 
 #define RL_MAGIC "TGRLIMIT" /* 8 bytes, no NUL */
 #define RL_VERSION 2
@@ -681,16 +684,53 @@ ratelimit_headers(struct req *r, const struct rl_result *res)
 static void
 reply_unavailable(struct req *r)
 {
-	log_msg(r->request_id, "ratelimit: the limiter is not open or a stripe stayed locked");
+	log_msg(r->request_id,
+	    cfg.ratelimit == RATELIMIT_POSTGRESQL
+	        ? "ratelimit: the store's buckets could not be reached"
+	        : "ratelimit: the limiter is not open or a stripe stayed locked");
+	/* It replaces an answer given before, a 503's Retry-After too (the
+	 * credential check fails as the store's buckets do). */
+	header_drop(r, "Retry-After");
 	reply_error(r, ERR_UNAVAILABLE, NULL, NULL);
+}
+
+/* Takes (RL_TAKE) a unit from each of the n budgets b at now, all or none,
+ * or looks at one (RL_PEEK, n 1), in the limiter cfg.ratelimit names: this
+ * host's table, or the store's buckets on r->db (uncached set: the store
+ * is asked whatever this process saw, so the work does not depend on the
+ * answer). Fills res[i] for b[i]. Returns 1 when taken (RL_PEEK: a unit is
+ * left), 0 when refused, -1 (res untouched) when the limiter failed. */
+static int
+budgets_use(struct req *r, const struct rl_budget *b, size_t n, int64_t now, enum rl_op op,
+    int uncached, struct rl_result *res)
+{
+	struct rl_count c[RATELIMIT_BUDGETS_MAX];
+	int rc;
+
+	if (cfg.ratelimit != RATELIMIT_POSTGRESQL) {
+		if (op == RL_TAKE)
+			return ratelimit_take_all(b, n, now, res);
+		if (n != 1 || bucket_use(b[0].name, b[0].limit, b[0].window, now, op, res) < 0)
+			return -1;
+		return res[0].allowed;
+	}
+	rc = ratelimit_pg_take(
+	    r->db, b, n, now, (op == RL_PEEK ? RLPG_PEEK : 0) | (uncached ? RLPG_UNCACHED : 0), c);
+	if (rc < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		result_fill(&res[i], b[i].name, b[i].limit, b[i].window, now, c[i].ok, c[i].count,
+		    c[i].reset);
+	return rc;
 }
 
 int
 ratelimit_check_or_reply(struct req *r, const char *name, long limit, long window)
 {
+	struct rl_budget b = { name, limit, window };
 	struct rl_result res;
 
-	if (ratelimit_take(name, limit, window, tg_now(), &res) < 0) {
+	if (budgets_use(r, &b, 1, tg_now(), RL_TAKE, 0, &res) < 0) {
 		reply_unavailable(r);
 		return -1;
 	}
@@ -807,7 +847,7 @@ ratelimit_request_or_reply(struct req *r)
 		snprintf(login, sizeof(login), "login-ip:%s", ip);
 		b[n++] = (struct rl_budget){ login, cfg.rate_login, cfg.rate_window };
 	}
-	if ((taken = ratelimit_take_all(b, n, tg_now(), res)) < 0) {
+	if ((taken = budgets_use(r, b, n, tg_now(), RL_TAKE, 0, res)) < 0) {
 		reply_unavailable(r);
 		return -1;
 	}
@@ -877,6 +917,7 @@ ratelimit_signin_take_or_reply(
 		[SIGNIN_PASSWORD] = { "password", RATELIMIT_LOGIN_ACCOUNT_WINDOW },
 	};
 	struct rl_result res, email_res;
+	struct rl_budget email;
 	char email_bucket[128];
 	int64_t now = tg_now();
 	long limit = budget == SIGNIN_DEVICE ? cfg.rate_login_device : cfg.rate_login_account;
@@ -885,13 +926,15 @@ ratelimit_signin_take_or_reply(
 	struct signin_take t = { nobody ? SIGNIN_NOBODY : subject, user_id, now, (int64_t)window,
 		(int64_t)limit, 0, now };
 
-	/* An email of no account has the account's budget too, in the shared
-	 * table (a flood of made-up names evicts only one-try buckets there),
-	 * so a 429 tells nothing about which emails have accounts. A real
-	 * account looks at the same kind of bucket: the same work. */
+	/* An email of no account has the account's budget too, with the
+	 * request budgets (in the shared table a flood of made-up names evicts
+	 * only one-try buckets), so a 429 tells nothing about which emails
+	 * have accounts. A real account looks at the same kind of bucket: the
+	 * same work. */
 	signin_email_bucket(subject, email_bucket, sizeof(email_bucket));
-	if (bucket_use(email_bucket, cfg.rate_login_account, RATELIMIT_LOGIN_ACCOUNT_WINDOW, now,
-	        nobody ? RL_TAKE : RL_PEEK, &email_res) < 0) {
+	email = (struct rl_budget){ email_bucket, cfg.rate_login_account,
+		RATELIMIT_LOGIN_ACCOUNT_WINDOW };
+	if (budgets_use(r, &email, 1, now, nobody ? RL_TAKE : RL_PEEK, 1, &email_res) < 0) {
 		reply_unavailable(r);
 		return -1;
 	}

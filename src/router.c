@@ -393,6 +393,7 @@ void
 router_handle(struct req *r, body_read_fn *read, void *ctx)
 {
 	int authed = -1; /* 0 once a route is found and its caller may call it */
+	int in_store = cfg.ratelimit == RATELIMIT_POSTGRESQL; /* the limiter's take is a write */
 
 	/* The web server refused the body for its size and hands the answer
 	 * over, so it carries a request id of this server's. */
@@ -402,12 +403,14 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	}
 	if ((r->route = route_find_or_reply(r)) != NULL) {
 		/* A GET reads one snapshot: the credential's look-up and the
-		 * handler's statements share one read transaction. */
-		if (r->method == M_GET)
+		 * handler's statements share one read transaction. With the
+		 * cluster limiter, whose take is a write of its own, it begins
+		 * after the take and the look-up reads alone. */
+		if (r->method == M_GET && !in_store)
 			db_read_begin(r->db);
 		authed = access_or_reply(r, r->route->access, r->route->perm, r->route->scope);
 		/* A last-seen write (once a minute at most) ended it: again. */
-		if (r->method == M_GET)
+		if (r->method == M_GET && !in_store)
 			db_read_begin(r->db);
 	}
 	/* Every request is counted, errors included, before any body is read
@@ -415,6 +418,8 @@ router_handle(struct req *r, body_read_fn *read, void *ctx)
 	 * on whatever the answer is; over the limit, the answer is 429. */
 	if (ratelimit_request_or_reply(r) < 0 || authed < 0)
 		goto out;
+	if (r->method == M_GET && in_store)
+		db_read_begin(r->db);
 	if (body_check_or_reply(r, read, ctx) < 0)
 		goto drain; /* refused part way through a streamed body */
 	r->route->handler(r);

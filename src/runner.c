@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "ratelimit_pg.h"
 
 #define RUNNER_POLL_MS 200 /* longest wait between looks at the queue */
 #define RUNNER_GATHER_MS 2 /* before claiming what is left after a short batch, or on waking */
@@ -532,6 +533,9 @@ runner_main(void *arg)
 		struct timespec until;
 
 		schedule_due(db);
+		/* The cluster limiter's ended windows (every few seconds at most). */
+		if (cfg.ratelimit == RATELIMIT_POSTGRESQL)
+			(void)ratelimit_pg_prune(db, tg_now());
 		/* Settle the last batch and claim the next, until none is left. */
 		while (
 		    !atomic_load(&runner.stopping) && batch_turn(db, batch, &n) == DB_OK && n > 0) {

@@ -193,3 +193,26 @@ export function sql(stack, query) {
 export function schemaVersion(stack) {
   return sql(stack, stack.store === 'postgresql' ? 'SELECT max(version) FROM tollgate_schema' : 'PRAGMA user_version')[0][0];
 }
+
+// Starts n stacks that share one new PostgreSQL database, each with a
+// rate-limit table file of its own, as n hosts would be (the cluster
+// limiter's tests). Answers {hosts, url, stop()}; stop() ends every stack,
+// then drops the database. On PostgreSQL only.
+export async function startHosts(n, env = {}) {
+  const { name, url } = pgCreate();
+  const hosts = [];
+  const stop = async () => {
+    await Promise.all(hosts.map((h) => h.stop()));
+    pgDrop(name);
+  };
+  try {
+    for (let i = 0; i < n; i++) {
+      const dir = mkdtempSync(join(tmpdir(), `tollgate-host${i}-`));
+      hosts.push(await startStack({ ...env, TOLLGATE_DB: url, TOLLGATE_RATELIMIT_FILE: join(dir, 'ratelimit') }, { dir }));
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { hosts, url, stop };
+}

@@ -111,6 +111,42 @@ test_database_url(void)
 	CHECK(strcmp(cfg.ratelimit_file, "var/tollgate.db-ratelimit") == 0);
 }
 
+/* TOLLGATE_RATELIMIT: local on SQLite, postgresql on PostgreSQL unless
+ * set; postgresql on SQLite and redis are refused with a sentence. */
+static void
+test_ratelimit_where(void)
+{
+	char err[256], path[] = "/tmp/tollgate-config-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	unsetenv("TOLLGATE_RATELIMIT");
+	setenv("TOLLGATE_DB", "/tmp/x.db", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) == 0 && cfg.ratelimit == RATELIMIT_LOCAL);
+	setenv("TOLLGATE_DB", "postgresql://tg@127.0.0.1/tg", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) == 0 && cfg.ratelimit == RATELIMIT_POSTGRESQL);
+	setenv("TOLLGATE_RATELIMIT", "local", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) == 0 && cfg.ratelimit == RATELIMIT_LOCAL);
+	setenv("TOLLGATE_RATELIMIT", "redis", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) < 0 &&
+	    strstr(err, "TOLLGATE_RATELIMIT=redis is not part of this build") != NULL);
+	setenv("TOLLGATE_RATELIMIT", "memcached", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) < 0 &&
+	    strstr(err, "must be \"local\" or \"postgresql\"") != NULL);
+	setenv("TOLLGATE_RATELIMIT", "postgresql", 1);
+	setenv("TOLLGATE_DB", "/tmp/x.db", 1);
+	CHECK(config_load(NULL, err, sizeof(err)) < 0 &&
+	    strstr(err, "TOLLGATE_RATELIMIT=postgresql needs the PostgreSQL store") != NULL);
+	unsetenv("TOLLGATE_RATELIMIT");
+	/* The same key in a config file. */
+	fprintf(f, "TOLLGATE_DB=/tmp/x.db\nTOLLGATE_RATELIMIT=postgresql\n");
+	fclose(f);
+	unsetenv("TOLLGATE_DB");
+	CHECK(
+	    config_load(path, err, sizeof(err)) < 0 && strstr(err, "needs the PostgreSQL") != NULL);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -118,5 +154,6 @@ main(void)
 	TEST(test_env);
 	TEST(test_file);
 	TEST(test_database_url);
+	TEST(test_ratelimit_where);
 	return unit_done();
 }

@@ -1,0 +1,60 @@
+-- 014_rate_buckets: the cluster rate limiter (TOLLGATE_RATELIMIT=postgresql,
+-- src/ratelimit_pg.c): the fixed-window buckets every host serving this
+-- database takes from, so a budget is exact across hosts.
+
+-- A bucket ("key:<id>", "ip:<address>", "login-acct:email:<hash>", ...):
+-- n units given in the window that ends at reset_at (unix seconds). A row
+-- whose reset_at has passed is an ended window: the next take starts a new
+-- one, and the job runner deletes it (ratelimit_pg_prune).
+CREATE TABLE rate_buckets (
+	name text PRIMARY KEY,
+	reset_at bigint NOT NULL,
+	n bigint NOT NULL
+);
+
+CREATE INDEX rate_buckets_reset ON rate_buckets(reset_at);
+
+-- Takes one unit from each bucket names[i] (limits[i] units a window of
+-- windows[i] seconds) at unix time now, from all of them or from none:
+-- each row is made if missing and locked, in name order (two takes of the
+-- same buckets on any hosts cannot each hold one and wait for the other),
+-- then all are looked at, then, only when each has a unit left and take is
+-- 1, a unit is taken from each. take 0 only looks. Answers a row per
+-- bucket: slot, its place in names (1-based); ok, whether it had a unit
+-- left; given, the units given in its window after this; ends_at, the
+-- window's end. Its commit is asynchronous (synchronous_commit off for
+-- this transaction alone): a database crash may forget the last moment's
+-- takes, never break a row. It takes no advisory lock: a take waits only
+-- for takes of the same buckets, never for the writers.
+CREATE FUNCTION tollgate_rate_take(p_names text[], p_limits bigint[], p_windows bigint[],
+	p_now bigint, p_take bigint)
+RETURNS TABLE (slot integer, ok boolean, given bigint, ends_at bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	all_ok boolean;
+BEGIN
+	PERFORM set_config('synchronous_commit', 'off', true);
+	-- Made (as an ended window) or locked, in name order; a row a prune
+	-- deletes meanwhile is made again.
+	INSERT INTO rate_buckets AS b (name, reset_at, n)
+		SELECT u.name, p_now, 0 FROM unnest(p_names) AS u(name) ORDER BY u.name
+		ON CONFLICT (name) DO UPDATE SET n = b.n WHERE false;
+	SELECT bool_and(b.reset_at <= p_now OR b.n < u.lim) INTO all_ok
+		FROM unnest(p_names, p_limits) AS u(name, lim)
+		JOIN rate_buckets b ON b.name = u.name;
+	IF all_ok AND p_take = 1 THEN
+		RETURN QUERY UPDATE rate_buckets AS b SET
+			n = CASE WHEN b.reset_at <= p_now THEN 1 ELSE b.n + 1 END,
+			reset_at = CASE WHEN b.reset_at <= p_now THEN p_now + u.win ELSE b.reset_at END
+			FROM unnest(p_names, p_windows) WITH ORDINALITY AS u(name, win, k)
+			WHERE b.name = u.name
+			RETURNING u.k::integer, true, b.n, b.reset_at;
+	ELSE
+		RETURN QUERY SELECT u.k::integer, b.reset_at <= p_now OR b.n < u.lim,
+			CASE WHEN b.reset_at <= p_now THEN 0 ELSE b.n END,
+			CASE WHEN b.reset_at <= p_now THEN p_now + u.win ELSE b.reset_at END
+			FROM unnest(p_names, p_limits, p_windows) WITH ORDINALITY AS u(name, lim, win, k)
+			JOIN rate_buckets b ON b.name = u.name;
+	END IF;
+END
+$$;
