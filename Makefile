@@ -121,6 +121,12 @@ bench:
 	@sh deploy/deps.sh bench$(if $(filter postgresql,$(STORE)), postgres)
 	@STORE=$(STORE) sh bench/run.sh
 
+# 1, 2 and 3 hosts on one PostgreSQL through a balancing nginx
+# (bench/cluster.sh on deploy/cluster.sh; needs wrk).
+bench-cluster:
+	@sh deploy/deps.sh bench postgres
+	@sh bench/cluster.sh
+
 # Every fuzz harness for FUZZ_SECONDS each (default 600; make check runs
 # each for 10 s): FUZZ_SECONDS=3600 make fuzz. New inputs go to
 # build/fuzz/corpus, crashes to build/fuzz/artifacts (fuzz/run.sh).
@@ -154,4 +160,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps check-deps run run-postgres cluster check unit format install clean openapi bench fuzz fuzzers valgrind
+.PHONY: all deps check-deps run run-postgres cluster check unit format install clean openapi bench bench-cluster fuzz fuzzers valgrind
