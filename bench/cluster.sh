@@ -24,6 +24,7 @@
 #   DURATION  seconds a measurement (5)   CONNS    connections for reads (32)
 #   ROUNDS    rounds a host count (1)     THREADS  worker threads a host (4)
 #   PORT      the balancer's port (18280); hosts on PORT+1.., floor on PORT+9
+#   LIMITER   the rate limiter (postgresql, or local: each host its own)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -70,10 +71,9 @@ export TOLLGATE_THREADS="$THREADS"
 export TOLLGATE_RATE_KEY=1000000000 TOLLGATE_RATE_USER=1000000000 TOLLGATE_RATE_IP=1000000000
 export TOLLGATE_RATE_ORG=1000000000
 export TOLLGATE_RATE_LOGIN=1000000000 TOLLGATE_RATE_LOGIN_ACCOUNT=1000000000
-# The cluster-wide limiter where the binary has one.
-if strings build/tollgate | grep -qx TOLLGATE_RATELIMIT; then
-	export TOLLGATE_RATELIMIT=postgresql
-fi
+# The limiter the hosts count in: the cluster's (postgresql, the default on
+# that store) or each host's own table (LIMITER=local).
+export TOLLGATE_RATELIMIT="${LIMITER:-postgresql}"
 
 wait_up() { # port tries
 	i=0
@@ -219,11 +219,6 @@ for n in $HOSTS; do
 			per_req "$out" pg_us $(($(pg_ticks "$pg_pid") - p0))
 		done
 	done
-	# Which limiter the hosts ran: what their startup says of it, else the
-	# per-host file (TOLLGATE_RATELIMIT_FILE), the only one this binary has.
-	limiter=$(cat "$dir"/host-*/run.log | grep -i 'rate.\?limit' | sort -u | head -n 1)
-	echo "${limiter:-per-host file (TOLLGATE_RATELIMIT_FILE), no TOLLGATE_RATELIMIT in this binary}" \
-	    >"$work/limiter.$n"
 	kill -TERM "$cluster"
 	wait "$cluster" || true
 	cluster=""
@@ -261,7 +256,7 @@ bad() { # case n: non-2xx answers and socket errors over the rounds
 	done
 	echo
 	for n in $HOSTS; do
-		echo "$n host(s): rate limiter: $(cat "$work/limiter.$n"); each host's share of the servers' CPU," \
+		echo "$n host(s): rate limiter: $TOLLGATE_RATELIMIT; each host's share of the servers' CPU," \
 		    "key read: $(get shares "$work/key.$n.1"), ingest: $(get shares "$work/ingest.$n.1")," \
 		    "trigger: $(get shares "$work/trigger.$n.1") (round 1); the trigger queue empty" \
 		    "$(fig trigger "$n" drain_s) s after the run."

@@ -25,11 +25,13 @@ CREATE INDEX rate_buckets_reset ON rate_buckets(reset_at);
 -- window's end. Its commit is asynchronous (synchronous_commit off for
 -- this transaction alone): a database crash may forget the last moment's
 -- takes, never break a row. It takes no advisory lock: a take waits only
--- for takes of the same buckets, never for the writers.
+-- for takes of the same buckets, never for the writers. Its statements run
+-- on generic plans: with arrays for arguments the planner would otherwise
+-- plan each call anew, which costs more than the take itself.
 CREATE FUNCTION tollgate_rate_take(p_names text[], p_limits bigint[], p_windows bigint[],
 	p_now bigint, p_take bigint)
 RETURNS TABLE (slot integer, ok boolean, given bigint, ends_at bigint)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
 	all_ok boolean;
 BEGIN
