@@ -317,6 +317,8 @@ typedef int db_work_fn(struct db *db, void *arg);
  * transaction outlives the call. Ends db's read snapshot (db_read_begin)
  * first. */
 int db_write(struct db *db, db_work_fn *fn, void *arg);
+/* Whether db is inside write work (db_write's transaction). */
+int db_in_write(const struct db *db);
 /* As db_write, but the transaction may be shared with other threads'
  * pieces (group commit: one BEGIN IMMEDIATE and one COMMIT for them all);
  * fn runs in a savepoint of its own, perhaps on another thread's

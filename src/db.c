@@ -145,16 +145,18 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	    "?2 AND failures > 0"),
 	/* The cluster limiter's buckets (ratelimit_pg.c, PostgreSQL alone): a unit
 	 * from each of the buckets ?1 (a text[] literal; limits ?2, windows ?3,
-	 * bigint[] literals) at ?4, from all or none; ?5 0 only looks */
+	 * bigint[] literals), from all or none, on the database's clock; ?4 0
+	 * only looks */
 	STMT(STMT_RATE_TAKE,
-	    "SELECT slot, ok, given, ends_at FROM tollgate_rate_take(?1, ?2, ?3, ?4, ?5)"),
-	/* at most ?2 buckets whose windows ended by ?1, none another host is
-	 * taking from or deleting */
+	    "SELECT slot, ok, given, ends_at, clock FROM tollgate_rate_take(?1, ?2, ?3, ?4)"),
+	/* at most ?2 buckets whose windows ended by ?1 and by the database's
+	 * clock, none another host is taking from or deleting */
 	STMT_PG(STMT_RATE_PRUNE,
 	    "DELETE FROM rate_buckets WHERE name IN (SELECT name FROM rate_buckets WHERE "
 	    "reset_at <= ?1 LIMIT ?2)",
 	    "DELETE FROM rate_buckets WHERE name IN (SELECT name FROM rate_buckets WHERE "
-	    "reset_at <= ?1 LIMIT ?2 FOR UPDATE SKIP LOCKED)"),
+	    "reset_at <= LEAST(?1, floor(extract(epoch FROM clock_timestamp()))::bigint) LIMIT ?2 "
+	    "FOR UPDATE SKIP LOCKED)"),
 	STMT(STMT_JWT_KEYS_ALL,
 	    "SELECT kid, secret FROM jwt_keys ORDER BY created_at DESC, rowid DESC"),
 	STMT(STMT_JWT_KEY_INSERT,
@@ -569,6 +571,12 @@ struct db {
 	int reading; /* inside db_read_begin's transaction */
 	int writing; /* holds writer_lock: between db_begin and commit/rollback */
 };
+
+int
+db_in_write(const struct db *db)
+{
+	return db->writing;
+}
 
 /* One writer at a time in this process. SQLite lets one connection write
  * at a time and makes the others retry after a sleep (db_busy_wait);

@@ -5,7 +5,11 @@
  *
  * The buckets are rows of rate_buckets (sql/pg/014): name, the end of its
  * window, the units given in it; the same fixed window as the local table
- * (ratelimit.c), opened by a bucket's first take after the last one ended.
+ * (ratelimit.c), opened by a bucket's first take after the last one ended,
+ * on the database's clock, which every host shares; a window's end is
+ * handed to the caller on the host's clock (the take answers the clock it
+ * ran at) where the two differ by more than a second, so headers and the
+ * spent table never mix them.
  * A request's budgets are taken by one statement, tollgate_rate_take(),
  * which locks their rows in name order, looks at all, then takes from all
  * or from none: exactness and all-or-nothing come from the row locks, so
@@ -166,19 +170,31 @@ store_take(
 	}
 	numbers_literal(b, n, 0, limits, sizeof(limits));
 	numbers_literal(b, n, 1, windows, sizeof(windows));
-	/* A statement that writes cannot run in a read snapshot (READ ONLY). */
+	/* A statement that writes cannot run in a read snapshot (READ ONLY);
+	 * inside write work it would make the work's commit asynchronous and
+	 * hold the buckets' rows until then. */
 	db_read_end(db);
-	rc = db_query(
-	    db, STMT_RATE_TAKE, "tttii", names, limits, windows, now, (int64_t)(peek ? 0 : 1));
+	if (db_in_write(db)) {
+		log_msg(NULL, "ratelimit: a take inside write work");
+		return -1;
+	}
+	rc = db_query(db, STMT_RATE_TAKE, "ttti", names, limits, windows, (int64_t)(peek ? 0 : 1));
 	for (; rc == DB_ROW; rc = db_next(db, STMT_RATE_TAKE)) {
 		int64_t slot = db_int(db, STMT_RATE_TAKE, 0);
+		/* This host's clock less the database's: a window's end is given
+		 * on this host's. Within a second they agree (the two were read
+		 * at different moments), so hosts in step name one end. */
+		int64_t skew = now - db_int(db, STMT_RATE_TAKE, 4);
+
+		if (skew >= -1 && skew <= 1)
+			skew = 0;
 
 		if (slot < 1 || slot > (int64_t)n || (seen & (1 << (slot - 1))))
 			break;
 		seen |= 1 << (slot - 1);
 		got[slot - 1].ok = (int)db_int(db, STMT_RATE_TAKE, 1);
 		got[slot - 1].count = db_int(db, STMT_RATE_TAKE, 2);
-		got[slot - 1].reset = db_int(db, STMT_RATE_TAKE, 3);
+		got[slot - 1].reset = db_int(db, STMT_RATE_TAKE, 3) + skew;
 		all &= got[slot - 1].ok;
 	}
 	db_end(db, STMT_RATE_TAKE);
@@ -200,9 +216,16 @@ ratelimit_pg_take(struct db *db, const struct rl_budget *b, size_t n, int64_t no
 
 	if (db == NULL || n < 1 || n > RATELIMIT_BUDGETS_MAX)
 		return -1;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (b[i].name == NULL || b[i].limit < 1 || b[i].window < 1)
 			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(b[j].name, b[i].name) == 0) {
+				log_msg(NULL, "ratelimit: bucket %s named twice in one take",
+				    b[i].name);
+				return -1;
+			}
+	}
 	if (cached) {
 		struct rl_count seen[RATELIMIT_BUDGETS_MAX];
 

@@ -25,16 +25,17 @@ struct rl_count {
 	2 /* always ask the store, note nothing: the same work                                     \
 	   * whatever the answer (the sign-in budgets) */
 
-/* Takes a unit from each of the n budgets b (1..RATELIMIT_BUDGETS_MAX) at
- * unix time now, from all of them or from none, in one statement on db
- * (which must be outside any write transaction; a read snapshot is ended
- * first). Unless RLPG_UNCACHED, a budget this process saw spent in a
- * window that has not ended refuses at once, without the store: out[i] of
- * such a one holds what was seen, out[i] of the others ok 1 and count 0
- * (not asked). Fills out[i] for b[i]. Returns 1 when taken (RLPG_PEEK:
- * each had a unit), 0 when refused (nothing was taken from any), -1 (out
- * untouched, logged) when the store failed or the arguments are out of
- * range. */
+/* Takes a unit from each of the n budgets b (1..RATELIMIT_BUDGETS_MAX,
+ * names distinct), from all of them or from none, in one statement on db
+ * (outside write work, or it refuses; a read snapshot is ended first). The
+ * store's windows run on the database's clock; now is this host's (unix
+ * time), which out[i].reset is given in. Unless RLPG_UNCACHED, a budget
+ * this process saw spent in a window that has not ended refuses at once,
+ * without the store: out[i] of such a one holds what was seen, out[i] of
+ * the others ok 1 and count 0 (not asked). Fills out[i] for b[i]. Returns
+ * 1 when taken (RLPG_PEEK: each had a unit), 0 when refused (nothing was
+ * taken from any), -1 (out untouched, logged) when the store failed or the
+ * arguments are out of range or repeat a name. */
 int ratelimit_pg_take(struct db *db, const struct rl_budget *b, size_t n, int64_t now,
     unsigned flags, struct rl_count *out);
 

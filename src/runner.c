@@ -521,6 +521,25 @@ schedule_due(struct db *db)
 			return;
 }
 
+/* The runner's work besides the queue: the schedules that are due and
+ * the cluster limiter's ended windows (every few seconds at most). Between
+ * batches (always 0) at most once a second, so a queue that never empties
+ * delays neither. */
+static void
+runner_chores(struct db *db, int always)
+{
+	static time_t last;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!always && now.tv_sec == last)
+		return;
+	last = now.tv_sec;
+	schedule_due(db);
+	if (cfg.ratelimit == RATELIMIT_POSTGRESQL)
+		(void)ratelimit_pg_prune(db, tg_now());
+}
+
 static void *
 runner_main(void *arg)
 {
@@ -532,16 +551,14 @@ runner_main(void *arg)
 	while (!atomic_load(&runner.stopping)) {
 		struct timespec until;
 
-		schedule_due(db);
-		/* The cluster limiter's ended windows (every few seconds at most). */
-		if (cfg.ratelimit == RATELIMIT_POSTGRESQL)
-			(void)ratelimit_pg_prune(db, tg_now());
+		runner_chores(db, 1);
 		/* Settle the last batch and claim the next, until none is left. */
 		while (
 		    !atomic_load(&runner.stopping) && batch_turn(db, batch, &n) == DB_OK && n > 0) {
 			batch_run(db, batch, n);
 			if (n < JOB_BATCH) /* let the next batch gather */
 				nanosleep(&gather, NULL);
+			runner_chores(db, 0);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += RUNNER_POLL_MS * 1000000L;

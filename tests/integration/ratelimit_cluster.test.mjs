@@ -18,7 +18,8 @@ const skip = STORE !== 'postgresql' && 'the PostgreSQL pass runs it';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // One request to stack from a chosen loopback source address; answers
-// {status, headers (a Headers-like get), body}.
+// {status, headers (a Headers-like get; count(name): how many times the
+// answer carried it), body}.
 function call(stack, method, path, { localAddress = '127.0.0.1', headers = {}, json } = {}) {
   return new Promise((resolve, reject) => {
     const body = json === undefined ? undefined : JSON.stringify(json);
@@ -30,7 +31,8 @@ function call(stack, method, path, { localAddress = '127.0.0.1', headers = {}, j
       res.on('end', () => {
         let parsed = null;
         try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode, headers: { get: (k) => res.headers[k.toLowerCase()] ?? null }, body: parsed });
+        const count = (k) => res.rawHeaders.filter((v, i) => i % 2 === 0 && v.toLowerCase() === k.toLowerCase()).length;
+        resolve({ status: res.statusCode, headers: { get: (k) => res.headers[k.toLowerCase()] ?? null, count }, body: parsed });
       });
     });
     req.setTimeout(20000, () => req.destroy(new Error(`${method} ${path} timed out`)));
@@ -66,6 +68,7 @@ function assertExact(res, limit, ok, policy, what) {
     assert.equal(r.headers.get('x-ratelimit-remaining'), '0');
     const wait = r.headers.get('retry-after');
     assert.match(wait, /^\d+$/);
+    assert.equal(r.headers.count('retry-after'), 1, `${what}: one Retry-After`);
     assert.equal(r.body.error, `Rate limit exceeded. Try again in ${wait} seconds.`);
     assert.match(r.headers.get('ratelimit'), new RegExp(`^"${policy}";r=0;t=${wait}$`));
   }
@@ -84,8 +87,13 @@ test('per API key and per IP: exactly the budget across three hosts', { skip }, 
     const s = await signup(a);
     const token = await login(a, s.email);
     const key = await createKey(a, token, ['read']);
+    const orgTaken = () => Number(sql(a, "SELECT coalesce(sum(n), 0) FROM rate_buckets WHERE name LIKE 'org:%'")[0][0]);
+    const before = orgTaken();
     const byKey = await spread(c.hosts, 70, 12, (h) => call(h, 'GET', '/v1/billing/usage', { headers: { Authorization: `Bearer ${key.key}` } }));
     assertExact(byKey, 30, 200, 'key', 'per key');
+    // All or none: the 40 the key's budget refused took nothing from the
+    // organization's.
+    assert.equal(orgTaken() - before, 30, 'the organization gave the admitted 30, and no more');
     // From an address no other request came from.
     const byIp = await spread(c.hosts, 65, 12, (h) => call(h, 'GET', '/v1/health', { localAddress: '127.0.0.7' }));
     assertExact(byIp, 25, 200, 'ip', 'per IP');
@@ -101,6 +109,9 @@ test('the login budgets across three hosts: per IP, and of an email no account h
     const perIp = await spread(c.hosts, 50, 12, (h, i) => call(h, 'POST', '/v1/auth/login',
       { localAddress: '127.0.0.8', json: { email: `nobody-${i}-${Date.now()}@example.test`, password: 'wrong password' } }));
     assertExact(perIp, 10, 401, 'login-ip', 'login per IP');
+    // All or none: the refused attempts took nothing from the address's
+    // own budget either.
+    assert.deepEqual(sql(c.hosts[0], "SELECT n FROM rate_buckets WHERE name = 'ip:127.0.0.8'"), [['10']]);
     // One made-up email, from many addresses: its budget of 5 an hour.
     const email = `ghost-${Date.now()}@example.test`;
     const perEmail = await spread(c.hosts, 45, 12, (h, i) => call(h, 'POST', '/v1/auth/login',
@@ -173,6 +184,7 @@ test('a bucket the store cannot lock: 503 with Retry-After, never 500; other buc
     assert.equal(r.status, 503, JSON.stringify(r.body));
     assert.equal(r.body.errorCode, 'UNAVAILABLE');
     assert.match(r.headers.get('retry-after'), /^\d+$/);
+    assert.equal(r.headers.count('retry-after'), 1, 'one Retry-After');
     // Other buckets are not held up by it.
     assert.equal((await call(a, 'GET', '/v1/health', { localAddress: '127.0.0.11' })).status, 200);
     await held;
@@ -193,6 +205,37 @@ test('a bucket the store cannot lock: 503 with Retry-After, never 500; other buc
     if (holder) holder.kill('SIGKILL');
     await c.stop();
   }
+});
+
+test('windows run on the database\'s clock: a host whose clock is ahead neither ends them early nor deletes them', { skip, timeout: 60000 }, async () => {
+  // Host b's clock runs 100 s ahead of a's, past the 30 s window.
+  const c = await startHosts(2, { TOLLGATE_RATE_IP: '3', TOLLGATE_RATE_WINDOW: '30' }, [{}, { TOLLGATE_CLOCK_OFFSET: '100' }]);
+  try {
+    const [a, b] = c.hosts;
+    const res = [];
+    for (let i = 0; i < 8; i++) res.push(await call(i % 2 ? b : a, 'GET', '/v1/health', { localAddress: '127.0.0.14' }));
+    assert.deepEqual(res.map((r) => r.status), [200, 200, 200, 429, 429, 429, 429, 429]);
+    assert.deepEqual(sql(a, "SELECT n FROM rate_buckets WHERE name = 'ip:127.0.0.14'"), [['3']]);
+    // Each host names the one window's end on its own clock; the waits agree.
+    const resetOn = (h) => res.filter((r, i) => (i % 2 ? b : a) === h).map((r) => Number(r.headers.get('x-ratelimit-reset')));
+    // (b's, read a moment apart from the database's, within a second).
+    const ra = resetOn(a), rb = resetOn(b);
+    assert.equal(new Set(ra).size, 1, ra.join(' '));
+    assert.ok(Math.max(...rb) - Math.min(...rb) <= 1, rb.join(' '));
+    assert.ok(Math.abs(rb[0] - ra[0] - 100) <= 1, `${ra} on a, ${rb} on b`);
+    for (const r of res.slice(3)) assert.ok(Number(r.headers.get('retry-after')) <= 30, r.headers.get('retry-after'));
+    // b's job runner prunes by the database's clock too: the live window
+    // outlasts its next prune (every 10 s at most).
+    await sleep(11000);
+    assert.deepEqual(sql(a, "SELECT n FROM rate_buckets WHERE name = 'ip:127.0.0.14'"), [['3']]);
+    assert.equal((await call(b, 'GET', '/v1/health', { localAddress: '127.0.0.14' })).status, 429);
+    // A take that names a bucket twice is an error, and takes nothing.
+    const take = (names) => sql(a, `SELECT slot, ok, given FROM tollgate_rate_take('{${names}}', '{5,5}', '{60,60}', 1)`);
+    assert.deepEqual(sql(a, "SELECT slot, ok, given FROM tollgate_rate_take('{dup:x}', '{5}', '{60}', 1)"), [['1', 't', '1']]);
+    assert.throws(() => take('dup:x,dup:x'), /named twice/);
+    assert.throws(() => take('dup:y,dup:y'), /cannot affect row a second time/);
+    assert.deepEqual(sql(a, "SELECT name, n FROM rate_buckets WHERE name LIKE 'dup:%'"), [['dup:x', '1']]);
+  } finally { await c.stop(); }
 });
 
 test('TOLLGATE_RATELIMIT=local on PostgreSQL: each host counts its own', { skip }, async () => {

@@ -56,9 +56,20 @@ export function pgCreate() {
   return { name, url: url.href };
 }
 
-// Drops a database pgCreate made, whoever is still connected to it.
+// Drops a database pgCreate made, whoever is still connected to it. An
+// autovacuum worker on it is not the test role's to end (PostgreSQL 15
+// refuses the drop): it finishes in moments, so the drop is tried again,
+// for 10 s at most.
 export function pgDrop(name) {
-  psql(process.env.TOLLGATE_TEST_PG, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  for (let i = 0; ; i++) {
+    try {
+      psql(process.env.TOLLGATE_TEST_PG, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      return;
+    } catch (e) {
+      if (i >= 100 || !/member of the role whose process is being terminated/.test(String(e.stderr))) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
 }
 
 // Starts nginx + tollgate; env adds TOLLGATE_* settings. Returns a stack
@@ -198,7 +209,7 @@ export function schemaVersion(stack) {
 // rate-limit table file of its own, as n hosts would be (the cluster
 // limiter's tests). Answers {hosts, url, stop()}; stop() ends every stack,
 // then drops the database. On PostgreSQL only.
-export async function startHosts(n, env = {}) {
+export async function startHosts(n, env = {}, hostEnv = []) {
   const { name, url } = pgCreate();
   const hosts = [];
   const stop = async () => {
@@ -208,7 +219,7 @@ export async function startHosts(n, env = {}) {
   try {
     for (let i = 0; i < n; i++) {
       const dir = mkdtempSync(join(tmpdir(), `tollgate-host${i}-`));
-      hosts.push(await startStack({ ...env, TOLLGATE_DB: url, TOLLGATE_RATELIMIT_FILE: join(dir, 'ratelimit') }, { dir }));
+      hosts.push(await startStack({ ...env, ...hostEnv[i], TOLLGATE_DB: url, TOLLGATE_RATELIMIT_FILE: join(dir, 'ratelimit') }, { dir }));
     }
   } catch (e) {
     await stop();

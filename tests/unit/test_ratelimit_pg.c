@@ -1,8 +1,9 @@
 /* test_ratelimit_pg.c: the cluster limiter's spent table refuses a bucket
  * seen spent until its window ends, without asking the store, and only
- * for a limit it is spent at; forgets rather than errs; and the names go
- * to the store as a well-formed text[] literal. (The store's side runs in
- * the PostgreSQL pass: tests/integration/ratelimit_cluster.test.mjs.) */
+ * for a limit it is spent at; forgets rather than errs; a take that names
+ * a bucket twice is refused; and the names go to the store as a
+ * well-formed text[] literal. (The store's side runs in the PostgreSQL
+ * pass: tests/integration/ratelimit_cluster.test.mjs.) */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,6 +117,14 @@ test_take_refuses_without_the_store(void)
 	CHECK(ratelimit_pg_take(db, b, 2, 130, 0, out) == -1); /* the window ended */
 	CHECK(ratelimit_pg_take(NULL, b, 2, 100, 0, out) == -1);
 	CHECK(ratelimit_pg_take(db, b, 0, 100, 0, out) == -1);
+	/* A name given twice is refused before anything, the spent table too
+	 * (which would refuse it as spent). */
+	{
+		struct rl_budget twice[2] = { { "org:o", 20, 60 }, { "org:o", 20, 60 } };
+
+		CHECK(ratelimit_pg_take(db, twice, 1, 100, 0, out) == 0);
+		CHECK(ratelimit_pg_take(db, twice, 2, 100, 0, out) == -1);
+	}
 	db_close(db);
 	unlink(path);
 }
