@@ -36,6 +36,8 @@
 #   PERF=1    record perf on tollgate serve during the first read round
 #             (build/bench/perf/CASE.data)
 #   STORE     sqlite or postgresql (sqlite)
+#   LIMITER   TOLLGATE_RATELIMIT: local (the default here: one host, the
+#             cluster limiter has bench/ratelimit_cluster.sh) or postgresql
 #   PARTS     what to run ("reads ingest login starve scaling"); CASES the
 #             small-request cases ("health key token trigger")
 set -eu
@@ -111,6 +113,7 @@ export TOLLGATE_JWT_SECRET="bench-secret-0123456789abcdef0123456789abcdef"
 export TOLLGATE_RATE_KEY=1000000000 TOLLGATE_RATE_USER=1000000000 TOLLGATE_RATE_IP=1000000000
 export TOLLGATE_RATE_ORG=1000000000
 export TOLLGATE_RATE_LOGIN=1000000000 TOLLGATE_RATE_LOGIN_ACCOUNT=1000000000
+export TOLLGATE_RATELIMIT="${LIMITER:-local}"
 export TOLLGATE_DB="$work/tollgate.db"
 if [ "$STORE" = postgresql ]; then
 	pg_url=$(sh deploy/pg-local.sh start "$work/pg") || exit 1
@@ -186,7 +189,7 @@ copy_db() {
 	fi
 }
 
-echo "bench: store $STORE; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $THREADS worker threads," \
+echo "bench: store $STORE, rate limiter $TOLLGATE_RATELIMIT; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $THREADS worker threads," \
     "$CONNS connections, ${DURATION}s a measurement, $ROUNDS rounds floor/Tollgate alternately" >&2
 start_stacks "$THREADS"
 

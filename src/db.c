@@ -150,13 +150,14 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 	STMT(STMT_RATE_TAKE,
 	    "SELECT slot, ok, given, ends_at, clock FROM tollgate_rate_take(?1, ?2, ?3, ?4)"),
 	/* at most ?2 buckets whose windows ended by ?1 and by the database's
-	 * clock, none another host is taking from or deleting */
+	 * clock, none another host is taking from or deleting (the clock read
+	 * once, in a subquery: the index on reset_at serves the look-up) */
 	STMT_PG(STMT_RATE_PRUNE,
 	    "DELETE FROM rate_buckets WHERE name IN (SELECT name FROM rate_buckets WHERE "
 	    "reset_at <= ?1 LIMIT ?2)",
 	    "DELETE FROM rate_buckets WHERE name IN (SELECT name FROM rate_buckets WHERE "
-	    "reset_at <= LEAST(?1, floor(extract(epoch FROM clock_timestamp()))::bigint) LIMIT ?2 "
-	    "FOR UPDATE SKIP LOCKED)"),
+	    "reset_at <= (SELECT LEAST(?1, floor(extract(epoch FROM clock_timestamp()))::bigint)) "
+	    "LIMIT ?2 FOR UPDATE SKIP LOCKED)"),
 	STMT(STMT_JWT_KEYS_ALL,
 	    "SELECT kid, secret FROM jwt_keys ORDER BY created_at DESC, rowid DESC"),
 	STMT(STMT_JWT_KEY_INSERT,

@@ -305,7 +305,8 @@ result_fill(struct rl_result *out, const char *name, long limit, long window, in
 	out->window = window;
 	out->remaining = count >= limit ? 0 : (long)(limit - count);
 	out->reset = reset;
-	out->reset_in = (long)(reset - now);
+	/* at least a second: a window read on another clock may end now */
+	out->reset_in = reset > now ? (long)(reset - now) : 1;
 	out->retry_after = allowed ? 0 : out->reset_in;
 	policy_copy(name, out->policy, sizeof(out->policy));
 }

@@ -555,10 +555,10 @@ runner_main(void *arg)
 		/* Settle the last batch and claim the next, until none is left. */
 		while (
 		    !atomic_load(&runner.stopping) && batch_turn(db, batch, &n) == DB_OK && n > 0) {
+			runner_chores(db, 0); /* after the last batch's results are written */
 			batch_run(db, batch, n);
 			if (n < JOB_BATCH) /* let the next batch gather */
 				nanosleep(&gather, NULL);
-			runner_chores(db, 0);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += RUNNER_POLL_MS * 1000000L;

@@ -24,7 +24,8 @@ CREATE INDEX rate_buckets_reset ON rate_buckets(reset_at);
 -- Answers a row per bucket: slot, its place in names (1-based); ok,
 -- whether it had a unit left; given, the units given in its window after
 -- this; ends_at, the window's end; clock, the unix time the take ran at.
--- A name given twice is refused (an error), never counted twice. Its
+-- A take (1) that names a bucket twice is an error, never counted twice
+-- (a look names it as often as it is given). Its
 -- commit is asynchronous (synchronous_commit off for this transaction
 -- alone): a database crash may forget the last moment's takes, never
 -- break a row. It takes no advisory lock: a take waits only for takes of
