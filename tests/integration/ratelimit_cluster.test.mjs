@@ -137,16 +137,16 @@ test("an account's sign-in budget and its device credential across three hosts",
   try {
     const [a, b, d] = c.hosts;
     const s = await signup(a);
-    const login = (h, i, extra) => call(h, 'POST', '/v1/auth/login',
+    const signIn = (h, i, extra) => call(h, 'POST', '/v1/auth/login',
       { localAddress: `127.0.2.${1 + (i % 200)}`, json: { email: s.email, ...extra } });
     // A device signs in on b, and signs out.
-    const mine = await login(b, 0, { password: s.password, device: 'laptop' });
+    const mine = await signIn(b, 0, { password: s.password, device: 'laptop' });
     assert.equal(mine.status, 200, JSON.stringify(mine.body));
     const { deviceToken } = mine.body;
     assert.equal((await api(b, 'POST', '/v1/auth/logout', { token: mine.body.token })).status, 204);
     // Wrong passwords from many addresses over the three hosts at once:
     // the account's 5 an hour, exactly.
-    const wrong = await spread(c.hosts, 45, 12, (h, i) => login(h, i, { password: `wrong ${i}` }));
+    const wrong = await spread(c.hosts, 45, 12, (h, i) => signIn(h, i, { password: `wrong ${i}` }));
     const failed = wrong.filter((r) => r.status === 401);
     const refused = wrong.filter((r) => r.status === 429);
     console.log(`# account: 45 wrong passwords over 3 hosts, budget 5: ${failed.length} answered 401, ${refused.length} refused`);
@@ -159,18 +159,18 @@ test("an account's sign-in budget and its device credential across three hosts",
     }
     assert.equal(new Set(refused.map((r) => r.headers.get('x-ratelimit-reset'))).size, 1, 'one window end on every host');
     // The right password without the device: refused on every host.
-    for (const [i, h] of c.hosts.entries()) assert.equal((await login(h, 50 + i, { password: s.password })).status, 429);
+    for (const [i, h] of c.hosts.entries()) assert.equal((await signIn(h, 50 + i, { password: s.password })).status, 429);
     // The device from b signs in on d: its credential is in the store.
-    const owner = await login(d, 60, { password: s.password, deviceToken });
+    const owner = await signIn(d, 60, { password: s.password, deviceToken });
     assert.equal(owner.status, 200, JSON.stringify(owner.body));
     assert.equal(owner.body.deviceToken, deviceToken);
     assert.equal((await api(d, 'POST', '/v1/auth/logout', { token: owner.body.token })).status, 204);
     // The device's own budget (3) holds across the hosts too.
-    const dev = await spread(c.hosts, 12, 6, (h, i) => login(h, 70 + i, { password: `wrong ${i}`, deviceToken }));
+    const dev = await spread(c.hosts, 12, 6, (h, i) => signIn(h, 70 + i, { password: `wrong ${i}`, deviceToken }));
     assert.equal(dev.filter((r) => r.status === 401).length, 3, dev.map((r) => r.status).join(' '));
     for (const r of dev.filter((x) => x.status === 429)) assert.equal(r.headers.get('ratelimit-policy'), '"login-device";q=3;w=900');
     assert.equal(dev.filter((r) => r.status === 429).length, 9);
-    assert.equal((await login(a, 90, { password: s.password, deviceToken })).status, 429);
+    assert.equal((await signIn(a, 90, { password: s.password, deviceToken })).status, 429);
   } finally { await c.stop(); }
 });
 
