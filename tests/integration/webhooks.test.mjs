@@ -351,7 +351,9 @@ test('kill -9 with deliveries pending loses none and invents none', async () => 
   const events = sql(stack, `SELECT id, body FROM webhook_events WHERE org_id = '${admin.org.id}' ORDER BY seq`);
   assert.equal(events.length, 3);
   const rx = await openReceiver(undefined, port);
-  await until(() => new Set(rx.got.map((g) => g.headers['tollgate-event-id'])).size === 3, 20000, 'all three events');
+  // A delivery the kill caught between its claim and its outcome is claimed
+  // again only when its lease ends (SENDER_LEASE, 60 s), so the wait is longer.
+  await until(() => new Set(rx.got.map((g) => g.headers['tollgate-event-id'])).size === 3, 90000, 'all three events');
   const byId = new Map(events);
   for (const g of rx.got) {
     const id = g.headers['tollgate-event-id'];
