@@ -3,8 +3,9 @@
 // sharing one database, each with a rate-limit table file of its own as
 // separate hosts have, admit exactly a budget's units across all of them
 // under concurrency (per key, per IP, the per-IP login budget, an unknown
-// email's budget), with the same headers everywhere; a bucket seen spent
-// is refused on its host without the store; ended windows are deleted;
+// email's budget, an account's budget and its device's, whose credential
+// works on every host), with the same headers everywhere; a bucket seen
+// spent is refused on its host without the store; ended windows are deleted;
 // and TOLLGATE_RATELIMIT=local keeps counting per host. PostgreSQL pass
 // only.
 import { test } from 'node:test';
@@ -131,6 +132,48 @@ test('the login budgets across three hosts: per IP, and of an email no account h
   } finally { await c.stop(); }
 });
 
+test("an account's sign-in budget and its device credential across three hosts", { skip }, async () => {
+  const c = await startHosts(3, { TOLLGATE_RATE_LOGIN: '1000', TOLLGATE_RATE_LOGIN_ACCOUNT: '5', TOLLGATE_RATE_LOGIN_DEVICE: '3', TOLLGATE_THREADS: '8' });
+  try {
+    const [a, b, d] = c.hosts;
+    const s = await signup(a);
+    const login = (h, i, extra) => call(h, 'POST', '/v1/auth/login',
+      { localAddress: `127.0.2.${1 + (i % 200)}`, json: { email: s.email, ...extra } });
+    // A device signs in on b, and signs out.
+    const mine = await login(b, 0, { password: s.password, device: 'laptop' });
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    const { deviceToken } = mine.body;
+    assert.equal((await api(b, 'POST', '/v1/auth/logout', { token: mine.body.token })).status, 204);
+    // Wrong passwords from many addresses over the three hosts at once:
+    // the account's 5 an hour, exactly.
+    const wrong = await spread(c.hosts, 45, 12, (h, i) => login(h, i, { password: `wrong ${i}` }));
+    const failed = wrong.filter((r) => r.status === 401);
+    const refused = wrong.filter((r) => r.status === 429);
+    console.log(`# account: 45 wrong passwords over 3 hosts, budget 5: ${failed.length} answered 401, ${refused.length} refused`);
+    assert.equal(failed.length, 5, wrong.map((r) => r.status).join(' '));
+    assert.equal(refused.length, 40);
+    for (const r of failed) assert.equal(r.body.errorCode, 'INVALID_CREDENTIALS');
+    for (const r of refused) {
+      assert.equal(r.body.errorCode, 'RATE_LIMITED');
+      assert.equal(r.headers.get('ratelimit-policy'), '"login-acct";q=5;w=3600');
+    }
+    assert.equal(new Set(refused.map((r) => r.headers.get('x-ratelimit-reset'))).size, 1, 'one window end on every host');
+    // The right password without the device: refused on every host.
+    for (const [i, h] of c.hosts.entries()) assert.equal((await login(h, 50 + i, { password: s.password })).status, 429);
+    // The device from b signs in on d: its credential is in the store.
+    const owner = await login(d, 60, { password: s.password, deviceToken });
+    assert.equal(owner.status, 200, JSON.stringify(owner.body));
+    assert.equal(owner.body.deviceToken, deviceToken);
+    assert.equal((await api(d, 'POST', '/v1/auth/logout', { token: owner.body.token })).status, 204);
+    // The device's own budget (3) holds across the hosts too.
+    const dev = await spread(c.hosts, 12, 6, (h, i) => login(h, 70 + i, { password: `wrong ${i}`, deviceToken }));
+    assert.equal(dev.filter((r) => r.status === 401).length, 3, dev.map((r) => r.status).join(' '));
+    for (const r of dev.filter((x) => x.status === 429)) assert.equal(r.headers.get('ratelimit-policy'), '"login-device";q=3;w=900');
+    assert.equal(dev.filter((r) => r.status === 429).length, 9);
+    assert.equal((await login(a, 90, { password: s.password, deviceToken })).status, 429);
+  } finally { await c.stop(); }
+});
+
 test('a bucket seen spent is refused on its host without the store; ended windows are deleted', { skip, timeout: 60000 }, async () => {
   const c = await startHosts(2, { TOLLGATE_RATE_IP: '3', TOLLGATE_RATE_WINDOW: '30' });
   let holder;
@@ -233,8 +276,26 @@ test('windows run on the database\'s clock: a host whose clock is ahead neither 
     const take = (names) => sql(a, `SELECT slot, ok, given FROM tollgate_rate_take('{${names}}', '{5,5}', '{60,60}', 1)`);
     assert.deepEqual(sql(a, "SELECT slot, ok, given FROM tollgate_rate_take('{dup:x}', '{5}', '{60}', 1)"), [['1', 't', '1']]);
     assert.throws(() => take('dup:x,dup:x'), /named twice/);
-    assert.throws(() => take('dup:y,dup:y'), /cannot affect row a second time/);
+    assert.throws(() => take('dup:y,dup:y')); // PostgreSQL's own ON CONFLICT error
     assert.deepEqual(sql(a, "SELECT name, n FROM rate_buckets WHERE name LIKE 'dup:%'"), [['dup:x', '1']]);
+    // A take that waits for its bucket's row past the window's end runs
+    // in the window it gets the row in: the clock is read with the row held.
+    const one = "SELECT given, ends_at, clock FROM tollgate_rate_take('{wait:x}', '{5}', '{2}', 1)";
+    let first = '';
+    const holder = spawn('psql', ['-X', '-q', '-A', '-t', '-d', c.url,
+      '-c', 'BEGIN', '-c', one, '-c', 'SELECT pg_sleep(4)', '-c', 'COMMIT'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    holder.stdout.on('data', (d) => { first += d; });
+    const held = new Promise((r) => holder.on('close', r));
+    try {
+      await sleep(1500);
+      const [[given, endsAt, clock]] = sql(a, `SET lock_timeout = '20s'; ${one}`); // waits for the holder
+      await held;
+      const [given1, endsAt1] = first.trim().split('\n')[0].split('|');
+      assert.equal(given1, '1', `the holder took first: ${first}`);
+      assert.ok(Number(clock) >= Number(endsAt1), `the waiting take ran at ${clock}, after the window ending ${endsAt1}`);
+      assert.equal(given, '1', 'a new window, not the ended one');
+      assert.equal(Number(endsAt), Number(clock) + 2);
+    } finally { holder.kill('SIGKILL'); }
   } finally { await c.stop(); }
 });
 
