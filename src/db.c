@@ -538,10 +538,10 @@ static const struct stmt_def stmts[STMT__COUNT] = {
 /* The migrations, in order: their text comes from sql/ through migrations.S. */
 extern const char tg_sql_001[], tg_sql_002[], tg_sql_003[], tg_sql_004[], tg_sql_005[];
 extern const char tg_sql_006[], tg_sql_007[], tg_sql_008[], tg_sql_009[], tg_sql_010[];
-extern const char tg_sql_011[], tg_sql_012[], tg_sql_013[], tg_sql_014[];
+extern const char tg_sql_011[], tg_sql_012[], tg_sql_013[], tg_sql_014[], tg_sql_015[];
 extern const char tg_pg_001[], tg_pg_002[], tg_pg_003[], tg_pg_004[], tg_pg_005[];
 extern const char tg_pg_006[], tg_pg_007[], tg_pg_008[], tg_pg_009[], tg_pg_010[];
-extern const char tg_pg_011[], tg_pg_012[], tg_pg_013[], tg_pg_014[];
+extern const char tg_pg_011[], tg_pg_012[], tg_pg_013[], tg_pg_014[], tg_pg_015[];
 /* Each step for SQLite (sql/) and for PostgreSQL (sql/pg/): the same
  * schema after the same step on either store. */
 static const struct migration {
@@ -562,6 +562,7 @@ static const struct migration {
 	{ "012_session_activity", tg_sql_012, tg_pg_012 },
 	{ "013_webhooks", tg_sql_013, tg_pg_013 },
 	{ "014_rate_buckets", tg_sql_014, tg_pg_014 },
+	{ "015_rate_take_clock", tg_sql_015, tg_pg_015 },
 };
 
 struct db {

@@ -58,6 +58,10 @@ tg_sql_013:
 tg_sql_014:
 	.incbin "sql/014_rate_buckets.sql"
 	.byte 0
+	.global tg_sql_015
+tg_sql_015:
+	.incbin "sql/015_rate_take_clock.sql"
+	.byte 0
 
 /* sql/pg/: the same steps for PostgreSQL, in the same order. */
 	.global tg_pg_001
@@ -115,6 +119,10 @@ tg_pg_013:
 	.global tg_pg_014
 tg_pg_014:
 	.incbin "sql/pg/014_rate_buckets.sql"
+	.byte 0
+	.global tg_pg_015
+tg_pg_015:
+	.incbin "sql/pg/015_rate_take_clock.sql"
 	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

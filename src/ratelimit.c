@@ -304,9 +304,9 @@ result_fill(struct rl_result *out, const char *name, long limit, long window, in
 	out->limit = limit;
 	out->window = window;
 	out->remaining = count >= limit ? 0 : (long)(limit - count);
-	out->reset = reset;
 	/* at least a second: a window read on another clock may end now */
 	out->reset_in = reset > now ? (long)(reset - now) : 1;
+	out->reset = now + out->reset_in; /* the end the wait names */
 	out->retry_after = allowed ? 0 : out->reset_in;
 	policy_copy(name, out->policy, sizeof(out->policy));
 }
@@ -963,8 +963,8 @@ ratelimit_signin_take_or_reply(
 	memset(&res, 0, sizeof(res));
 	res.limit = limit;
 	res.window = window;
-	res.reset = t.reset;
 	res.reset_in = t.reset > now ? (long)(t.reset - now) : 1;
+	res.reset = now + res.reset_in;
 	res.retry_after = res.reset_in;
 	policy_copy(kinds[budget].policy, res.policy, sizeof(res.policy));
 	ratelimit_headers(r, &res);

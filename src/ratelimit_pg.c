@@ -162,6 +162,7 @@ store_take(
 	char names[RLPG_NAMES_SIZE], limits[RATELIMIT_BUDGETS_MAX * 24 + 3],
 	    windows[RATELIMIT_BUDGETS_MAX * 24 + 3];
 	struct rl_count got[RATELIMIT_BUDGETS_MAX];
+	int64_t sent, answered;
 	int rc, seen = 0, all = 1;
 
 	if (names_literal(b, n, names, sizeof(names)) < 0) {
@@ -178,13 +179,18 @@ store_take(
 		log_msg(NULL, "ratelimit: a take inside write work");
 		return -1;
 	}
+	sent = tg_now_ms();
 	rc = db_query(db, STMT_RATE_TAKE, "ttti", names, limits, windows, (int64_t)(peek ? 0 : 1));
+	/* This host's time when the answer came, at or just after the
+	 * database's (read once the take held its rows): a take that waited
+	 * for its rows does not read as a clock behind. */
+	answered = now + (tg_now_ms() - sent) / 1000;
 	for (; rc == DB_ROW; rc = db_next(db, STMT_RATE_TAKE)) {
 		int64_t slot = db_int(db, STMT_RATE_TAKE, 0);
 		/* This host's clock less the database's: a window's end is given
 		 * on this host's. Within a second they agree (the two were read
 		 * at different moments), so hosts in step name one end. */
-		int64_t skew = now - db_int(db, STMT_RATE_TAKE, 4);
+		int64_t skew = answered - db_int(db, STMT_RATE_TAKE, 4);
 
 		if (skew >= -1 && skew <= 1)
 			skew = 0;

@@ -555,7 +555,9 @@ runner_main(void *arg)
 		/* Settle the last batch and claim the next, until none is left. */
 		while (
 		    !atomic_load(&runner.stopping) && batch_turn(db, batch, &n) == DB_OK && n > 0) {
-			runner_chores(db, 0); /* after the last batch's results are written */
+			/* after the last batch's results are written; the batch just
+			 * claimed waits for it, at most once a second */
+			runner_chores(db, 0);
 			batch_run(db, batch, n);
 			if (n < JOB_BATCH) /* let the next batch gather */
 				nanosleep(&gather, NULL);

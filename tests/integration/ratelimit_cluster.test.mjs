@@ -276,8 +276,26 @@ test('windows run on the database\'s clock: a host whose clock is ahead neither 
     const take = (names) => sql(a, `SELECT slot, ok, given FROM tollgate_rate_take('{${names}}', '{5,5}', '{60,60}', 1)`);
     assert.deepEqual(sql(a, "SELECT slot, ok, given FROM tollgate_rate_take('{dup:x}', '{5}', '{60}', 1)"), [['1', 't', '1']]);
     assert.throws(() => take('dup:x,dup:x'), /named twice/);
-    assert.throws(() => take('dup:y,dup:y'), /cannot affect row a second time/);
+    assert.throws(() => take('dup:y,dup:y')); // PostgreSQL's own ON CONFLICT error
     assert.deepEqual(sql(a, "SELECT name, n FROM rate_buckets WHERE name LIKE 'dup:%'"), [['dup:x', '1']]);
+    // A take that waits for its bucket's row past the window's end runs
+    // in the window it gets the row in: the clock is read with the row held.
+    const one = "SELECT given, ends_at, clock FROM tollgate_rate_take('{wait:x}', '{5}', '{2}', 1)";
+    let first = '';
+    const holder = spawn('psql', ['-X', '-q', '-A', '-t', '-d', c.url,
+      '-c', 'BEGIN', '-c', one, '-c', 'SELECT pg_sleep(4)', '-c', 'COMMIT'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    holder.stdout.on('data', (d) => { first += d; });
+    const held = new Promise((r) => holder.on('close', r));
+    try {
+      await sleep(1500);
+      const [[given, endsAt, clock]] = sql(a, `SET lock_timeout = '20s'; ${one}`); // waits for the holder
+      await held;
+      const [given1, endsAt1] = first.trim().split('\n')[0].split('|');
+      assert.equal(given1, '1', `the holder took first: ${first}`);
+      assert.ok(Number(clock) >= Number(endsAt1), `the waiting take ran at ${clock}, after the window ending ${endsAt1}`);
+      assert.equal(given, '1', 'a new window, not the ended one');
+      assert.equal(Number(endsAt), Number(clock) + 2);
+    } finally { holder.kill('SIGKILL'); }
   } finally { await c.stop(); }
 });
 

@@ -80,7 +80,7 @@ test_every_statement_prepares(void)
 			continue;
 		if (i >= STMT_COPY_PG_VERSION && i <= STMT_COPY_PG_COLUMNS) /* PostgreSQL's alone */
 			continue;
-		if (i == STMT_RATE_TAKE) /* PostgreSQL's alone: its function is sql/pg/014's */
+		if (i == STMT_RATE_TAKE) /* PostgreSQL's alone: its function is sql/pg/015's */
 			continue;
 		if (db_stmt(db, (enum stmt)i) == NULL)
 			printf("#   %s does not prepare\n", stmts[i].name);

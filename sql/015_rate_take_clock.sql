@@ -1,0 +1,4 @@
+-- 015_rate_take_clock: the cluster limiter's function reads the database's
+-- clock once it holds its buckets' rows (sql/pg/015_rate_take_clock.sql).
+-- SQLite has no such function: nothing changes here, and both stores stay
+-- at one schema version.
