@@ -719,6 +719,7 @@ budgets_use(struct req *r, const struct rl_budget *b, size_t n, int64_t now, enu
 	    r->db, b, n, now, (op == RL_PEEK ? RLPG_PEEK : 0) | (uncached ? RLPG_UNCACHED : 0), c);
 	if (rc < 0)
 		return -1;
+	now = tg_now(); /* the waits count from the answer: a take may wait for its rows */
 	for (size_t i = 0; i < n; i++)
 		result_fill(&res[i], b[i].name, b[i].limit, b[i].window, now, c[i].ok, c[i].count,
 		    c[i].reset);

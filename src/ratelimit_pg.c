@@ -156,13 +156,12 @@ numbers_literal(const struct rl_budget *b, size_t n, int window, char *out, size
 /* Runs STMT_RATE_TAKE for the n budgets b and fills out from its rows.
  * Returns 1, 0 or -1 as ratelimit_pg_take. */
 static int
-store_take(
-    struct db *db, const struct rl_budget *b, size_t n, int64_t now, int peek, struct rl_count *out)
+store_take(struct db *db, const struct rl_budget *b, size_t n, int peek, struct rl_count *out)
 {
 	char names[RLPG_NAMES_SIZE], limits[RATELIMIT_BUDGETS_MAX * 24 + 3],
 	    windows[RATELIMIT_BUDGETS_MAX * 24 + 3];
 	struct rl_count got[RATELIMIT_BUDGETS_MAX];
-	int64_t sent, answered;
+	int64_t answered;
 	int rc, seen = 0, all = 1;
 
 	if (names_literal(b, n, names, sizeof(names)) < 0) {
@@ -179,12 +178,11 @@ store_take(
 		log_msg(NULL, "ratelimit: a take inside write work");
 		return -1;
 	}
-	sent = tg_now_ms();
 	rc = db_query(db, STMT_RATE_TAKE, "ttti", names, limits, windows, (int64_t)(peek ? 0 : 1));
 	/* This host's time when the answer came, at or just after the
 	 * database's (read once the take held its rows): a take that waited
 	 * for its rows does not read as a clock behind. */
-	answered = now + (tg_now_ms() - sent) / 1000;
+	answered = tg_now();
 	for (; rc == DB_ROW; rc = db_next(db, STMT_RATE_TAKE)) {
 		int64_t slot = db_int(db, STMT_RATE_TAKE, 0);
 		/* This host's clock less the database's: a window's end is given
@@ -246,7 +244,7 @@ ratelimit_pg_take(struct db *db, const struct rl_budget *b, size_t n, int64_t no
 			return 0;
 		}
 	}
-	if ((rc = store_take(db, b, n, now, flags & RLPG_PEEK, out)) < 0 || !cached)
+	if ((rc = store_take(db, b, n, flags & RLPG_PEEK, out)) < 0 || !cached)
 		return rc;
 	/* Spent now, by this take or before it: refused here until the window
 	 * ends. */

@@ -18,6 +18,16 @@ import { signup, login, createKey } from '../lib/fixtures.mjs';
 const skip = STORE !== 'postgresql' && 'the PostgreSQL pass runs it';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Waits until a psql holder started on host's database sleeps in
+// pg_sleep, so it holds what it took before (at most 5 s).
+async function holderSleeping(host) {
+  for (let i = 0; i < 200; i++) {
+    if (sql(host, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()")[0][0] === '1') return;
+    await sleep(25);
+  }
+  assert.fail('the holder never got to its sleep');
+}
+
 // One request to stack from a chosen loopback source address; answers
 // {status, headers (a Headers-like get; count(name): how many times the
 // answer carried it), body}.
@@ -188,7 +198,7 @@ test('a bucket seen spent is refused on its host without the store; ended window
     holder = spawn('psql', ['-X', '-q', '-d', c.url, '-c',
       "BEGIN; SELECT 1 FROM rate_buckets WHERE name = 'ip:127.0.0.9' FOR UPDATE; SELECT pg_sleep(4); COMMIT"], { stdio: 'ignore' });
     const held = new Promise((r) => holder.on('close', r));
-    await sleep(500);
+    await holderSleeping(b);
     const t0 = Date.now();
     const r = await call(b, 'GET', '/v1/health', { localAddress: '127.0.0.9' });
     const ms = Date.now() - t0;
@@ -222,7 +232,7 @@ test('a bucket the store cannot lock: 503 with Retry-After, never 500; other buc
     holder = spawn('psql', ['-X', '-q', '-d', c.url, '-c',
       "BEGIN; SELECT 1 FROM rate_buckets WHERE name = 'ip:127.0.0.10' FOR UPDATE; SELECT pg_sleep(7); COMMIT"], { stdio: 'ignore' });
     const held = new Promise((r) => holder.on('close', r));
-    await sleep(500);
+    await holderSleeping(a);
     const r = await call(a, 'GET', '/v1/health', { localAddress: '127.0.0.10' });
     assert.equal(r.status, 503, JSON.stringify(r.body));
     assert.equal(r.body.errorCode, 'UNAVAILABLE');
@@ -238,7 +248,7 @@ test('a bucket the store cannot lock: 503 with Retry-After, never 500; other buc
     holder = spawn('psql', ['-X', '-q', '-d', c.url, '-c',
       'SELECT pg_advisory_lock(8390043843661231205); SELECT pg_sleep(3)'], { stdio: 'ignore' });
     const locked = new Promise((r) => holder.on('close', r));
-    await sleep(500);
+    await holderSleeping(a);
     const t0 = Date.now();
     assert.equal((await call(a, 'GET', '/v1/health', { localAddress: '127.0.0.13' })).status, 200);
     assert.ok(Date.now() - t0 < 1000, `taken in ${Date.now() - t0} ms while the writers' lock was held`);
@@ -287,7 +297,7 @@ test('windows run on the database\'s clock: a host whose clock is ahead neither 
     holder.stdout.on('data', (d) => { first += d; });
     const held = new Promise((r) => holder.on('close', r));
     try {
-      await sleep(1500);
+      await holderSleeping(a); // it has taken, and holds the row
       const [[given, endsAt, clock]] = sql(a, `SET lock_timeout = '20s'; ${one}`); // waits for the holder
       await held;
       const [given1, endsAt1] = first.trim().split('\n')[0].split('|');
