@@ -105,9 +105,16 @@ test('INVALID_CREDENTIALS: unknown email and wrong password look the same', asyn
     const r = await api(stack, 'POST', '/v1/auth/login', { json: body });
     return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
   };
-  const wrong = await time({ email: s.email, password: 'wrong password!' });
-  const unknown = await time({ email: uniqueEmail('nobody'), password: 'wrong password!' });
-  for (const { r } of [wrong, unknown]) assert.ok(isErrorBody(r, 401, 'INVALID_CREDENTIALS'));
+  // Alternating samples, the fastest of each compared: a stall of the
+  // machine slows one answer, not every one of a kind.
+  const wrongs = [], unknowns = [];
+  for (let i = 0; i < 3; i++) {
+    wrongs.push(await time({ email: s.email, password: 'wrong password!' }));
+    unknowns.push(await time({ email: uniqueEmail('nobody'), password: 'wrong password!' }));
+  }
+  for (const { r } of [...wrongs, ...unknowns]) assert.ok(isErrorBody(r, 401, 'INVALID_CREDENTIALS'));
+  const fastest = (xs) => xs.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const wrong = fastest(wrongs), unknown = fastest(unknowns);
   const strip = (b) => ({ ...b, requestId: undefined });
   assert.deepEqual(strip(wrong.r.body), strip(unknown.r.body));
   // Both write an audit row (the unknown one under no organization), so

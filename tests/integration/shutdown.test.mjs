@@ -23,10 +23,14 @@ test('SIGTERM during load: every answer whole, then exit 0', async () => {
       }
     })());
   }
-  await new Promise((r) => setTimeout(r, 50));
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  for (let i = 0; !results.some((r) => r.status === 200); i++) { // requests in flight
+    assert.ok(i < 400, 'no answer before the signal');
+    await sleep(25);
+  }
   process.kill(serve[0], 'SIGTERM');
   await Promise.all(load);
-  await new Promise((r) => setTimeout(r, 200));
+  for (let i = 0; i < 300 && !/serve: stopped/.test(stack.log()); i++) await sleep(100);
   const log = stack.log();
   await stack.stop();
   // Answered before the signal: 200. After it, nginx answers the contract's

@@ -363,7 +363,7 @@ test('a job interrupted by kill -9 is resumed after a restart', async () => {
     // rather than waited for.
     s2 = await startStack({ TOLLGATE_DB: s1.db, TOLLGATE_CLOCK_OFFSET: '20' });
     const token = (await api(s2, 'POST', '/v1/auth/login', { json: { email: admin.email, password: admin.password, force: true } })).body.token;
-    const done = await waitJob(s2, token, job.id, 30000);
+    const done = await waitJob(s2, token, job.id, 120000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done));
     assert.deepEqual(done.result, { processed: N, nonNull: { email: N, name: 0, age: 0, n: N, odd: N / 2 } });
     assert.equal(sql(s1, `SELECT attempts FROM jobs WHERE id = '${job.id}'`)[0][0], '2');

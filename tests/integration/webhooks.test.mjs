@@ -374,7 +374,7 @@ test('two serve processes on one database send each delivery once', async () => 
   second.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((resolve) => second.on('close', resolve));
   try {
-    await until(() => log.includes('webhooks: sender'), 5000, 'the second sender');
+    await until(() => log.includes('webhooks: sender'), 15000, 'the second sender');
     const rx = await openReceiver(() => ({ status: 200 }));
     const admin = await adminSession(stack);
     await createWebhook(stack, admin.token, rx.url(), ['session.replaced']);
@@ -405,10 +405,10 @@ test('job.finished and key.expiring (7 days and 1 day before), each once', async
   const k7 = await createKey(stack, admin.token, ['read'], { expiresAt: soon });
   await createKey(stack, admin.token, ['read']); // no expiry: no notice (and Trial has 2 keys)
   await until(() => rx.got.some((g) => JSON.parse(g.body).type === 'job.finished'), 10000, 'job.finished');
-  await until(() => rx.got.some((g) => JSON.parse(g.body).data.keyId === k7.id), 12000, 'key.expiring 7d');
+  await until(() => rx.got.some((g) => JSON.parse(g.body).data.keyId === k7.id), 20000, 'key.expiring 7d');
   setPlan(stack, admin.org.id, 'starter');
   const k1 = await createKey(stack, admin.token, ['read'], { expiresAt: sooner });
-  await until(() => rx.got.some((g) => JSON.parse(g.body).data.keyId === k1.id), 12000, 'key.expiring 1d');
+  await until(() => rx.got.some((g) => JSON.parse(g.body).data.keyId === k1.id), 20000, 'key.expiring 1d');
   await sleep(6000); // a scan later: nothing twice
   const bodies = rx.got.map((g) => {
     assert.ok(signed(w.secret, g.headers['tollgate-signature'], g.body));
