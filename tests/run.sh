@@ -35,8 +35,10 @@ failed=0
 count() { # file: adds its "N passed, N failed" or TAP "# pass/# fail" lines
 	p=$(sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1/p; s/^# pass \([0-9][0-9]*\)$/\1/p' "$1" | tail -n 1)
 	f=$(sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\2/p; s/^# fail \([0-9][0-9]*\)$/\1/p' "$1" | tail -n 1)
+	# a test cancelled (its timeout ran out, or its file's) failed too
+	c=$(sed -n 's/^# cancelled \([0-9][0-9]*\)$/\1/p' "$1" | tail -n 1)
 	passed=$((passed + ${p:-0}))
-	failed=$((failed + ${f:-1}))
+	failed=$((failed + ${f:-1} + ${c:-0}))
 }
 
 echo "== layers (tests/layers.py: no cycle, no call to a layer above)"
