@@ -28,8 +28,10 @@ test('SIGTERM during load: every answer whole, then exit 0', async () => {
     assert.ok(i < 400, 'no answer before the signal');
     await sleep(25);
   }
+  const before = results.length;
   process.kill(serve[0], 'SIGTERM');
   await Promise.all(load);
+  assert.ok(before < 16 * 40, `the signal came during the load (${before} answered before it)`);
   for (let i = 0; i < 300 && !/serve: stopped/.test(stack.log()); i++) await sleep(100);
   const log = stack.log();
   await stack.stop();
