@@ -961,13 +961,7 @@ ratelimit_signin_take_or_reply(
 	r->login_window = t.reset;
 	if (t.taken)
 		return 0;
-	memset(&res, 0, sizeof(res));
-	res.limit = limit;
-	res.window = window;
-	res.reset_in = t.reset > now ? (long)(t.reset - now) : 1;
-	res.reset = now + res.reset_in;
-	res.retry_after = res.reset_in;
-	policy_copy(kinds[budget].policy, res.policy, sizeof(res.policy));
+	result_fill(&res, kinds[budget].policy, limit, window, now, 0, limit, t.reset);
 	ratelimit_headers(r, &res);
 	return -1;
 }

@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, api, isErrorBody, sql, STORE, TOP } from '../lib/stack.mjs';
+import { startStack, api, isErrorBody, holderSleeping, STORE, TOP } from '../lib/stack.mjs';
 import { tableWithSchema, createKey, setPlan, readAllRecords } from '../lib/fixtures.mjs';
 import { servePids } from '../lib/faults.mjs';
 
@@ -114,11 +114,7 @@ test('a write that waits out lock_timeout is 503, and every thread serves after 
       holder = spawn('psql', ['-X', '-q', '-d', stack.db, '-c',
         'SELECT pg_advisory_lock(8390043843661231205); SELECT pg_sleep(8)'], { stdio: 'ignore' });
       const held = new Promise((r) => holder.on('close', r));
-      // Until it sleeps, with the lock taken.
-      for (let i = 0; sql(stack, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()")[0][0] !== '1'; i++) {
-        assert.ok(i < 200, 'the holder never got to its sleep');
-        await sleep(25);
-      }
+      await holderSleeping(stack); // it holds the lock
       const r = await api(stack, 'POST', '/v1/projects', { token: admin.token, json: { name: 'waits' } });
       assert.ok(isErrorBody(r, 503, 'UNAVAILABLE'), r.text);
       await held;

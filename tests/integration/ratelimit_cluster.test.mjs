@@ -12,21 +12,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { spawn } from 'node:child_process';
-import { startHosts, api, isErrorBody, sql, STORE } from '../lib/stack.mjs';
+import { startHosts, api, isErrorBody, sql, holderSleeping, STORE } from '../lib/stack.mjs';
 import { signup, login, createKey } from '../lib/fixtures.mjs';
 
 const skip = STORE !== 'postgresql' && 'the PostgreSQL pass runs it';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Waits until a psql holder started on host's database sleeps in
-// pg_sleep, so it holds what it took before (at most 5 s).
-async function holderSleeping(host) {
-  for (let i = 0; i < 200; i++) {
-    if (sql(host, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()")[0][0] === '1') return;
-    await sleep(25);
-  }
-  assert.fail('the holder never got to its sleep');
-}
 
 // One request to stack from a chosen loopback source address; answers
 // {status, headers (a Headers-like get; count(name): how many times the

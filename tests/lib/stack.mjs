@@ -198,6 +198,17 @@ export function sql(stack, query) {
   return stack.store === 'postgresql' ? psql(stack.db, query) : sqlite(stack.db, query);
 }
 
+// Waits until a psql session a test started on stack's PostgreSQL
+// database sleeps in pg_sleep, so it holds what it took before it (at
+// most 5 s; throws after).
+export async function holderSleeping(stack) {
+  for (let i = 0; i < 200; i++) {
+    if (psql(stack.db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()")[0][0] === '1') return;
+    await sleep(25);
+  }
+  throw new Error('the holder never got to its sleep');
+}
+
 // The schema version the server has migrated the stack's database to:
 // PRAGMA user_version on SQLite, the highest of tollgate_schema on
 // PostgreSQL.

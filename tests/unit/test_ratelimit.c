@@ -887,6 +887,24 @@ test_retry_after_kept(void)
 	cleanup();
 }
 
+/* A window that ends now or ended already by this host's clock (it was
+ * read on the database's) waits a second, and X-RateLimit-Reset names
+ * that second, never a time past. */
+static void
+test_reset_never_past(void)
+{
+	struct rl_result res;
+
+	result_fill(&res, "ip", 10, 60, 1000, 0, 10, 990);
+	CHECK(res.reset_in == 1 && res.reset == 1001 && res.retry_after == 1);
+	CHECK(res.remaining == 0 && strcmp(res.policy, "ip") == 0);
+	result_fill(&res, "ip", 10, 60, 1000, 0, 10, 1000);
+	CHECK(res.reset_in == 1 && res.reset == 1001);
+	result_fill(&res, "ip", 10, 60, 1000, 1, 3, 1042);
+	CHECK(res.reset_in == 42 && res.reset == 1042 && res.retry_after == 0);
+	CHECK(res.remaining == 7 && res.allowed);
+}
+
 /* A sign-in budget's request, on db. */
 static void
 signin_req(struct req *r, struct db *d)
@@ -1089,6 +1107,7 @@ main(void)
 	TEST(test_headers);
 	TEST(test_request_policy);
 	TEST(test_retry_after_kept);
+	TEST(test_reset_never_past);
 	TEST(test_take_all_gives_nothing_on_refusal);
 	TEST(test_take_all_threads_exact);
 	TEST(test_request_policy_org);
